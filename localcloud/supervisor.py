@@ -1,0 +1,220 @@
+"""``up``: start the backing servers, provision the model, start the front door, serve until stopped.
+
+Components start in dependency order and stop in reverse; Ctrl-C, SIGTERM or the
+failure of any component stops everything that was started, and nothing is left
+running (see ``localcloud.processes`` for why that holds even under SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import psutil
+
+from localcloud import backends, health
+from localcloud.backends import Endpoint
+from localcloud.processes import Child, StartError, spawn, wait_until
+from localcloud.provision import Outputs, Provisioner
+from localcloud.settings import AwsMode, LocalCloudSettings
+
+
+class Stop(BaseException):
+    """Raised in the main thread by SIGTERM, like KeyboardInterrupt is by SIGINT."""
+
+
+def mask(url: str) -> str:
+    """A URL with its password replaced by ***, for printing."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
+class Console:
+    """Progress lines: one per component, with its time and where it answers."""
+
+    def __init__(self, stream: TextIO = sys.stdout):
+        self.stream = stream
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def step(self, name: str, seconds: float, detail: str) -> None:
+        self.say(f"  {name:<10} up  {seconds:5.2f} s  {detail}")
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[list[str]]:
+        """Time a step; the block appends its one-line detail to the yielded list."""
+        detail: list[str] = []
+        start = time.perf_counter()
+        yield detail
+        self.step(name, time.perf_counter() - start, " ".join(detail))
+
+
+def launched_at() -> float:
+    """When the user's command started: nox passes its own start time, else this process's."""
+    given = os.environ.get("SHOP_LAUNCHED_AT")
+    return float(given) if given else psutil.Process().create_time()
+
+
+def up(settings: LocalCloudSettings, console: Console | None = None) -> int:
+    """Run the local stack until interrupted; 0 after a requested stop, 1 if a component failed."""
+    console = console or Console()
+    if not backends.port_is_free(settings.host, settings.port):
+        console.say(
+            f"error: {settings.host}:{settings.port} is already in use; set SHOP_PORT (or --port) to another port"
+        )
+        return 1
+    handlers = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        with ExitStack() as stack:
+            try:
+                return serve(start(settings, stack, console), console)
+            finally:
+                _ignore_signals()  # a second Ctrl-C must not cut the orderly stop short
+    except (KeyboardInterrupt, Stop):
+        console.say("stopped: every component shut down")
+        return 0
+    except StartError as exc:
+        console.say(f"error: {exc}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+
+
+def start(settings: LocalCloudSettings, stack: ExitStack, console: Console) -> list[Child]:
+    """Bring every component up, in order, registering its stop on ``stack``."""
+    run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shop-localcloud-")))
+    log_dir = run_dir / "logs"
+    log_dir.mkdir()
+    console.say(f"starting the local cloud (stage {settings.stage}; logs in {log_dir})")
+
+    pg = _backend(stack, console, "postgres", settings.database_url, "DATABASE_URL", health.probe_postgres,
+                  lambda: backends.embedded_postgres(run_dir, log_dir))  # fmt: skip
+    kv = _backend(stack, console, "valkey", settings.redis_url, "REDIS_URL", health.probe_redis,
+                  lambda: backends.embedded_valkey(run_dir, log_dir))  # fmt: skip
+    if settings.aws_mode is AwsMode.AWS:
+        aws = _backend(
+            stack, console, "aws", "", "SHOP_AWS_MODE", lambda _: health.probe_aws(None, settings.aws_region), None
+        )
+    else:
+        aws = _backend(stack, console, "aws", settings.aws_endpoint_url, "AWS_ENDPOINT_URL",
+                       lambda url: health.probe_aws(url, settings.aws_region),
+                       lambda: backends.embedded_moto(settings.aws_region, log_dir))  # fmt: skip
+
+    outputs_file = run_dir / "outputs.json"
+    if settings.aws_mode is AwsMode.EMULATOR:
+        with console.timed("provision") as detail:
+            provisioner = Provisioner(
+                endpoint_url=aws.url, region=settings.aws_region, stage=settings.stage, database_url=pg.url
+            )
+            outputs = provisioner.provision(progress=lambda line: console.say(f"             {line}"))
+            outputs_file.write_text(outputs.to_json())
+            detail.append(f"every resource of reference/ ({outputs_file})")
+    else:
+        console.say("  provision  skipped: in AWS the CloudFormation stacks own the resources")
+
+    env = child_env(settings, pg, kv, aws, outputs_file)
+    with console.timed("frontdoor") as detail:
+        door = start_frontdoor(settings, env, log_dir)
+        stack.callback(door.stop)
+        detail.append(f"http://{settings.host}:{settings.port}/healthz")
+
+    console.say(f"up in {time.time() - launched_at():.1f} s (wall time since the command started)")
+    console.say(f"ready: http://{settings.host}:{settings.port}")
+    return [door]
+
+
+def _backend(
+    stack: ExitStack,
+    console: Console,
+    name: str,
+    given: object,
+    setting: str,
+    probe: Callable[[str], str],
+    embedded: Callable[[], object] | None,
+) -> Endpoint:
+    with console.timed(name) as detail:
+        if given is not None or embedded is None:
+            url = str(given or "")
+            endpoint = backends.external(name, setting, url, lambda: probe(url))
+        else:
+            endpoint = stack.enter_context(embedded())  # type: ignore[arg-type]
+        detail.append(f"{mask(endpoint.url) or 'AWS'}  ({endpoint.kind}: {endpoint.detail})")
+    return endpoint
+
+
+def child_env(settings: LocalCloudSettings, pg: Endpoint, kv: Endpoint, aws: Endpoint, outputs: Path) -> dict[str, str]:
+    """The environment every service process gets: the resolved endpoints under the standard variable names.
+
+    boto3 reads ``AWS_ENDPOINT_URL`` itself, so service code never mentions the emulator.
+    """
+    env = dict(os.environ)
+    env |= {
+        "DATABASE_URL": pg.url,
+        "REDIS_URL": kv.url,
+        "AWS_REGION": settings.aws_region,
+        "AWS_DEFAULT_REGION": settings.aws_region,
+        "SHOP_STAGE": settings.stage,
+        "SHOP_AWS_MODE": str(settings.aws_mode),
+        "SHOP_OUTPUTS": str(outputs),
+    }
+    if settings.aws_mode is AwsMode.EMULATOR:
+        env |= {
+            "AWS_ENDPOINT_URL": aws.url,
+            "AWS_ACCESS_KEY_ID": health.EMULATOR_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": health.EMULATOR_CREDENTIALS["aws_secret_access_key"],
+        }
+        env.pop("AWS_SESSION_TOKEN", None)
+        env.pop("AWS_PROFILE", None)
+    return env
+
+
+def start_frontdoor(settings: LocalCloudSettings, env: dict[str, str], log_dir: Path) -> Child:
+    argv = [sys.executable, "-m", "uvicorn", "localcloud.frontdoor:create_app", "--factory"]
+    argv += ["--host", settings.host, "--port", str(settings.port), "--no-access-log"]
+    door = spawn("frontdoor", argv, log_dir=log_dir, env=env)
+    url = f"http://{settings.host}:{settings.port}/healthz"
+    try:
+        wait_until(door, lambda: _get_ok(url), timeout_s=settings.ready_timeout_s, what="200 from /healthz")
+    except BaseException:
+        door.stop()
+        raise
+    return door
+
+
+def _get_ok(url: str) -> None:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URL
+        if response.status != 200:
+            raise RuntimeError(f"{url} answered {response.status}")
+
+
+def serve(children: list[Child], console: Console) -> int:
+    """Wait for a signal; if a component dies on its own, say which and stop the rest."""
+    while True:
+        for child in children:
+            if not child.alive():
+                console.say(f"error: {child.name} exited with code {child.popen.returncode}; last lines of its log:")
+                console.say(child.log_tail())
+                return 1
+        time.sleep(0.5)
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise Stop()
+
+
+def _ignore_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+__all__ = ["Outputs", "up"]

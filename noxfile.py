@@ -1,0 +1,53 @@
+"""The project's front door: ``nox -l`` lists the sessions, ``nox -s NAME -- ARGS`` runs one."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import nox
+
+STARTED = time.time()  # nox imports this file first thing: `up` reports wall time from here
+ROOT = Path(__file__).parent
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_venv = "yes"
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    """Install the project (editable) with ``extras``; skipped when pyproject.toml has not changed since."""
+    spec = f".[{','.join(extras)}]" if extras else "."
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + spec.encode()).hexdigest()
+    stamp = Path(session.virtualenv.location) / ".installed"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    session.install("--upgrade", "pip")
+    session.install("-e", spec)
+    stamp.write_text(digest)
+
+
+@nox.session
+def up(session: nox.Session) -> None:
+    """Run the whole shop locally until Ctrl-C: local cloud, services, front door on :8080."""
+    _install(session, "local")
+    session.run(
+        "python", "-m", "localcloud", "up", *session.posargs,
+        env={"SHOP_LAUNCHED_AT": str(STARTED), "PYTHONUNBUFFERED": "1"},
+        interrupt_timeout=30, terminate_timeout=10,
+    )  # fmt: skip
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite against real embedded servers (args go to pytest)."""
+    _install(session, "local", "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style, imports and common bugs with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
