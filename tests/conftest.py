@@ -1,0 +1,168 @@
+"""The one place tests get their servers: a PostgreSQL URL, a Redis URL and an AWS endpoint.
+
+Each comes from its setting when given (DATABASE_URL, REDIS_URL, AWS_ENDPOINT_URL),
+else from testcontainers when a Docker engine answers, else from the embedded servers
+that ``nox -s up`` runs. The servers live for the session; every test gets its own
+database, its own key prefix and a fresh emulator state (or its own resource names
+when the emulator is not ours to reset).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from localcloud import backends, containers, health
+from localcloud.backends import Endpoint
+from localcloud.provision import Outputs, Provisioner
+from localcloud.settings import load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Servers:
+    postgres: Endpoint
+    valkey: Endpoint
+    aws: Endpoint
+    region: str
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """The three backing servers, started once per test session (see the module docstring for which)."""
+    settings = load_settings()
+    run_dir = tmp_path_factory.mktemp("servers")
+    log_dir = run_dir / "logs"
+    log_dir.mkdir()
+    docker = _memo(containers.docker_available)
+
+    def pick(
+        name: str,
+        given: object,
+        setting: str,
+        probe: Callable[[str], str],
+        container: Callable[[], AbstractContextManager[Endpoint]],
+        embedded: Callable[[], AbstractContextManager[Endpoint]],
+    ) -> Endpoint:
+        source = containers.choose_source(str(given) if given else None, docker)
+        if source == "external":
+            url = str(given)
+            return backends.external(name, setting, url, lambda: probe(url))
+        return stack.enter_context(container() if source == "container" else embedded())
+
+    region = settings.aws_region
+    with ExitStack() as stack:
+        yield Servers(
+            postgres=pick("postgres", settings.database_url, "DATABASE_URL", health.probe_postgres,
+                          containers.postgres, lambda: backends.embedded_postgres(run_dir, log_dir)),
+            valkey=pick("valkey", settings.redis_url, "REDIS_URL", health.probe_redis,
+                        containers.valkey, lambda: backends.embedded_valkey(run_dir, log_dir)),
+            aws=pick("aws", settings.aws_endpoint_url, "AWS_ENDPOINT_URL", lambda u: health.probe_aws(u, region),
+                     containers.moto, lambda: backends.embedded_moto(region, log_dir)),
+            region=region,
+        )  # fmt: skip
+
+
+def _memo(fn: Callable[[], bool]) -> Callable[[], bool]:
+    cache: list[bool] = []
+
+    def call() -> bool:
+        if not cache:
+            cache.append(fn())
+        return cache[0]
+
+    return call
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg_url(servers: Servers) -> Iterator[str]:
+    """A URL of a new, empty database of its own, dropped after the test."""
+    admin = health.libpq_url(servers.postgres.url)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"create database {name}")
+    try:
+        yield _with_database(admin, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+@dataclass(frozen=True)
+class RedisSpace:
+    """A Redis server and the key prefix this test owns."""
+
+    url: str
+    prefix: str
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+@pytest.fixture
+def redis_space(servers: Servers) -> Iterator[RedisSpace]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    space = RedisSpace(servers.valkey.url, f"test:{uuid.uuid4().hex[:12]}:")
+    yield space
+    client = space.client()
+    try:
+        keys = list(client.scan_iter(match=f"{space.prefix}*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------- AWS
+
+
+@dataclass(frozen=True)
+class Aws:
+    """An AWS endpoint with a state of this test's own, and the stage name its resources use."""
+
+    endpoint_url: str
+    region: str
+    stage: str
+
+    def client(self, service: str) -> Any:
+        return health.aws_client(service, endpoint_url=self.endpoint_url, region=self.region)
+
+
+@pytest.fixture
+def aws(servers: Servers) -> Aws:
+    """Fresh emulator state: moto is reset when it is ours, else the test gets a unique stage name."""
+    url = servers.aws.url.rstrip("/")
+    if servers.aws.kind == "external":
+        return Aws(url, servers.region, f"t{uuid.uuid4().hex[:8]}")
+    httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+    return Aws(url, servers.region, "test")
+
+
+@pytest.fixture
+def provisioned(aws: Aws, servers: Servers) -> Outputs:
+    """Every resource of the reference model, provisioned into this test's fresh AWS state."""
+    return Provisioner(
+        endpoint_url=aws.endpoint_url, region=aws.region, stage=aws.stage, database_url=servers.postgres.url
+    ).provision()
