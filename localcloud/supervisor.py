@@ -19,8 +19,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TextIO
 
-import psutil
-
+import localcloud
 from localcloud import backends, health
 from localcloud.backends import Endpoint
 from localcloud.processes import Child, StartError, spawn, wait_until
@@ -61,7 +60,7 @@ class Console:
 def startup_report() -> str:
     """Wall time since this process started and, under nox, since ``nox -s up`` did (install step included)."""
     now = time.time()
-    report = f"up in {now - psutil.Process().create_time():.1f} s"
+    report = f"up in {now - localcloud.STARTED:.1f} s"
     if nox_started := os.environ.get("SHOP_LAUNCHED_AT"):
         report += f" ({now - float(nox_started):.1f} s since `nox -s up` started, its install step included)"
     return report
