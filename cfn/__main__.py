@@ -1,0 +1,3 @@
+from cfn.build import main
+
+main()
