@@ -32,7 +32,9 @@ def new_template(layer: str, description: str) -> Template:
 
 
 def add_size(t: Template, key: str, *, number: bool = False) -> Ref:
-    """A size parameter (see cfn/presets.py), defaulting to the dev preset."""
+    """A size parameter (see cfn/presets.py), defaulting to the dev preset; added once per template."""
+    if key in t.parameters:
+        return Ref(key)
     t.add_parameter(
         Parameter(key, Type="Number" if number else "String", Default=PRESETS["dev"][key], Description=SIZES[key])
     )
