@@ -48,6 +48,10 @@ class Outputs:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
+    @classmethod
+    def from_json(cls, text: str) -> Outputs:
+        return cls(**json.loads(text))
+
 
 class Provisioner:
     """Provisions ``Resources`` into one AWS endpoint (moto, another emulator, or an account)."""

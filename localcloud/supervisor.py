@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 import localcloud
-from localcloud import backends, health
+from localcloud import backends, fleet, health
 from localcloud.backends import Endpoint
 from localcloud.processes import Child, StartError, spawn, wait_until
 from localcloud.provision import Outputs, Provisioner
@@ -124,7 +124,21 @@ def start(settings: LocalCloudSettings, stack: ExitStack, console: Console) -> l
     else:
         console.say("  provision  skipped: in AWS the CloudFormation stacks own the resources")
 
-    env = child_env(settings, pg, kv, aws, outputs_file)
+    services = fleet.present()
+    service_urls = fleet.urls(services)
+    env = child_env(settings, pg, kv, aws, outputs_file) | fleet.url_env(service_urls)
+    children: list[Child] = []
+    if services:
+        with console.timed("services") as detail:
+            children += fleet.start(services, service_urls, env, log_dir)
+            for child in children:
+                stack.callback(child.stop)
+            fleet.wait_ready(children, service_urls, settings.ready_timeout_s)
+            detail.append(", ".join(f"{s.name} {service_urls[s.name].rsplit(':', 1)[1]}" for s in services))
+        for module in fleet.seed_modules(services):
+            with console.timed("seed") as detail:
+                detail.append(f"{module}: {fleet.run_seed(module, env, log_dir)}")
+
     with console.timed("frontdoor") as detail:
         door = start_frontdoor(settings, env, log_dir)
         stack.callback(door.stop)
@@ -132,7 +146,7 @@ def start(settings: LocalCloudSettings, stack: ExitStack, console: Console) -> l
 
     console.say(startup_report())
     console.say(f"ready: http://{settings.host}:{settings.port}")
-    return [door]
+    return [*children, door]
 
 
 def _backend(
@@ -169,6 +183,10 @@ def child_env(settings: LocalCloudSettings, pg: Endpoint, kv: Endpoint, aws: End
         "SHOP_AWS_MODE": str(settings.aws_mode),
         "SHOP_OUTPUTS": str(outputs),
     }
+    if outputs.exists():
+        env |= cognito_env(
+            Outputs.from_json(outputs.read_text()), aws.url if settings.aws_mode is AwsMode.EMULATOR else None
+        )
     if settings.aws_mode is AwsMode.EMULATOR:
         env |= {
             "AWS_ENDPOINT_URL": aws.url,
@@ -178,6 +196,19 @@ def child_env(settings: LocalCloudSettings, pg: Endpoint, kv: Endpoint, aws: End
         env.pop("AWS_SESSION_TOKEN", None)
         env.pop("AWS_PROFILE", None)
     return env
+
+
+def cognito_env(outputs: Outputs, endpoint_url: str | None) -> dict[str, str]:
+    """The user pool's ids, and where its keys are: the emulator serves the JWKS at its own address
+    while its tokens name the real Cognito issuer, so the two are separate settings."""
+    issuer = f"https://cognito-idp.{outputs.region}.amazonaws.com/{outputs.user_pool_id}"
+    jwks_base = f"{endpoint_url.rstrip('/')}/{outputs.user_pool_id}" if endpoint_url else issuer
+    return {
+        "SHOP_USER_POOL_ID": outputs.user_pool_id,
+        "SHOP_USER_POOL_CLIENT_ID": outputs.user_pool_clients.get("web", ""),
+        "SHOP_COGNITO_ISSUER": issuer,
+        "SHOP_COGNITO_JWKS_URL": f"{jwks_base}/.well-known/jwks.json",
+    }
 
 
 def start_frontdoor(settings: LocalCloudSettings, env: dict[str, str], log_dir: Path) -> Child:

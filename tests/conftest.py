@@ -9,6 +9,7 @@ when the emulator is not ours to reset).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
@@ -24,6 +25,7 @@ import redis
 from localcloud import backends, containers, health
 from localcloud.backends import Endpoint
 from localcloud.provision import Outputs, Provisioner
+from localcloud.provision import database_secret as database_secret_value
 from localcloud.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,13 +153,30 @@ class Aws:
 
 
 @pytest.fixture
-def aws(servers: Servers) -> Aws:
-    """Fresh emulator state: moto is reset when it is ours, else the test gets a unique stage name."""
+def aws(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """Fresh emulator state: moto is reset when it is ours, else the test gets a unique stage name.
+
+    The endpoint and dummy credentials are also put in the environment, where boto3 finds them
+    by itself: code under test creates its clients exactly as it does in production.
+    """
     url = servers.aws.url.rstrip("/")
+    for name, value in {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": servers.region,
+        "AWS_DEFAULT_REGION": servers.region,
+        "AWS_ACCESS_KEY_ID": health.EMULATOR_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": health.EMULATOR_CREDENTIALS["aws_secret_access_key"],
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
     if servers.aws.kind == "external":
-        return Aws(url, servers.region, f"t{uuid.uuid4().hex[:8]}")
-    httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
-    return Aws(url, servers.region, "test")
+        stage = f"t{uuid.uuid4().hex[:8]}"
+    else:
+        httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+        stage = "test"
+    monkeypatch.setenv("SHOP_STAGE", stage)
+    return Aws(url, servers.region, stage)
 
 
 @pytest.fixture
@@ -166,3 +185,17 @@ def provisioned(aws: Aws, servers: Servers) -> Outputs:
     return Provisioner(
         endpoint_url=aws.endpoint_url, region=aws.region, stage=aws.stage, database_url=servers.postgres.url
     ).provision()
+
+
+@pytest.fixture
+def database_secret(provisioned: Outputs, aws: Aws, pg_url: str) -> str:
+    """The stage's database secret, pointed at this test's own database; returns the secret's id.
+
+    Services read their credentials from Secrets Manager at start, so tests give them a
+    database through the same secret rather than through a side door.
+    """
+    secret_id = provisioned.secrets["database"]
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps(database_secret_value(pg_url))
+    )
+    return secret_id

@@ -1,0 +1,93 @@
+"""The microservices under ``nox -s up``: one uvicorn process each, as each is one Deployment on EKS.
+
+A service runs locally as soon as its package has an ``app`` module with a
+``create_app()`` factory; its seed (``services.<name>.seed``, if any) runs once all are ready.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.request
+from importlib.util import find_spec
+from pathlib import Path
+
+from localcloud.backends import port_is_free
+from localcloud.processes import Child, StartError, spawn
+from reference import SERVICES
+from reference.model import Service
+
+HOST = "127.0.0.1"
+
+
+def present() -> list[Service]:
+    """The services of reference/ whose package exists in this checkout."""
+    return [s for s in SERVICES if find_spec(f"services.{s.name}") and find_spec(f"services.{s.name}.app")]
+
+
+def urls(services: list[Service]) -> dict[str, str]:
+    """A URL per service: its port from reference/ when free, else one the OS picks."""
+    from localcloud.backends import free_port
+
+    return {s.name: f"http://{HOST}:{s.port if port_is_free(HOST, s.port) else free_port()}" for s in services}
+
+
+def url_env(service_urls: dict[str, str]) -> dict[str, str]:
+    """``SHOP_SERVICE_<NAME>_URL`` for every service: how services find each other (cluster DNS on EKS)."""
+    return {f"SHOP_SERVICE_{name.upper()}_URL": url for name, url in service_urls.items()}
+
+
+def start(services: list[Service], service_urls: dict[str, str], env: dict[str, str], log_dir: Path) -> list[Child]:
+    """Spawn every service at once (they import in parallel), from the main thread."""
+    children = []
+    for s in services:
+        port = service_urls[s.name].rsplit(":", 1)[1]
+        argv = [sys.executable, "-m", "uvicorn", f"services.{s.name}.app:create_app", "--factory"]
+        argv += ["--host", HOST, "--port", port, "--no-access-log", "--timeout-graceful-shutdown", "5"]
+        children.append(spawn(s.name, argv, log_dir=log_dir, env=env))
+    return children
+
+
+def wait_ready(children: list[Child], service_urls: dict[str, str], timeout_s: float) -> None:
+    """Poll every service's /readyz until all answer 200; fail naming the first that dies or lags."""
+    waiting = {c.name: c for c in children}
+    deadline = time.monotonic() + timeout_s
+    while waiting:
+        for name, child in list(waiting.items()):
+            if not child.alive():
+                raise StartError(
+                    f"service {name} exited with code {child.popen.returncode}; last lines of {child.log}:\n"
+                    f"{child.log_tail()}"
+                )
+            if _ready(f"{service_urls[name]}/readyz"):
+                del waiting[name]
+        if time.monotonic() > deadline:
+            raise StartError(f"not ready within {timeout_s:.0f} s: {', '.join(sorted(waiting))} (see their logs)")
+        time.sleep(0.1)
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def seed_modules(services: list[Service]) -> list[str]:
+    return [f"services.{s.name}.seed" for s in services if find_spec(f"services.{s.name}.seed")]
+
+
+def run_seed(module: str, env: dict[str, str], log_dir: Path, timeout_s: float = 120) -> str:
+    """Run one seed to completion as a child (so it dies with us); its last output line is the summary."""
+    name = module.split(".")[1] + "-seed"
+    child = spawn(name, [sys.executable, "-m", module], log_dir=log_dir, env=env)
+    try:
+        code = child.popen.wait(timeout_s)
+    except BaseException:
+        child.stop()
+        raise
+    lines = [line for line in child.log_tail(50).splitlines() if line.strip()]
+    if code != 0:
+        raise StartError(f"{module} failed with code {code}; last lines of {child.log}:\n" + "\n".join(lines[-15:]))
+    return lines[-1] if lines else "done"

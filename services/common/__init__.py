@@ -1,0 +1,1 @@
+"""The pattern every service shares: app factory, settings, errors, logs, identity, HTTP, secrets, database."""

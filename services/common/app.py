@@ -1,0 +1,169 @@
+"""The app factory every service uses: ``create_service_app(name, settings, routers, lifespan, checks)``.
+
+It gives each service the same skeleton: request ids in and out, JSON access logs,
+problem+json errors, a body guard (JSON only, size-limited), ``/healthz`` (the process
+answers) and ``/readyz`` (its dependencies answer), and an OpenAPI document at
+``/openapi.json``. Nothing connects at import or construction: adapters are built in
+the service's lifespan, when uvicorn starts the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common import logs, problems
+from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
+from services.common.settings import ServiceSettings
+
+Check = Callable[[], Awaitable[object]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+MAX_BODY_BYTES = 1 << 20
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+QUIET_PATHS = ("/healthz", "/readyz")
+access_log = logging.getLogger("services.access")
+
+
+def create_service_app(
+    name: str,
+    settings: ServiceSettings,
+    routers: Iterable[APIRouter] = (),
+    *,
+    lifespan: Lifespan | None = None,
+    checks: Callable[[FastAPI], dict[str, Check]] | None = None,
+    version: str = "0.1.0",
+    body_types: tuple[str, ...] = JSON_TYPES,
+) -> FastAPI:
+    """A FastAPI app with the shared skeleton; ``checks(app)`` names the dependencies /readyz probes."""
+    logs.configure(name, settings.log_level)
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        if lifespan is None:
+            yield
+            return
+        async with lifespan(app):
+            yield
+
+    app = FastAPI(title=f"shop {name} service", version=version, lifespan=run)
+    app.state.settings = settings
+    problems.install(app)
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"], summary="The process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["ops"], summary="Every dependency answers")
+    async def readyz() -> JSONResponse:
+        results = await run_checks(checks(app) if checks else {})
+        ok = all(r["status"] == "up" for r in results.values())
+        body = {"status": "ok" if ok else "degraded", "service": name, "checks": results}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    app.add_middleware(BodyGuard, allowed_types=body_types)
+    app.add_middleware(RequestContext)
+    return app
+
+
+async def run_checks(checks: dict[str, Check], timeout_s: float = 2.0) -> dict[str, dict[str, Any]]:
+    async def one(check: Check) -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            await asyncio.wait_for(check(), timeout_s)
+            status, detail = "up", ""
+        except Exception as exc:  # noqa: BLE001 - a failed check is a 'down'
+            status, detail = "down", f"{type(exc).__name__}: {exc}"
+        return {"status": status, "detail": detail, "latency_ms": round((time.perf_counter() - start) * 1000, 1)}
+
+    names = list(checks)
+    results = await asyncio.gather(*(one(checks[n]) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+class RequestContext:
+    """Pure ASGI middleware: request id in (or made) and out, and one JSON access-log line per request."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        rid = new_request_id(given)
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.lower().encode(), rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["path"] not in QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                    },
+                )
+            request_id.reset(token)
+
+
+class BodyGuard:
+    """Refuse bodies that are not JSON (415) or too large (413) before any handler reads them."""
+
+    def __init__(self, app: ASGIApp, allowed_types: tuple[str, ...] = JSON_TYPES, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.allowed = allowed_types
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            detail = f"the body may be at most {self.max_bytes} bytes"
+            await _refuse(scope, receive, send, 413, "Content too large", detail)
+            return
+        has_body = (length not in (None, "0")) or _header(scope, b"transfer-encoding") is not None
+        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if has_body and ctype not in self.allowed:
+            detail = f"content type {ctype or '(none)'} is not accepted; send {' or '.join(self.allowed)}"
+            await _refuse(scope, receive, send, 415, "Unsupported media type", detail)
+            return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str) -> None:
+    response = problems.problem_response(status, title, detail, field="body")
+    await response(scope, receive, send)

@@ -1,0 +1,74 @@
+"""PostgreSQL (Aurora) for the services that own data: one schema per service, Alembic migrations.
+
+Each service keeps its tables in its own schema of the shared database, so services
+never read each other's tables; in AWS that is the same Aurora cluster and database.
+Migrations run at start under an advisory lock, so replicas starting together migrate once
+(on EKS they can also run as a Job before the rollout: ``python -m services.common.db``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from importlib.resources import files
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def async_engine(url: str, schema: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    """An async engine whose connections see ``schema`` first."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"options": f"-csearch_path={schema},public"},
+    )
+
+
+def migrate(package: str, url: str, schema: str) -> None:
+    """Upgrade ``<package>/migrations`` to head in ``schema``, creating the schema if needed."""
+    config = Config()
+    config.set_main_option("script_location", str(files(package) / "migrations"))
+    config.set_main_option("path_separator", "os")
+    engine = create_engine(url, poolclass=None)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("select pg_advisory_xact_lock(hashtext(:key))"), {"key": f"migrate:{schema}"})
+            conn.execute(text(f'create schema if not exists "{schema}"'))
+            conn.execute(text(f'set local search_path to "{schema}", public'))
+            config.attributes["connection"] = conn
+            config.attributes["schema"] = schema
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
+def run_migrations_online(connection: Connection, schema: str, target_metadata: object = None) -> None:
+    """What each service's ``migrations/env.py`` calls: run Alembic on the connection ``migrate`` gives."""
+    from alembic import context
+
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table_schema=schema,
+        include_schemas=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run a service's database migrations (the EKS pre-rollout Job).")
+    parser.add_argument("service", help="service package name, e.g. catalog")
+    parser.add_argument("--url", required=True, help="SQLAlchemy URL, e.g. postgresql+psycopg://...")
+    args = parser.parse_args()
+    migrate(f"services.{args.service}", args.url, args.service)
+
+
+if __name__ == "__main__":
+    main()

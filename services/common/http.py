@@ -1,0 +1,63 @@
+"""Calls between services: pooled, with timeouts, request ids passed on, retries on idempotent calls only."""
+
+from __future__ import annotations
+
+import httpx
+import stamina
+
+from services.common.context import REQUEST_ID_HEADER, request_id
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+DEFAULT_TIMEOUT = httpx.Timeout(connect=1.0, read=5.0, write=5.0, pool=2.0)
+
+
+async def _add_request_id(request: httpx.Request) -> None:
+    if REQUEST_ID_HEADER not in request.headers:
+        request.headers[REQUEST_ID_HEADER] = request_id.get()
+
+
+def client(
+    base_url: str,
+    *,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    max_connections: int = 100,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """A pooled client for one downstream service; connection failures are retried once by the transport."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        transport=transport or httpx.AsyncHTTPTransport(retries=1),
+        event_hooks={"request": [_add_request_id]},
+    )
+
+
+class RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response):
+        super().__init__(f"{response.request.method} {response.request.url} answered {response.status_code}")
+        self.response = response
+
+
+async def request(
+    http: httpx.AsyncClient, method: str, url: str, *, attempts: int = 3, **kwargs: object
+) -> httpx.Response:
+    """Send a request; idempotent ones are retried with jittered backoff on timeouts, 502, 503 and 504.
+
+    Non-idempotent calls (POST, PATCH) are sent once: their retries are the caller's
+    business, with an Idempotency-Key.
+    """
+    if method.upper() not in IDEMPOTENT:
+        return await http.request(method, url, **kwargs)  # type: ignore[arg-type]
+    try:
+        async for attempt in stamina.retry_context(
+            on=(httpx.TimeoutException, httpx.TransportError, RetryableStatus), attempts=attempts, timeout=10.0
+        ):
+            with attempt:
+                response = await http.request(method, url, **kwargs)  # type: ignore[arg-type]
+                if response.status_code in (502, 503, 504):
+                    raise RetryableStatus(response)
+                return response
+    except RetryableStatus as exc:
+        return exc.response
+    raise AssertionError("unreachable")  # pragma: no cover
