@@ -1,0 +1,276 @@
+"""Edge layer: U --> R53 --> WAF --> CF --> S3FE / S3MEDIA / ALB.
+
+CloudFront serves the single-page app from the static bucket and product images from the media
+bucket, both through origin access control (the buckets stay private), and sends ``/api/*`` to
+the ALB the AWS Load Balancer Controller creates for the ingress. The web ACL is rendered from
+reference/waf.py. CloudFront's certificate and web ACL must live in us-east-1, so this stack is
+deployed there (see docs/infrastructure.md).
+"""
+
+from __future__ import annotations
+
+from awacs import kinesis as awacs_kinesis
+from awacs import kms as awacs_kms
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.s3 import GetObject
+from awacs.sts import AssumeRole
+from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template, cloudfront, iam, route53
+
+from cfn.analytics import stream_export
+from cfn.common import add_size, explain, export, imported, new_template
+from cfn.data import EXPORT_MEDIA_BUCKET, EXPORT_MEDIA_DOMAIN
+from cfn.network import EXPORT_LOGS_BUCKET, EXPORT_LOGS_BUCKET_DOMAIN
+from cfn.security import kms_export
+from cfn.storage import add_bucket, add_bucket_policy, add_own_bucket_policy
+from cfn.waf import WEB_ACL, add_web_acl
+from reference import RESOURCES
+from reference.model import BucketRole
+from reference.waf import WEB_ACL as MODEL_WEB_ACL
+
+LAYER = "edge"
+KEY = kms_export("main")
+DISTRIBUTION = "Distribution"
+CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # the hosted zone id of every CloudFront alias record
+# AWS managed CloudFront policies (ids are the same in every account).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+REALTIME_FIELDS = (
+    "timestamp",
+    "c-ip",
+    "cs-method",
+    "cs-uri-stem",
+    "sc-status",
+    "time-taken",
+    "x-edge-result-type",
+    "cs-user-agent",
+)
+EDGE_STREAM = next(s for s in RESOURCES.streams if "CF" in s.producers)
+# Path patterns of the non-default behaviours (the static site is the default one).
+MEDIA_PATH = "/media/*"
+API_PATH = "/api/*"
+
+
+def add_parameters(t: Template) -> None:
+    for key, kind, default, description in (
+        ("DomainName", "String", "shop.example.com", "the shop's public name"),
+        ("HostedZoneId", "AWS::Route53::HostedZone::Id", "Z0000000000000000000", "public hosted zone of DomainName"),
+        (
+            "CertificateArn",
+            "String",
+            "arn:aws:acm:us-east-1:123456789012:certificate/example",
+            "ACM (us-east-1) for DomainName and origin.DomainName",
+        ),
+        (
+            "AlbDnsName",
+            "String",
+            "k8s-shop-example.us-east-1.elb.amazonaws.com",
+            "DNS name of the ALB the ingress created",
+        ),
+    ):
+        t.add_parameter(Parameter(key, Type=kind, Default=default, Description=description))
+    add_size(t, "LogRetentionDays", number=True)
+
+
+def oac_statement(distribution_arn: object, objects_arn: object) -> Statement:
+    return Statement(
+        Sid="CloudFrontReads",
+        Effect=Allow,
+        Principal=Principal("Service", "cloudfront.amazonaws.com"),
+        Action=[GetObject],
+        Resource=[objects_arn],
+        Condition=Condition(StringEquals("AWS:SourceArn", distribution_arn)),
+    )
+
+
+def add_origin_buckets(t: Template) -> None:
+    """The static bucket (ours) and the media bucket (the data layer's): readable by this distribution only."""
+    static = add_bucket(
+        t, RESOURCES.bucket(BucketRole.STATIC_SITE), LAYER, "S3FE", "CF --> S3FE", kms_key_arn=imported(KEY),
+        logs_bucket=imported(EXPORT_LOGS_BUCKET),
+    )  # fmt: skip
+    distribution_arn = Sub(f"arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:distribution/${{{DISTRIBUTION}}}")
+    add_own_bucket_policy(t, static, oac_statement(distribution_arn, Sub("${BucketStaticSite.Arn}/*")))
+    media_arn = Sub("arn:${AWS::Partition}:s3:::${Media}", Media=imported(EXPORT_MEDIA_BUCKET))
+    add_bucket_policy(
+        t,
+        "MediaBucketPolicy",
+        imported(EXPORT_MEDIA_BUCKET),
+        media_arn,
+        ("S3MEDIA", "CF --> S3MEDIA"),
+        oac_statement(distribution_arn, Join("", [media_arn, "/*"])),
+    )
+    oac = cloudfront.OriginAccessControl(
+        "OriginAccessControl",
+        OriginAccessControlConfig=cloudfront.OriginAccessControlConfig(
+            Name=Sub("shop-${Stage}-buckets"),
+            OriginAccessControlOriginType="s3",
+            SigningBehavior="always",
+            SigningProtocol="sigv4",
+        ),
+    )
+    t.add_resource(explain(oac, "CF --> S3FE", "CF --> S3MEDIA"))
+
+
+def behavior(origin: str, path: str | None, *, api: bool = False) -> dict[str, object]:
+    props: dict[str, object] = {
+        "TargetOriginId": origin,
+        "ViewerProtocolPolicy": "redirect-to-https",
+        "Compress": True,
+        "CachePolicyId": CACHING_DISABLED if api else CACHING_OPTIMIZED,
+        "ResponseHeadersPolicyId": SECURITY_HEADERS,
+        "RealtimeLogConfigArn": Ref("RealtimeLogs"),
+    }
+    if api:
+        props |= {
+            "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST,
+            "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+        }
+    if path is not None:
+        props["PathPattern"] = path
+    return props
+
+
+def add_distribution(t: Template) -> cloudfront.Distribution:
+    s3_origin = {
+        "S3OriginConfig": cloudfront.S3OriginConfig(OriginAccessIdentity=""),
+        "OriginAccessControlId": GetAtt("OriginAccessControl", "Id"),
+    }
+    origins = [
+        cloudfront.Origin(Id="static", DomainName=GetAtt("BucketStaticSite", "RegionalDomainName"), **s3_origin),
+        cloudfront.Origin(Id="media", DomainName=imported(EXPORT_MEDIA_DOMAIN), **s3_origin),
+        cloudfront.Origin(
+            Id="api",
+            DomainName=Sub("origin.${DomainName}"),
+            CustomOriginConfig=cloudfront.CustomOriginConfig(
+                OriginProtocolPolicy="https-only", OriginSSLProtocols=["TLSv1.2"], OriginReadTimeout=30
+            ),
+        ),
+    ]
+    config = cloudfront.DistributionConfig(
+        Enabled=True,
+        Comment=Sub("shop-${Stage}"),
+        Aliases=[Ref("DomainName")],
+        HttpVersion="http2and3",
+        IPV6Enabled=True,
+        PriceClass="PriceClass_100",
+        DefaultRootObject="index.html",
+        Origins=origins,
+        DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(**behavior("static", None)),
+        CacheBehaviors=[
+            cloudfront.CacheBehavior(**behavior("api", API_PATH, api=True)),
+            cloudfront.CacheBehavior(**behavior("media", MEDIA_PATH)),
+        ],
+        # The single-page app routes in the browser: unknown paths get index.html.
+        CustomErrorResponses=[
+            cloudfront.CustomErrorResponse(ErrorCode=code, ResponseCode=200, ResponsePagePath="/index.html")
+            for code in (403, 404)
+        ],
+        ViewerCertificate=cloudfront.ViewerCertificate(
+            AcmCertificateArn=Ref("CertificateArn"), SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021"
+        ),
+        Logging=cloudfront.Logging(Bucket=imported(EXPORT_LOGS_BUCKET_DOMAIN), Prefix=Sub("cloudfront/shop-${Stage}/")),
+        WebACLId=GetAtt(WEB_ACL, "Arn"),
+    )
+    distribution = cloudfront.Distribution(DISTRIBUTION, DistributionConfig=config)
+    t.add_resource(
+        explain(distribution, "CF", "WAF --> CF", "CF --> S3FE", "CF --> S3MEDIA", "CF --> ALB", "CF --> CW")
+    )
+    t.add_resource(
+        explain(
+            cloudfront.MonitoringSubscription(
+                "DistributionMetrics",
+                DistributionId=Ref(distribution),
+                MonitoringSubscription=cloudfront.MonitoringSubscriptionProperty(
+                    RealtimeMetricsSubscriptionConfig=cloudfront.RealtimeMetricsSubscriptionConfig(
+                        RealtimeMetricsSubscriptionStatus="Enabled"
+                    )
+                ),
+            ),
+            "CF --> CW",
+        )
+    )
+    export(t, "distribution-id", Ref(distribution), "for alarms and invalidations")
+    return distribution
+
+
+def add_realtime_logs(t: Template) -> None:
+    """CF --> KDS: every request as a record on the edge-logs stream."""
+    stream_arn = imported(stream_export(EDGE_STREAM.name))
+    role = iam.Role(
+        "RealtimeLogsRole",
+        AssumeRolePolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                Statement(Effect=Allow, Principal=Principal("Service", "cloudfront.amazonaws.com"), Action=[AssumeRole])
+            ],
+        ),
+        Policies=[
+            iam.Policy(
+                PolicyName="put-records",
+                PolicyDocument=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        Statement(
+                            Effect=Allow,
+                            Action=[
+                                awacs_kinesis.DescribeStreamSummary,
+                                awacs_kinesis.DescribeStream,
+                                awacs_kinesis.PutRecord,
+                                awacs_kinesis.PutRecords,
+                            ],
+                            Resource=[stream_arn],
+                        ),
+                        Statement(Effect=Allow, Action=[awacs_kms.GenerateDataKey], Resource=[imported(KEY)]),
+                    ],
+                ),
+            )
+        ],
+    )
+    t.add_resource(explain(role, "CF --> KDS", f"stream:{EDGE_STREAM.name}"))
+    config = cloudfront.RealtimeLogConfig(
+        "RealtimeLogs",
+        Name=Sub("shop-${Stage}-edge-logs"),
+        SamplingRate=100,
+        Fields=list(REALTIME_FIELDS),
+        EndPoints=[
+            cloudfront.EndPoint(
+                StreamType="Kinesis",
+                KinesisStreamConfig=cloudfront.KinesisStreamConfig(RoleArn=GetAtt(role, "Arn"), StreamArn=stream_arn),
+            )
+        ],
+    )
+    t.add_resource(explain(config, "CF --> KDS", f"stream:{EDGE_STREAM.name}"))
+
+
+def add_dns(t: Template, distribution: cloudfront.Distribution) -> None:
+    """U --> R53: the shop's name (IPv4 and IPv6) aliases the distribution; origin.<name> points at the ALB."""
+    for kind in ("A", "AAAA"):
+        record = route53.RecordSetType(
+            f"Record{kind}",
+            HostedZoneId=Ref("HostedZoneId"),
+            Name=Ref("DomainName"),
+            Type=kind,
+            AliasTarget=route53.AliasTarget(DNSName=GetAtt(distribution, "DomainName"), HostedZoneId=CLOUDFRONT_ZONE),
+        )
+        t.add_resource(explain(record, "R53", "U --> R53", "R53 --> WAF"))
+    origin = route53.RecordSetType(
+        "RecordOrigin",
+        HostedZoneId=Ref("HostedZoneId"),
+        Name=Sub("origin.${DomainName}"),
+        Type="CNAME",
+        TTL="300",
+        ResourceRecords=[Ref("AlbDnsName")],
+    )
+    t.add_resource(explain(origin, "CF --> ALB", "ALB"))
+
+
+def build() -> Template:
+    t = new_template(LAYER, "Route 53, WAF, CloudFront with origin access control, the static site bucket")
+    add_parameters(t)
+    add_origin_buckets(t)
+    add_web_acl(t, MODEL_WEB_ACL)
+    add_realtime_logs(t)
+    add_dns(t, add_distribution(t))
+    return t
