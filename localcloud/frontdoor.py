@@ -1,7 +1,8 @@
 """The front door on :8080: the local stand-in for CloudFront + ALB in front of the cluster.
 
 - ``/api/*`` goes to the API gateway service (CloudFront's ALB origin, the ingress rule);
-- ``/media/*`` is read from the S3 media bucket (CloudFront's media origin);
+- ``/media/*`` is read from the S3 media bucket, object key = the path without its
+  leading slash, as CloudFront's media origin fetches it;
 - ``/healthz`` reports every component and every running service.
 
 The edge issue turns this into the full local CloudFront (static site, caching, WAF).
@@ -116,7 +117,7 @@ def _media_object(settings: LocalCloudSettings, key: str) -> Response:
     s3 = health.aws_client("s3", endpoint_url=endpoint, region=settings.aws_region)
     bucket = physical_name("media", settings.stage)
     try:
-        obj = s3.get_object(Bucket=bucket, Key=key)
+        obj = s3.get_object(Bucket=bucket, Key=f"media/{key}")  # CloudFront fetches the path as the key
     except s3.exceptions.NoSuchKey:
         return _problem(404, f"no media object {key}")
     headers = {"Cache-Control": "public, max-age=86400", "ETag": obj["ETag"]}

@@ -27,6 +27,7 @@ def check(
 
     problems += _duplicates("service", [s.name for s in services])
     problems += _duplicates("service port", [s.port for s in services])
+    problems += _duplicates("public route prefix", [p for s in services for p in s.public_prefixes])
     for s in services:
         if s.node not in node_ids:
             problems.append(f"service {s.name} sits on unknown node {s.node}")

@@ -255,6 +255,11 @@ class Service:
     port: int  # local port; on EKS every pod listens on its container port behind a Service
     summary: str
     database: bool = False  # owns a database (schema) on Aurora PostgreSQL
+    # Public routes: the gateway forwards /api/<prefix>/... to this service's /<prefix>/...
+    # (paths under /internal/ are for other services and are never routed from outside).
+    public_prefixes: tuple[str, ...] = ()
+    # Seconds the gateway may cache an anonymous GET of this service's routes (0: never).
+    public_cache_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)

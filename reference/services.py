@@ -6,16 +6,21 @@ S = Service
 
 SERVICES = (
     S("gateway", "API", 8100, "API gateway / BFF: auth, rate limits, caching, routing"),
-    S("catalog", "CATALOG", 8101, "categories, products, inventory, images", database=True),
-    S("search", "SEARCH", 8102, "full-text search, facets, type-ahead"),
-    S("cart", "CART", 8103, "guest and user carts on DynamoDB"),
-    S("checkout", "CHECKOUT", 8104, "the checkout saga", database=True),
-    S("order", "ORDER", 8105, "order lifecycle and history", database=True),
-    S("profile", "USER", 8106, "sign-up / sign-in through Cognito, profiles, addresses", database=True),
-    S("payment", "PAY", 8107, "payment orchestrator over a provider port", database=True),
-    S("notification", "NOTIF", 8108, "templated e-mails from order and payment events", database=True),
-    S("recommendations", "RECO", 8109, "bought together and popular", database=True),
+    S("catalog", "CATALOG", 8101, "categories, products, inventory, images", True, ("catalog",), 30),
+    S("search", "SEARCH", 8102, "full-text search, facets, type-ahead", False, ("search",), 15),
+    S("cart", "CART", 8103, "guest and user carts on DynamoDB", False, ("cart",)),
+    S("checkout", "CHECKOUT", 8104, "the checkout saga", True, ("checkout",)),
+    S("order", "ORDER", 8105, "order lifecycle and history", True, ("orders",)),
+    S("profile", "USER", 8106, "sign-up / sign-in through Cognito, profiles, addresses", True, ("auth", "me")),
+    S("payment", "PAY", 8107, "payment orchestrator over a provider port", True, ("payments",)),
+    S("notification", "NOTIF", 8108, "templated e-mails from order and payment events", True, ("notifications",)),
+    S("recommendations", "RECO", 8109, "bought together and popular", True, ("recommendations",), 60),
 )
+
+
+def route_table() -> dict[str, Service]:
+    """Public path prefix -> the service that owns it (what the gateway routes on)."""
+    return {prefix: s for s in SERVICES for prefix in s.public_prefixes}
 
 
 def service(name: str) -> Service:
