@@ -42,7 +42,10 @@ def render(out: Path = OUT, layers: tuple[str, ...] = LAYERS) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cfn", description=__doc__)
     parser.add_argument("--out", type=Path, default=OUT, help="folder to write the templates to")
-    parser.add_argument("layers", nargs="*", default=list(LAYERS), choices=[*LAYERS, []], help="layers to render")
+    parser.add_argument("layers", nargs="*", help=f"layers to render (default: all of {', '.join(LAYERS)})")
     args = parser.parse_args(argv)
-    for path in render(args.out, tuple(args.layers)):
+    unknown = set(args.layers) - set(LAYERS)
+    if unknown:
+        parser.error(f"unknown layers: {', '.join(sorted(unknown))}")
+    for path in render(args.out, tuple(args.layers) or LAYERS):
         print(path)
