@@ -107,16 +107,27 @@ class RequestContext:
         start = time.perf_counter()
         status = 500
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.lower().encode(), rid.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Handled here rather than by Starlette's outermost error middleware, which runs
+            # after the request id is gone and re-raises to the server: the 500 problem must
+            # carry the id the caller will quote.
+            problems.log.exception("unhandled error")
+            if started:
+                raise
+            detail = "an unexpected error occurred; quote the request id"
+            await problems.problem_response(500, "Internal error", detail)(scope, receive, send_with_id)
         finally:
             if scope["path"] not in QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
                 access_log.info(

@@ -119,7 +119,5 @@ def install(app: FastAPI) -> None:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return problem_response(exc.status_code, title, str(exc.detail), dict(exc.headers or {}))
 
-    @app.exception_handler(Exception)
-    async def _bug(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return problem_response(500, "Internal error", "an unexpected error occurred; quote the request id")
+    # Unexpected exceptions become 500 problems in services.common.app.RequestContext, where the
+    # request id is still known.
