@@ -190,6 +190,9 @@ def child_env(settings: LocalCloudSettings, pg: Endpoint, kv: Endpoint, aws: End
     if settings.aws_mode is AwsMode.EMULATOR:
         env |= {
             "AWS_ENDPOINT_URL": aws.url,
+            # The emulator delivers no confirmation e-mails: confirm sign-ups at once, as a dev
+            # pool's pre-sign-up trigger with autoConfirmUser would.
+            "PROFILE_AUTO_CONFIRM": "true",
             "AWS_ACCESS_KEY_ID": health.EMULATOR_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": health.EMULATOR_CREDENTIALS["aws_secret_access_key"],
         }
