@@ -1,0 +1,276 @@
+"""Kubernetes manifests for the ten services and their workers, generated from reference.SERVICES.
+
+Per service: a ServiceAccount (bound to its IAM role by the cluster layer's pod identity
+association), a Deployment spread over the AZs, a PodDisruptionBudget, a HorizontalPodAutoscaler
+and a Service; queue consumers get a ``<service>-worker`` Deployment and topic publishers an
+outbox ``<service>-relay`` one (the diagram's EVT). The gateway gets the Ingress the AWS Load
+Balancer Controller turns into the ALB. ``python -m cfn.k8s`` writes ``build/k8s/<stage>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cfn.cluster import NAMESPACE
+from reference import RESOURCES, SERVICES, physical_name
+from reference.access import Grant, calls, grants_of
+from reference.model import Service
+
+PORT = 8080
+OUT = Path("build/k8s")
+ZONE = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True)
+class Values:
+    """What the manifests need from outside: stage, image and a few stack outputs (placeholders by default)."""
+
+    stage: str = "dev"
+    image: str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop:latest"
+    region: str = "us-east-1"
+    certificate_arn: str = "arn:aws:acm:us-east-1:123456789012:certificate/example"
+    alb_security_group: str = "sg-0123456789abcdef0"
+    logs_bucket: str = ""
+    min_replicas: int = 2
+    max_replicas: int = 10
+
+
+def env_name(grant: Grant) -> str:
+    """``SHOP_<KIND>_<TARGET>``: e.g. SHOP_TOPIC_ORDER_EVENTS; the value is the deployed name."""
+    return f"SHOP_{grant.kind}_{grant.target}".upper().replace("-", "_").replace("@", "_AT_").replace(".", "_")
+
+
+def env_for(svc: Service, v: Values) -> list[dict[str, str]]:
+    """Where the service finds its peers (arrows between services) and its resources (its grants)."""
+    env = {"SHOP_STAGE": v.stage, "AWS_REGION": v.region, "SHOP_SERVICE_NAME": svc.name}
+    for caller, callee in calls():
+        if caller == svc.name:
+            env[f"SHOP_SERVICE_{callee.upper()}_URL"] = f"http://{callee}.{NAMESPACE}.svc.cluster.local"
+    for g in grants_of(svc.name):
+        env[env_name(g)] = g.target if g.kind == "email" else physical_name(g.target, v.stage)
+    if svc.node == "API":  # API --> COG: tokens are verified against the pool's JWKS (read from a stack output)
+        env["SHOP_COGNITO_USER_POOL"] = physical_name(RESOURCES.user_pool.name, v.stage)
+    return [{"name": k, "value": val} for k, val in sorted(env.items())]
+
+
+def labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "shop"}
+
+
+def meta(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": NAMESPACE, "labels": labels(name), **extra}
+
+
+def container(name: str, svc: Service, v: Values, command: list[str], *, http: bool) -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "name": name,
+        "image": v.image,
+        "command": command,
+        "env": env_for(svc, v),
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir, not the host's /tmp
+    }
+    if http:
+        probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+        c["ports"] = [{"name": "http", "containerPort": PORT}]
+        c["livenessProbe"] = probe | {"failureThreshold": 3}
+        c["readinessProbe"] = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5}
+        c["startupProbe"] = probe | {"failureThreshold": 30, "periodSeconds": 2}
+    return c
+
+
+def deployment(name: str, svc: Service, v: Values, command: list[str], *, http: bool) -> dict[str, Any]:
+    """Replicas spread evenly over the zones (hard) and the nodes (soft), non-root, read-only root filesystem."""
+    pod_labels = labels(name)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(name),
+        "spec": {
+            "replicas": v.min_replicas,
+            "selector": {"matchLabels": pod_labels},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "serviceAccountName": svc.name,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": ZONE,
+                            "whenUnsatisfiable": "DoNotSchedule",
+                            "labelSelector": {"matchLabels": pod_labels},
+                        },
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": pod_labels},
+                        },
+                    ],
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [container(name, svc, v, command, http=http)],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+
+
+def budget_and_scaler(name: str, v: Values) -> list[dict[str, Any]]:
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+    return [
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta(name),
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels(name)}},
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta(name),
+            "spec": {
+                "scaleTargetRef": target,
+                "minReplicas": v.min_replicas,
+                "maxReplicas": v.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    }
+                ],
+            },
+        },
+    ]
+
+
+def service_manifests(svc: Service, v: Values) -> list[dict[str, Any]]:
+    """Everything of one service: account, Deployment, budget, autoscaler, Service, and its workers."""
+    app = ["uvicorn", f"services.{svc.name}.app:create_app", "--factory", "--host", "0.0.0.0", "--port", str(PORT)]  # noqa: S104
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(svc.name)},
+        deployment(svc.name, svc, v, app, http=True),
+        *budget_and_scaler(svc.name, v),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta(svc.name),
+            "spec": {"selector": labels(svc.name), "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        },
+    ]
+    for worker, module in workers(svc):
+        docs.append(deployment(worker, svc, v, ["python", "-m", module], http=False))
+        docs += budget_and_scaler(worker, v)
+    return docs
+
+
+def workers(svc: Service) -> list[tuple[str, str]]:
+    """(Deployment name, module) of the service's background processes: queue consumer, outbox relay."""
+    out = []
+    if any(q.consumer == svc.name for q in RESOURCES.queues):
+        out.append((f"{svc.name}-worker", f"services.{svc.name}.worker"))
+    if any(svc.name in t.publishers for t in RESOURCES.topics):
+        out.append((f"{svc.name}-relay", f"services.{svc.name}.relay"))
+    return out
+
+
+def ingress(v: Values) -> dict[str, Any]:
+    """IN --> API: the ALB (HTTPS only, CloudFront's security group) forwards /api to the gateway's pods."""
+    gateway = next(s for s in SERVICES if s.node == "API")
+    prefix = "alb.ingress.kubernetes.io/"
+    attributes = "routing.http.drop_invalid_header_fields.enabled=true"
+    if v.logs_bucket:  # ALB --> CW: access logs to the logs bucket
+        attributes += f",access_logs.s3.enabled=true,access_logs.s3.bucket={v.logs_bucket},access_logs.s3.prefix=alb"
+    annotations = {
+        "scheme": "internet-facing",
+        "target-type": "ip",
+        "listen-ports": '[{"HTTPS": 443}]',
+        "certificate-arn": v.certificate_arn,
+        "ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "security-groups": v.alb_security_group,
+        "manage-backend-security-group-rules": "true",
+        "healthcheck-path": "/readyz",
+        "load-balancer-attributes": attributes,
+    }
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": meta("shop", annotations={prefix + k: val for k, val in annotations.items()}),
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/api",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": gateway.name, "port": {"name": "http"}}},
+                            }
+                        ]
+                    }
+                }
+            ],
+        },
+    }
+
+
+def manifests(v: Values = Values()) -> dict[str, list[dict[str, Any]]]:
+    """File name -> its documents, for every manifest file of the stage."""
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+    }
+    files = {"00-namespace.yaml": [namespace], "10-ingress.yaml": [ingress(v)]}
+    for svc in SERVICES:
+        files[f"20-{svc.name}.yaml"] = service_manifests(svc, v)
+    return files
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Repeated label maps are written out, not as YAML anchors: manifests are read by people."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render(out: Path = OUT, v: Values = Values()) -> list[Path]:
+    folder = out / v.stage
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_name, docs in manifests(v).items():
+        path = folder / file_name
+        path.write_text(yaml.dump_all(docs, Dumper=_NoAliases, sort_keys=False, width=120))
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cfn.k8s", description=__doc__)
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--image", default=Values.image)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    for path in render(args.out, Values(stage=args.stage, image=args.image)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
