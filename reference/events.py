@@ -1,0 +1,73 @@
+"""The event envelope every domain event travels in, versioned, and its check against the model.
+
+The envelope is the SNS message body (raw delivery hands it to SQS consumers unchanged);
+``event_type`` and ``version`` are also message attributes, which filter policies read.
+Payload (``data``) schemas per event type join in the commerce-core issue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reference.resources import TOPICS
+
+ENVELOPE_VERSION = 1
+EVENT_TOPICS = {event.name: topic.name for topic in TOPICS for event in topic.events}
+EVENT_VERSIONS = {event.name: event.version for topic in TOPICS for event in topic.events}
+
+
+class Event(BaseModel):
+    """One domain event. ``event_id`` is what consumers deduplicate on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_type: str
+    version: int
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    source: str = Field(description="the service that wrote it")
+    subject: str = Field(description="the aggregate it is about, e.g. an order id")
+    correlation_id: str | None = Field(None, description="request id or saga id that caused it")
+    envelope: int = ENVELOPE_VERSION
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> Event:
+        if self.event_type not in EVENT_TOPICS:
+            raise ValueError(f"unknown event type {self.event_type!r}")
+        if self.version > EVENT_VERSIONS[self.event_type]:
+            raise ValueError(
+                f"{self.event_type} v{self.version} is newer than the model's v{EVENT_VERSIONS[self.event_type]}"
+            )
+        return self
+
+    @property
+    def topic(self) -> str:
+        """The logical topic this event is published to."""
+        return EVENT_TOPICS[self.event_type]
+
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """SNS/SQS message attributes: what filter policies match on."""
+        return {
+            "event_type": {"DataType": "String", "StringValue": self.event_type},
+            "event_version": {"DataType": "Number", "StringValue": str(self.version)},
+            "source": {"DataType": "String", "StringValue": self.source},
+        }
+
+
+def new_event(
+    event_type: str, *, source: str, subject: str, data: dict[str, Any], correlation_id: str | None = None
+) -> Event:
+    """An event of the model's current version for ``event_type``."""
+    return Event(
+        event_type=event_type,
+        version=EVENT_VERSIONS.get(event_type, 0),
+        source=source,
+        subject=subject,
+        data=data,
+        correlation_id=correlation_id,
+    )

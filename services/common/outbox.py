@@ -1,0 +1,152 @@
+"""The transactional outbox: an event is written in the same transaction as the state change it
+describes, and a relay publishes it to SNS afterwards. No event is lost and none is invented:
+
+- a rolled-back transaction leaves no event (the row was never committed);
+- a crash between publishing and marking leaves the row unmarked, so it is published again:
+  delivery is at-least-once, and consumers deduplicate by ``event_id``;
+- several relays (replicas) share the work with ``FOR UPDATE SKIP LOCKED``.
+
+The relay is the diagram's "Event publisher" node: ORDER, CHECKOUT, PAY --> EVT --> SNS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from reference import physical_name
+from reference.events import Event
+
+log = logging.getLogger("services.outbox")
+BATCH = 10  # SNS PublishBatch takes at most 10 entries
+
+metadata = sa.MetaData()
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("body", JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("outbox_unpublished", "created_at", postgresql_where=sa.text("published_at is null")),
+)
+
+
+def create_outbox_table(op: Any) -> None:
+    """For a service's Alembic migration: ``create_outbox_table(op)`` in ``upgrade()``."""
+    op.create_table(outbox.name, *(c.copy() for c in outbox.columns))
+    op.create_index("outbox_unpublished", "outbox", ["created_at"], postgresql_where=sa.text("published_at is null"))
+
+
+async def enqueue(conn: AsyncConnection, event: Event) -> None:
+    """Write ``event`` to the outbox inside the caller's transaction."""
+    body = json.loads(event.model_dump_json())
+    await conn.execute(
+        outbox.insert().values(event_id=event.event_id, topic=event.topic, event_type=event.event_type, body=body)
+    )
+
+
+class SnsPublisher:
+    """Publishes envelopes to the stage's topics (topic ARNs resolved once from the account id)."""
+
+    def __init__(self, stage: str, region: str):
+        self.stage = stage
+        self.sns = boto3.client("sns", region_name=region)
+        account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+        self.arn_prefix = f"arn:aws:sns:{region}:{account}:"
+
+    def topic_arn(self, topic: str) -> str:
+        return self.arn_prefix + physical_name(topic, self.stage)
+
+    def publish(self, topic: str, events: list[dict[str, Any]]) -> set[str]:
+        """Publish up to 10 envelopes to one topic; returns the event ids SNS accepted."""
+        entries = [
+            {
+                "Id": str(i),
+                "Message": json.dumps(body, separators=(",", ":")),
+                "MessageAttributes": Event.model_validate(body).attributes(),
+            }
+            for i, body in enumerate(events)
+        ]
+        result = self.sns.publish_batch(TopicArn=self.topic_arn(topic), PublishBatchRequestEntries=entries)
+        return {events[int(ok["Id"])]["event_id"] for ok in result.get("Successful", [])}
+
+
+class OutboxRelay:
+    """Moves committed outbox rows to SNS, oldest first, and marks them published."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        publisher: SnsPublisher,
+        *,
+        idle_s: float = 0.2,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self.engine = engine
+        self.publisher = publisher
+        self.idle_s = idle_s
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    async def publish_pending(self, limit: int = 100) -> int:
+        """One pass: publish up to ``limit`` pending events; returns how many were published."""
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(outbox.c.event_id, outbox.c.topic, outbox.c.body)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.created_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            published: set[str] = set()
+            for topic in sorted({r.topic for r in rows}):
+                bodies = [r.body for r in rows if r.topic == topic]
+                for start in range(0, len(bodies), BATCH):
+                    chunk = bodies[start : start + BATCH]
+                    try:
+                        published |= await asyncio.to_thread(self.publisher.publish, topic, chunk)
+                    except Exception:
+                        log.exception("publishing to %s failed; will retry", topic)
+            ids = [r.event_id for r in rows]
+            done = [i for i in ids if str(i) in published]
+            if done:
+                await conn.execute(outbox.update().where(outbox.c.event_id.in_(done)).values(published_at=self.clock()))
+            failed = [i for i in ids if str(i) not in published]
+            if failed:
+                await conn.execute(
+                    outbox.update().where(outbox.c.event_id.in_(failed)).values(attempts=outbox.c.attempts + 1)
+                )
+            return len(done)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set; a full batch means more may wait, so go again at once."""
+        while not stop.is_set():
+            try:
+                count = await self.publish_pending()
+            except Exception:
+                log.exception("outbox pass failed")
+                count = 0
+            if count < 100:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.idle_s)
+
+    async def pending(self) -> int:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()

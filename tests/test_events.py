@@ -1,0 +1,145 @@
+"""Events are never lost and never doubled: outbox, relay, idempotent consumers, DLQ."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from localcloud.provision import Outputs
+from reference.events import Event, new_event
+from services.common import consumer as consumer_mod
+from services.common import outbox as outbox_mod
+from services.common.consumer import Consumer
+from services.common.outbox import OutboxRelay, SnsPublisher, enqueue
+
+ledger = sa.Table("ledger", sa.MetaData(), sa.Column("order_id", sa.String, primary_key=True))
+
+
+@pytest.fixture
+async def engine(pg_url):
+    engine = create_async_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    async with engine.begin() as conn:
+        for md in (outbox_mod.metadata, consumer_mod.metadata, ledger.metadata):
+            await conn.run_sync(md.create_all)
+    yield engine
+    await engine.dispose()
+
+
+def order_event(order_id: str, event_type: str = "OrderConfirmed") -> Event:
+    return new_event(event_type, source="order", subject=order_id, data={"order_id": order_id})
+
+
+def drain(sqs, url: str) -> list[dict]:
+    out = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+        for m in got:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def test_the_envelope_refuses_unknown_types_and_future_versions():
+    with pytest.raises(ValueError, match="unknown event type"):
+        Event(event_type="OrderTeleported", version=1, source="order", subject="o1")
+    with pytest.raises(ValueError, match="newer than the model"):
+        Event(event_type="OrderConfirmed", version=99, source="order", subject="o1")
+    assert order_event("o1").topic == "order-events"
+
+
+async def test_committed_events_reach_the_subscribed_queues_and_are_marked_published(engine, aws, provisioned: Outputs):
+    async with engine.begin() as conn:
+        await enqueue(conn, order_event("o-1"))
+        await enqueue(conn, order_event("o-2", "OrderPlaced"))  # nobody subscribes to OrderPlaced
+    relay = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region))
+    assert await relay.publish_pending() == 2
+    assert await relay.pending() == 0
+
+    sqs = aws.client("sqs")
+    reco = drain(sqs, provisioned.queues["recommendations"])
+    notif = drain(sqs, provisioned.queues["notification"])
+    assert [e["subject"] for e in reco] == ["o-1"]
+    assert [e["subject"] for e in notif] == ["o-1"]
+    assert Event.model_validate(reco[0]).event_type == "OrderConfirmed"
+
+
+async def test_a_rolled_back_transaction_publishes_nothing(engine, aws, provisioned: Outputs):
+    async def failing_change() -> None:
+        async with engine.begin() as conn:
+            await enqueue(conn, order_event("o-ghost"))
+            raise RuntimeError("the state change failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
+    relay = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region))
+    assert await relay.publish_pending() == 0
+    assert drain(aws.client("sqs"), provisioned.queues["recommendations"]) == []
+
+
+async def test_events_stay_pending_while_sns_is_unreachable_and_go_out_after(engine, aws, provisioned: Outputs):
+    async with engine.begin() as conn:
+        await enqueue(conn, order_event("o-3"))
+    publisher = SnsPublisher(aws.stage, aws.region)
+    good_prefix = publisher.arn_prefix
+    publisher.arn_prefix = good_prefix.replace("123456789012", "000000000000")  # a topic that does not exist
+    relay = OutboxRelay(engine, publisher)
+    assert await relay.publish_pending() == 0
+    assert await relay.pending() == 1
+    publisher.arn_prefix = good_prefix
+    assert await relay.publish_pending() == 1
+    assert [e["subject"] for e in drain(aws.client("sqs"), provisioned.queues["recommendations"])] == ["o-3"]
+
+
+async def record(event: Event, conn: AsyncConnection) -> None:
+    await conn.execute(ledger.insert().values(order_id=event.subject))
+
+
+async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Outputs):
+    event = order_event("o-4")
+    sqs = aws.client("sqs")
+    for _ in range(3):  # at-least-once: the same event may arrive several times
+        sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody=event.model_dump_json())
+    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
+    total = consumer_mod.Outcome()
+    while (outcome := await consumer.poll_once(wait_s=0)) != consumer_mod.Outcome():
+        total.handled += outcome.handled
+        total.duplicates += outcome.duplicates
+    assert (total.handled, total.duplicates) == (1, 2)
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(ledger.c.order_id))).scalars().all() == ["o-4"]
+
+
+async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq(engine, aws, provisioned: Outputs):
+    async def explode(event: Event, conn: AsyncConnection) -> None:
+        await record(event, conn)
+        raise RuntimeError("downstream is broken")
+
+    sqs = aws.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=provisioned.queues["recommendations"], Attributes={"VisibilityTimeout": "0"})
+    sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody=order_event("o-5").model_dump_json())
+    consumer = Consumer(engine, "recommendations", explode, stage=aws.stage, region=aws.region)
+    failures = 0
+    for _ in range(10):
+        failures += (await consumer.poll_once(wait_s=0)).failed
+    assert failures == 5  # the queue's maxReceiveCount
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(ledger))).scalar_one() == 0
+        assert (
+            await conn.execute(sa.select(sa.func.count()).select_from(consumer_mod.processed_events))
+        ).scalar_one() == 0
+    dead = drain(sqs, provisioned.dlqs["recommendations"])
+    assert [e["subject"] for e in dead] == ["o-5"]
+
+
+async def test_a_poison_message_is_not_deleted_and_ends_in_the_dlq(engine, aws, provisioned: Outputs):
+    sqs = aws.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=provisioned.queues["recommendations"], Attributes={"VisibilityTimeout": "0"})
+    sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody="{not an event")
+    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
+    poison = sum([(await consumer.poll_once(wait_s=0)).poison for _ in range(8)])
+    assert poison == 5
+    assert [
+        m["Body"] for m in sqs.receive_message(QueueUrl=provisioned.dlqs["recommendations"]).get("Messages", [])
+    ] == ["{not an event"]
