@@ -51,3 +51,10 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def dlq(session: nox.Session) -> None:
+    """Inspect and redrive dead letters of the running stack: -- list | show QUEUE | redrive QUEUE."""
+    _install(session, "local")
+    session.run("python", "-m", "services.common.dlq", *(session.posargs or ["list"]))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 import localcloud
-from localcloud import backends, fleet, health
+from localcloud import backends, fleet, health, state
 from localcloud.backends import Endpoint
 from localcloud.processes import Child, StartError, spawn, wait_until
 from localcloud.provision import Outputs, Provisioner
@@ -144,8 +144,11 @@ def start(settings: LocalCloudSettings, stack: ExitStack, console: Console) -> l
         stack.callback(door.stop)
         detail.append(f"http://{settings.host}:{settings.port}/healthz")
 
+    front_door = f"http://{settings.host}:{settings.port}"
+    state.write(settings.stage, env | {"SHOP_FRONT_DOOR_URL": front_door})
+    stack.callback(state.remove, settings.stage)
     console.say(startup_report())
-    console.say(f"ready: http://{settings.host}:{settings.port}")
+    console.say(f"ready: {front_door}")
     return [*children, door]
 
 

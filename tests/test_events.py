@@ -143,3 +143,31 @@ async def test_a_poison_message_is_not_deleted_and_ends_in_the_dlq(engine, aws, 
     assert [
         m["Body"] for m in sqs.receive_message(QueueUrl=provisioned.dlqs["recommendations"]).get("Messages", [])
     ] == ["{not an event"]
+
+
+def test_dead_letters_can_be_listed_shown_and_redriven_to_a_consumer_that_handles_them(aws, provisioned, capsys):
+    from services.common.dlq import DeadLetters, main
+
+    sqs = aws.client("sqs")
+    events = [order_event(f"o-dead-{i}") for i in range(3)]
+    for event in events:
+        sqs.send_message(QueueUrl=provisioned.dlqs["recommendations"], MessageBody=event.model_dump_json())
+    dl = DeadLetters(aws.stage, aws.region)
+
+    assert {r["queue"]: r["dead"] for r in dl.summary()}["recommendations"] == 3
+    shown = dl.peek("recommendations", 10)
+    assert sorted(s["subject"] for s in shown) == ["o-dead-0", "o-dead-1", "o-dead-2"]
+    assert dl.summary()[1]["dead"] == 3, "showing must leave the letters in the DLQ"
+
+    assert main(["show", "recommendations", "--limit", "2"]) == 0
+    assert capsys.readouterr().out.count("OrderConfirmed") == 2
+
+    assert dl.redrive("recommendations", limit=2) == 2
+    assert main(["redrive", "recommendations"]) == 0
+    assert "redrove 1 message(s)" in capsys.readouterr().out
+    assert {r["queue"]: (r["waiting"], r["dead"]) for r in dl.summary()}["recommendations"] == (3, 0)
+    assert sorted(e["subject"] for e in drain(sqs, provisioned.queues["recommendations"])) == [
+        "o-dead-0",
+        "o-dead-1",
+        "o-dead-2",
+    ]
