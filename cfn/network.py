@@ -8,9 +8,12 @@ The logs bucket lives here too: VPC flow logs are its first writer, every other 
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+from itertools import islice
+
 from awacs.aws import Allow, Principal, Statement
 from awacs.s3 import PutObject
-from troposphere import Cidr, Equals, GetAtt, GetAZs, If, Join, Ref, Select, Sub, Template, ec2
+from troposphere import Equals, GetAtt, GetAZs, If, Join, Ref, Select, Sub, Template, ec2
 
 from cfn.common import add_size, explain, export, logical_id, new_template, suppress_checkov, tags
 from cfn.storage import add_bucket, add_own_bucket_policy, objects
@@ -21,8 +24,9 @@ LAYER = "network"
 AZS = 3
 VPC = "Vpc"
 VPC_CIDR = "10.0.0.0/16"
-TIERS = ("public", "private", "data")  # each tier gets one /20 per AZ, carved with Fn::Cidr
+TIERS = ("public", "private", "data")  # each tier gets one /20 per AZ
 ONE_NAT = "OneNat"
+DATA_STORES = ("AUR", "REDIS", "OPENSEARCH")  # the nodes that live in the data subnets
 GATEWAY_ENDPOINTS = {"s3": "S3MEDIA", "dynamodb": "DDB"}
 # Interface endpoints and the diagram node whose API each one reaches.
 INTERFACE_ENDPOINTS = {
@@ -49,6 +53,11 @@ def subnet_cidr_export(tier: str, az: int) -> str:
     return f"{tier}-subnet-{az}-cidr"
 
 
+def subnet_cidrs() -> list[str]:
+    """/20s carved from the VPC's /16 in order (public, private, data; AZ by AZ), as literal CIDRs."""
+    return [str(net) for net in islice(ip_network(VPC_CIDR).subnets(new_prefix=20), AZS * len(TIERS))]
+
+
 def add_vpc(t: Template) -> ec2.VPC:
     vpc = t.add_resource(
         explain(
@@ -62,13 +71,13 @@ def add_vpc(t: Template) -> ec2.VPC:
         )
     )
     export(t, EXPORT_VPC, Ref(vpc), "the VPC")
-    export(t, EXPORT_VPC_CIDR, GetAtt(vpc, "CidrBlock"), "its CIDR")
+    export(t, EXPORT_VPC_CIDR, VPC_CIDR, "its CIDR")
     return vpc
 
 
 def add_subnets(t: Template, vpc: ec2.VPC) -> dict[str, list[ec2.Subnet]]:
     """One subnet per tier and AZ; the Kubernetes role tags tell the load balancer controller where ALBs go."""
-    cidrs = Cidr(GetAtt(vpc, "CidrBlock"), AZS * len(TIERS), 12)
+    cidrs = subnet_cidrs()
     role_tag = {"public": {"kubernetes.io/role/elb": "1"}, "private": {"kubernetes.io/role/internal-elb": "1"}}
     subnets: dict[str, list[ec2.Subnet]] = {}
     for i, tier in enumerate(TIERS):
@@ -78,12 +87,12 @@ def add_subnets(t: Template, vpc: ec2.VPC) -> dict[str, list[ec2.Subnet]]:
                 logical_id(tier, "subnet", str(az)),
                 VpcId=Ref(vpc),
                 AvailabilityZone=Select(az, GetAZs("")),
-                CidrBlock=Select(i * AZS + az, cidrs),
+                CidrBlock=cidrs[i * AZS + az],
                 MapPublicIpOnLaunch=False,
                 Tags=tags(LAYER, tier=tier, **role_tag.get(tier, {})),
             )
-            subnets[tier].append(t.add_resource(explain(subnet, "DATA" if tier == "data" else "EKS")))
-            export(t, subnet_cidr_export(tier, az), GetAtt(subnet, "CidrBlock"), f"{tier} subnet CIDR in AZ {az}")
+            subnets[tier].append(t.add_resource(explain(subnet, *(DATA_STORES if tier == "data" else ("EKS",)))))
+            export(t, subnet_cidr_export(tier, az), subnet.CidrBlock, f"{tier} subnet CIDR in AZ {az}")
         export(t, subnet_export(tier), Join(",", [Ref(s) for s in subnets[tier]]), f"{tier} subnets, one per AZ")
     return subnets
 
@@ -157,14 +166,14 @@ def add_routes(t: Template, vpc: ec2.VPC, subnets: dict[str, list[ec2.Subnet]]) 
             )
         )
         tables.append(table)
-    data = t.add_resource(explain(ec2.RouteTable("DataRouteTable", VpcId=Ref(vpc), Tags=tags(LAYER)), "DATA"))
+    data = t.add_resource(explain(ec2.RouteTable("DataRouteTable", VpcId=Ref(vpc), Tags=tags(LAYER)), *DATA_STORES))
     for az in range(AZS):
         t.add_resource(
             explain(
                 ec2.SubnetRouteTableAssociation(
                     logical_id("data", "route", str(az)), SubnetId=Ref(subnets["data"][az]), RouteTableId=Ref(data)
                 ),
-                "DATA",
+                *DATA_STORES,
             )
         )
     t.add_condition(f"Not{ONE_NAT}", {"Fn::Not": [{"Condition": ONE_NAT}]})
