@@ -1,0 +1,1 @@
+"""The gateway's adapters: Cognito JWKS, Redis (rate limits + cache), upstream HTTP."""

@@ -1,0 +1,77 @@
+"""The gateway's app factory: ``uvicorn services.gateway.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import httpx
+from fastapi import FastAPI
+
+from reference.services import route_table
+from services.common.app import create_service_app
+from services.common.settings import service_url
+from services.gateway.adapters.jwks import JwksVerifier, KeysUnavailable
+from services.gateway.adapters.redis_edge import RedisEdge
+from services.gateway.adapters.upstream import HttpUpstream
+from services.gateway.api import router
+from services.gateway.domain import Route
+from services.gateway.proxy import Gateway
+from services.gateway.settings import GatewaySettings
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, upstream_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build the gateway; the routes are read from reference/ and the adapters built when the app starts.
+
+    ``upstream_transport`` replaces the network under every upstream client (tests pass an ASGI app).
+    """
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        table = route_table()
+        routes = {prefix: Route(s.name, s.public_cache_s) for prefix, s in table.items()}
+        urls = {s.name: service_url(s.name) for s in table.values()}
+        timeout = httpx.Timeout(
+            connect=settings.upstream_connect_timeout_s,
+            read=settings.upstream_read_timeout_s,
+            write=settings.upstream_read_timeout_s,
+            pool=settings.upstream_connect_timeout_s,
+        )
+        upstream = HttpUpstream(
+            urls,
+            timeout=timeout,
+            attempts=settings.upstream_attempts,
+            max_connections=settings.upstream_max_connections,
+            transport=upstream_transport,
+        )
+        edge = RedisEdge.from_url(
+            settings.redis_url,
+            settings.redis_prefix,
+            timeout_s=settings.redis_timeout_s,
+            retry_s=settings.redis_retry_s,
+        )
+        async with httpx.AsyncClient(timeout=2.0) as jwks_http:
+            verifier = JwksVerifier(
+                jwks_http,
+                jwks_url=settings.jwks_url,
+                issuer=settings.cognito_issuer,
+                leeway_s=settings.jwt_leeway_s,
+                min_refresh_s=settings.jwks_min_refresh_s,
+            )
+            with suppress(KeysUnavailable):
+                await verifier.check()  # warm the keys; /readyz reports if they cannot be fetched
+            app.state.gateway = Gateway(settings, routes, verifier, edge, upstream)
+            try:
+                yield
+            finally:
+                await upstream.aclose()
+                await edge.aclose()
+
+    def checks(app: FastAPI) -> dict:
+        gateway: Gateway = app.state.gateway
+        return {"redis": gateway.edge.check, "jwks": gateway.verifier.check}
+
+    return create_service_app("gateway", settings, [router], lifespan=lifespan, checks=checks)

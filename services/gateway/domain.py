@@ -1,0 +1,143 @@
+"""The gateway's rules, free of I/O: where a path goes, who the client is, what is limited and what is cached."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+from services.common.identity import IDENTITY_HEADERS, Caller
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and the ones the gateway owns are never passed through.
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
+     "upgrade", "host", "content-length"}
+)  # fmt: skip
+STRIPPED_REQUEST = HOP_BY_HOP | {h.lower() for h in IDENTITY_HEADERS} | {"accept-encoding"}
+# httpx hands back the decoded body, so its length and encoding are the gateway's to set; uvicorn sets its own
+# date and server, and the request id is added once by the shared middleware.
+STRIPPED_RESPONSE = HOP_BY_HOP | {"content-encoding", "date", "server", "x-request-id"}
+NEVER_ROUTED = frozenset({"internal", ".", ".."})
+MAX_INLINE_KEY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A public prefix's owner: the service it goes to and how long an anonymous GET of it may be cached."""
+
+    service: str
+    cache_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one request goes: the service and the path on it (``/<prefix>/...``)."""
+
+    service: str
+    path: str
+    cache_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``limit`` requests per ``window_s`` seconds for the holder of ``key``."""
+
+    key: str
+    limit: int
+    window_s: float
+
+
+class InvalidToken(Exception):
+    """The bearer token is not one this gateway accepts; the message says why (it is shown to the client)."""
+
+
+def resolve(path: str, routes: Mapping[str, Route]) -> Target | None:
+    """The target of a decoded path below ``/api`` (``catalog/products/1``), or None when nothing public owns it.
+
+    Segments ``internal``, ``.`` and ``..`` anywhere refuse the path: internal routes are for services only, and
+    dot segments could climb out of a prefix once a client library normalises the URL.
+    """
+    segments = path.strip("/").split("/")
+    route = routes.get(segments[0])
+    if route is None or any(s.lower() in NEVER_ROUTED for s in segments):
+        return None
+    return Target(route.service, "/" + path.lstrip("/"), route.cache_s)
+
+
+def client_ip(forwarded_for: str | None, peer: str | None, trusted_hops: int) -> str:
+    """The client's address: the hop ``trusted_hops`` from the right of X-Forwarded-For, else the peer.
+
+    Each trusted proxy appends the address it saw, so the entries to the left of the ones they added are
+    whatever the client claimed and cannot be trusted for rate limits.
+    """
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    if trusted_hops > 0 and hops:
+        return hops[max(len(hops) - trusted_hops, 0)]
+    return peer or "unknown"
+
+
+def limits(ip: str, caller: Caller | None, *, per_ip: int, per_user: int, window_s: float) -> list[Limit]:
+    """Every request counts against its client address; a signed-in one also against its user."""
+    out = [Limit(f"rl:ip:{ip}", per_ip, window_s)]
+    if caller is not None:
+        out.append(Limit(f"rl:user:{caller.sub}", per_user, window_s))
+    return out
+
+
+def cache_key(method: str, path: str, query: str) -> str:
+    """The same resource under any order of query parameters has one key; long keys are hashed."""
+    canonical = urlencode(sorted(parse_qsl(query, keep_blank_values=True)))
+    key = f"{method} {path}?{canonical}" if canonical else f"{method} {path}"
+    if len(key) > MAX_INLINE_KEY:
+        key = f"{method} sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return f"cache:{key}"
+
+
+def cacheable(method: str, target: Target, authorized: bool) -> bool:
+    """Only anonymous GETs of services that allow it are cached."""
+    return method == "GET" and target.cache_s > 0 and not authorized
+
+
+def storable(status: int, headers: Iterable[tuple[str, str]]) -> bool:
+    """Only plain 200s are stored: nothing that sets a cookie or asks not to be kept."""
+    if status != 200:
+        return False
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "set-cookie":
+            return False
+        if lname == "cache-control" and any(d in value.lower() for d in ("no-store", "private", "no-cache")):
+            return False
+    return True
+
+
+def caller_from_claims(claims: Mapping[str, object], client_ids: Iterable[str]) -> Caller:
+    """The identity in a verified token's claims, if the token is an access token of one of our app clients."""
+    if claims.get("token_use") != "access":
+        raise InvalidToken("only access tokens are accepted (token_use must be 'access')")
+    if claims.get("client_id") not in set(client_ids):
+        raise InvalidToken("the token was issued to another app client")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise InvalidToken("the token names no subject")
+    groups = claims.get("cognito:groups") or []
+    if not isinstance(groups, list):
+        raise InvalidToken("cognito:groups must be a list")
+    email = claims.get("email")
+    return Caller(sub, email if isinstance(email, str) else "", frozenset(str(g) for g in groups))
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None without one, InvalidToken if malformed."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("the Authorization header must be 'Bearer <access token>'")
+    return token.strip()
+
+
+def retry_after_s(wait_ms: int) -> int:
+    """Whole seconds for the Retry-After header, at least one."""
+    return max(1, -(-wait_ms // 1000))

@@ -1,0 +1,107 @@
+"""One request through the gateway: identity, rate limit and cache lookup, then the service that owns the path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from services.common.identity import Caller
+from services.common.problems import NotFound, Problem, TooManyRequests, Unauthorized, Unavailable
+from services.gateway import domain
+from services.gateway.adapters.jwks import KeysUnavailable
+from services.gateway.domain import InvalidToken, Route, Target
+from services.gateway.ports import Cached, Edge, TokenVerifier, Upstream, UpstreamDown, UpstreamTimeout
+from services.gateway.settings import GatewaySettings
+
+API = b"/api"
+
+
+class GatewayTimeout(Problem):
+    status, title = 504, "Gateway timeout"
+
+
+@dataclass
+class Gateway:
+    """The wired gateway: its adapters, the route table and the settings that shape each request."""
+
+    settings: GatewaySettings
+    routes: Mapping[str, Route]
+    verifier: TokenVerifier
+    edge: Edge
+    upstream: Upstream
+
+    async def handle(self, request: Request, path: str) -> Response:
+        settings = self.settings
+        method = request.method
+        headers = request.headers
+        authorization = headers.get("authorization")
+        caller = await self.caller(authorization)
+        target = domain.resolve(path, self.routes)
+        key = None
+        anonymous = authorization is None
+        if target is not None and settings.cache_enabled and domain.cacheable(method, target, not anonymous):
+            key = domain.cache_key(method, target.path, request.scope["query_string"].decode("latin-1"))
+        peer = request.client.host if request.client else None
+        ip = domain.client_ip(headers.get("x-forwarded-for"), peer, settings.trusted_proxy_hops)
+        limits = domain.limits(
+            ip, caller, per_ip=settings.rate_per_ip, per_user=settings.rate_per_user, window_s=settings.rate_window_s
+        )
+        admission = await self.edge.admit(limits, key)
+        if not admission.allowed:
+            wait_s = domain.retry_after_s(admission.wait_ms)
+            raise TooManyRequests(f"too many requests; retry in {wait_s} s", headers={"Retry-After": str(wait_s)})
+        if target is None:
+            raise NotFound(f"no public route serves /api/{path}")
+        if admission.cached is not None:
+            return Response(admission.cached.body, media_type=admission.cached.content_type, headers=HIT)
+        return await self.forward(request, target, caller, key)
+
+    async def caller(self, authorization: str | None) -> Caller | None:
+        """The verified caller, None when anonymous; a token that is present but not good is a 401."""
+        try:
+            token = domain.bearer(authorization)
+            if token is None:
+                return None
+            return domain.caller_from_claims(await self.verifier.claims(token), self.settings.client_ids)
+        except InvalidToken as exc:
+            raise Unauthorized(str(exc)) from exc
+        except KeysUnavailable as exc:
+            raise Unavailable("tokens cannot be verified right now; try again shortly") from exc
+
+    async def forward(self, request: Request, target: Target, caller: Caller | None, key: str | None) -> Response:
+        headers = [(k, v) for k, v in request.headers.items() if k not in domain.STRIPPED_REQUEST]
+        if caller is not None:
+            headers += caller.headers().items()
+        body = await request.body()
+        try:
+            reply = await self.upstream.send(target.service, request.method, upstream_path(request), headers, body)
+        except UpstreamDown as exc:
+            raise Unavailable(str(exc)) from exc
+        except UpstreamTimeout as exc:
+            raise GatewayTimeout(str(exc)) from exc
+        response = Response(reply.body, status_code=reply.status)
+        response.raw_headers += [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in reply.headers
+            if k.lower() not in domain.STRIPPED_RESPONSE
+        ]
+        if key is not None:
+            response.raw_headers.append((b"x-cache", b"MISS"))
+            if domain.storable(reply.status, reply.headers):
+                content_type = next((v for k, v in reply.headers if k.lower() == "content-type"), "")
+                await self.edge.store(key, Cached(reply.body, content_type), target.cache_s)
+        return response
+
+
+HIT = {"X-Cache": "HIT"}
+
+
+def upstream_path(request: Request) -> str:
+    """The client's path as it was sent (still percent-encoded), without ``/api``, with its query string."""
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    raw = raw.split(b"?", 1)[0]
+    query: bytes = request.scope["query_string"]
+    return (raw[len(API) :] + (b"?" + query if query else b"")).decode("latin-1")

@@ -1,0 +1,52 @@
+"""The gateway's settings: ``GATEWAY_*`` variables, plus the shared ones the local cloud hands every service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    """Every variable is listed with its default in services/gateway/README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL"))
+    redis_prefix: str = "gw:"
+    redis_timeout_s: float = Field(0.25, gt=0)
+    # After a Redis failure the gateway serves without it (fails open) for this long before trying again.
+    redis_retry_s: float = Field(1.0, ge=0)
+
+    cognito_issuer: str = Field("", validation_alias=AliasChoices("GATEWAY_COGNITO_ISSUER", "SHOP_COGNITO_ISSUER"))
+    jwks_url: str = Field("", validation_alias=AliasChoices("GATEWAY_JWKS_URL", "SHOP_COGNITO_JWKS_URL"))
+    client_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("GATEWAY_CLIENT_IDS", "SHOP_USER_POOL_CLIENT_ID")
+    )
+    jwt_leeway_s: int = Field(30, ge=0, le=300)
+    jwks_min_refresh_s: float = Field(30.0, ge=0)
+
+    rate_window_s: float = Field(10.0, gt=0)
+    rate_per_user: int = Field(200, ge=1)
+    rate_per_ip: int = Field(400, ge=1)
+
+    # Proxies in front that append to X-Forwarded-For (locally the front door: 1; CloudFront + ALB: 2).
+    trusted_proxy_hops: int = Field(1, ge=0, le=5)
+
+    cache_enabled: bool = True
+
+    upstream_connect_timeout_s: float = Field(1.0, gt=0)
+    upstream_read_timeout_s: float = Field(5.0, gt=0)
+    upstream_attempts: int = Field(2, ge=1, le=5)
+    upstream_max_connections: int = Field(100, ge=1)
+
+    @field_validator("client_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """``a,b`` as well as a JSON list: the local cloud passes one client id as a plain string."""
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
