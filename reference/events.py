@@ -2,7 +2,7 @@
 
 The envelope is the SNS message body (raw delivery hands it to SQS consumers unchanged);
 ``event_type`` and ``version`` are also message attributes, which filter policies read.
-Payload (``data``) schemas per event type join in the commerce-core issue.
+``PAYLOADS`` gives the schema of ``data`` per event type; ``payload(event)`` parses it.
 """
 
 from __future__ import annotations
@@ -71,3 +71,64 @@ def new_event(
         data=data,
         correlation_id=correlation_id,
     )
+
+
+# --------------------------------------------------------------------------- payloads (``data``), v1
+# Extra fields are allowed (a newer producer may add some); the ones named here are required.
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class OrderLineData(_Payload):
+    product_id: str
+    name: str
+    quantity: int = Field(gt=0)
+    unit_price_minor: int = Field(ge=0)
+
+
+class OrderData(_Payload):
+    order_id: str
+    customer_sub: str
+    email: str | None = None
+    currency: str = Field(min_length=3, max_length=3)
+    total_minor: int = Field(ge=0)
+    lines: list[OrderLineData]
+    status: str
+    reason: str | None = None
+
+
+class PaymentData(_Payload):
+    payment_id: str
+    order_id: str
+    amount_minor: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    reason: str | None = None
+
+
+class CheckoutData(_Payload):
+    checkout_id: str
+    customer_sub: str
+    order_id: str | None = None
+    reason: str | None = None
+
+
+class ProductData(_Payload):
+    product_id: str
+    name: str | None = None  # absent on ProductDeleted
+    available: int | None = None
+
+
+_TOPIC_PAYLOADS = {
+    "order-events": OrderData,
+    "payment-events": PaymentData,
+    "checkout-events": CheckoutData,
+    "catalog-events": ProductData,
+}
+PAYLOADS: dict[str, type[BaseModel]] = {event: _TOPIC_PAYLOADS[topic] for event, topic in EVENT_TOPICS.items()}
+
+
+def payload(event: Event) -> BaseModel:
+    """The event's ``data`` parsed with its type's schema (raises pydantic.ValidationError if it breaks it)."""
+    return PAYLOADS[event.event_type].model_validate(event.data)

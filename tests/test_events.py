@@ -171,3 +171,14 @@ def test_dead_letters_can_be_listed_shown_and_redriven_to_a_consumer_that_handle
         "o-dead-1",
         "o-dead-2",
     ]
+
+
+def test_every_event_type_of_the_model_has_a_payload_schema():
+    from reference.events import EVENT_TOPICS, PAYLOADS, payload
+
+    assert set(PAYLOADS) == set(EVENT_TOPICS)
+    data = {"payment_id": "p1", "order_id": "o1", "amount_minor": 100, "currency": "EUR"}
+    event = new_event("PaymentCaptured", source="payment", subject="p1", data=data)
+    assert payload(event).amount_minor == 100
+    with pytest.raises(ValueError, match="amount_minor"):
+        payload(new_event("PaymentCaptured", source="payment", subject="p1", data={"payment_id": "p1"}))
