@@ -1,0 +1,1 @@
+"""The profile service's adapters: Cognito (identity) and PostgreSQL (profiles, addresses)."""

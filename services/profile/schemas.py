@@ -1,0 +1,149 @@
+"""The JSON shapes of the profile API. Types and presence are checked here; the rules live in domain.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
+
+from services.profile.domain import Address, AddressFields, Profile, ProfileFields, SignUp, Tokens
+
+# A hard cap before the domain's own limits: nobody's street name is a kilobyte long.
+Text = Annotated[str, Field(max_length=1000)]
+Password = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- auth
+
+
+class Credentials(Body):
+    email: EmailStr = Field(max_length=254)
+    password: Password
+
+
+class Confirmation(Body):
+    email: EmailStr = Field(max_length=254)
+    code: str = Field(pattern=r"^\d{6}$", description="the six-digit code Cognito e-mailed")
+
+
+class RefreshRequest(Body):
+    refresh_token: str = Field(min_length=1, max_length=8192)
+
+
+class SignUpOut(BaseModel):
+    sub: str
+    confirmed: bool
+    code_sent_to: str = ""
+
+    @classmethod
+    def of(cls, result: SignUp) -> SignUpOut:
+        return cls(sub=result.sub, confirmed=result.confirmed, code_sent_to=result.code_sent_to)
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    id_token: str
+    refresh_token: str | None = None
+    expires_in: int
+    token_type: str
+
+    @classmethod
+    def of(cls, tokens: Tokens) -> TokensOut:
+        return cls(
+            access_token=tokens.access_token,
+            id_token=tokens.id_token,
+            refresh_token=tokens.refresh_token,
+            expires_in=tokens.expires_in,
+            token_type=tokens.token_type,
+        )
+
+
+# --------------------------------------------------------------------------- profile
+
+
+class ProfileIn(Body):
+    display_name: Text = ""
+    phone: Text = Field("", description="E.164, e.g. +14155550100")
+    marketing_opt_in: StrictBool = False
+
+    def fields(self) -> ProfileFields:
+        return ProfileFields(self.display_name, self.phone, self.marketing_opt_in)
+
+
+class ProfileOut(BaseModel):
+    sub: str
+    email: str
+    display_name: str
+    phone: str
+    marketing_opt_in: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, profile: Profile) -> ProfileOut:
+        f = profile.fields
+        return cls(
+            sub=profile.sub,
+            email=profile.email,
+            display_name=f.display_name,
+            phone=f.phone,
+            marketing_opt_in=f.marketing_opt_in,
+            created_at=profile.created_at,
+            updated_at=profile.updated_at,
+        )
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+class AddressIn(Body):
+    full_name: Text
+    line1: Text
+    line2: Text = ""
+    city: Text
+    region: Text = ""
+    postal_code: Text = ""
+    country: Text = Field(description="ISO 3166-1 alpha-2, e.g. US")
+    phone: Text = ""
+    label: Text = Field("", description="e.g. Home, Work")
+    is_default: StrictBool = False
+
+    def fields(self) -> AddressFields:
+        return AddressFields(**self.model_dump())
+
+
+class AddressOut(BaseModel):
+    id: UUID
+    label: str
+    full_name: str
+    line1: str
+    line2: str
+    city: str
+    region: str
+    postal_code: str
+    country: str
+    phone: str
+    is_default: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, address: Address) -> AddressOut:
+        f = address.fields
+        return cls(
+            id=address.id,
+            created_at=address.created_at,
+            updated_at=address.updated_at,
+            **{name: getattr(f, name) for name in AddressFields.__dataclass_fields__},
+        )
+
+
+class AddressList(BaseModel):
+    items: list[AddressOut]
+    limit: int
