@@ -1,0 +1,54 @@
+"""The demo users of the local shop: seeded once, whatever the number of runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+from profile_support import running, settings_for
+
+from services.profile import seed
+
+
+@pytest.fixture
+def pool_env(provisioned: Any, database_secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variables the local stack gives the seed (the database secret is the stage's, already rewritten)."""
+    monkeypatch.setenv("SHOP_USER_POOL_ID", provisioned.user_pool_id)
+    monkeypatch.setenv("SHOP_USER_POOL_CLIENT_ID", provisioned.user_pool_clients["web"])
+
+
+async def test_the_seed_is_idempotent_and_its_demo_logins_work(
+    pool_env: None, provisioned: Any, aws: Any, database_secret: str
+) -> None:
+    settings = settings_for(provisioned, aws, database_secret)
+    first = await seed.seed(settings)
+    second = await seed.seed(settings)
+    assert first == second
+    assert "demo@shop.example.com / Demo-Shopper-1" in first
+
+    idp = aws.client("cognito-idp")
+    users = idp.list_users(UserPoolId=provisioned.user_pool_id)["Users"]
+    assert sorted(u["UserStatus"] for u in users) == ["CONFIRMED", "CONFIRMED"]
+    admins = idp.list_users_in_group(UserPoolId=provisioned.user_pool_id, GroupName="admin")["Users"]
+    assert [_email(a) for a in admins] == ["admin@shop.example.com"]
+
+    async with running(settings) as api:
+        for user in seed.DEMO_USERS:
+            signed_in = await api.post("/auth/signin", json={"email": user.email, "password": user.password})
+            assert signed_in.status_code == 200, signed_in.text
+            claims = jwt.decode(signed_in.json()["id_token"], options={"verify_signature": False})
+            assert claims.get("cognito:groups", []) == list(user.groups)
+            headers = {"X-Shop-User": claims["sub"], "X-Shop-Email": user.email}
+            assert (await api.get("/me", headers=headers)).json()["display_name"] == user.display_name
+            assert len((await api.get("/me/addresses", headers=headers)).json()["items"]) == 1
+
+
+def test_the_seed_refuses_to_run_without_an_emulator(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    assert seed.main() == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def _email(user: dict[str, Any]) -> str:
+    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "email")
