@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -9,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from reference.services import route_table
-from services.common.app import create_service_app
+from services.common.app import Check, create_service_app
 from services.common.settings import service_url
 from services.gateway.adapters.jwks import JwksVerifier, KeysUnavailable
 from services.gateway.adapters.redis_edge import RedisEdge
@@ -28,50 +29,55 @@ def create_app(
     ``upstream_transport`` replaces the network under every upstream client (tests pass an ASGI app).
     """
     settings = settings or GatewaySettings()
+    app = create_service_app(
+        "gateway", settings, [router], lifespan=lambda app: _adapters(app, settings, upstream_transport), checks=_checks
+    )
+    # httpx logs every call at INFO: a second line per proxied request beside the access log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return app
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        table = route_table()
-        routes = {prefix: Route(s.name, s.public_cache_s) for prefix, s in table.items()}
-        urls = {s.name: service_url(s.name) for s in table.values()}
-        timeout = httpx.Timeout(
-            connect=settings.upstream_connect_timeout_s,
-            read=settings.upstream_read_timeout_s,
-            write=settings.upstream_read_timeout_s,
-            pool=settings.upstream_connect_timeout_s,
-        )
-        upstream = HttpUpstream(
-            urls,
-            timeout=timeout,
-            attempts=settings.upstream_attempts,
-            max_connections=settings.upstream_max_connections,
-            transport=upstream_transport,
-        )
-        edge = RedisEdge.from_url(
-            settings.redis_url,
-            settings.redis_prefix,
-            timeout_s=settings.redis_timeout_s,
-            retry_s=settings.redis_retry_s,
-        )
-        async with httpx.AsyncClient(timeout=2.0) as jwks_http:
-            verifier = JwksVerifier(
-                jwks_http,
-                jwks_url=settings.jwks_url,
-                issuer=settings.cognito_issuer,
-                leeway_s=settings.jwt_leeway_s,
-                min_refresh_s=settings.jwks_min_refresh_s,
-            )
-            with suppress(KeysUnavailable):
-                await verifier.check()  # warm the keys; /readyz reports if they cannot be fetched
-            app.state.gateway = Gateway(settings, routes, verifier, edge, upstream)
-            try:
-                yield
-            finally:
-                await upstream.aclose()
-                await edge.aclose()
 
-    def checks(app: FastAPI) -> dict:
-        gateway: Gateway = app.state.gateway
-        return {"redis": gateway.edge.check, "jwks": gateway.verifier.check}
+def _checks(app: FastAPI) -> dict[str, Check]:
+    gateway: Gateway = app.state.gateway
+    return {"redis": gateway.edge.check, "jwks": gateway.verifier.check}
 
-    return create_service_app("gateway", settings, [router], lifespan=lifespan, checks=checks)
+
+@asynccontextmanager
+async def _adapters(
+    app: FastAPI, settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None
+) -> AsyncIterator[None]:
+    """Wire the adapters from the settings and the route table as it is when the app starts."""
+    table = route_table()
+    routes = {prefix: Route(s.name, s.public_cache_s) for prefix, s in table.items()}
+    timeout = httpx.Timeout(
+        connect=settings.upstream_connect_timeout_s,
+        read=settings.upstream_read_timeout_s,
+        write=settings.upstream_read_timeout_s,
+        pool=settings.upstream_connect_timeout_s,
+    )
+    upstream = HttpUpstream(
+        {s.name: service_url(s.name) for s in table.values()},
+        timeout=timeout,
+        attempts=settings.upstream_attempts,
+        max_connections=settings.upstream_max_connections,
+        transport=transport,
+    )
+    edge = RedisEdge.from_url(
+        settings.redis_url, settings.redis_prefix, timeout_s=settings.redis_timeout_s, retry_s=settings.redis_retry_s
+    )
+    async with httpx.AsyncClient(timeout=2.0) as jwks_http:
+        verifier = JwksVerifier(
+            jwks_http,
+            jwks_url=settings.jwks_url,
+            issuer=settings.cognito_issuer,
+            leeway_s=settings.jwt_leeway_s,
+            min_refresh_s=settings.jwks_min_refresh_s,
+        )
+        with suppress(KeysUnavailable):
+            await verifier.check()  # warm the keys; /readyz says so if they cannot be fetched
+        app.state.gateway = Gateway(settings, routes, verifier, edge, upstream)
+        try:
+            yield
+        finally:
+            await upstream.aclose()
+            await edge.aclose()
