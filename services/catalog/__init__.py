@@ -1,0 +1,1 @@
+"""The catalog service: categories, products, inventory with reservations, product images."""

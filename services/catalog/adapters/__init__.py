@@ -1,0 +1,1 @@
+"""One module per backend the catalog talks to: PostgreSQL, Redis, S3."""

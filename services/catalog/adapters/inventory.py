@@ -1,0 +1,163 @@
+"""Stock and reservations on PostgreSQL, safe under any number of concurrent callers.
+
+A hold is one conditional UPDATE per line (``... where on_hand - reserved >= :qty``): the
+row lock PostgreSQL takes makes concurrent holds on one product queue up and re-check
+the condition on the row as the previous one left it, so stock is never oversold. Lines
+are taken in product-id order, so two multi-line reservations never deadlock, and a
+line that cannot be held rolls back the whole transaction (all-or-nothing). A CHECK
+constraint (``0 <= reserved <= on_hand``) backs the rule inside the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.catalog import domain
+from services.catalog.domain import Reservation, ReservationLine, ReservationStatus
+from services.catalog.ports import InventoryStore
+
+HOLD = text(
+    "update inventory set reserved = reserved + :qty, updated_at = now() "
+    "where product_id = :product_id and on_hand - reserved >= :qty returning on_hand - reserved"
+)
+UNHOLD = text("update inventory set reserved = reserved - :qty, updated_at = now() where product_id = :product_id")
+TAKE = text(
+    "update inventory set on_hand = on_hand - :qty, reserved = reserved - :qty, updated_at = now() "
+    "where product_id = :product_id"
+)
+AVAILABLE = text("select on_hand - reserved from inventory where product_id = :product_id")
+SET_STATUS = text(
+    "update reservations set status = :new, updated_at = now() "
+    "where id = :id and status = 'held' and (:expired_ok or expires_at > now()) returning id"
+)
+
+
+class PostgresInventory(InventoryStore):
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    async def set_stock(self, product_id: str, on_hand: int) -> dict[str, int]:
+        sql = text(
+            "update inventory set on_hand = :on_hand, updated_at = now() "
+            "where product_id = :id and reserved <= :on_hand returning on_hand, reserved"
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sql, {"id": product_id, "on_hand": on_hand})).first()
+            if row is None:
+                current = await conn.execute(
+                    text("select reserved from inventory where product_id = :id"), {"id": product_id}
+                )
+                reserved = current.scalar()
+                if reserved is None:
+                    raise domain.NotFound(f"no product {product_id}", field="id")
+                raise domain.Conflict(
+                    f"{reserved} units are reserved; on_hand may not go below that", field="on_hand", reserved=reserved
+                )
+        return {"on_hand": row.on_hand, "reserved": row.reserved, **domain.availability(row.on_hand, row.reserved)}
+
+    async def reserve(
+        self, reservation_id: str, lines: Sequence[ReservationLine], ttl_s: int
+    ) -> tuple[Reservation, bool]:
+        lines = domain.merge_lines(lines)
+        async with self.engine.begin() as conn:
+            # A concurrent call with the same id waits here until the first one commits or rolls back.
+            created = await conn.execute(
+                text(
+                    "insert into reservations (id, status, expires_at) "
+                    "values (:id, 'held', now() + make_interval(secs => :ttl)) "
+                    "on conflict (id) do nothing returning expires_at"
+                ),
+                {"id": reservation_id, "ttl": ttl_s},
+            )
+            row = created.first()
+            if row is None:
+                existing = await _load(conn, reservation_id)
+                if existing is None or existing.lines != lines:
+                    raise domain.Conflict(
+                        f"reservation {reservation_id} exists with other lines; use a new reservation id",
+                        field="reservation_id",
+                    )
+                return existing, False
+            for index, line in enumerate(lines):
+                held = await conn.execute(HOLD, {"product_id": line.product_id, "qty": line.quantity})
+                if held.first() is None:
+                    await _refuse(conn, index, line)
+            await conn.execute(
+                text("insert into reservation_lines (reservation_id, product_id, quantity) values (:r, :p, :q)"),
+                [{"r": reservation_id, "p": line.product_id, "q": line.quantity} for line in lines],
+            )
+        return Reservation(reservation_id, ReservationStatus.HELD, row.expires_at, lines), True
+
+    async def release(self, reservation_id: str) -> Reservation:
+        return await self._finish(reservation_id, ReservationStatus.RELEASED, UNHOLD, expired_ok=True)
+
+    async def commit(self, reservation_id: str) -> Reservation:
+        reservation = await self._finish(reservation_id, ReservationStatus.COMMITTED, TAKE, expired_ok=False)
+        if reservation.status == ReservationStatus.HELD:  # held, but past its expiry: expire it now
+            reservation = await self._finish(reservation_id, ReservationStatus.EXPIRED, UNHOLD, expired_ok=True)
+        return reservation
+
+    async def get(self, reservation_id: str) -> Reservation | None:
+        async with self.engine.connect() as conn:
+            return await _load(conn, reservation_id)
+
+    async def sweep(self, now: datetime | None = None, limit: int = 100) -> list[Reservation]:
+        async with self.engine.connect() as conn:
+            due = await conn.execute(
+                text(
+                    "select id from reservations where status = 'held' and expires_at <= :now "
+                    "order by expires_at limit :limit"
+                ),
+                {"now": now or datetime.now(UTC), "limit": limit},
+            )
+            ids = [r.id for r in due]
+        expired = []
+        for reservation_id in ids:  # one transaction each, lines in order: no deadlock with holds
+            done = await self._finish(reservation_id, ReservationStatus.EXPIRED, UNHOLD, expired_ok=True)
+            if done.status == ReservationStatus.EXPIRED:
+                expired.append(done)
+        return expired
+
+    async def _finish(
+        self, reservation_id: str, status: ReservationStatus, apply: Any, *, expired_ok: bool
+    ) -> Reservation:
+        """Move a held reservation to ``status`` and apply its lines; else report the state it is in."""
+        async with self.engine.begin() as conn:
+            params = {"id": reservation_id, "new": status.value, "expired_ok": expired_ok}
+            moved = await conn.execute(SET_STATUS, params)
+            reservation = await _load(conn, reservation_id)
+            if reservation is None:
+                raise domain.NotFound(f"no reservation {reservation_id}", field="reservation_id")
+            if moved.first() is not None and reservation.lines:
+                await conn.execute(apply, [{"product_id": x.product_id, "qty": x.quantity} for x in reservation.lines])
+        return reservation
+
+
+async def _load(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
+    row = (
+        await conn.execute(text("select status, expires_at from reservations where id = :id"), {"id": reservation_id})
+    ).first()
+    if row is None:
+        return None
+    lines = await conn.execute(
+        text("select product_id, quantity from reservation_lines where reservation_id = :id order by product_id"),
+        {"id": reservation_id},
+    )
+    return Reservation(
+        reservation_id,
+        ReservationStatus(row.status),
+        row.expires_at,
+        tuple(ReservationLine(x.product_id, x.quantity) for x in lines),
+    )
+
+
+async def _refuse(conn: AsyncConnection, index: int, line: ReservationLine) -> None:
+    available = (await conn.execute(AVAILABLE, {"product_id": line.product_id})).scalar()
+    if available is None:
+        raise domain.Invalid(f"no product {line.product_id}", field=f"lines.{index}.product_id")
+    raise domain.InsufficientStock(line.product_id, line.quantity, available)

@@ -1,0 +1,67 @@
+"""Stock reservations for the checkout service, under /internal (the gateway never routes /internal).
+
+``PUT /internal/inventory/reservations/{id}`` holds every line or none. The caller picks
+the id (checkout uses its order id), so a retried PUT returns the reservation it already
+made instead of holding the stock twice. Holds expire: a reservation neither committed
+nor released is freed by the sweeper once ``expires_at`` passes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response
+
+from services.catalog import domain
+from services.catalog.deps import CatalogDep, SettingsDep
+from services.catalog.domain import Reservation, ReservationLine
+from services.catalog.schemas import ReservationIn
+
+router = APIRouter(prefix="/internal/inventory", tags=["internal"])
+ReservationId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+def _body(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "reservation_id": reservation.id,
+        "status": reservation.status.value,
+        "expires_at": reservation.expires_at.isoformat(),
+        "lines": [{"product_id": x.product_id, "quantity": x.quantity} for x in reservation.lines],
+    }
+
+
+@router.put(
+    "/reservations/{reservation_id}",
+    summary="Hold stock for every line or none (201 when made, 200 when it already was)",
+    responses={201: {"description": "held"}, 409: {"description": "not enough stock, or the id has other lines"}},
+)
+async def reserve(
+    catalog: CatalogDep, settings: SettingsDep, reservation_id: ReservationId, body: ReservationIn, response: Response
+) -> dict[str, Any]:
+    lines = [ReservationLine(x.product_id, x.quantity) for x in body.lines]
+    reservation, created = await catalog.reserve(reservation_id, lines, body.ttl_s or settings.reservation_ttl_s)
+    response.status_code = 201 if created else 200
+    return _body(reservation)
+
+
+@router.get("/reservations/{reservation_id}", summary="A reservation and its state")
+async def get_reservation(catalog: CatalogDep, reservation_id: ReservationId) -> dict[str, Any]:
+    reservation = await catalog.inventory.get(reservation_id)
+    if reservation is None:
+        raise domain.NotFound(f"no reservation {reservation_id}", field="reservation_id")
+    return _body(reservation)
+
+
+@router.post("/reservations/{reservation_id}/commit", summary="Turn the hold into a sale (idempotent)")
+async def commit(catalog: CatalogDep, reservation_id: ReservationId) -> dict[str, Any]:
+    return _body(await catalog.commit(reservation_id))
+
+
+@router.post("/reservations/{reservation_id}/release", summary="Give the held stock back (idempotent)")
+async def release(catalog: CatalogDep, reservation_id: ReservationId) -> dict[str, Any]:
+    return _body(await catalog.release(reservation_id))
+
+
+@router.post("/sweep", summary="Expire the held reservations past their expiry now")
+async def sweep(catalog: CatalogDep) -> dict[str, int]:
+    return {"expired": await catalog.sweep()}

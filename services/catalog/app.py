@@ -1,0 +1,105 @@
+"""The catalog service: ``uvicorn services.catalog.app:create_app --factory``.
+
+Adapters are built in the lifespan: the database credentials come from Secrets Manager,
+migrations run under an advisory lock, then the engine, the Redis cache and the S3 client
+are made and a sweeper frees abandoned reservations in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import boto3
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.catalog import api, api_internal, domain
+from services.catalog.adapters.inventory import PostgresInventory
+from services.catalog.adapters.postgres import PostgresCatalog
+from services.catalog.adapters.redis_cache import RedisCache
+from services.catalog.adapters.s3_media import S3Media
+from services.catalog.service import Catalog
+from services.catalog.settings import CatalogSettings
+from services.common import db, problems, secrets
+from services.common.app import JSON_TYPES, create_service_app
+
+SCHEMA = "catalog"
+log = logging.getLogger("services.catalog")
+
+
+def database_url(settings: CatalogSettings) -> str:
+    """The psycopg URL of the database, from the stage's Secrets Manager secret."""
+    return secrets.database_url(secrets.read_secret(settings.database_secret_id, settings.aws_region), "psycopg")
+
+
+def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    """Build the app; nothing connects until the lifespan starts."""
+    settings = settings or CatalogSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = await asyncio.to_thread(database_url, settings)
+        await asyncio.to_thread(db.migrate, "services.catalog", url, SCHEMA)
+        engine = db.async_engine(url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        cache = RedisCache.from_url(
+            settings.redis_url,
+            settings.cache_prefix,
+            settings.cache_ttl_s,
+            timeout_s=settings.cache_timeout_s,
+            retry_after_s=settings.cache_retry_after_s,
+        )
+        media = S3Media(boto3.client("s3", region_name=settings.aws_region), settings.media_bucket_name)
+        catalog = Catalog(PostgresCatalog(engine), PostgresInventory(engine), cache, media)
+        app.state.catalog = catalog
+        sweeper = asyncio.create_task(_sweep_forever(catalog, settings.sweep_interval_s))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await cache.close()
+            await engine.dispose()
+
+    app = create_service_app(
+        "catalog",
+        settings,
+        [api.router, api_internal.router],
+        lifespan=lifespan,
+        checks=lambda app: {"database": app.state.catalog.store.ping},
+        body_types=(*JSON_TYPES, *domain.IMAGE_TYPES),
+    )
+    app.add_exception_handler(domain.CatalogError, _problem)
+    return app
+
+
+STATUS = {domain.NotFound: (404, "Not found"), domain.Invalid: (422, "Unprocessable content")}
+
+
+async def _problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, domain.CatalogError)
+    status, title = next((v for k, v in STATUS.items() if isinstance(exc, k)), (409, "Conflict"))
+    extensions = dict(exc.extensions)
+    if exc.field:
+        extensions["field"] = exc.field
+        if status == 422:
+            extensions["errors"] = [{"field": exc.field, "in": "body", "message": exc.detail}]
+    return problems.problem_response(status, title, exc.detail, **extensions)
+
+
+async def _sweep_forever(catalog: Catalog, interval_s: float) -> None:
+    """Free holds past their expiry every ``interval_s`` (every replica sweeps; each hold is freed once)."""
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            expired = await catalog.sweep()
+            if expired:
+                log.info("expired abandoned reservations", extra={"count": expired})
+        except Exception:
+            log.warning("reservation sweep failed", exc_info=True)

@@ -1,0 +1,90 @@
+"""Request bodies of the catalog API: every bound a field has is checked here, before any write."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
+
+from services.catalog.domain import ID_PATTERN, SLUG_PATTERN
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+Sku = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
+ProductId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Price = Annotated[int, Field(ge=0, le=10**12, description="integer minor units (cents)")]
+Quantity = Annotated[int, Field(ge=0, le=10**9)]
+AttributeValue = Annotated[str, StringConstraints(max_length=200)] | StrictInt | StrictFloat | StrictBool
+Attributes = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=40)], AttributeValue], Field(max_length=30)
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CategoryIn(Body):
+    slug: Slug
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class ProductIn(Body):
+    id: ProductId | None = Field(None, description="stable id; one is made when omitted")
+    sku: Sku
+    name: Name
+    description: Description = ""
+    price_minor: Price
+    currency: Currency = "USD"
+    category: Slug
+    attributes: Attributes = Field(default_factory=dict)
+    stock: Quantity = 0
+
+
+class ProductPatch(Body):
+    """A JSON merge patch of a product: the fields given are changed; none may be null."""
+
+    sku: Sku | None = None
+    name: Name | None = None
+    description: Description | None = None
+    price_minor: Price | None = None
+    currency: Currency | None = None
+    category: Slug | None = None
+    attributes: Attributes | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def not_null(cls, value: Any) -> Any:
+        if value is None:  # only an explicit null reaches here: defaults are not validated
+            raise ValueError("may not be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class StockIn(Body):
+    on_hand: Quantity
+
+
+class LineIn(Body):
+    product_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    quantity: Annotated[int, Field(gt=0, le=10_000)]
+
+
+class ReservationIn(Body):
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
+    ttl_s: Annotated[int, Field(ge=1, le=86_400)] | None = Field(None, description="default CATALOG_RESERVATION_TTL_S")
