@@ -1,0 +1,1 @@
+"""The order service: order lifecycle and history (the diagram's ORDER node)."""

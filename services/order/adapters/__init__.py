@@ -1,0 +1,1 @@
+"""The order service's adapters: one module per real backend."""

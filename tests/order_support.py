@@ -1,0 +1,71 @@
+"""Helpers of the order tests: the service started against this test's database and emulator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from services.order.app import create_app
+from services.order.settings import OrderSettings
+
+
+def settings_for(aws: Any, database_secret: str, **overrides: Any) -> OrderSettings:
+    """The settings the local stack would give the service; the background workers off unless asked for."""
+    values: dict[str, Any] = {"run_relay": False, "run_consumer": False, "consumer_wait_s": 0, **overrides}
+    return OrderSettings(stage=aws.stage, aws_region=aws.region, database_secret=database_secret, **values)
+
+
+@asynccontextmanager
+async def running(settings: OrderSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The service started (lifespan included) and a client that calls it in-process."""
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield app, client
+
+
+def order_body(order_id: str | None = None, customer: str = "sub-alice", **overrides: Any) -> dict[str, Any]:
+    """A well-formed create request as checkout sends it: 2 x 1250 + 1 x 999 + 500 shipping."""
+    body: dict[str, Any] = {
+        "order_id": order_id or f"ord-{uuid.uuid4().hex[:12]}",
+        "customer_sub": customer,
+        "email": "alice@example.com",
+        "lines": [
+            {"product_id": "p-mug", "name": "Mug", "quantity": 2, "unit_price_minor": 1250},
+            {"product_id": "p-tea", "name": "Tea", "quantity": 1, "unit_price_minor": 999},
+        ],
+        "currency": "EUR",
+        "subtotal_minor": 3499,
+        "shipping_minor": 500,
+        "total_minor": 3999,
+        "shipping_address": {"name": "Alice", "line1": "1 Main St", "city": "Berlin", "country": "DE"},
+        "checkout_id": "chk-1",
+    }
+    body.update(overrides)
+    return body
+
+
+async def outbox_rows(app: FastAPI, order_id: str) -> list[tuple[str, str]]:
+    """(event_type, published?) of every outbox row about ``order_id``, oldest first."""
+    async with app.state.orders.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text(
+                "select event_type, published_at is not null as published from outbox"
+                " where body->>'subject' = :id order by created_at, event_type"
+            ),
+            {"id": order_id},
+        )
+        return [(r.event_type, r.published) for r in rows]
+
+
+def user(sub: str) -> dict[str, str]:
+    """The headers the gateway sends for a signed-in caller."""
+    return {"X-Shop-User": sub, "X-Shop-Email": f"{sub}@example.com"}
