@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
     StringConstraints,
     field_validator,
 )
@@ -27,10 +25,23 @@ ProductId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Price = Annotated[int, Field(ge=0, le=10**12, description="integer minor units (cents)")]
 Quantity = Annotated[int, Field(ge=0, le=10**9)]
-AttributeValue = Annotated[str, StringConstraints(max_length=200)] | StrictInt | StrictFloat | StrictBool
-Attributes = Annotated[
-    dict[Annotated[str, StringConstraints(min_length=1, max_length=40)], AttributeValue], Field(max_length=30)
-]
+
+
+def _attributes(value: dict[str, Any]) -> dict[str, Any]:
+    """Flat facts shoppers filter on: at most 30, keys up to 40 characters, scalar values (text up to 200)."""
+    if len(value) > 30:
+        raise ValueError("at most 30 attributes")
+    for key, item in value.items():
+        if not 1 <= len(key) <= 40:
+            raise ValueError(f"attribute names are 1 to 40 characters: {key[:50]!r}")
+        if isinstance(item, str) and len(item) > 200:
+            raise ValueError(f"{key}: at most 200 characters")
+        if item is None or not isinstance(item, str | int | float | bool):
+            raise ValueError(f"{key}: a value is text, a number or true/false")
+    return value
+
+
+Attributes = Annotated[dict[str, Any], AfterValidator(_attributes)]
 
 
 class Body(BaseModel):
