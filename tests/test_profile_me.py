@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from profile_support import Person, fields_of, person, running, settings_for
+from profile_support import PASSWORD, Person, fields_of, person, running, settings_for
 
 from localcloud.health import libpq_url
 from services.common import db
@@ -54,6 +54,14 @@ async def test_the_first_visit_creates_an_empty_profile_with_the_callers_email(s
         "",
         False,
     )
+
+
+async def test_a_new_users_profile_keeps_the_email_given_at_sign_up(settings: Any) -> None:
+    async with running(settings) as api:
+        signed_up = await api.post("/auth/signup", json={"email": "Grace@Example.com", "password": PASSWORD})
+        # Access tokens carry no e-mail claim, so the gateway sends the sub alone.
+        profile = await api.get("/me", headers={"X-Shop-User": signed_up.json()["sub"]})
+    assert profile.json()["email"] == "grace@example.com"
 
 
 async def test_a_user_changes_their_profile_and_reads_it_back(settings: Any, ada: Person) -> None:

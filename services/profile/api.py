@@ -59,8 +59,15 @@ me = APIRouter(prefix="/me", tags=["me"])
 
 
 @auth.post("/signup", status_code=status.HTTP_201_CREATED, summary="Create an account (e-mail and password)")
-async def sign_up(body: Credentials, identity: Identity) -> SignUpOut:
-    return SignUpOut.of(await identity.sign_up(body.email.lower(), body.password))
+async def sign_up(body: Credentials, identity: Identity, profiles: Profiles) -> SignUpOut:
+    email = body.email.lower()
+    result = await identity.sign_up(email, body.password)
+    # Keep the e-mail address now: access tokens carry none, so the gateway cannot pass it on later.
+    try:
+        await profiles.profile(result.sub, email)
+    except Exception:  # the account exists: the profile is made on first visit instead
+        log.warning("profile not created at sign-up", exc_info=True)
+    return SignUpOut.of(result)
 
 
 @auth.post("/confirm", summary="Confirm the e-mail address with the code Cognito sent")
