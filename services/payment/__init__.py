@@ -1,0 +1,1 @@
+"""The payment orchestrator: authorizations, captures, voids and refunds over a provider port."""

@@ -1,0 +1,1 @@
+"""The payment service's adapters: PostgreSQL storage and the simulated card provider."""

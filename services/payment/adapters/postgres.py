@@ -1,0 +1,177 @@
+"""The PaymentRepository port on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async, psycopg 3.
+
+Two rules keep payments exact under retries and concurrency:
+
+- ``claim`` inserts the pending payment before anyone calls the provider; the unique
+  idempotency key makes concurrent claims of one key wait for the first insert and then
+  find its row, so exactly one caller goes on to the provider;
+- ``apply`` moves a payment only from the states it expects (a compare-and-set in the
+  UPDATE), and writes the event to the outbox in the same transaction, so of two racing
+  callers one moves it and writes one event, the other changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from reference.events import Event
+from services.common.outbox import enqueue
+from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks
+from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
+from services.payment.ports import PaymentRepository, ProviderCallback
+
+LIST_LIMIT = 100
+
+
+class PostgresPayments(PaymentRepository):
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    async def claim(self, request: AuthorizationRequest, payment_id: UUID) -> tuple[Payment, bool]:
+        values = {
+            "id": payment_id,
+            "idempotency_key": request.idempotency_key,
+            "order_id": request.order_id,
+            "customer_sub": request.customer_sub,
+            "amount_minor": request.amount_minor,
+            "currency": request.currency,
+            "payment_method": request.payment_method,
+            "status": PaymentStatus.PENDING,
+        }
+        async with self.engine.begin() as conn:
+            created = (
+                await conn.execute(
+                    insert(payments)
+                    .values(**values)
+                    .on_conflict_do_nothing(index_elements=[payments.c.idempotency_key])
+                    .returning(payments)
+                )
+            ).first()
+            if created is not None:
+                return _payment(created._mapping), True
+            row = (
+                await conn.execute(sa.select(payments).where(payments.c.idempotency_key == request.idempotency_key))
+            ).one()
+            return _payment(row._mapping), False
+
+    async def reclaim(self, payment_id: UUID, stale_after_s: float) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(payments)
+                .where(
+                    payments.c.id == payment_id,
+                    payments.c.status == PaymentStatus.PENDING,
+                    payments.c.updated_at < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, stale_after_s),
+                )
+                .values(updated_at=sa.func.now())
+            )
+            return result.rowcount == 1
+
+    async def get(self, payment_id: UUID) -> Payment | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(payments).where(payments.c.id == payment_id))).first()
+            return _payment(row._mapping) if row else None
+
+    async def find(self, *, order_id: str | None = None, customer_sub: str | None = None) -> list[Payment]:
+        query = sa.select(payments).order_by(payments.c.created_at, payments.c.id).limit(LIST_LIMIT)
+        if order_id is not None:
+            query = query.where(payments.c.order_id == order_id)
+        if customer_sub is not None:
+            query = query.where(payments.c.customer_sub == customer_sub)
+        async with self.engine.connect() as conn:
+            return [_payment(r._mapping) for r in await conn.execute(query)]
+
+    async def attempts(self, payment_id: UUID) -> list[Attempt]:
+        query = sa.select(payment_attempts).where(payment_attempts.c.payment_id == payment_id)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query.order_by(payment_attempts.c.id))
+            return [_attempt(r._mapping) for r in rows]
+
+    async def apply(
+        self,
+        payment_id: UUID,
+        sources: frozenset[PaymentStatus],
+        target: PaymentStatus,
+        *,
+        reason: str | None,
+        provider_ref: str | None,
+        attempt: Attempt | None,
+        event: Callable[[Payment], Event],
+    ) -> Payment | None:
+        async with self.engine.begin() as conn:
+            if attempt is not None:
+                await _insert_attempt(conn, attempt)
+            row = (
+                await conn.execute(
+                    sa.update(payments)
+                    .where(payments.c.id == payment_id, payments.c.status.in_([str(s) for s in sources]))
+                    .values(
+                        status=target,
+                        reason=reason,
+                        provider_ref=sa.func.coalesce(provider_ref, payments.c.provider_ref),
+                        updated_at=sa.func.now(),
+                    )
+                    .returning(payments)
+                )
+            ).first()
+            if row is None:
+                return None
+            moved = _payment(row._mapping)
+            await enqueue(conn, event(moved))
+            return moved
+
+    async def record_attempt(self, attempt: Attempt) -> None:
+        async with self.engine.begin() as conn:
+            await _insert_attempt(conn, attempt)
+
+    async def record_callback(self, callback: ProviderCallback) -> bool:
+        async with self.engine.begin() as conn:
+            first = await conn.execute(
+                insert(provider_callbacks)
+                .values(
+                    callback_id=callback.callback_id,
+                    payment_id=callback.payment_id,
+                    operation=callback.operation,
+                    outcome=callback.outcome,
+                )
+                .on_conflict_do_nothing()
+                .returning(provider_callbacks.c.callback_id)
+            )
+            return first.first() is not None
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("select 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def _insert_attempt(conn: AsyncConnection, attempt: Attempt) -> None:
+    await conn.execute(
+        payment_attempts.insert().values(
+            payment_id=attempt.payment_id,
+            operation=attempt.operation,
+            request=attempt.request,
+            outcome=attempt.outcome,
+            latency_ms=attempt.latency_ms,
+            provider_ref=attempt.provider_ref,
+            error=attempt.error,
+        )
+    )
+
+
+def _payment(row: Mapping[str, Any]) -> Payment:
+    fields = {name: row[name] for name in Payment.__dataclass_fields__}
+    return Payment(**fields | {"status": PaymentStatus(row["status"])})
+
+
+def _attempt(row: Mapping[str, Any]) -> Attempt:
+    fields = {name: row[name] for name in Attempt.__dataclass_fields__}
+    return Attempt(**fields | {"operation": Operation(row["operation"])})

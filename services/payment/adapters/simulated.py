@@ -1,0 +1,165 @@
+"""A simulated card provider: the one allowed stand-in, because no card network runs here.
+
+It behaves like a real payment gateway in the ways that matter to the orchestrator:
+
+- it is idempotent by the key each call carries (asking again returns the first answer);
+- it answers after a latency (mean +- jitter), declines at a configured rate, and times out
+  at a configured rate: a timed-out authorization HAS placed its hold, only the answer is
+  lost, which is the case the orchestrator must handle safely;
+- it calls back each outcome through a webhook hook, plus ``duplicate_callbacks`` extra
+  deliveries of the same notice;
+- test payment methods force an outcome: pm_card_ok, pm_card_declined, pm_card_timeout
+  (pm_card_visa takes its outcome from the rates).
+
+Every random choice comes from ``Random(seed:operation:key)``, so a run is reproducible
+whatever order concurrent calls arrive in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from services.payment.domain import CARD_DECLINED, CARD_TIMEOUT, RANDOM_CARD, Operation
+from services.payment.ports import CallbackHook, PaymentProvider, ProviderCallback, ProviderResult, ProviderTimeout
+
+log = logging.getLogger("services.payment.provider")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    decline_rate: float = 0.0
+    timeout_rate: float = 0.0
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    timeout_ms: float = 3000.0
+    duplicate_callbacks: int = 0
+    seed: int = 0
+
+
+@dataclass
+class Hold:
+    """Funds the provider holds (or took) for one authorization."""
+
+    ref: str
+    amount_minor: int
+    payment_method: str
+    state: str = "authorized"  # authorized, captured, voided, refunded
+
+
+@dataclass
+class SimulatedProvider(PaymentProvider):
+    config: SimulationConfig = field(default_factory=SimulationConfig)
+    calls: Counter[str] = field(default_factory=Counter)  # requests that reached the provider, per operation
+    holds: dict[str, Hold] = field(default_factory=dict)  # by the authorization's idempotency key
+    _answers: dict[tuple[str, str], ProviderResult] = field(default_factory=dict)
+    _hook: CallbackHook | None = None
+    _deliveries: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def on_callback(self, hook: CallbackHook) -> None:
+        self._hook = hook
+
+    async def authorize(
+        self, idempotency_key: str, amount_minor: int, currency: str, payment_method: str
+    ) -> ProviderResult:
+        rng = self._begin(Operation.AUTHORIZE, idempotency_key)
+        timeout, declined = rng.random() < self.config.timeout_rate, rng.random() < self.config.decline_rate
+        if payment_method != RANDOM_CARD:
+            timeout, declined = payment_method == CARD_TIMEOUT, payment_method == CARD_DECLINED
+        if (replay := self._answers.get((Operation.AUTHORIZE, idempotency_key))) is not None:
+            await self._wait(rng)
+            return replay
+        ref = _ref("auth", idempotency_key)
+        if declined:
+            result = ProviderResult("declined", ref, "card_declined")
+        else:
+            self.holds[idempotency_key] = Hold(ref, amount_minor, payment_method)
+            result = ProviderResult("ok", ref)
+        self._answers[(Operation.AUTHORIZE, idempotency_key)] = result
+        if timeout:
+            await asyncio.sleep(self.config.timeout_ms / 1000)
+            raise ProviderTimeout(f"no answer to authorize within {self.config.timeout_ms:.0f} ms")
+        await self._wait(rng)
+        self._notify(Operation.AUTHORIZE, idempotency_key, result)
+        return result
+
+    async def capture(self, idempotency_key: str, authorization_key: str, amount_minor: int) -> ProviderResult:
+        return await self._move(Operation.CAPTURE, idempotency_key, authorization_key, "authorized", "captured")
+
+    async def void(self, idempotency_key: str, authorization_key: str) -> ProviderResult:
+        if authorization_key not in self.holds:  # declined, or never reached us: nothing to release
+            self._begin(Operation.VOID, idempotency_key)
+            return ProviderResult("ok", _ref("void", idempotency_key), "nothing_held")
+        return await self._move(Operation.VOID, idempotency_key, authorization_key, "authorized", "voided")
+
+    async def refund(self, idempotency_key: str, authorization_key: str, amount_minor: int) -> ProviderResult:
+        return await self._move(Operation.REFUND, idempotency_key, authorization_key, "captured", "refunded")
+
+    async def _move(self, op: Operation, key: str, authorization_key: str, source: str, target: str) -> ProviderResult:
+        rng = self._begin(op, key)
+        if (replay := self._answers.get((op, key))) is not None:
+            await self._wait(rng)
+            return replay
+        hold = self.holds.get(authorization_key)
+        if hold is None or hold.state != source:
+            result = ProviderResult("declined", _ref(op, key), f"hold_is_{hold.state if hold else 'unknown'}")
+        else:
+            hold.state = target
+            result = ProviderResult("ok", _ref(op, key))
+        self._answers[(op, key)] = result
+        if hold is not None and hold.payment_method == RANDOM_CARD and rng.random() < self.config.timeout_rate:
+            await asyncio.sleep(self.config.timeout_ms / 1000)
+            raise ProviderTimeout(f"no answer to {op} within {self.config.timeout_ms:.0f} ms")
+        await self._wait(rng)
+        self._notify(op, authorization_key, result)
+        return result
+
+    def _begin(self, op: Operation, key: str) -> random.Random:
+        self.calls[op] += 1
+        return random.Random(f"{self.config.seed}:{op}:{key}")  # noqa: S311 - a simulation, reproducible by seed
+
+    async def _wait(self, rng: random.Random) -> None:
+        c = self.config
+        delay = max(0.0, c.latency_ms + rng.uniform(-c.latency_jitter_ms, c.latency_jitter_ms))
+        if delay:
+            await asyncio.sleep(delay / 1000)
+
+    def _notify(self, op: Operation, authorization_key: str, result: ProviderResult) -> None:
+        """Call the webhook hook with the outcome, 1 + duplicate_callbacks times, after this call returns."""
+        if self._hook is None:
+            return
+        try:
+            payment_id = UUID(authorization_key)
+        except ValueError:
+            return
+        notice = ProviderCallback(f"cb_{result.provider_ref}", payment_id, op, result.outcome, result.provider_ref)
+        task = asyncio.get_running_loop().create_task(self._deliver(notice, 1 + self.config.duplicate_callbacks))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, notice: ProviderCallback, times: int) -> None:
+        for _ in range(times):
+            await asyncio.sleep(0)  # after the synchronous answer, as webhooks arrive
+            try:
+                await self._hook(notice)  # type: ignore[misc]
+            except Exception:
+                log.exception("callback %s was refused; a real provider would retry it", notice.callback_id)
+
+    async def delivered(self) -> None:
+        """Wait until every callback scheduled so far has been delivered (tests, shutdown)."""
+        while self._deliveries:
+            await asyncio.gather(*list(self._deliveries), return_exceptions=True)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.delivered(), 2.0)
+
+
+def _ref(kind: str, key: str) -> str:
+    return f"{kind}_{hashlib.sha256(key.encode()).hexdigest()[:20]}"

@@ -1,0 +1,238 @@
+"""The orchestration: turn the saga's requests into provider calls, attempts, state changes and events.
+
+Authorize takes the idempotency key first (a pending row), then calls the provider once,
+then settles the payment with the outcome. Concurrent or later requests with the key
+wait for that outcome and answer it; the provider is never asked twice for one key. If
+the caller holding a key dies mid-call, the payment stays pending and, once stale, the
+next request with the key takes it over and asks the provider again with the same
+provider idempotency key (the payment id), so no second hold can appear.
+
+A timed-out call is recorded as an attempt with outcome ``timeout``; a timed-out
+authorization leaves the payment ``failed`` (reason ``provider_timeout``), from which
+``void`` is allowed and safe: the provider releases the hold if one was placed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from reference.events import Event, new_event
+from services.common.context import request_id
+from services.payment.domain import (
+    EVENT_OF_STATUS,
+    TRANSITIONS,
+    Attempt,
+    AuthorizationRequest,
+    IllegalTransition,
+    KeyReused,
+    Operation,
+    Payment,
+    PaymentError,
+    PaymentStatus,
+    next_status,
+    settled_status,
+)
+from services.payment.ports import PaymentProvider, PaymentRepository, ProviderCallback, ProviderResult, ProviderTimeout
+
+log = logging.getLogger("services.payment")
+PENDING = frozenset({PaymentStatus.PENDING})
+
+
+class PaymentNotFound(PaymentError):
+    pass
+
+
+class AuthorizationInProgress(PaymentError):
+    """Another request with this key is still waiting for the provider."""
+
+
+class ProviderUnavailable(PaymentError):
+    """The provider did not answer; the attempt is recorded and the payment left as the outcome requires."""
+
+    def __init__(self, message: str, payment: Payment):
+        super().__init__(message)
+        self.payment = payment
+
+
+class ProviderRefused(PaymentError):
+    """The provider refused a capture, void or refund our records allow: the two disagree."""
+
+
+class PaymentOrchestrator:
+    def __init__(
+        self,
+        payments: PaymentRepository,
+        provider: PaymentProvider,
+        *,
+        pending_wait_s: float = 5.0,
+        stale_after_s: float = 30.0,
+        poll_s: float = 0.02,
+    ):
+        self.payments = payments
+        self.provider = provider
+        self.pending_wait_s = pending_wait_s
+        self.stale_after_s = stale_after_s
+        self.poll_s = poll_s
+        self.callbacks: Counter[str] = Counter()  # applied, confirmed, duplicate
+        provider.on_callback(self.on_callback)
+
+    # ------------------------------------------------------------------ authorize
+
+    async def authorize(self, request: AuthorizationRequest) -> tuple[Payment, bool]:
+        """The payment for ``request``'s key, and whether this call created it."""
+        payment, created = await self.payments.claim(request, uuid.uuid4())
+        if created:
+            return await self._authorize_at_provider(payment), True
+        if not request.same_request(payment):
+            raise KeyReused(
+                f"idempotency key {request.idempotency_key!r} was used for another authorization"
+                f" (order {payment.order_id}, {payment.amount_minor} {payment.currency})"
+            )
+        if payment.status == PaymentStatus.PENDING:
+            payment = await self._settled(payment)
+        return payment, False
+
+    async def _settled(self, payment: Payment) -> Payment:
+        deadline = time.monotonic() + self.pending_wait_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.poll_s)
+            current = await self.payments.get(payment.id)
+            if current is not None and current.status != PaymentStatus.PENDING:
+                return current
+        if await self.payments.reclaim(payment.id, self.stale_after_s):
+            log.warning("taking over authorization %s, left pending by a caller that went away", payment.id)
+            return await self._authorize_at_provider(payment)
+        raise AuthorizationInProgress(f"payment {payment.id} is still being authorized; retry later")
+
+    async def _authorize_at_provider(self, payment: Payment) -> Payment:
+        request = {
+            "amount_minor": payment.amount_minor,
+            "currency": payment.currency,
+            "payment_method": payment.payment_method,
+        }
+        call = self.provider.authorize(str(payment.id), payment.amount_minor, payment.currency, payment.payment_method)
+        result, attempt = await self._call(payment, Operation.AUTHORIZE, request, call)
+        status, reason = settled_status(attempt.outcome, result.reason if result else None)
+        moved = await self.payments.apply(
+            payment.id, PENDING, status, reason=reason, provider_ref=attempt.provider_ref, attempt=attempt, event=_event
+        )
+        # None: a provider callback settled it first (with the same outcome); answer what is stored.
+        return moved or await self._get(payment.id)
+
+    # ------------------------------------------------------------------ capture, void, refund
+
+    async def follow_up(self, operation: Operation, payment_id: UUID) -> tuple[Payment, bool]:
+        """Capture, void or refund; a repeat of a done operation answers the payment unchanged (False)."""
+        payment = await self._get(payment_id)
+        target = next_status(operation, payment.status)
+        if target is None:
+            return payment, False
+        key, auth_key = f"{payment.id}:{operation}", str(payment.id)
+        calls = {
+            Operation.CAPTURE: lambda: self.provider.capture(key, auth_key, payment.amount_minor),
+            Operation.VOID: lambda: self.provider.void(key, auth_key),
+            Operation.REFUND: lambda: self.provider.refund(key, auth_key, payment.amount_minor),
+        }
+        request = {"amount_minor": payment.amount_minor, "from_status": str(payment.status)}
+        result, attempt = await self._call(payment, operation, request, calls[operation]())
+        if attempt.outcome in ("timeout", "error"):
+            await self.payments.record_attempt(attempt)
+            raise ProviderUnavailable(f"the provider did not complete the {operation}: {attempt.error}", payment)
+        if attempt.outcome != "ok":
+            await self.payments.record_attempt(attempt)
+            raise ProviderRefused(f"the provider refused the {operation}: {result.reason if result else ''}")
+        sources = TRANSITIONS[operation][0]
+        moved = await self.payments.apply(
+            payment.id, sources, target, reason=payment.reason, provider_ref=None, attempt=attempt, event=_event
+        )
+        if moved is not None:
+            return moved, True
+        current = await self._get(payment.id)  # a concurrent request (or a callback) moved it first
+        if current.status != target:
+            raise IllegalTransition(operation, current.status)
+        return current, False
+
+    # ------------------------------------------------------------------ provider callbacks
+
+    async def on_callback(self, callback: ProviderCallback) -> None:
+        """Apply a provider's outcome notice once; duplicates and confirmations of known outcomes change nothing."""
+        if not await self.payments.record_callback(callback):
+            self.callbacks["duplicate"] += 1
+            return
+        payment = await self.payments.get(callback.payment_id)
+        if payment is None:
+            log.warning("callback %s names unknown payment %s", callback.callback_id, callback.payment_id)
+            return
+        if callback.operation == Operation.AUTHORIZE:
+            sources = PENDING
+            target, reason = settled_status(callback.outcome, callback.reason)
+        elif callback.outcome == "ok":
+            sources, target = TRANSITIONS[callback.operation]
+            reason = payment.reason
+        else:
+            sources, target, reason = frozenset(), payment.status, payment.reason
+        if payment.status in sources:
+            ref = callback.provider_ref if callback.operation == Operation.AUTHORIZE else None
+            moved = await self.payments.apply(
+                payment.id, sources, target, reason=reason, provider_ref=ref, attempt=None, event=_event
+            )
+            if moved is not None:
+                self.callbacks["applied"] += 1
+                return
+        self.callbacks["confirmed"] += 1
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _call(
+        self, payment: Payment, operation: Operation, request: dict[str, Any], call: Any
+    ) -> tuple[ProviderResult | None, Attempt]:
+        start = time.perf_counter()
+        result: ProviderResult | None = None
+        error: str | None = None
+        try:
+            result = await call
+            outcome = result.outcome
+        except (ProviderTimeout, TimeoutError) as exc:
+            outcome, error = "timeout", str(exc) or "timed out"
+        except Exception as exc:  # any provider failure is recorded, then answered as unavailable
+            log.exception("provider %s of payment %s failed", operation, payment.id)
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+        latency_ms = round((time.perf_counter() - start) * 1000)
+        attempt = Attempt(
+            payment.id,
+            operation,
+            request,
+            outcome,
+            latency_ms,
+            result.provider_ref if result else None,
+            error or (result.reason if result and result.outcome != "ok" else None),
+        )
+        return result, attempt
+
+    async def _get(self, payment_id: UUID) -> Payment:
+        payment = await self.payments.get(payment_id)
+        if payment is None:
+            raise PaymentNotFound(f"there is no payment {payment_id}")
+        return payment
+
+
+def _event(payment: Payment) -> Event:
+    return new_event(
+        EVENT_OF_STATUS[payment.status],
+        source="payment",
+        subject=str(payment.id),
+        data=payment.event_data(),
+        correlation_id=_correlation(),
+    )
+
+
+def _correlation(get: Callable[[], str] = request_id.get) -> str | None:
+    rid = get()
+    return None if rid == "-" else rid
