@@ -156,7 +156,7 @@ class Catalog:
         await self._stock_changed(reservation)
         if reservation.status == domain.ReservationStatus.COMMITTED:
             detail = f"reservation {reservation_id} is committed; its stock is sold"
-            raise domain.Conflict(detail, field="reservation_id", status="committed")
+            raise domain.Conflict(detail, field="reservation_id", reservation_status="committed")
         return reservation
 
     async def commit(self, reservation_id: str) -> Reservation:
@@ -166,7 +166,7 @@ class Catalog:
             raise domain.Conflict(
                 f"reservation {reservation_id} is {reservation.status} and cannot be committed",
                 field="reservation_id",
-                status=reservation.status.value,
+                reservation_status=reservation.status.value,
             )
         return reservation
 
