@@ -93,6 +93,15 @@ async def test_an_authenticated_get_is_never_cached(provisioned, aws, redis_spac
     ] * 2
 
 
+async def test_a_limit_too_large_to_count_in_milliseconds_still_admits_and_caches(anonymous_pool, redis_space):
+    settings = gateway_settings(anonymous_pool, redis_space.url, redis_space.prefix, rate_per_ip=10**9)
+    echo = Echo()
+    async with running(settings, echo.app()) as (_, client):
+        responses = [await client.get(PRODUCT) for _ in range(2)]
+    assert [r.headers["x-cache"] for r in responses] == ["MISS", "HIT"]
+    assert len(echo.calls) == 1
+
+
 @pytest.mark.parametrize(
     "path",
     ["/api/catalog/products/missing", "/api/catalog/set-cookie", "/api/cart/current"],

@@ -43,7 +43,7 @@ for i = 1, n do
 end
 if wait > 0 then return {0, math.ceil(wait), false} end
 for i = 1, n do
-  redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX', math.ceil(tats[i] - now))
+  redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX', math.max(1, math.ceil(tats[i] - now)))
 end
 local cached = false
 if #KEYS > n then cached = redis.call('GET', KEYS[n + 1]) end
