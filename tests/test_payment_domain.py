@@ -37,12 +37,12 @@ def test_any_sequence_of_operations_follows_the_lifecycle_and_repeats_change_not
     history = [status]
     for op in operations:
         before = status
-        try:
-            target = next_status(op, status)
-        except IllegalTransition as exc:
-            assert before not in TRANSITIONS[op][0] and before != TRANSITIONS[op][1]
-            assert str(op) in str(exc)
+        sources, goal = TRANSITIONS[op]
+        if before not in sources and before != goal:
+            with pytest.raises(IllegalTransition, match=f"cannot {op}"):
+                next_status(op, status)
             continue
+        target = next_status(op, status)
         if target is None:  # a repeat of what is already done
             assert before == TRANSITIONS[op][1]
             continue
@@ -55,7 +55,8 @@ def test_any_sequence_of_operations_follows_the_lifecycle_and_repeats_change_not
     if S.REFUNDED in history:
         assert history[-2:] == [S.CAPTURED, S.REFUNDED]
     if S.VOIDED in history:
-        assert history[-2] in (S.AUTHORIZED, S.FAILED) and history[-1] == S.VOIDED
+        assert history[-2] in (S.AUTHORIZED, S.FAILED)
+        assert history[-1] == S.VOIDED
     assert len(history) == len(set(history)), "no state is entered twice"
 
 
