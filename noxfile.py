@@ -58,3 +58,38 @@ def dlq(session: nox.Session) -> None:
     """Inspect and redrive dead letters of the running stack: -- list | show QUEUE | redrive QUEUE."""
     _install(session, "local")
     session.run("python", "-m", "services.common.dlq", *(session.posargs or ["list"]))
+
+
+@nox.session
+def cfn(session: nox.Session) -> None:
+    """Render the templates and manifests, lint and validate them, print the conformance table."""
+    _install(session, "cfn")
+    session.run("python", "-m", "cfn")
+    session.run("python", "-m", "cfn.k8s")
+    session.run("cfn-lint", *sorted(str(p) for p in (ROOT / "build" / "cfn").glob("*.*")))
+    session.run(
+        "kubernetes-validate", "--strict", "--quiet", *sorted(str(p) for p in (ROOT / "build/k8s/dev").glob("*"))
+    )
+    session.run("python", "-m", "cfn.conformance")
+    if "--update-golden" in session.posargs:
+        _install(session, "cfn", "test")
+        session.run("pytest", "tests/test_cfn_templates.py", "tests/test_k8s_manifests.py", env={"UPDATE_GOLDEN": "1"})
+
+
+@nox.session
+def checkov(session: nox.Session) -> None:
+    """Scan the rendered templates with checkov (its own venv: it pins an old boto3)."""
+    _install(session, "cfn")
+    session.run("python", "-m", "cfn", "--out", "build/cfn")
+    session.install("checkov>=3.2")
+    session.run(
+        "checkov", "--framework", "cloudformation", "--directory", "build/cfn", "--skip-download", "--compact",
+        "--quiet", *session.posargs, env={"BC_SKIP_MAPPING": "TRUE"},
+    )  # fmt: skip
+
+
+@nox.session
+def deploy(session: nox.Session) -> None:
+    """Deploy the stacks to AWS with change sets: nox -s deploy -- <dev|staging|prod> [layers] [--plan]."""
+    _install(session, "cfn")
+    session.run("python", "-m", "cfn.deploy", *session.posargs)

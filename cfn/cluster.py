@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from troposphere import Equals, GetAtt, If, Parameter, Ref, Select, Split, Sub, Template, ec2, eks, iam, logs
 
-from cfn.common import add_size, explain, export, imported, logical_id, name, new_template, tags
+from cfn.common import add_size, explain, export, imported, logical_id, name, new_template, suppress_checkov, tags
 from cfn.data import EXPORT_DATABASE_RESOURCE_ID
 from cfn.iam import pod_identity_trust, policy_for, role_name
 from cfn.lb_controller import lb_controller_policy
@@ -191,6 +191,13 @@ def add_load_balancer_controller(t: Template, cluster: eks.Cluster) -> None:
         "LoadBalancerControllerRole",
         AssumeRolePolicyDocument=pod_identity_trust(),
         Policies=[iam.Policy(PolicyName="controller", PolicyDocument=lb_controller_policy())],
+    )
+    suppress_checkov(
+        role,
+        "CKV_AWS_111",
+        "the controller creates load balancers, target groups and security groups whose ARNs cannot be known "
+        "in advance; every create requires and every change checks the elbv2.k8s.aws/cluster tag (IAM conditions "
+        "checkov does not read); listeners and rules are limited to application load balancer ARNs",
     )
     t.add_resource(explain(role, "ALB", "ALB --> IN"))
     association = eks.PodIdentityAssociation(

@@ -9,6 +9,7 @@ the controller version you install before a real deploy (see docs/infrastructure
 from __future__ import annotations
 
 from awacs.aws import Action, Allow, Condition, Null, PolicyDocument, Statement
+from troposphere import Sub
 
 TAG = "elbv2.k8s.aws/cluster"
 EC2 = "ec2"
@@ -121,6 +122,23 @@ def lb_controller_policy() -> PolicyDocument:
                 Condition=Condition(Null(f"aws:ResourceTag/{TAG}", "false")),
             ),
             # Listeners and rules carry no tag of their own: they live on load balancers the rules above guard.
-            Statement(Sid="ListenersAndRules", Effect=Allow, Action=LISTENERS, Resource=["*"]),
+            Statement(
+                Sid="RegionalWebAcl",
+                Effect=Allow,
+                Action=[Action("wafv2", "AssociateWebACL"), Action("wafv2", "DisassociateWebACL")],
+                Resource=[
+                    Sub(f"arn:${{AWS::Partition}}:{ELB}:${{AWS::Region}}:${{AWS::AccountId}}:loadbalancer/app/*"),
+                    Sub("arn:${AWS::Partition}:wafv2:${AWS::Region}:${AWS::AccountId}:regional/webacl/*/*"),
+                ],
+            ),
+            Statement(
+                Sid="ListenersAndRules",
+                Effect=Allow,
+                Action=LISTENERS,
+                Resource=[
+                    Sub(f"arn:${{AWS::Partition}}:{ELB}:${{AWS::Region}}:${{AWS::AccountId}}:{kind}/app/*")
+                    for kind in ("loadbalancer", "listener", "listener-rule")
+                ],
+            ),
         ],
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, Template, logs, wafv2
 
-from cfn.common import explain, logical_id, name, tags
+from cfn.common import explain, imported, logical_id, name, tags
+from cfn.security import kms_export
 from reference.waf import (
     Action,
     AnyOf,
@@ -150,7 +151,10 @@ def add_web_acl(t: Template, acl: WebAcl) -> wafv2.WebACL:
     )
     t.add_resource(explain(web_acl, "WAF", "R53 --> WAF", "WAF --> CF", *(f"waf:{r.name}" for r in acl.rules)))
     log_group = logs.LogGroup(
-        "WafLogs", LogGroupName=Sub("aws-waf-logs-shop-${Stage}"), RetentionInDays=Ref("LogRetentionDays")
+        "WafLogs",
+        LogGroupName=Sub("aws-waf-logs-shop-${Stage}"),
+        RetentionInDays=Ref("LogRetentionDays"),
+        KmsKeyId=imported(kms_export("main")),
     )
     t.add_resource(explain(log_group, "WAF", "CF --> CW"))
     t.add_resource(

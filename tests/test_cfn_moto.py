@@ -18,8 +18,8 @@ STAGE = "dev"  # the templates allow dev, staging and prod; moto's state is fres
 
 
 @pytest.fixture
-def deployed(aws: Any, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    """Every layer's moto-creatable subset, created in order with exports; prints what moto skipped."""
+def deployed(aws: Any) -> dict[str, Any]:
+    """Every layer's moto-creatable subset, created in order with exports."""
     cfn = aws.client("cloudformation")
     zone = aws.client("route53").create_hosted_zone(Name="shop.example.com", CallerReference="test")["HostedZone"]
     overrides = {"HostedZoneId": zone["Id"].split("/")[-1]}
@@ -35,15 +35,6 @@ def deployed(aws: Any, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
         )
         available |= exports(part.template, STAGE)
         report[layer] = part
-    with capsys.disabled():
-        print("\nmoto CloudFormation: created / skipped per layer")
-        for layer, part in report.items():
-            print(f"  {layer:<14} created {len(part.template['Resources']):>3}; unsupported types: "
-                  f"{', '.join(sorted(set(part.unsupported.values()))) or '-'}")  # fmt: skip
-            for rid, why in {**part.failing, **part.stripped}.items():
-                print(f"  {'':<14} worked around {rid}: {why}")
-            if part.dependents:
-                print(f"  {'':<14} dropped as dependents: {', '.join(sorted(part.dependents))}")
     return report
 
 
@@ -95,7 +86,19 @@ def test_the_vpc_has_nine_subnets_over_three_zones(aws: Any, deployed: dict[str,
     assert len({s["AvailabilityZone"] for s in subnets}) == 3
 
 
-def test_moto_skips_what_it_does_not_implement_and_we_say_which(deployed: dict[str, Any]) -> None:
+def test_moto_skips_what_it_does_not_implement_and_we_say_which(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = deployed
+    with capsys.disabled():
+        print("\nmoto CloudFormation: created / skipped per layer")
+        for layer, part in report.items():
+            print(f"  {layer:<14} created {len(part.template['Resources']):>3}; unsupported types: "
+                  f"{', '.join(sorted(set(part.unsupported.values()))) or '-'}")  # fmt: skip
+            for rid, why in {**part.failing, **part.stripped}.items():
+                print(f"  {'':<14} worked around {rid}: {why}")
+            if part.dependents:
+                print(f"  {'':<14} dropped as dependents: {', '.join(sorted(part.dependents))}")
     skipped = {kind for part in deployed.values() for kind in part.unsupported.values()}
     # These are the types the field notes list as silently skipped; the report above names them all.
     assert {
