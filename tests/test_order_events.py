@@ -87,6 +87,12 @@ async def test_odd_payment_events_end_acknowledged_or_in_the_dlq_never_in_a_loop
         assert (await drain(consumer)).handled == 1
         assert (await client.get("/internal/orders/ord-cancelled")).json()["status"] == "cancelled"
 
+        # Captured for a payment that is not the order's (another attempt's): logged, acknowledged, order unmoved.
+        await confirmed_order(client, "ord-other-pay")
+        publish(aws, payment_event("PaymentCaptured", "ord-other-pay", payment_id="pay-9"))
+        assert (await drain(consumer)).handled == 1
+        assert (await client.get("/internal/orders/ord-other-pay")).json()["status"] == "confirmed"
+
         # A refund that overtook its capture: retried until the capture has landed, then applied.
         await confirmed_order(client, "ord-late")
         publish(aws, payment_event("PaymentRefunded", "ord-late"))
