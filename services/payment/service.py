@@ -43,6 +43,9 @@ from services.payment.ports import PaymentProvider, PaymentRepository, ProviderC
 
 log = logging.getLogger("services.payment")
 PENDING = frozenset({PaymentStatus.PENDING})
+# Payment ids derive from idempotency keys, so a replayed simulation (same keys, same seed)
+# makes the same provider calls and draws the same outcomes.
+PAYMENT_IDS = uuid.UUID("5b0c3a52-6d1e-4f7a-9a55-0c1f7c6e2b10")
 
 
 class PaymentNotFound(PaymentError):
@@ -87,7 +90,7 @@ class PaymentOrchestrator:
 
     async def authorize(self, request: AuthorizationRequest) -> tuple[Payment, bool]:
         """The payment for ``request``'s key, and whether this call created it."""
-        payment, created = await self.payments.claim(request, uuid.uuid4())
+        payment, created = await self.payments.claim(request, uuid.uuid5(PAYMENT_IDS, request.idempotency_key))
         if created:
             return await self._authorize_at_provider(payment), True
         if not request.same_request(payment):
