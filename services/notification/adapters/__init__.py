@@ -1,0 +1,1 @@
+"""The notification service's adapters: PostgreSQL (the record), SES (sending), Jinja2 (templates)."""

@@ -1,0 +1,104 @@
+"""The Ledger and SentEmails ports on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async, psycopg 3."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.notification.adapters.tables import contacts, emails
+from services.notification.domain import Contact, Email, Notice
+from services.notification.ports import Ledger, SentEmail, SentEmails
+
+
+class PostgresLedger(Ledger):
+    """The record, written on the consumer's connection: it commits with the event's processed mark."""
+
+    def __init__(self, conn: AsyncConnection):
+        self.conn = conn
+
+    async def contact(self, order_id: str) -> Contact | None:
+        row = (await self.conn.execute(select(contacts).where(contacts.c.order_id == order_id))).first()
+        return Contact(row.order_id, row.customer_sub, row.email) if row else None
+
+    async def remember(self, contact: Contact) -> None:
+        values = {"customer_sub": contact.customer_sub, "email": contact.email}
+        if not contact.email:  # a later event without an address must not erase a known one
+            values.pop("email")
+        await self.conn.execute(
+            insert(contacts)
+            .values(order_id=contact.order_id, customer_sub=contact.customer_sub, email=contact.email)
+            .on_conflict_do_update(index_elements=[contacts.c.order_id], set_={**values, "updated_at": func.now()})
+        )
+
+    async def record(self, notice: Notice, email: Email | None) -> None:
+        await self.conn.execute(
+            emails.insert().values(
+                event_id=notice.event_id,
+                event_type=notice.event_type,
+                order_id=notice.order_id,
+                customer_sub=notice.customer_sub,
+                recipient=notice.to,
+                subject=email.subject if email else "",
+                text_body=email.text if email else "",
+                html_body=email.html if email else "",
+                status="sending" if email else "skipped",
+                skip_reason=notice.skip_reason,
+            )
+        )
+
+    async def mark_sent(self, event_id: UUID, message_id: str) -> None:
+        await self.conn.execute(
+            update(emails)
+            .where(emails.c.event_id == event_id)
+            .values(status="sent", ses_message_id=message_id, sent_at=func.clock_timestamp())
+        )
+
+
+class PostgresSentEmails(SentEmails):
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    async def of_customer(self, sub: str, limit: int) -> list[SentEmail]:
+        query = select(emails).where(emails.c.customer_sub == sub, emails.c.status == "sent")
+        return await self._rows(query, limit)
+
+    async def latest(self, limit: int, order_id: str | None = None, status: str | None = None) -> list[SentEmail]:
+        query = select(emails)
+        if order_id is not None:
+            query = query.where(emails.c.order_id == order_id)
+        if status is not None:
+            query = query.where(emails.c.status == status)
+        return await self._rows(query, limit)
+
+    async def _rows(self, query: Any, limit: int) -> list[SentEmail]:
+        query = query.order_by(emails.c.created_at.desc(), emails.c.event_id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_sent(r._mapping) for r in await conn.execute(query)]
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("select 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sent(row: Any) -> SentEmail:
+    return SentEmail(
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        order_id=row["order_id"],
+        customer_sub=row["customer_sub"],
+        to=row["recipient"],
+        subject=row["subject"],
+        text=row["text_body"],
+        status=row["status"],
+        skip_reason=row["skip_reason"],
+        message_id=row["ses_message_id"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+    )

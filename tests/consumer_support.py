@@ -1,0 +1,35 @@
+"""Helpers for tests of event consumers: publish through SNS (so the filter policies apply) and drain a consumer."""
+
+from __future__ import annotations
+
+import json
+
+from reference.events import Event
+from services.common.consumer import Consumer, Outcome
+from services.common.outbox import SnsPublisher
+
+
+def publish(aws, *events: Event) -> None:
+    """Publish envelopes the way the outbox relay does: to their topic, with the event_type attribute."""
+    publisher = SnsPublisher(aws.stage, aws.region)
+    for event in events:
+        assert publisher.publish(event.topic, [json.loads(event.model_dump_json())]) == {str(event.event_id)}
+
+
+async def drain(consumer: Consumer, rounds: int = 20) -> Outcome:
+    """Poll until the queue gives nothing (or ``rounds`` polls); the summed outcome."""
+    total = Outcome()
+    for _ in range(rounds):
+        got = await consumer.poll_once(wait_s=0)
+        if got == Outcome():
+            break
+        for name in ("handled", "duplicates", "failed", "poison"):
+            setattr(total, name, getattr(total, name) + getattr(got, name))
+    return total
+
+
+def queue_depth(aws, url: str) -> int:
+    attrs = aws.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
