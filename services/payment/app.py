@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,7 @@ from services.payment.settings import PaymentSettings
 
 NAME = "payment"
 SCHEMA = "payment"
+log = logging.getLogger("services.payment")
 
 
 def create_app(settings: PaymentSettings | None = None) -> FastAPI:
@@ -87,7 +89,17 @@ def build_provider(settings: PaymentSettings) -> PaymentProvider:
 
 
 async def run_relay(settings: PaymentSettings, payments: PostgresPayments, stop: asyncio.Event) -> None:
-    """Publish the outbox to SNS until ``stop``; the publisher resolves its topics once, at start."""
-    publisher = await asyncio.to_thread(outbox.SnsPublisher, settings.stage, settings.aws_region)
+    """Publish the outbox to SNS until ``stop``. Events wait in the outbox while SNS (or STS, which
+    the publisher asks for the account once) is unreachable; payments go on meanwhile."""
+    while not stop.is_set():
+        try:
+            publisher = await asyncio.to_thread(outbox.SnsPublisher, settings.stage, settings.aws_region)
+            break
+        except Exception:
+            log.exception("the outbox relay cannot reach AWS yet; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5.0)
+    else:
+        return
     relay = outbox.OutboxRelay(payments.engine, publisher, idle_s=settings.relay_idle_ms / 1000)
     await relay.run(stop)
