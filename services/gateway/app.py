@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from reference.services import route_table
 from services.common.app import Check, create_service_app
@@ -15,7 +17,7 @@ from services.common.settings import service_url
 from services.gateway.adapters.jwks import JwksVerifier, KeysUnavailable
 from services.gateway.adapters.redis_edge import RedisEdge
 from services.gateway.adapters.upstream import HttpUpstream
-from services.gateway.api import router
+from services.gateway.api import documented, router
 from services.gateway.domain import Route
 from services.gateway.proxy import Gateway
 from services.gateway.settings import GatewaySettings
@@ -32,9 +34,17 @@ def create_app(
     app = create_service_app(
         "gateway", settings, [router], lifespan=lambda app: _adapters(app, settings, upstream_transport), checks=_checks
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     # httpx logs every call at INFO: a second line per proxied request beside the access log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema of the served routes plus the documented proxy operations (see api.py)."""
+    if app.openapi_schema is None:
+        app.openapi_schema = get_openapi(title=app.title, version=app.version, routes=[*app.routes, *documented.routes])
+    return app.openapi_schema
 
 
 def _checks(app: FastAPI) -> dict[str, Check]:
