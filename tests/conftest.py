@@ -9,9 +9,11 @@ when the emulator is not ours to reset).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ import httpx
 import psycopg
 import pytest
 import redis
+import uvicorn
 
 from localcloud import backends, containers, health
 from localcloud.backends import Endpoint
@@ -40,12 +43,9 @@ class Servers:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def servers() -> Iterator[Servers]:
     """The three backing servers, started once per test session (see the module docstring for which)."""
     settings = load_settings()
-    run_dir = tmp_path_factory.mktemp("servers")
-    log_dir = run_dir / "logs"
-    log_dir.mkdir()
     docker = _memo(containers.docker_available)
 
     def pick(
@@ -64,6 +64,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
     region = settings.aws_region
     with ExitStack() as stack:
+        # Not pytest's tmp_path: pytest deletes all but its 3 newest base dirs, even ones a
+        # concurrently running session (another terminal, CI of a sibling) still serves from.
+        run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shop-tests-")))
+        log_dir = run_dir / "logs"
+        log_dir.mkdir()
         yield Servers(
             postgres=pick("postgres", settings.database_url, "DATABASE_URL", health.probe_postgres,
                           containers.postgres, lambda: backends.embedded_postgres(run_dir, log_dir)),
@@ -199,3 +204,32 @@ def database_secret(provisioned: Outputs, aws: Aws, pg_url: str) -> str:
         SecretId=secret_id, SecretString=json.dumps(database_secret_value(pg_url))
     )
     return secret_id
+
+
+# --------------------------------------------------------------------------- our own services
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
+    """``url = await serve_app(app)``: run an ASGI app under a real uvicorn on a free port until the test ends.
+
+    For tests where one service calls another over HTTP, as they do on EKS.
+    """
+    running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(app: Any) -> str:
+        port = backends.free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                task.result()  # raises why it could not start
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.01)
+        running.append((server, task))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, task in reversed(running):
+        server.should_exit = True
+        await task

@@ -1,0 +1,43 @@
+"""What the cart needs from the outside world."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from services.cart.domain import Cart, Product
+
+
+class StaleCart(Exception):
+    """The stored cart changed since it was read (another tab, another request)."""
+
+
+class CartStore(ABC):
+    @abstractmethod
+    async def get(self, cart_id: str) -> Cart:
+        """The cart, or an empty one (version 0) if none is stored or it expired."""
+
+    @abstractmethod
+    async def save(self, cart: Cart, ttl_s: int) -> Cart:
+        """Store ``cart`` if the stored version is still ``cart.version``; raises StaleCart otherwise."""
+
+    @abstractmethod
+    async def delete(self, cart_id: str) -> None: ...
+
+
+class SessionStore(ABC):
+    @abstractmethod
+    async def create(self, ttl_s: int) -> str: ...
+
+    @abstractmethod
+    async def valid(self, session_id: str) -> bool:
+        """True if the session exists and has not expired (expired items are ignored, stored or not)."""
+
+    @abstractmethod
+    async def end(self, session_id: str) -> None: ...
+
+
+class Catalog(ABC):
+    @abstractmethod
+    async def products(self, product_ids: Iterable[str]) -> dict[str, Product]:
+        """Current name, price and availability of each product that exists."""
