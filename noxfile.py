@@ -93,3 +93,11 @@ def deploy(session: nox.Session) -> None:
     """Deploy the stacks to AWS with change sets: nox -s deploy -- <dev|staging|prod> [layers] [--plan]."""
     _install(session, "cfn")
     session.run("python", "-m", "cfn.deploy", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Measure req/s and p50/p99 against the bare-uvicorn ceiling with Locust: nox -s bench -- catalog [--profile]."""
+    _install(session, "local")
+    session.install("locust>=2.40", "hiredis>=3.0", *(["py-spy>=0.4"] if "--profile" in session.posargs else []))
+    session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

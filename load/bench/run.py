@@ -1,0 +1,242 @@
+"""Run a benchmark: ``python -m load.bench [scenario] [--seconds 15] [--users 32] [--profile]``.
+
+The ``catalog`` scenario measures, in one run, with Locust's FastHttpUser on this machine:
+the ceiling (a bare FastAPI hello-world on uvicorn[standard]) and a product page through the
+gateway with the cache warm (and, for information, the same through the front door), then
+prints req/s, p50 and p99 of each and the ratio, and writes ``artifacts/bench/<scenario>.json``.
+It starts what it needs: the hello-world app and the local cloud (``python -m localcloud up``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from load.bench import profile as profiling
+from localcloud.backends import free_port
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+ARTIFACTS = ROOT / "artifacts" / "bench"
+TARGET_RATIO = 0.25
+TARGET_P99_MS = 50.0
+PRODUCTS = 100  # distinct product pages cycled through, all warm in the cache
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    host: str
+    paths: list[str]
+
+
+@dataclass(frozen=True)
+class Result:
+    label: str
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def locust(target: Target, users: int, seconds: int, work: Path) -> Result:
+    """One headless Locust run against ``target``; its aggregated stats row."""
+    paths_file = work / "paths.txt"
+    paths_file.write_text("\n".join(target.paths))
+    prefix = work / "stats"
+    argv = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless", "--only-summary"]
+    argv += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s", "-H", target.host, "--csv", str(prefix)]
+    argv += ["--loglevel", "WARNING", "--stop-timeout", "2"]
+    env = os.environ | {"BENCH_PATHS_FILE": str(paths_file)}
+    subprocess.run(argv, env=env, check=False, stdout=subprocess.DEVNULL, timeout=seconds + 60)
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    return Result(
+        target.label,
+        int(row["Request Count"]),
+        int(row["Failure Count"]),
+        float(row["Requests/s"]),
+        float(row["50%"]),
+        float(row["99%"]),
+    )
+
+
+@contextmanager
+def hello_world() -> Iterator[str]:
+    """The ceiling app on a port of its own."""
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "load.bench.hello:app", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen(argv, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: _get(f"{url}/hello"), 30, "the hello-world app")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def local_cloud(env: dict[str, str]) -> Iterator[str]:
+    """``python -m localcloud up`` on a free port until the block ends (then Ctrl-C); yields the front door URL."""
+    port = free_port()
+    argv = [sys.executable, "-m", "localcloud", "up", "--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ready = threading.Event()
+
+    def relay() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            print(f"  | {line}", end="", flush=True)
+            if line.startswith("ready:"):
+                ready.set()
+
+    threading.Thread(target=relay, daemon=True).start()
+    try:
+        _wait(lambda: ready.is_set() or proc.poll() is not None, 300, "the local cloud")
+        if proc.poll() is not None:
+            raise SystemExit(f"the local cloud exited with code {proc.returncode}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def catalog_targets(front_door: str) -> tuple[str, Target, Target]:
+    """The gateway's URL, and the product pages through it and through the front door."""
+    health = json.loads(_get(f"{front_door}/healthz"))
+    gateway = health["services"]["gateway"]["url"]
+    listing = json.loads(_get(f"{gateway}/api/catalog/products?page_size={PRODUCTS}"))
+    paths = [f"/api/catalog/products/{item['id']}" for item in listing["items"]]
+    if not paths:
+        raise SystemExit("the catalog has no products: did its seed run?")
+    for path in paths:  # warm the cache; the TTL (30 s) outlives the warm-up run only, so Locust keeps it warm
+        _get(f"{gateway}{path}")
+    return (
+        gateway,
+        Target("gateway: product page, cache warm", gateway, paths),
+        Target("front door -> gateway (info)", front_door, paths),
+    )
+
+
+def catalog(args: argparse.Namespace) -> dict[str, object]:
+    env = os.environ | {
+        "SHOP_STAGE": "bench",  # its own resource names and state file, beside any `nox -s up` on this machine
+        "GATEWAY_RATE_PER_IP": "1000000000",  # one client address sends everything: limit still checked, never hit
+    }
+    results: list[Result] = []
+    profile_summary = None
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, local_cloud(env) as front_door, hello_world() as hello:
+        work = Path(tmp)
+        gateway, through_gateway, through_door = catalog_targets(front_door)
+        targets = [Target("ceiling: bare uvicorn hello-world", hello, ["/hello"]), through_gateway]
+        if not args.skip_front_door:
+            targets.append(through_door)
+        for target in targets:
+            print(f"measuring {target.label}: {args.warmup} s warm-up, then {args.seconds} s", flush=True)
+            locust(target, args.users, args.warmup, work)
+            results.append(locust(target, args.users, args.seconds, work))
+        if args.profile:
+            print(f"profiling the gateway for {args.seconds} s under the same load (py-spy)", flush=True)
+            profile_summary = profiling.record(gateway, lambda: locust(through_gateway, args.users, args.seconds, work),
+                                               ARTIFACTS / "catalog-gateway", args.seconds)  # fmt: skip
+    ceiling, gateway_result = results[0], results[1]
+    ratio = gateway_result.rps / ceiling.rps if ceiling.rps else 0.0
+    met = ratio >= TARGET_RATIO and gateway_result.p99_ms <= TARGET_P99_MS
+    return {
+        "scenario": "catalog",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "seconds": args.seconds,
+        "warmup_seconds": args.warmup,
+        "users": args.users,
+        "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "results": [asdict(r) for r in results],
+        "ratio": round(ratio, 3),
+        "target": {"ratio": TARGET_RATIO, "p99_ms": TARGET_P99_MS},
+        "met": met,
+        "profile": profile_summary,
+    }
+
+
+SCENARIOS = {"catalog": catalog}
+
+
+def table(report: dict[str, object]) -> str:
+    lines = [
+        f"scenario {report['scenario']}: {report['seconds']} s per target after {report['warmup_seconds']} s warm-up, "
+        f"{report['users']} Locust FastHttpUsers, {report['machine']['cpus']} cores",  # type: ignore[index]
+        f"{'target':<36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failures':>9}",
+    ]
+    for r in report["results"]:  # type: ignore[attr-defined]
+        lines.append(
+            f"{r['label']:<36} {r['rps']:>9.0f} {r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} "
+            f"{r['requests']:>9} {r['failures']:>9}"
+        )
+    load = report["load_average"]
+    if max(load.values()) > 1.5:  # type: ignore[attr-defined]
+        lines.append(f"warning: other work was running (load average {load}): figures are low and noisy")
+    verdict = "met" if report["met"] else "NOT met"
+    lines.append(
+        f"ratio gateway / ceiling: {report['ratio']:.2f}  "
+        f"(target >= {TARGET_RATIO} with p99 <= {TARGET_P99_MS:.0f} ms: {verdict})"
+    )
+    if report.get("profile"):
+        lines.append(profiling.describe(report["profile"]))  # type: ignore[arg-type]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenario", nargs="?", default="catalog", choices=sorted(SCENARIOS))
+    parser.add_argument("--seconds", type=int, default=15, help="measured seconds per target (default 15)")
+    parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per target, not counted (default 5)")
+    parser.add_argument("--users", type=int, default=32, help="concurrent Locust users (default 32)")
+    parser.add_argument("--profile", action="store_true", help="then sample the gateway with py-spy under load")
+    parser.add_argument("--skip-front-door", action="store_true", help="do not measure through the front door")
+    args = parser.parse_args(argv)
+    report = SCENARIOS[args.scenario](args)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out = ARTIFACTS / f"{args.scenario}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+    print(f"written: {out.relative_to(ROOT)}")
+    return 0
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our own loopback URLs
+        return response.read().decode()
+
+
+def _wait(ready: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if ready():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} was not ready within {timeout_s:.0f} s")
