@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from catalog_support import seed, sql
 
-from services.catalog.app import SCHEMA
+from services.catalog.adapters.postgres import SCHEMA
 from services.common import db
 
 pytest_plugins = ("catalog_fixtures",)  # the catalog fixtures

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from services.catalog import domain
 from services.catalog.adapters.inventory import PostgresInventory
-from services.catalog.app import SCHEMA
+from services.catalog.adapters.postgres import SCHEMA
 from services.catalog.domain import ReservationLine
 from services.common import db
 

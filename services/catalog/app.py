@@ -19,21 +19,15 @@ from fastapi.responses import JSONResponse
 
 from services.catalog import api, api_internal, domain
 from services.catalog.adapters.inventory import PostgresInventory
-from services.catalog.adapters.postgres import PostgresCatalog
+from services.catalog.adapters.postgres import SCHEMA, PostgresCatalog, database_url
 from services.catalog.adapters.redis_cache import RedisCache
 from services.catalog.adapters.s3_media import S3Media
 from services.catalog.service import Catalog
 from services.catalog.settings import CatalogSettings
-from services.common import db, problems, secrets
+from services.common import db, problems
 from services.common.app import JSON_TYPES, create_service_app
 
-SCHEMA = "catalog"
 log = logging.getLogger("services.catalog")
-
-
-def database_url(settings: CatalogSettings) -> str:
-    """The psycopg URL of the database, from the stage's Secrets Manager secret."""
-    return secrets.database_url(secrets.read_secret(settings.database_secret_id, settings.aws_region), "psycopg")
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -42,7 +36,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = await asyncio.to_thread(database_url, settings)
+        url = await asyncio.to_thread(database_url, settings.database_secret_id, settings.aws_region)
         await asyncio.to_thread(db.migrate, "services.catalog", url, SCHEMA)
         engine = db.async_engine(url, SCHEMA, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
         cache = RedisCache.from_url(

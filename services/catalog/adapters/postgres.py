@@ -14,6 +14,9 @@ from services.catalog import domain
 from services.catalog.adapters.tables import categories, inventory, products
 from services.catalog.domain import Category, NewProduct, Page, Sort
 from services.catalog.ports import CatalogStore
+from services.common import secrets
+
+SCHEMA = "catalog"
 
 ORDER_BY = {
     Sort.NAME: "name, id",
@@ -37,6 +40,11 @@ CATEGORIES = """
     {where} group by c.slug, c.name order by c.name
 """
 COLUMNS = {"sku", "name", "description", "price_minor", "currency", "attributes", "category_slug"}
+
+
+def database_url(secret_id: str, region: str) -> str:
+    """The psycopg URL of the database, from a Secrets Manager secret (as Aurora's are shaped)."""
+    return secrets.database_url(secrets.read_secret(secret_id, region), "psycopg")
 
 
 class PostgresCatalog(CatalogStore):
