@@ -116,7 +116,7 @@ def _unavailable(payment: Payment, detail: str) -> problems.Problem:
     return problems.Problem(
         detail,
         status=504,
-        title="Payment provider timeout",
+        title="Payment provider did not answer",
         payment_id=str(payment.id),
         payment_status=str(payment.status),
         reason=payment.reason,
