@@ -4,26 +4,47 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
 
+from localcloud.provision import Outputs, Provisioner
+from reference import RESOURCES
 from services.profile.app import create_app
 from services.profile.settings import ProfileSettings
 
 PASSWORD = "Correct-Horse-9-Battery"
 
+# What the profile service touches of the reference model: the KMS key, the user pool and the
+# secrets. Provisioning only these (with the same Provisioner) keeps each test about a second shorter.
+PROFILE_RESOURCES = replace(
+    RESOURCES,
+    tables=(),
+    topics=(),
+    queues=(),
+    subscriptions=(),
+    buckets=(),
+    streams=(),
+    delivery_streams=(),
+    email_senders=(),
+)
 
-def settings_for(provisioned: Any, aws: Any, database_secret: str, **overrides: Any) -> ProfileSettings:
+
+def provision(aws: Any, pg_url: str) -> Outputs:
+    """The pool and the stage's database secret (pointing at this test's database), in a fresh emulator."""
+    provisioner = Provisioner(endpoint_url=aws.endpoint_url, region=aws.region, stage=aws.stage, database_url=pg_url)
+    return provisioner.provision(PROFILE_RESOURCES)
+
+
+def settings_for(cloud: Outputs, **overrides: Any) -> ProfileSettings:
     """The settings the local stack would give the service, pointed at this test's pool and database."""
     return ProfileSettings(
-        stage=aws.stage,
-        aws_region=aws.region,
-        user_pool_id=provisioned.user_pool_id,
-        user_pool_client_id=provisioned.user_pool_clients["web"],
-        database_secret_id=database_secret,
+        stage=cloud.stage,
+        aws_region=cloud.region,
+        user_pool_id=cloud.user_pool_id,
+        user_pool_client_id=cloud.user_pool_clients["web"],
         **overrides,
     )
 

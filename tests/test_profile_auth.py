@@ -6,14 +6,21 @@ from typing import Any
 
 import jwt
 import pytest
-from profile_support import PASSWORD, fields_of, running, settings_for
+from profile_support import PASSWORD, fields_of, provision, running, settings_for
+
+from localcloud.provision import Outputs
 
 EMAIL = "ada@example.com"
 
 
 @pytest.fixture
-def settings(provisioned: Any, aws: Any, database_secret: str) -> Any:
-    return settings_for(provisioned, aws, database_secret)
+def cloud(aws: Any, pg_url: str) -> Outputs:
+    return provision(aws, pg_url)
+
+
+@pytest.fixture
+def settings(cloud: Outputs) -> Any:
+    return settings_for(cloud)
 
 
 def claims(token: str, aws: Any, pool_id: str) -> dict[str, Any]:
@@ -58,8 +65,8 @@ async def test_a_new_user_signs_up_confirms_signs_in_refreshes_and_signs_out(set
         assert "revoked" in revoked.json()["detail"]
 
 
-async def test_with_auto_confirm_a_sign_up_signs_in_at_once(provisioned: Any, aws: Any, database_secret: str) -> None:
-    async with running(settings_for(provisioned, aws, database_secret, auto_confirm=True)) as api:
+async def test_with_auto_confirm_a_sign_up_signs_in_at_once(cloud: Outputs) -> None:
+    async with running(settings_for(cloud, auto_confirm=True)) as api:
         signed_up = await api.post("/auth/signup", json={"email": EMAIL, "password": PASSWORD})
         assert signed_up.json()["confirmed"] is True
         signed_in = await api.post("/auth/signin", json={"email": EMAIL, "password": PASSWORD})

@@ -6,9 +6,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from profile_support import PASSWORD, Person, fields_of, person, running, settings_for
+from profile_support import PASSWORD, Person, fields_of, person, provision, running, settings_for
 
 from localcloud.health import libpq_url
+from localcloud.provision import Outputs
 from services.common import db
 
 HOME = {
@@ -29,18 +30,23 @@ WORK = {
 
 
 @pytest.fixture
-def settings(provisioned: Any, aws: Any, database_secret: str) -> Any:
-    return settings_for(provisioned, aws, database_secret, max_addresses=3)
+def cloud(aws: Any, pg_url: str) -> Outputs:
+    return provision(aws, pg_url)
 
 
 @pytest.fixture
-def ada(provisioned: Any, aws: Any) -> Person:
-    return person(aws.client("cognito-idp"), provisioned.user_pool_id, "ada@example.com")
+def settings(cloud: Outputs) -> Any:
+    return settings_for(cloud, max_addresses=3)
 
 
 @pytest.fixture
-def bob(provisioned: Any, aws: Any) -> Person:
-    return person(aws.client("cognito-idp"), provisioned.user_pool_id, "bob@example.com")
+def ada(cloud: Outputs, aws: Any) -> Person:
+    return person(aws.client("cognito-idp"), cloud.user_pool_id, "ada@example.com")
+
+
+@pytest.fixture
+def bob(cloud: Outputs, aws: Any) -> Person:
+    return person(aws.client("cognito-idp"), cloud.user_pool_id, "bob@example.com")
 
 
 async def test_the_first_visit_creates_an_empty_profile_with_the_callers_email(settings: Any, ada: Person) -> None:

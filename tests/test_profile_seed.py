@@ -6,31 +6,35 @@ from typing import Any
 
 import jwt
 import pytest
-from profile_support import running, settings_for
+from profile_support import provision, running, settings_for
 
+from localcloud.provision import Outputs
 from services.profile import seed
 
 
 @pytest.fixture
-def pool_env(provisioned: Any, database_secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The variables the local stack gives the seed (the database secret is the stage's, already rewritten)."""
-    monkeypatch.setenv("SHOP_USER_POOL_ID", provisioned.user_pool_id)
-    monkeypatch.setenv("SHOP_USER_POOL_CLIENT_ID", provisioned.user_pool_clients["web"])
+def cloud(aws: Any, pg_url: str) -> Outputs:
+    return provision(aws, pg_url)
 
 
-async def test_the_seed_is_idempotent_and_its_demo_logins_work(
-    pool_env: None, provisioned: Any, aws: Any, database_secret: str
-) -> None:
-    settings = settings_for(provisioned, aws, database_secret)
+@pytest.fixture
+def pool_env(cloud: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variables the local stack gives the seed (the database secret is the stage's own)."""
+    monkeypatch.setenv("SHOP_USER_POOL_ID", cloud.user_pool_id)
+    monkeypatch.setenv("SHOP_USER_POOL_CLIENT_ID", cloud.user_pool_clients["web"])
+
+
+async def test_the_seed_is_idempotent_and_its_demo_logins_work(pool_env: None, cloud: Outputs, aws: Any) -> None:
+    settings = settings_for(cloud)
     first = await seed.seed(settings)
     second = await seed.seed(settings)
     assert first == second
     assert "demo@shop.example.com / Demo-Shopper-1" in first
 
     idp = aws.client("cognito-idp")
-    users = idp.list_users(UserPoolId=provisioned.user_pool_id)["Users"]
+    users = idp.list_users(UserPoolId=cloud.user_pool_id)["Users"]
     assert sorted(u["UserStatus"] for u in users) == ["CONFIRMED", "CONFIRMED"]
-    admins = idp.list_users_in_group(UserPoolId=provisioned.user_pool_id, GroupName="admin")["Users"]
+    admins = idp.list_users_in_group(UserPoolId=cloud.user_pool_id, GroupName="admin")["Users"]
     assert [_email(a) for a in admins] == ["admin@shop.example.com"]
 
     async with running(settings) as api:
