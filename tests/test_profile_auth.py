@@ -137,3 +137,14 @@ def test_no_request_reaches_cognito_before_the_app_starts(settings: Any) -> None
 
     app = create_app(settings)
     assert not hasattr(app.state, "identity")
+
+
+async def test_a_user_who_must_set_a_new_password_is_told_so(settings: Any, aws: Any) -> None:
+    idp = aws.client("cognito-idp")
+    idp.admin_create_user(
+        UserPoolId=settings.user_pool_id, Username=EMAIL, TemporaryPassword=PASSWORD, MessageAction="SUPPRESS"
+    )
+    async with running(settings) as api:
+        signed_in = await api.post("/auth/signin", json={"email": EMAIL, "password": PASSWORD})
+    assert signed_in.status_code == 409
+    assert signed_in.json()["challenge"] == "NEW_PASSWORD_REQUIRED"
