@@ -1,0 +1,1 @@
+"""The recommendations service: "bought together" and "popular" from confirmed orders."""

@@ -1,0 +1,1 @@
+"""The recommendations service's adapters: PostgreSQL (counts and rankings)."""
