@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import sqlalchemy as sa
@@ -27,21 +28,24 @@ from reference.events import Event
 
 log = logging.getLogger("services.consumer")
 
+
+def _columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    ]
+
+
 metadata = sa.MetaData()
-processed_events = sa.Table(
-    "processed_events",
-    metadata,
-    sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("event_type", sa.String(64), nullable=False),
-    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-)
+processed_events = sa.Table("processed_events", metadata, *_columns())
 
 Handler = Callable[[Event, AsyncConnection], Awaitable[None]]
 
 
 def create_processed_events_table(op: object) -> None:
     """For a consumer's Alembic migration: ``create_processed_events_table(op)`` in ``upgrade()``."""
-    op.create_table(processed_events.name, *(c.copy() for c in processed_events.columns))  # type: ignore[attr-defined]
+    op.create_table(processed_events.name, *_columns())  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -30,24 +30,31 @@ from reference.events import Event
 log = logging.getLogger("services.outbox")
 BATCH = 10  # SNS PublishBatch takes at most 10 entries
 
+
+def _columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("topic", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("body", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    ]
+
+
 metadata = sa.MetaData()
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("topic", sa.String(64), nullable=False),
-    sa.Column("event_type", sa.String(64), nullable=False),
-    sa.Column("body", JSONB, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("published_at", sa.DateTime(timezone=True)),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    *_columns(),
     sa.Index("outbox_unpublished", "created_at", postgresql_where=sa.text("published_at is null")),
 )
 
 
 def create_outbox_table(op: Any) -> None:
     """For a service's Alembic migration: ``create_outbox_table(op)`` in ``upgrade()``."""
-    op.create_table(outbox.name, *(c.copy() for c in outbox.columns))
+    op.create_table(outbox.name, *_columns())
     op.create_index("outbox_unpublished", "outbox", ["created_at"], postgresql_where=sa.text("published_at is null"))
 
 
