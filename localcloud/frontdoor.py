@@ -94,9 +94,10 @@ async def _forward(request: Request, url: str) -> Response:
     peer = request.client.host if request.client else ""
     forwarded_for = ", ".join(filter(None, [request.headers.get("x-forwarded-for"), peer]))
     headers += [("x-forwarded-for", forwarded_for), ("x-forwarded-proto", request.url.scheme)]
-    upstream = client.build_request(
-        request.method, url, params=request.query_params, headers=headers, content=request.stream()
-    )
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    # A body-less request must stay body-less: a stream would go out chunked, which reads as "a body".
+    content = request.stream() if has_body else b""
+    upstream = client.build_request(request.method, url, params=request.query_params, headers=headers, content=content)
     try:
         response = await client.send(upstream, stream=True)
     except httpx.TimeoutException:
