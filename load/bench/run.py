@@ -63,17 +63,28 @@ def locust(target: Target, users: int, seconds: int, work: Path) -> Result:
     argv += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s", "-H", target.host, "--csv", str(prefix)]
     argv += ["--loglevel", "WARNING", "--stop-timeout", "2"]
     env = os.environ | {"BENCH_PATHS_FILE": str(paths_file)}
-    subprocess.run(argv, env=env, check=False, stdout=subprocess.DEVNULL, timeout=seconds + 60)
-    with open(f"{prefix}_stats.csv", newline="") as f:
+    run = subprocess.run(argv, env=env, check=False, capture_output=True, text=True, timeout=seconds + 60)
+    stats = Path(f"{prefix}_stats.csv")
+    if not stats.exists():
+        raise SystemExit(f"locust wrote no stats (exit code {run.returncode}):\n{run.stderr[-3000:]}")
+    with stats.open(newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
     return Result(
         target.label,
         int(row["Request Count"]),
         int(row["Failure Count"]),
-        float(row["Requests/s"]),
-        float(row["50%"]),
-        float(row["99%"]),
+        _number(row["Requests/s"]),
+        _number(row["50%"]),
+        _number(row["99%"]),
     )
+
+
+def _number(text: str) -> float:
+    """Locust writes N/A when a run saw no request."""
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 @contextmanager
