@@ -37,6 +37,8 @@ def create_app(
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     # httpx logs every call at INFO: a second line per proxied request beside the access log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not settings.access_log:
+        logging.getLogger("services.access").setLevel(logging.WARNING)
     return app
 
 
