@@ -1,0 +1,150 @@
+"""Checkouts in PostgreSQL (schema ``checkout``): one row per checkout, a step log, a lease.
+
+The row is the saga's memory: written after every step, so a crashed runner's saga can be
+resumed by the sweeper from where it stopped. The lease (``locked_until``) makes sure only
+one runner (a request or the sweeper) drives a saga at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from reference.events import new_event
+from services.checkout.domain import Checkout, Reason, Status
+from services.common.outbox import enqueue
+
+metadata = sa.MetaData()
+checkouts = sa.Table(
+    "checkouts",
+    metadata,
+    sa.Column("checkout_id", sa.String(64), primary_key=True),
+    sa.Column("customer_sub", sa.String(128), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("state", JSONB, nullable=False),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("customer_sub", "idempotency_key", name="checkouts_key"),
+)
+steps = sa.Table(
+    "checkout_steps",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("checkout_id", sa.String(64), nullable=False, index=True),
+    sa.Column("step", sa.String(40), nullable=False),
+    sa.Column("outcome", sa.String(200), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+STATE_FIELDS = (
+    "email", "shipping_address", "payment_method", "lines", "currency", "subtotal_minor", "shipping_minor",
+    "payment_id", "failure_reason", "failure_detail", "compensated",
+)  # fmt: skip
+
+
+def _to_row(co: Checkout) -> dict[str, Any]:
+    state = {f: getattr(co, f) for f in STATE_FIELDS}
+    return {"status": co.status.value, "state": state, "updated_at": datetime.now(UTC)}
+
+
+def _from_row(row: Any) -> Checkout:
+    state = dict(row.state)
+    reason = state.pop("failure_reason", None)
+    return Checkout(
+        checkout_id=row.checkout_id, customer_sub=row.customer_sub, idempotency_key=row.idempotency_key,
+        request_hash=row.request_hash, status=Status(row.status),
+        failure_reason=Reason(reason) if reason else None, **state,
+    )  # fmt: skip
+
+
+class Checkouts:
+    def __init__(self, engine: AsyncEngine, lease_s: float):
+        self.engine, self.lease = engine, timedelta(seconds=lease_s)
+
+    async def start(self, co: Checkout) -> tuple[Checkout, bool]:
+        """Insert the checkout holding its lease; if the key was used before, return that checkout instead."""
+        row = {**_to_row(co), "checkout_id": co.checkout_id, "customer_sub": co.customer_sub,
+               "idempotency_key": co.idempotency_key, "request_hash": co.request_hash,
+               "locked_until": datetime.now(UTC) + self.lease}  # fmt: skip
+        async with self.engine.begin() as conn:
+            made = await conn.execute(
+                insert(checkouts)
+                .values(**row)
+                .on_conflict_do_nothing(constraint="checkouts_key")
+                .returning(checkouts.c.checkout_id)
+            )
+            if made.first() is not None:
+                await self._log(conn, co.checkout_id, "started", "ok")
+                return co, True
+            existing = await conn.execute(
+                sa.select(checkouts).where(
+                    checkouts.c.customer_sub == co.customer_sub, checkouts.c.idempotency_key == co.idempotency_key
+                )
+            )
+            return _from_row(existing.one()), False
+
+    async def get(self, checkout_id: str) -> Checkout | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(checkouts).where(checkouts.c.checkout_id == checkout_id))).first()
+        return _from_row(row) if row else None
+
+    async def save(self, co: Checkout, step: str, outcome: str = "ok") -> None:
+        """Record a step; a terminal state also releases the lease and writes its event to the outbox."""
+        values = _to_row(co)
+        async with self.engine.begin() as conn:
+            if co.status in (Status.COMPLETED, Status.FAILED):
+                values["locked_until"] = None
+                await enqueue(conn, _outcome_event(co))
+            else:
+                values["locked_until"] = datetime.now(UTC) + self.lease
+            await conn.execute(checkouts.update().where(checkouts.c.checkout_id == co.checkout_id).values(**values))
+            await self._log(conn, co.checkout_id, step, outcome)
+
+    async def claim_stuck(self, limit: int = 20) -> list[Checkout]:
+        """Take over unfinished sagas whose lease ran out (their runner crashed or hung)."""
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(checkouts)
+                    .where(checkouts.c.status.notin_([Status.COMPLETED.value, Status.FAILED.value]))
+                    .where(sa.or_(checkouts.c.locked_until.is_(None), checkouts.c.locked_until < now))
+                    .order_by(checkouts.c.updated_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            ids = [r.checkout_id for r in rows]
+            if ids:
+                await conn.execute(
+                    checkouts.update().where(checkouts.c.checkout_id.in_(ids)).values(locked_until=now + self.lease)
+                )
+        return [_from_row(r) for r in rows]
+
+    async def steps(self, checkout_id: str) -> list[tuple[str, str]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(steps.c.step, steps.c.outcome).where(steps.c.checkout_id == checkout_id).order_by(steps.c.id)
+            )
+            return [(r.step, r.outcome) for r in rows]
+
+    @staticmethod
+    async def _log(conn: AsyncConnection, checkout_id: str, step: str, outcome: str) -> None:
+        await conn.execute(steps.insert().values(checkout_id=checkout_id, step=step, outcome=outcome[:200]))
+
+
+def _outcome_event(co: Checkout):
+    completed = co.status is Status.COMPLETED
+    data = {"checkout_id": co.checkout_id, "customer_sub": co.customer_sub, "order_id": co.order_id}
+    if not completed:
+        data["reason"] = co.failure_reason.value if co.failure_reason else None
+    return new_event(
+        "CheckoutCompleted" if completed else "CheckoutFailed", source="checkout", subject=co.checkout_id, data=data
+    )

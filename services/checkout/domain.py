@@ -1,0 +1,149 @@
+"""The checkout saga as data: its states, the pivot, the ids it derives, and how failures answer.
+
+A checkout moves forward through ``STEPS``; until the order is confirmed (the pivot) every
+step can be undone, so a failure compensates backwards; from the pivot on the order exists
+and is paid for, so the saga only moves forward (capture, commit stock, clear the cart).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    STARTED = "started"
+    RESERVED = "reserved"
+    ORDER_CREATED = "order_created"
+    AUTHORIZED = "authorized"
+    CONFIRMED = "confirmed"  # the pivot: from here on, forward only
+    CAPTURED = "captured"
+    STOCK_COMMITTED = "stock_committed"
+    COMPLETED = "completed"  # the cart no longer holds what was bought
+    FAILED = "failed"  # every completed step was compensated
+
+
+STEPS = (
+    Status.STARTED,
+    Status.RESERVED,
+    Status.ORDER_CREATED,
+    Status.AUTHORIZED,
+    Status.CONFIRMED,
+    Status.CAPTURED,
+    Status.STOCK_COMMITTED,
+    Status.COMPLETED,
+)
+TERMINAL = frozenset({Status.COMPLETED, Status.FAILED})
+
+
+def past_pivot(status: Status) -> bool:
+    """True once the order is confirmed: from then on the saga finishes rather than undoes."""
+    return status is not Status.FAILED and STEPS.index(status) >= STEPS.index(Status.CONFIRMED)
+
+
+class Reason(StrEnum):
+    """Why a checkout failed, and the HTTP status that tells the shopper."""
+
+    CART_NOT_READY = "cart_not_ready"
+    OUT_OF_STOCK = "out_of_stock"
+    PAYMENT_DECLINED = "payment_declined"
+    PAYMENT_TIMEOUT = "payment_timeout"
+    UNAVAILABLE = "unavailable"
+    ABANDONED = "abandoned"  # a crashed saga the sweeper compensated
+
+    @property
+    def http_status(self) -> int:
+        return {"cart_not_ready": 409, "out_of_stock": 409, "payment_declined": 402, "payment_timeout": 504}.get(
+            self.value, 503
+        )
+
+
+class StepFailed(Exception):
+    """A step failed for a business reason (or after retries): the saga must compensate."""
+
+    def __init__(self, reason: Reason, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class Checkout:
+    checkout_id: str
+    customer_sub: str
+    email: str
+    idempotency_key: str
+    request_hash: str
+    shipping_address: dict[str, Any]
+    payment_method: str
+    status: Status = Status.STARTED
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    currency: str = ""
+    subtotal_minor: int = 0
+    shipping_minor: int = 0
+    payment_id: str | None = None
+    failure_reason: Reason | None = None
+    failure_detail: str | None = None
+    compensated: bool = False
+
+    @property
+    def order_id(self) -> str:
+        return f"ord-{self.checkout_id}"
+
+    @property
+    def reservation_id(self) -> str:
+        return f"chk-{self.checkout_id}"
+
+    @property
+    def payment_key(self) -> str:
+        return f"checkout:{self.checkout_id}"
+
+    @property
+    def total_minor(self) -> int:
+        return self.subtotal_minor + self.shipping_minor
+
+    def bought(self) -> dict[str, int]:
+        return {line["product_id"]: line["quantity"] for line in self.lines}
+
+    def public(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "checkout_id": self.checkout_id,
+            "status": self.status.value,
+            "order_id": self.order_id if self.status not in (Status.STARTED, Status.RESERVED) else None,
+            "payment_id": self.payment_id,
+            "currency": self.currency,
+            "total_minor": self.total_minor,
+            "lines": self.lines,
+        }
+        if self.failure_reason:
+            body["failure"] = {"reason": self.failure_reason.value, "detail": self.failure_detail}
+        return body
+
+
+def new_checkout_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    """What 'the same request' means for an Idempotency-Key: the canonical JSON of its body."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def lines_from_cart(cart: dict[str, Any]) -> tuple[list[dict[str, Any]], str, int]:
+    """Order lines, currency and subtotal of a cart the cart service priced; StepFailed if it cannot be bought."""
+    if not cart.get("lines"):
+        raise StepFailed(Reason.CART_NOT_READY, "the cart is empty")
+    if not cart.get("checkout_ready"):
+        problems = (
+            "; ".join(f"{p['product_id']}: {p['problem']}" for p in cart.get("problems", [])) or "mixed currencies"
+        )
+        raise StepFailed(Reason.CART_NOT_READY, f"the cart cannot be bought as it is: {problems}")
+    lines = [
+        {k: line[k] for k in ("product_id", "name", "quantity", "unit_price_minor")}
+        for line in sorted(cart["lines"], key=lambda x: x["product_id"])
+    ]
+    ((currency, subtotal),) = cart["totals_minor"].items()
+    return lines, currency, subtotal

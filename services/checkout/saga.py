@@ -1,0 +1,121 @@
+"""The checkout saga: forward steps, compensation before the pivot, roll-forward after it.
+
+``run`` drives a checkout from whatever state it is in (a fresh one, or one a crashed runner
+left behind), saving after every step. A business failure (empty cart, no stock, a
+declined card) or an outage before the pivot compensates every step made, newest first;
+from the pivot (order confirmed) on, the saga only moves forward and an outage leaves it
+for the sweeper to finish. ``after_step`` is a fault-injection point: tests and chaos
+experiments crash the runner there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.checkout.adapters.downstream import Downstream
+from services.checkout.adapters.postgres import Checkouts
+from services.checkout.domain import STEPS, Checkout, Reason, Status, StepFailed, lines_from_cart, past_pivot
+from services.checkout.settings import CheckoutSettings
+
+log = logging.getLogger("services.checkout.saga")
+Hook = Callable[[Checkout], Awaitable[None]]
+
+
+async def _nothing(_: Checkout) -> None:
+    return None
+
+
+class Saga:
+    def __init__(
+        self, repo: Checkouts, downstream: Downstream, settings: CheckoutSettings, after_step: Hook = _nothing
+    ):
+        self.repo, self.d, self.settings, self.after_step = repo, downstream, settings, after_step
+
+    async def run(self, co: Checkout) -> Checkout:
+        """Drive ``co`` to COMPLETED or FAILED, or as far as an outage after the pivot allows."""
+        forward = {
+            Status.STARTED: self._reserve,
+            Status.RESERVED: self._create_order,
+            Status.ORDER_CREATED: self._authorize,
+            Status.AUTHORIZED: self._confirm,
+            Status.CONFIRMED: self._capture,
+            Status.CAPTURED: self._commit_stock,
+            Status.STOCK_COMMITTED: self._clear_cart,
+        }
+        while co.status in forward:
+            try:
+                await forward[co.status](co)
+            except StepFailed as failure:
+                if past_pivot(co.status):
+                    log.warning(
+                        "checkout %s stuck at %s: %s; the sweeper will retry", co.checkout_id, co.status, failure
+                    )
+                    await self.repo.save(co, f"retry:{co.status.value}", failure.detail)
+                    return co
+                return await self.compensate(co, failure.reason, failure.detail)
+            co.status = STEPS[STEPS.index(co.status) + 1]
+            await self.repo.save(co, co.status.value)
+            await self.after_step(co)
+        return co
+
+    async def resume(self, co: Checkout) -> Checkout:
+        """What the sweeper does with a saga whose runner vanished: finish it past the pivot, else undo it."""
+        if co.failure_reason is not None or not past_pivot(co.status):
+            return await self.compensate(co, co.failure_reason or Reason.ABANDONED, co.failure_detail or "runner lost")
+        return await self.run(co)
+
+    async def compensate(self, co: Checkout, reason: Reason, detail: str) -> Checkout:
+        """Undo every step made, newest first; if an undo fails, leave it for the sweeper to try again."""
+        co.failure_reason, co.failure_detail = reason, detail
+        made = STEPS.index(co.status)
+        try:
+            if made >= STEPS.index(Status.ORDER_CREATED):  # an authorization may exist, even a timed-out one
+                await self.d.void_payments(co)
+            if made >= STEPS.index(Status.RESERVED):  # the order may exist, even if creating it timed out
+                await self.d.cancel_order(co, reason.value)
+            if co.lines:  # a reservation was asked for: it may exist even if the answer was lost
+                await self.d.release_stock(co)
+        except StepFailed as failure:
+            log.warning("compensating checkout %s failed: %s; the sweeper will retry", co.checkout_id, failure)
+            await self.repo.save(co, "compensation-retry", failure.detail)
+            return co
+        co.status, co.compensated = Status.FAILED, made > 0
+        await self.repo.save(co, "failed", f"{reason.value}: {detail}")
+        return co
+
+    # --- forward steps
+
+    async def _reserve(self, co: Checkout) -> None:
+        co.lines, co.currency, co.subtotal_minor = lines_from_cart(await self.d.priced_cart(co))
+        co.shipping_minor = self.settings.shipping_minor
+        await self.d.reserve(co, self.settings.reservation_ttl_s)
+
+    async def _create_order(self, co: Checkout) -> None:
+        await self.d.create_order(co)
+
+    async def _authorize(self, co: Checkout) -> None:
+        co.payment_id = await self.d.authorize(co)
+
+    async def _confirm(self, co: Checkout) -> None:
+        await self.d.confirm_order(co)
+
+    async def _capture(self, co: Checkout) -> None:
+        await self.d.capture(co)
+
+    async def _commit_stock(self, co: Checkout) -> None:
+        await self.d.commit_stock(co)
+
+    async def _clear_cart(self, co: Checkout) -> None:
+        await self.d.remove_bought(co)
+
+
+async def sweep(saga: Saga) -> int:
+    """One pass of the sweeper: resume every saga whose lease ran out; returns how many it touched."""
+    stuck = await saga.repo.claim_stuck()
+    for co in stuck:
+        try:
+            await saga.resume(co)
+        except Exception:
+            log.exception("sweeping checkout %s failed", co.checkout_id)
+    return len(stuck)
