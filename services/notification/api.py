@@ -77,7 +77,7 @@ async def my_emails(user: User, sent: Sent, limit: Limit = 20) -> EmailList:
 async def all_emails(
     sent: Sent,
     limit: Limit = 20,
-    order_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    order_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     status: Literal["sent", "skipped"] | None = None,
 ) -> InternalEmailList:
     rows = await sent.latest(limit, order_id=order_id, status=status)

@@ -11,8 +11,8 @@ emails = Table(
     metadata,
     Column("event_id", Uuid, primary_key=True),
     Column("event_type", String(64), nullable=False),
-    Column("order_id", String(64), nullable=False),
-    Column("customer_sub", String(64)),
+    Column("order_id", String(128), nullable=False),
+    Column("customer_sub", String(128)),
     Column("recipient", String(320)),
     Column("subject", Text, nullable=False, server_default=""),
     Column("text_body", Text, nullable=False, server_default=""),
@@ -30,8 +30,8 @@ emails = Table(
 contacts = Table(
     "contacts",
     metadata,
-    Column("order_id", String(64), primary_key=True),
-    Column("customer_sub", String(64), nullable=False),
+    Column("order_id", String(128), primary_key=True),
+    Column("customer_sub", String(128), nullable=False),
     Column("email", String(320)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

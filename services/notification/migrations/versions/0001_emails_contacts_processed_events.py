@@ -21,8 +21,8 @@ def upgrade() -> None:
         "emails",
         sa.Column("event_id", sa.Uuid, primary_key=True),
         sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("order_id", sa.String(64), nullable=False),
-        sa.Column("customer_sub", sa.String(64)),
+        sa.Column("order_id", sa.String(128), nullable=False),
+        sa.Column("customer_sub", sa.String(128)),
         sa.Column("recipient", sa.String(320)),
         sa.Column("subject", sa.Text, nullable=False, server_default=""),
         sa.Column("text_body", sa.Text, nullable=False, server_default=""),
@@ -38,8 +38,8 @@ def upgrade() -> None:
     op.create_index("emails_by_time", "emails", ["created_at"])
     op.create_table(
         "contacts",
-        sa.Column("order_id", sa.String(64), primary_key=True),
-        sa.Column("customer_sub", sa.String(64), nullable=False),
+        sa.Column("order_id", sa.String(128), primary_key=True),
+        sa.Column("customer_sub", sa.String(128), nullable=False),
         sa.Column("email", sa.String(320)),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
