@@ -14,11 +14,12 @@ from fastapi.openapi.utils import get_openapi
 from reference.services import route_table
 from services.common.app import Check, create_service_app
 from services.common.settings import service_url
-from services.gateway.adapters.jwks import JwksVerifier, KeysUnavailable
+from services.gateway.adapters.jwks import JwksVerifier
 from services.gateway.adapters.redis_edge import RedisEdge
 from services.gateway.adapters.upstream import HttpUpstream
 from services.gateway.api import documented, router
 from services.gateway.domain import Route
+from services.gateway.ports import KeysUnavailable
 from services.gateway.proxy import Gateway
 from services.gateway.settings import GatewaySettings
 

@@ -43,6 +43,10 @@ class UpstreamTimeout(Exception):
     """The service did not answer in time."""
 
 
+class KeysUnavailable(Exception):
+    """The signing keys could not be fetched: tokens cannot be checked now (an outage, not the client's fault)."""
+
+
 class TokenVerifier(abc.ABC):
     @abc.abstractmethod
     async def claims(self, token: str) -> Mapping[str, object]:

@@ -11,9 +11,8 @@ from fastapi.responses import Response
 from services.common.identity import Caller
 from services.common.problems import NotFound, Problem, TooManyRequests, Unauthorized, Unavailable
 from services.gateway import domain
-from services.gateway.adapters.jwks import KeysUnavailable
 from services.gateway.domain import InvalidToken, Route, Target
-from services.gateway.ports import Cached, Edge, TokenVerifier, Upstream, UpstreamDown, UpstreamTimeout
+from services.gateway.ports import Cached, Edge, KeysUnavailable, TokenVerifier, Upstream, UpstreamDown, UpstreamTimeout
 from services.gateway.settings import GatewaySettings
 
 API = b"/api"

@@ -16,15 +16,11 @@ import httpx
 import jwt
 
 from services.gateway.domain import InvalidToken
-from services.gateway.ports import TokenVerifier
+from services.gateway.ports import KeysUnavailable, TokenVerifier
 
 ALGORITHMS = ["RS256"]  # Cognito signs with RS256 only; anything else (none, HS256 with the public key) fails
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "token_use"]
 log = logging.getLogger(__name__)
-
-
-class KeysUnavailable(Exception):
-    """The signing keys could not be fetched: tokens cannot be checked right now (an outage, not the client's fault)."""
 
 
 class JwksVerifier(TokenVerifier):
