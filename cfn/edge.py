@@ -24,6 +24,7 @@ from cfn.security import kms_export
 from cfn.storage import add_bucket, add_bucket_policy, add_own_bucket_policy
 from cfn.waf import WEB_ACL, add_web_acl
 from reference import RESOURCES
+from reference import edge as edge_model
 from reference.model import BucketRole
 from reference.waf import WEB_ACL as MODEL_WEB_ACL
 
@@ -31,11 +32,11 @@ LAYER = "edge"
 KEY = kms_export("main")
 DISTRIBUTION = "Distribution"
 CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # the hosted zone id of every CloudFront alias record
-# AWS managed CloudFront policies (ids are the same in every account).
-CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+# AWS managed CloudFront policies (ids are the same in every account), from reference/edge.py.
+CACHING_OPTIMIZED = edge_model.CACHING_OPTIMIZED.id
+CACHING_DISABLED = edge_model.CACHING_DISABLED.id
+ALL_VIEWER_EXCEPT_HOST = edge_model.ALL_VIEWER_EXCEPT_HOST
+SECURITY_HEADERS = edge_model.SECURITY_HEADERS.id
 REALTIME_FIELDS = (
     "timestamp",
     "c-ip",
@@ -48,8 +49,8 @@ REALTIME_FIELDS = (
 )
 EDGE_STREAM = next(s for s in RESOURCES.streams if "CF" in s.producers)
 # Path patterns of the non-default behaviours (the static site is the default one).
-MEDIA_PATH = "/media/*"
-API_PATH = "/api/*"
+MEDIA_PATH = edge_model.MEDIA_PATH
+API_PATH = edge_model.API_PATH
 
 
 def add_parameters(t: Template) -> None:

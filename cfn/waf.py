@@ -12,6 +12,7 @@ from reference.waf import (
     FieldToMatch,
     GeoMatch,
     IpSetReference,
+    LabelMatch,
     ManagedRuleGroup,
     Override,
     Part,
@@ -51,6 +52,13 @@ def field_to_match(field: FieldToMatch) -> wafv2.FieldToMatch:
             return wafv2.FieldToMatch(UriPath={})
         case Part.HEADER:
             return wafv2.FieldToMatch(SingleHeader=wafv2.SingleHeader(Name=field.name))
+        case Part.HEADERS:
+            pattern = wafv2.HeaderMatchPattern(ExcludedHeaders=list(field.excluded)) if field.excluded else None
+            pattern = pattern or wafv2.HeaderMatchPattern(All={})
+            # Headers past WAF's inspection limit (8 KiB, 200 headers) count as matching, like the body.
+            return wafv2.FieldToMatch(
+                Headers=wafv2.Headers(MatchPattern=pattern, MatchScope="VALUE", OversizeHandling=OVERSIZE)
+            )
     raise ValueError(field.part)
 
 
@@ -95,6 +103,8 @@ def statement(stmt: Statement) -> wafv2.Statement:
             )
         case GeoMatch(country_codes=codes):
             return wafv2.Statement(GeoMatchStatement=wafv2.GeoMatchStatement(CountryCodes=list(codes)))
+        case LabelMatch(key=key):
+            return wafv2.Statement(LabelMatchStatement=wafv2.LabelMatchStatement(Key=key, Scope="LABEL"))
         case ManagedRuleGroup(name=group, vendor=vendor, excluded_rules=excluded):
             overrides = [wafv2.RuleActionOverride(Name=r, ActionToUse=action(Action.COUNT)) for r in excluded]
             extra = {"RuleActionOverrides": overrides} if overrides else {}
@@ -113,13 +123,15 @@ def action(a: Action) -> wafv2.RuleAction:
 
 def rule(r: Rule) -> wafv2.WebACLRule:
     visibility = wafv2.VisibilityConfig(
-        CloudWatchMetricsEnabled=True, MetricName=logical_id("waf", r.name), SampledRequestsEnabled=True
+        CloudWatchMetricsEnabled=True, MetricName=r.metric_name, SampledRequestsEnabled=True
     )
-    props = {}
+    props: dict[str, object] = {}
     if r.action is not None:
         props["Action"] = action(r.action)
     if r.override is not None:
         props["OverrideAction"] = wafv2.OverrideAction(**{"None" if r.override is Override.NONE else "Count": {}})
+    if r.labels:
+        props["RuleLabels"] = [wafv2.Label(Name=label) for label in r.labels]
     return wafv2.WebACLRule(
         Name=r.name, Priority=r.priority, Statement=statement(r.statement), VisibilityConfig=visibility, **props
     )
@@ -145,7 +157,7 @@ def add_web_acl(t: Template, acl: WebAcl) -> wafv2.WebACL:
         DefaultAction=wafv2.DefaultAction(**default),
         Rules=[rule(r) for r in sorted(acl.rules, key=lambda r: r.priority)],
         VisibilityConfig=wafv2.VisibilityConfig(
-            CloudWatchMetricsEnabled=True, MetricName="shop-web-acl", SampledRequestsEnabled=True
+            CloudWatchMetricsEnabled=True, MetricName=acl.metric_name, SampledRequestsEnabled=True
         ),
         Tags=tags("edge"),
     )

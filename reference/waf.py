@@ -7,6 +7,7 @@ Statements match one part of the request (``FieldToMatch``) after text transform
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,6 +32,7 @@ class Part(StrEnum):
     BODY = "body"
     URI = "uri"  # the path
     HEADER = "header"  # one header, named by FieldToMatch.name
+    HEADERS = "headers"  # every header's value, but those named in FieldToMatch.excluded
 
 
 class Transform(StrEnum):
@@ -56,6 +58,7 @@ class FieldToMatch:
     part: Part
     name: str | None = None  # the header name when part is HEADER (lower case)
     transforms: tuple[Transform, ...] = ()
+    excluded: tuple[str, ...] = ()  # headers HEADERS leaves out (lower case)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,15 @@ class GeoMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelMatch:
+    """Matches when an earlier rule (of this web ACL) added the label ``key`` to the request."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ManagedRuleGroup:
-    """A rule group maintained by AWS; evaluated locally as 'not implemented' unless someone models it."""
+    """A rule group maintained by AWS; the local edge approximates it (localcloud/edge/managed.py)."""
 
     name: str
     vendor: str = "AWS"
@@ -111,7 +121,17 @@ class AnyOf:
     statements: tuple[Statement, ...]
 
 
-Statement = RateBased | SizeConstraint | SqliMatch | XssMatch | IpSetReference | GeoMatch | ManagedRuleGroup | AnyOf
+Statement = (
+    RateBased
+    | SizeConstraint
+    | SqliMatch
+    | XssMatch
+    | IpSetReference
+    | GeoMatch
+    | LabelMatch
+    | ManagedRuleGroup
+    | AnyOf
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +144,12 @@ class Rule:
     action: Action | None = None  # None for a managed rule group
     override: Override | None = None  # only for a managed rule group
     summary: str = ""
+    labels: tuple[str, ...] = ()  # added to a matching request (WAF's RuleLabels), e.g. for a later LabelMatch
+
+    @property
+    def metric_name(self) -> str:
+        """The CloudWatch metric name (VisibilityConfig.MetricName): ``rate-per-ip`` -> ``WafRatePerIp``."""
+        return "Waf" + "".join(w[0].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", self.name) if w)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +165,7 @@ class WebAcl:
     default_action: Action
     rules: tuple[Rule, ...]
     ip_sets: tuple[IpSet, ...] = ()
+    metric_name: str = "shop-web-acl"  # the WebACL dimension of its CloudWatch metrics
 
     def rule(self, name: str) -> Rule:
         return next(r for r in self.rules if r.name == name)
@@ -165,6 +192,11 @@ def check_web_acl(acl: WebAcl) -> list[str]:
             field = getattr(stmt, "field", None)
             if field is not None and (field.part is Part.HEADER) != (field.name is not None):
                 problems.append(f"rule {rule.name}: a header name is given exactly for header matches")
+            if field is not None and field.excluded and field.part is not Part.HEADERS:
+                problems.append(f"rule {rule.name}: only an all-headers match excludes headers")
+            earlier = {label for r in acl.rules if r.priority < rule.priority for label in r.labels}
+            if isinstance(stmt, LabelMatch) and stmt.key not in earlier:
+                problems.append(f"rule {rule.name} matches label {stmt.key} that no earlier rule adds")
     return problems
 
 
@@ -178,6 +210,8 @@ _DECODE = (Transform.URL_DECODE, Transform.HTML_ENTITY_DECODE)
 QUERY = FieldToMatch(Part.QUERY, transforms=_DECODE)
 BODY = FieldToMatch(Part.BODY, transforms=_DECODE)
 URI = FieldToMatch(Part.URI, transforms=(Transform.URL_DECODE,))
+# The bearer token and the cookies are opaque to these rules; the managed groups inspect cookies.
+HEADERS = FieldToMatch(Part.HEADERS, transforms=_DECODE, excluded=("authorization", "cookie"))
 
 WEB_ACL = WebAcl(
     name="edge",
@@ -200,9 +234,16 @@ WEB_ACL = WebAcl(
             Action.BLOCK,
             summary="cookie stuffing",
         ),
-        Rule("sqli", 30, AnyOf((SqliMatch(QUERY), SqliMatch(BODY), SqliMatch(URI))), Action.BLOCK),
-        Rule("xss", 40, AnyOf((XssMatch(QUERY), XssMatch(BODY), XssMatch(URI))), Action.BLOCK),
-        Rule("embargoed-countries", 50, GeoMatch(("CU", "IR", "KP", "SY")), Action.COUNT, summary="watch, not block"),
+        Rule("sqli", 30, AnyOf(tuple(SqliMatch(f) for f in (QUERY, BODY, URI, HEADERS))), Action.BLOCK),
+        Rule("xss", 40, AnyOf(tuple(XssMatch(f) for f in (QUERY, BODY, URI, HEADERS))), Action.BLOCK),
+        Rule(
+            "embargoed-countries",
+            50,
+            GeoMatch(("CU", "IR", "KP", "SY")),
+            Action.COUNT,
+            summary="watch, not block",
+            labels=("shop:embargoed-country",),
+        ),
         Rule(
             "aws-common",
             60,
