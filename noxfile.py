@@ -98,6 +98,5 @@ def deploy(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure req/s and p50/p99 against the bare-uvicorn ceiling with Locust: nox -s bench -- catalog [--profile]."""
-    _install(session, "local")
-    session.install("locust>=2.40", "hiredis>=3.0", *(["py-spy>=0.4"] if "--profile" in session.posargs else []))
+    _install(session, "local", "bench")
     session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

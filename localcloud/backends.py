@@ -57,6 +57,32 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: any free port); raises OSError if the port is taken.
+
+    The supervisor binds the sockets itself and hands them to the servers (uvicorn ``--fd``),
+    so no other process can take a port between choosing it and using it.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def listen_preferred(host: str, port: int) -> socket.socket:
+    """A listening socket on ``port`` if it is free, else on a port the OS picks."""
+    try:
+        return listen(host, port)
+    except OSError:
+        return listen(host, 0)
+
+
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

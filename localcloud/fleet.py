@@ -6,13 +6,14 @@ A service runs locally as soon as its package has an ``app`` module with a
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 import urllib.request
 from importlib.util import find_spec
 from pathlib import Path
 
-from localcloud.backends import port_is_free
+from localcloud.backends import listen_preferred
 from localcloud.processes import Child, StartError, spawn
 from reference import SERVICES
 from reference.model import Service
@@ -25,26 +26,35 @@ def present() -> list[Service]:
     return [s for s in SERVICES if find_spec(f"services.{s.name}") and find_spec(f"services.{s.name}.app")]
 
 
-def urls(services: list[Service]) -> dict[str, str]:
-    """A URL per service: its port from reference/ when free, else one the OS picks."""
-    from localcloud.backends import free_port
+def sockets(services: list[Service]) -> dict[str, socket.socket]:
+    """A listening socket per service: on its port from reference/ when free, else on one the OS picks."""
+    return {s.name: listen_preferred(HOST, s.port) for s in services}
 
-    return {s.name: f"http://{HOST}:{s.port if port_is_free(HOST, s.port) else free_port()}" for s in services}
+
+def url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
 
 
 def url_env(service_urls: dict[str, str]) -> dict[str, str]:
     """``SHOP_SERVICE_<NAME>_URL`` for every service: how services find each other (cluster DNS on EKS)."""
-    return {f"SHOP_SERVICE_{name.upper()}_URL": url for name, url in service_urls.items()}
+    return {f"SHOP_SERVICE_{name.upper()}_URL": u for name, u in service_urls.items()}
 
 
-def start(services: list[Service], service_urls: dict[str, str], env: dict[str, str], log_dir: Path) -> list[Child]:
-    """Spawn every service at once (they import in parallel), from the main thread."""
+def uvicorn_argv(app: str, sock: socket.socket) -> list[str]:
+    """uvicorn serving ``app`` on an already-bound socket it inherits."""
+    return [sys.executable, "-m", "uvicorn", app, "--factory", "--fd", str(sock.fileno()),
+            "--no-access-log", "--timeout-graceful-shutdown", "5"]  # fmt: skip
+
+
+def start(services: list[Service], socks: dict[str, socket.socket], env: dict[str, str], log_dir: Path) -> list[Child]:
+    """Spawn every service at once (they import in parallel), from the main thread; each gets its socket."""
     children = []
     for s in services:
-        port = service_urls[s.name].rsplit(":", 1)[1]
-        argv = [sys.executable, "-m", "uvicorn", f"services.{s.name}.app:create_app", "--factory"]
-        argv += ["--host", HOST, "--port", port, "--no-access-log", "--timeout-graceful-shutdown", "5"]
-        children.append(spawn(s.name, argv, log_dir=log_dir, env=env))
+        sock = socks[s.name]
+        argv = uvicorn_argv(f"services.{s.name}.app:create_app", sock)
+        children.append(spawn(s.name, argv, log_dir=log_dir, env=env, pass_fds=[sock.fileno()]))
+        sock.close()  # the child has its own copy
     return children
 
 

@@ -51,6 +51,11 @@ class Child:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def signal_stop(self) -> None:
+        """Ask the child to stop (its stop signal to its group) without waiting; ``stop`` then waits."""
+        if self.alive():
+            _signal_group(self.popen.pid, self.stop_signal)
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """Send the stop signal to the child's group, escalate to SIGKILL after the timeout, reap."""
         if self._stopped:
@@ -91,6 +96,7 @@ def spawn(
     user: str | None = None,
     stop_signal: int = signal.SIGTERM,
     death_signal: int = signal.SIGKILL,
+    pass_fds: Sequence[int] = (),
 ) -> Child:
     """Start ``argv`` as a child that logs to ``<log_dir>/<name>.log`` and dies with us."""
     if threading.current_thread() is not threading.main_thread():
@@ -107,6 +113,7 @@ def spawn(
             user=user,
             process_group=0,
             preexec_fn=_die_with_parent(death_signal),
+            pass_fds=tuple(pass_fds),
         )
     return Child(name, popen, log, stop_signal)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -69,16 +70,19 @@ def startup_report() -> str:
 def up(settings: LocalCloudSettings, console: Console | None = None) -> int:
     """Run the local stack until interrupted; 0 after a requested stop, 1 if a component failed."""
     console = console or Console()
-    if not backends.port_is_free(settings.host, settings.port):
+    try:  # taken first and held: the front door's port is the one the user asked for
+        front_socket = backends.listen(settings.host, settings.port)
+    except OSError:
         console.say(
-            f"error: {settings.host}:{settings.port} is already in use; set SHOP_PORT (or --port) to another port"
+            f"error: {settings.host}:{settings.port} is already in use; set SHOP_PORT (or --port) to another one"
         )
         return 1
     handlers = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, _raise_stop)
     try:
         with ExitStack() as stack:
             try:
-                return serve(start(settings, stack, console), console)
+                stack.callback(front_socket.close)
+                return serve(start(settings, front_socket, stack, console), console)
             finally:
                 _ignore_signals()  # a second Ctrl-C must not cut the orderly stop short
     except (KeyboardInterrupt, Stop):
@@ -92,7 +96,7 @@ def up(settings: LocalCloudSettings, console: Console | None = None) -> int:
         signal.signal(signal.SIGTERM, handlers[1])
 
 
-def start(settings: LocalCloudSettings, stack: ExitStack, console: Console) -> list[Child]:
+def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: ExitStack, console: Console) -> list[Child]:
     """Bring every component up, in order, registering its stop on ``stack``."""
     run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shop-localcloud-")))
     log_dir = run_dir / "logs"
@@ -125,14 +129,14 @@ def start(settings: LocalCloudSettings, stack: ExitStack, console: Console) -> l
         console.say("  provision  skipped: in AWS the CloudFormation stacks own the resources")
 
     services = fleet.present()
-    service_urls = fleet.urls(services)
+    socks = fleet.sockets(services)
+    service_urls = {name: fleet.url(sock) for name, sock in socks.items()}
     env = child_env(settings, pg, kv, aws, outputs_file) | fleet.url_env(service_urls)
     children: list[Child] = []
     if services:
         with console.timed("services") as detail:
-            children += fleet.start(services, service_urls, env, log_dir)
-            for child in children:
-                stack.callback(child.stop)
+            children += fleet.start(services, socks, env, log_dir)
+            stack.callback(stop_together, children)
             fleet.wait_ready(children, service_urls, settings.ready_timeout_s)
             detail.append(", ".join(f"{s.name} {service_urls[s.name].rsplit(':', 1)[1]}" for s in services))
         for module in fleet.seed_modules(services):
@@ -140,7 +144,7 @@ def start(settings: LocalCloudSettings, stack: ExitStack, console: Console) -> l
                 detail.append(f"{module}: {fleet.run_seed(module, env, log_dir)}")
 
     with console.timed("frontdoor") as detail:
-        door = start_frontdoor(settings, env, log_dir)
+        door = start_frontdoor(settings, front_socket, env, log_dir)
         stack.callback(door.stop)
         detail.append(f"http://{settings.host}:{settings.port}/healthz")
 
@@ -217,10 +221,10 @@ def cognito_env(outputs: Outputs, endpoint_url: str | None) -> dict[str, str]:
     }
 
 
-def start_frontdoor(settings: LocalCloudSettings, env: dict[str, str], log_dir: Path) -> Child:
-    argv = [sys.executable, "-m", "uvicorn", "localcloud.frontdoor:create_app", "--factory"]
-    argv += ["--host", settings.host, "--port", str(settings.port), "--no-access-log"]
-    door = spawn("frontdoor", argv, log_dir=log_dir, env=env)
+def start_frontdoor(settings: LocalCloudSettings, sock: socket.socket, env: dict[str, str], log_dir: Path) -> Child:
+    argv = fleet.uvicorn_argv("localcloud.frontdoor:create_app", sock)
+    door = spawn("frontdoor", argv, log_dir=log_dir, env=env, pass_fds=[sock.fileno()])
+    sock.close()  # the front door has its own copy
     url = f"http://{settings.host}:{settings.port}/healthz"
     try:
         wait_until(door, lambda: _get_ok(url), timeout_s=settings.ready_timeout_s, what="200 from /healthz")
@@ -228,6 +232,14 @@ def start_frontdoor(settings: LocalCloudSettings, env: dict[str, str], log_dir: 
         door.stop()
         raise
     return door
+
+
+def stop_together(children: list[Child]) -> None:
+    """Stop services at once rather than one after another: each may take seconds to drain."""
+    for child in children:
+        child.signal_stop()
+    for child in children:
+        child.stop()
 
 
 def _get_ok(url: str) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import sqlalchemy as sa
@@ -40,6 +41,7 @@ def _columns() -> list[sa.Column[Any]]:
 metadata = sa.MetaData()
 processed_events = sa.Table("processed_events", metadata, *_columns())
 
+T = TypeVar("T")
 Handler = Callable[[Event, AsyncConnection], Awaitable[None]]
 
 
@@ -56,6 +58,31 @@ class Outcome:
     poison: int = 0
 
 
+def in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+    """Run a blocking call (an SQS long poll) in a daemon thread.
+
+    Not ``asyncio.to_thread``: the interpreter joins executor threads at exit, so a long
+    poll in flight would hold a stopping service for up to 20 s after its lifespan ended.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(method: Callable[[Any], None], value: Any) -> None:
+        if not future.done():  # the awaiting task may have been cancelled meanwhile
+            method(value)
+
+    def run() -> None:
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            loop.call_soon_threadsafe(settle, future.set_exception, exc)
+        else:
+            loop.call_soon_threadsafe(settle, future.set_result, result)
+
+    threading.Thread(target=run, name="sqs-long-poll", daemon=True).start()
+    return future
+
+
 class Consumer:
     """Long-polls one queue and hands each new event to ``handler`` inside a transaction."""
 
@@ -68,7 +95,7 @@ class Consumer:
 
     async def poll_once(self, wait_s: int | None = None) -> Outcome:
         """Receive up to 10 messages and process them; returns what happened to each."""
-        got = await asyncio.to_thread(
+        got = await in_daemon_thread(
             self.sqs.receive_message,
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=10,

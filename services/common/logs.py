@@ -37,3 +37,6 @@ def configure(service: str, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Per-call INFO lines of the HTTP and AWS clients would double every access-log line.
+    for name in ("httpx", "httpcore", "botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

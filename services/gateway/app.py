@@ -36,8 +36,6 @@ def create_app(
         "gateway", settings, [router], lifespan=lambda app: _adapters(app, settings, upstream_transport), checks=_checks
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    # httpx logs every call at INFO: a second line per proxied request beside the access log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not settings.access_log:
         logging.getLogger("services.access").setLevel(logging.WARNING)
     return app

@@ -1,0 +1,8 @@
+"""The local edge: the stand-in for WAF + CloudFront in front of the shop (see docs/edge.md).
+
+- ``waf``: evaluates reference/waf.py's web ACL, the same rule objects cfn/waf.py renders;
+- ``managed``: approximations of the AWS managed rule groups the web ACL enables;
+- ``cache``: a CloudFront-like cache driven by reference/edge.py's cache policies;
+- ``logs``: access lines in CloudFront's real-time log field format, and WAF decision logs;
+- ``origins``: the S3 buckets and the API gateway behind it.
+"""

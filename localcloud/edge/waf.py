@@ -1,0 +1,334 @@
+"""Evaluate reference/waf.py's web ACL on a request, with WAF's semantics.
+
+Rules run in priority order; the first terminating action (block or allow) decides; a count
+action records the match, adds the rule's labels and goes on; no terminating match means the
+default action. Statements are compiled once into closures; each request's fields are
+extracted and transformed lazily (only when a statement asks) and at most once.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import ipaddress
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import parse_qsl, unquote
+
+from localcloud.edge import managed
+from localcloud.edge.detect import is_sqli, is_xss
+from reference.waf import (
+    Action,
+    AnyOf,
+    Comparison,
+    FieldToMatch,
+    GeoMatch,
+    IpSetReference,
+    LabelMatch,
+    ManagedRuleGroup,
+    Override,
+    Part,
+    RateBased,
+    Rule,
+    SizeConstraint,
+    SqliMatch,
+    Statement,
+    Transform,
+    WebAcl,
+    XssMatch,
+)
+
+BODY_INSPECTION_LIMIT = 16 * 1024  # CloudFront's default: WAF sees the first 16 KiB of a body
+ACCOUNT = "123456789012"  # the emulator's account, in label namespaces
+DEFAULT_ACTION = "Default_Action"
+
+_COMPARE: dict[Comparison, Callable[[int, int], bool]] = {
+    Comparison.GT: lambda a, b: a > b,
+    Comparison.GE: lambda a, b: a >= b,
+    Comparison.LT: lambda a, b: a < b,
+    Comparison.LE: lambda a, b: a <= b,
+    Comparison.EQ: lambda a, b: a == b,
+    Comparison.NE: lambda a, b: a != b,
+}
+_WHITE_SPACE = re.compile(r"\s+")
+_TRANSFORMS: dict[Transform, Callable[[str], str]] = {
+    Transform.URL_DECODE: unquote,
+    Transform.HTML_ENTITY_DECODE: html.unescape,
+    Transform.LOWERCASE: str.lower,
+    Transform.COMPRESS_WHITE_SPACE: lambda s: _WHITE_SPACE.sub(" ", s),
+}
+
+
+def new_request_id() -> str:
+    """An id shaped like CloudFront's x-amz-cf-id (56 URL-safe base64 characters)."""
+    return base64.urlsafe_b64encode(os.urandom(42)).decode()
+
+
+@dataclass(slots=True)
+class WafRequest:
+    """What WAF sees of a request. ``path`` and ``query`` are as sent (still percent-encoded)."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)  # names lower case
+    body: bytes = b""
+    client_ip: str = "127.0.0.1"
+    country: str | None = None
+    request_id: str = field(default_factory=new_request_id)
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+class Inspection:
+    """One request's fields, extracted and transformed on first use."""
+
+    __slots__ = ("_memo", "labels", "request")
+
+    def __init__(self, request: WafRequest):
+        self.request = request
+        self.labels: list[str] = []
+        self._memo: dict[object, object] = {}
+
+    def _once(self, key: object, make: Callable[[], object]) -> object:
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = make()
+            return value
+
+    def raw(self, fm: FieldToMatch) -> tuple[str, ...]:
+        r = self.request
+        match fm.part:
+            case Part.QUERY:
+                return (r.query,)
+            case Part.BODY:
+                return (self.body_text,)
+            case Part.URI:
+                return (r.path,)
+            case Part.HEADER:
+                value = r.header(fm.name or "")
+                return () if value is None else (value,)
+            case Part.HEADERS:
+                return tuple(v for k, v in r.headers if k not in fm.excluded)
+        raise ValueError(fm.part)
+
+    def values(self, fm: FieldToMatch) -> tuple[str, ...]:
+        """The field's values after its text transformations, in order."""
+
+        def make() -> tuple[str, ...]:
+            out = self.raw(fm)
+            for t in fm.transforms:
+                out = tuple(_TRANSFORMS[t](v) for v in out)
+            return out
+
+        return self._once(fm, make)  # type: ignore[return-value]
+
+    @property
+    def body_text(self) -> str:
+        return self._once("body", lambda: self.request.body[:BODY_INSPECTION_LIMIT].decode("utf-8", "replace"))  # type: ignore[return-value]
+
+    def size(self, fm: FieldToMatch) -> int:
+        if fm.part is Part.BODY:
+            return len(self.request.body)
+        return sum(len(v.encode()) for v in self.values(fm))
+
+    # The parts the managed rule groups inspect (their own transformations: URL decoding).
+    @property
+    def query_arguments(self) -> tuple[str, ...]:
+        return self._once("args", lambda: tuple(v for _, v in parse_qsl(self.request.query, keep_blank_values=True)))  # type: ignore[return-value]
+
+    @property
+    def cookies(self) -> tuple[str, ...]:
+        def make() -> tuple[str, ...]:
+            raw = "; ".join(v for k, v in self.request.headers if k == "cookie")
+            return tuple(unquote(c.partition("=")[2]) for c in raw.split(";") if c.strip())
+
+        return self._once("cookies", make)  # type: ignore[return-value]
+
+    @property
+    def uri_decoded(self) -> str:
+        return self._once("uri", lambda: unquote(unquote(self.request.path)))  # type: ignore[return-value]
+
+    @property
+    def body_decoded(self) -> str:
+        return self._once("body-decoded", lambda: unquote(self.body_text))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rule: str
+    sub_rule: str | None = None  # the rule of a managed rule group that matched
+
+
+@dataclass(slots=True)
+class Decision:
+    action: Action  # ALLOW or BLOCK
+    rule: str  # the terminating rule, or Default_Action
+    rule_type: str  # REGULAR, RATE_BASED, MANAGED_RULE_GROUP or (default) -
+    sub_rule: str | None
+    labels: list[str]
+    counted: list[Match]
+    request_id: str
+
+    @property
+    def blocked(self) -> bool:
+        return self.action is Action.BLOCK
+
+
+class RateCounter:
+    """Requests per client IP in a sliding window of ``window_s`` seconds.
+
+    Only the newest ``limit + 1`` arrival times are kept per address: the rule matches exactly
+    when all of them fall inside the window (more than ``limit`` requests in it), so memory per
+    address is bounded whatever the flood.
+    """
+
+    def __init__(self, limit: int, window_s: int, clock: Callable[[], float]):
+        self.limit, self.window_s, self.clock = limit, window_s, clock
+        self._arrivals: dict[str, deque[float]] = {}
+        self._seen = 0
+
+    def hit(self, ip: str) -> bool:
+        now = self.clock()
+        arrivals = self._arrivals.get(ip)
+        if arrivals is None:
+            arrivals = self._arrivals[ip] = deque(maxlen=self.limit + 1)
+        arrivals.append(now)
+        self._seen += 1
+        if self._seen % 10_000 == 0:
+            self._forget_idle(now)
+        return len(arrivals) > self.limit and arrivals[0] > now - self.window_s
+
+    def count(self, ip: str) -> int:
+        now = self.clock()
+        return sum(1 for t in self._arrivals.get(ip, ()) if t > now - self.window_s)
+
+    def _forget_idle(self, now: float) -> None:
+        for ip in [ip for ip, a in self._arrivals.items() if a[-1] <= now - self.window_s]:
+            del self._arrivals[ip]
+
+
+Check = Callable[[Inspection], bool]
+
+
+class Evaluator:
+    """A compiled web ACL; ``evaluate`` gives WAF's decision for one request."""
+
+    def __init__(
+        self,
+        acl: WebAcl,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rate_limit: int | None = None,
+        account: str = ACCOUNT,
+    ):
+        self.acl = acl
+        self.clock = clock
+        self.rate_limit = rate_limit  # a local override of every rate-based limit (load tests from one address)
+        self.label_prefix = f"awswaf:{account}:webacl:{acl.name}:"
+        self.ip_sets = {s.name: tuple(ipaddress.ip_network(a, strict=False) for a in s.addresses) for s in acl.ip_sets}
+        self.rate_counters: dict[str, RateCounter] = {}
+        self.rules = [(rule, self._compile_rule(rule)) for rule in sorted(acl.rules, key=lambda r: r.priority)]
+
+    def _compile_rule(self, rule: Rule) -> Check | managed.Group:
+        if isinstance(rule.statement, ManagedRuleGroup):
+            return managed.group(rule.statement)
+        return self._compile(rule.statement, rule)
+
+    def _compile(self, stmt: Statement, rule: Rule) -> Check:
+        match stmt:
+            case AnyOf(statements=inner):
+                checks = [self._compile(s, rule) for s in inner]
+                return lambda insp: any(check(insp) for check in checks)
+            case SqliMatch(field=fm):
+                return lambda insp: any(is_sqli(v) for v in insp.values(fm))
+            case XssMatch(field=fm):
+                return lambda insp: any(is_xss(v) for v in insp.values(fm))
+            case SizeConstraint(field=fm, comparison=comparison, size=size):
+                compare = _COMPARE[comparison]
+                return lambda insp: compare(insp.size(fm), size)
+            case IpSetReference(ip_set=name):
+                return self._ip_check(self.ip_sets[name])
+            case GeoMatch(country_codes=codes):
+                return _geo_check(frozenset(codes))
+            case LabelMatch(key=key):
+                return lambda insp: any(label == key or label.endswith(":" + key) for label in insp.labels)
+            case RateBased(limit=limit, window_s=window):
+                counter = RateCounter(self.rate_limit or limit, window, self.clock)
+                self.rate_counters[rule.name] = counter
+                return lambda insp: counter.hit(insp.request.client_ip)
+        raise TypeError(f"no local evaluation for {type(stmt).__name__}")
+
+    @staticmethod
+    def _ip_check(networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> Check:
+        @lru_cache(maxsize=4096)
+        def listed(ip: str) -> bool:
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+            return any(address in n for n in networks)
+
+        return lambda insp: bool(networks) and listed(insp.request.client_ip)
+
+    def evaluate(self, request: WafRequest) -> Decision:
+        insp = Inspection(request)
+        counted: list[Match] = []
+        for rule, check in self.rules:
+            if isinstance(check, managed.Group):
+                decision = self._evaluate_group(rule, check, insp, counted)
+                if decision is not None:
+                    return decision
+                continue
+            if not check(insp):
+                continue
+            insp.labels.extend(self.label_prefix + label for label in rule.labels)
+            if rule.action is Action.COUNT:
+                counted.append(Match(rule.name))
+                continue
+            kind = "RATE_BASED" if isinstance(rule.statement, RateBased) else "REGULAR"
+            return Decision(rule.action, rule.name, kind, None, insp.labels, counted, request.request_id)  # type: ignore[arg-type]
+        action = self.acl.default_action
+        return Decision(action, DEFAULT_ACTION, "-", None, insp.labels, counted, request.request_id)
+
+    def _evaluate_group(
+        self, rule: Rule, group: managed.Group, insp: Inspection, counted: list[Match]
+    ) -> Decision | None:
+        excluded = set(rule.statement.excluded_rules)  # type: ignore[union-attr]
+        for sub in group.rules:
+            if sub.name in managed.NOT_EVALUATED or not sub.check(insp):
+                continue
+            insp.labels.append(group.label_namespace + sub.label)
+            if sub.name in excluded or rule.override is Override.COUNT:
+                counted.append(Match(rule.name, sub.name))
+                continue
+            return Decision(
+                Action.BLOCK, rule.name, "MANAGED_RULE_GROUP", sub.name, insp.labels, counted, insp.request.request_id
+            )
+        return None
+
+    def rule_names(self) -> list[str]:
+        return [rule.name for rule, _ in self.rules]
+
+
+def _geo_check(codes: frozenset[str]) -> Check:
+    def check(insp: Inspection) -> bool:
+        country = insp.request.country
+        if not country:
+            return False
+        label = f"awswaf:clientip:geo:country:{country}"
+        if label not in insp.labels:  # WAF labels every request a geo statement looks at
+            insp.labels.append(label)
+        return country in codes
+
+    return check
