@@ -54,23 +54,37 @@ class Result:
     p99_ms: float
 
 
-def locust(target: Target, users: int, seconds: int, work: Path) -> Result:
-    """One headless Locust run against ``target``; its aggregated stats row."""
+def locust(
+    target: Target,
+    users: int,
+    seconds: int,
+    work: Path,
+    *,
+    locustfile: Path = HERE / "locustfile.py",
+    env: dict[str, str] | None = None,
+) -> Result:
+    """One headless Locust run against ``target``; its aggregated stats row (others: ``stats_row``)."""
     paths_file = work / "paths.txt"
     paths_file.write_text("\n".join(target.paths))
     prefix = work / "stats"
-    argv = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless", "--only-summary"]
+    argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--only-summary"]
     argv += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s", "-H", target.host, "--csv", str(prefix)]
     argv += ["--loglevel", "WARNING", "--stop-timeout", "2"]
-    env = os.environ | {"BENCH_PATHS_FILE": str(paths_file)}
+    env = os.environ | {"BENCH_PATHS_FILE": str(paths_file)} | (env or {})
     run = subprocess.run(argv, env=env, check=False, capture_output=True, text=True, timeout=seconds + 60)
-    stats = Path(f"{prefix}_stats.csv")
-    if not stats.exists():
+    if not Path(f"{prefix}_stats.csv").exists():
         raise SystemExit(f"locust wrote no stats (exit code {run.returncode}):\n{run.stderr[-3000:]}")
-    with stats.open(newline="") as f:
-        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    return stats_row(work, "Aggregated", target.label)
+
+
+def stats_row(work: Path, name: str, label: str) -> Result:
+    """The row ``name`` of the last Locust run's stats in ``work`` (zeros if no request of that name was made)."""
+    with Path(work / "stats_stats.csv").open(newline="") as f:
+        row = next((r for r in csv.DictReader(f) if r["Name"] == name), None)
+    if row is None:
+        return Result(label, 0, 0, 0.0, float("nan"), float("nan"))
     return Result(
-        target.label,
+        label,
         int(row["Request Count"]),
         int(row["Failure Count"]),
         _number(row["Requests/s"]),
@@ -191,9 +205,6 @@ def catalog(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-SCENARIOS = {"catalog": catalog}
-
-
 def table(report: dict[str, object]) -> str:
     lines = [
         f"scenario {report['scenario']}: {report['seconds']} s per target after {report['warmup_seconds']} s warm-up, "
@@ -220,18 +231,24 @@ def table(report: dict[str, object]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario", nargs="?", default="catalog", choices=sorted(SCENARIOS))
+    from load.bench import checkout  # it builds on this module
+
+    scenarios = {"catalog": (catalog, table), "checkout": (checkout.bench, checkout.table)}
+    parser.add_argument("scenario", nargs="?", default="catalog", choices=sorted(scenarios))
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per target (default 15)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per target, not counted (default 5)")
-    parser.add_argument("--users", type=int, default=32, help="concurrent Locust users (default 32)")
+    parser.add_argument("--users", type=int, default=None, help="concurrent Locust users (catalog 32, checkout 40)")
+    parser.add_argument("--rate", type=float, default=5.0, help="checkout: checkouts offered per second (default 5)")
     parser.add_argument("--profile", action="store_true", help="then sample the gateway with py-spy under load")
     parser.add_argument("--skip-front-door", action="store_true", help="do not measure through the front door")
     args = parser.parse_args(argv)
-    report = SCENARIOS[args.scenario](args)
+    run, describe = scenarios[args.scenario]
+    args.users = args.users or (40 if args.scenario == "checkout" else 32)
+    report = run(args)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     out = ARTIFACTS / f"{args.scenario}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
+    print(describe(report))
     print(f"written: {out.relative_to(ROOT)}")
     return 0
 
