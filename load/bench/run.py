@@ -241,15 +241,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=5.0, help="checkout: checkouts offered per second (default 5)")
     parser.add_argument("--profile", action="store_true", help="then sample the gateway with py-spy under load")
     parser.add_argument("--skip-front-door", action="store_true", help="do not measure through the front door")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="the JSON report (default artifacts/bench/<scenario>.json)"
+    )
     args = parser.parse_args(argv)
     run, describe = scenarios[args.scenario]
     args.users = args.users or (40 if args.scenario == "checkout" else 32)
     report = run(args)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    out = ARTIFACTS / f"{args.scenario}.json"
+    out = args.out or ARTIFACTS / f"{args.scenario}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(describe(report))
-    print(f"written: {out.relative_to(ROOT)}")
+    print(f"written: {out}")
     return 0
 
 
