@@ -217,3 +217,23 @@ async def test_a_runner_that_dies_after_any_step_is_recovered_by_the_sweeper(sho
     else:  # before it: undone
         assert mug == {"in_stock": True, "available": 3}
         assert await shop.cart(user) == {"mug": 1}
+
+
+async def test_a_token_without_an_email_claim_checks_out_with_the_address_from_sign_up(
+    shop: Shop, provisioned, serve_app, monkeypatch
+):
+    from services.profile.app import create_app as create_profile
+
+    monkeypatch.setenv("SHOP_USER_POOL_ID", provisioned.user_pool_id)
+    monkeypatch.setenv("SHOP_USER_POOL_CLIENT_ID", provisioned.user_pool_clients["web"])
+    monkeypatch.setenv("PROFILE_AUTO_CONFIRM", "true")
+    profile_url = await serve_app(create_profile())
+    shop.app.state.saga.d.profile.base_url = profile_url
+    async with httpx.AsyncClient(base_url=profile_url) as profile:
+        signup = await profile.post("/auth/signup", json={"email": "grace@example.com", "password": "Cobol-Rules-1959"})
+        assert signup.status_code in (200, 201), signup.text
+    user = Caller(signup.json()["sub"], "").headers()  # what the gateway sends for a Cognito access token
+    await shop.fill_cart(user, tee=1)
+    r = await shop.buy(user)
+    assert r.status_code == 201, r.text
+    assert (await shop.order(r.json()["order_id"]))["email"] == "grace@example.com"

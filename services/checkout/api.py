@@ -10,9 +10,17 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.checkout.domain import TERMINAL, Checkout, Status, new_checkout_id, past_pivot, request_hash
+from services.checkout.domain import (
+    TERMINAL,
+    Checkout,
+    Status,
+    StepFailed,
+    new_checkout_id,
+    past_pivot,
+    request_hash,
+)
 from services.common.identity import User
-from services.common.problems import Conflict, NotFound, Unprocessable, problem_response
+from services.common.problems import Conflict, NotFound, Unavailable, Unprocessable, problem_response
 
 router = APIRouter(prefix="/checkout", tags=["checkout"])
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -63,12 +71,16 @@ def _answer(co: Checkout, first: bool) -> JSONResponse:
 async def checkout(body: CheckoutIn, request: Request, user: User, key: IdempotencyKey = None) -> JSONResponse:
     if not key or not (8 <= len(key) <= 200) or not key.isascii() or not key.isprintable() or " " in key:
         raise Unprocessable("send an Idempotency-Key header of 8-200 visible characters", field="Idempotency-Key")
-    if not user.email:
-        raise Unprocessable("the signed-in user has no e-mail address", field="email")
     app = request.app.state
+    try:
+        email = user.email or await app.saga.d.email_of(user.sub)
+    except StepFailed as failure:
+        raise Unavailable(f"the profile service did not answer: {failure.detail}") from None
+    if not email:
+        raise Unprocessable("the signed-in user has no e-mail address on record", field="email")
     payload = body.model_dump()
     co = Checkout(
-        checkout_id=new_checkout_id(), customer_sub=user.sub, email=user.email, idempotency_key=key,
+        checkout_id=new_checkout_id(), customer_sub=user.sub, email=email, idempotency_key=key,
         request_hash=request_hash(payload), shipping_address=payload["shipping_address"],
         payment_method=body.payment_method,
     )  # fmt: skip

@@ -39,7 +39,7 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             clients = [
                 await stack.enter_async_context(http.client(service_url(n), timeout=timeout))
-                for n in ("cart", "catalog", "order", "payment")
+                for n in ("cart", "catalog", "order", "payment", "profile")
             ]
             repo = Checkouts(engine, settings.lease_s)
             app.state.settings, app.state.repo, app.state.engine = settings, repo, engine

@@ -10,12 +10,12 @@ import logging
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.common import problems
 from services.common.identity import User
-from services.common.problems import Problem
+from services.common.problems import NotFound, Problem
 from services.profile import domain
 from services.profile.ports import IdentityProvider, ProfileRepository
 from services.profile.schemas import (
@@ -53,6 +53,7 @@ Settings = Annotated[ProfileSettings, Depends(_settings)]
 
 auth = APIRouter(prefix="/auth", tags=["auth"])
 me = APIRouter(prefix="/me", tags=["me"])
+internal = APIRouter(prefix="/internal/profiles", tags=["internal"])
 
 
 # --------------------------------------------------------------------------- /auth
@@ -192,3 +193,14 @@ def install(app: FastAPI) -> None:
     async def _refused(_: Request, exc: domain.DomainError) -> JSONResponse:
         p = problem_for(exc)
         return problems.problem_response(p.status, p.title, p.detail, p.headers, **p.extensions)
+
+
+@internal.get("/{sub}", summary="A user's profile, for other services (checkout needs the e-mail address)")
+async def internal_profile(
+    sub: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")], profiles: Profiles
+) -> ProfileOut:
+    # Cognito access tokens carry no e-mail claim: the address recorded at sign-up is the one to use.
+    profile = await profiles.find(sub)
+    if profile is None:
+        raise NotFound(f"no profile for {sub}", field="sub")
+    return ProfileOut.of(profile)

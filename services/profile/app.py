@@ -43,7 +43,7 @@ def create_app(settings: ProfileSettings | None = None) -> FastAPI:
     def checks(app: FastAPI) -> dict[str, Check]:
         return {"database": app.state.profiles.ping}
 
-    app = create_service_app(NAME, settings, [api.auth, api.me], lifespan=lifespan, checks=checks)
+    app = create_service_app(NAME, settings, [api.auth, api.me, api.internal], lifespan=lifespan, checks=checks)
     api.install(app)
     return app
 

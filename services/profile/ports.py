@@ -39,6 +39,10 @@ class ProfileRepository(abc.ABC):
         """The user's profile, created (empty) on first access."""
 
     @abc.abstractmethod
+    async def find(self, sub: str) -> Profile | None:
+        """The user's profile if one exists (never creates one)."""
+
+    @abc.abstractmethod
     async def update_profile(self, sub: str, email: str, fields: ProfileFields) -> Profile: ...
 
     @abc.abstractmethod

@@ -17,9 +17,15 @@ from services.common import http
 
 class Downstream:
     def __init__(
-        self, cart: httpx.AsyncClient, catalog: httpx.AsyncClient, order: httpx.AsyncClient, payment: httpx.AsyncClient
-    ):
-        self.cart, self.catalog, self.order, self.payment = cart, catalog, order, payment
+        self, cart: httpx.AsyncClient, catalog: httpx.AsyncClient, order: httpx.AsyncClient,
+        payment: httpx.AsyncClient, profile: httpx.AsyncClient,
+    ):  # fmt: skip
+        self.cart, self.catalog, self.order, self.payment, self.profile = cart, catalog, order, payment, profile
+
+    async def email_of(self, sub: str) -> str | None:
+        """The e-mail address the profile service recorded at sign-up (access tokens carry none)."""
+        response = await self.call(self.profile, "GET", f"/internal/profiles/{sub}", ok=(200, 404))
+        return (response.json().get("email") or None) if response.status_code == 200 else None
 
     async def call(
         self, client: httpx.AsyncClient, method: str, url: str, ok: tuple[int, ...] = (200, 201), **kw: Any

@@ -37,6 +37,11 @@ class PostgresProfiles(ProfileRepository):
         async with self.engine.begin() as conn:
             return _profile(await _ensure_profile(conn, sub, email))
 
+    async def find(self, sub: str) -> Profile | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(profiles).where(profiles.c.sub == sub))).first()
+        return _profile(row._mapping) if row else None
+
     async def update_profile(self, sub: str, email: str, fields: ProfileFields) -> Profile:
         async with self.engine.begin() as conn:
             await _ensure_profile(conn, sub, email)
