@@ -8,7 +8,6 @@ stage's database secret and the DLQs through SQS, exactly as ``python -m load.le
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from load.ledger import Verdict, check
+from load.ledger import Verdict, check, settled
 from services.cart.app import create_app as create_cart
 from services.catalog.app import create_app as create_catalog
 from services.catalog.settings import CatalogSettings
@@ -80,16 +79,6 @@ async def shop(database_secret, redis_space, aws, serve_app, monkeypatch):
     return Shop(urls)
 
 
-async def settled_verdict(since: datetime, timeout_s: float = 20.0, **kw) -> Verdict:
-    """The ledger once the events in flight have arrived (or the last verdict when ``timeout_s`` ran out)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        verdict = await asyncio.to_thread(check, since, settle_s=0, **kw)
-        if verdict.ok or time.monotonic() > deadline:
-            return verdict
-        await asyncio.sleep(0.3)
-
-
 def described(verdict: Verdict) -> str:
     return "\n".join(f"{f.rule}: {f.examples}" for f in verdict.violated())
 
@@ -100,7 +89,7 @@ async def test_a_clean_run_of_paid_declined_and_timed_out_checkouts_passes_the_l
     answers.append(await shop.buy(2, "pm_card_timeout"))
     assert [a.get("reason") for a in answers] == [None, "payment_declined", "payment_timeout"]
 
-    verdict = await settled_verdict(since)
+    verdict = await asyncio.to_thread(settled, since, timeout_s=20)
     assert verdict.ok, described(verdict)
     assert verdict.counts["orders"] == {"paid": 1, "cancelled": 2}
     assert verdict.counts["payments"] == {"captured": 1, "declined": 1, "voided": 1}
@@ -115,7 +104,7 @@ async def test_an_orphan_charge_a_lost_capture_a_stale_hold_an_unpublished_event
 ):
     since = datetime.now(UTC) - timedelta(seconds=1)
     order_id = (await shop.buy(0, "pm_card_ok"))["order_id"]
-    assert (await settled_verdict(since)).ok
+    assert (await asyncio.to_thread(settled, since, timeout_s=20)).ok
 
     orphan, ghost_event = uuid.uuid4(), uuid.uuid4()
     with psycopg.connect(pg_url, autocommit=True) as db:

@@ -171,16 +171,16 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 def ledger_verdict(started: datetime, ended: datetime) -> dict[str, Any]:
-    """The ledger check over the measured window: a load run must leave nothing orphaned."""
-    from load.ledger import check
+    """The ledger over the measured window, once the checkouts in flight finished: a load run leaves no orphan."""
+    from load.ledger import settled
 
     state.use_running_stack(STAGE)
-    os.environ.setdefault("SHOP_STAGE", STAGE)
-    verdict = check(started, ended, settle_s=0, stage=STAGE)
+    verdict = settled(started, ended, timeout_s=60, stage=STAGE)
     return {
         "ok": verdict.ok,
         "counts": verdict.counts,
         "violated": {f.rule: f.violations for f in verdict.violated()},
+        "examples": {f.rule: f.examples[:3] for f in verdict.violated()},
     }
 
 

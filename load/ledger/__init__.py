@@ -11,6 +11,7 @@ local stack.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -94,6 +95,20 @@ def check(
         engine.dispose()
     findings.append(_dead_letters(stage, region, expected_dead))
     return Verdict(since, settled, findings, counts)
+
+
+def settled(since: datetime, until: datetime | None = None, *, timeout_s: float = 30.0, **kw: Any) -> Verdict:
+    """``check`` again (settle delay 0) until it passes or ``timeout_s`` ran out: the last verdict.
+
+    For a caller that just stopped its load: what is still in flight gets up to ``timeout_s`` to
+    finish, and a violation that stays is reported as soon as the time is up.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        verdict = check(since, until, settle_s=0, **kw)
+        if verdict.ok or time.monotonic() > deadline:
+            return verdict
+        time.sleep(0.5)
 
 
 def _tables(conn: sa.Connection) -> set[str]:
