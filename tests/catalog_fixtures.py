@@ -30,6 +30,7 @@ def catalog_settings(aws: Any, pg_url: str, redis_space: Any) -> CatalogSettings
         redis_url=redis_space.url,
         cache_prefix=f"{redis_space.prefix}catalog:",
         sweep_interval_s=0,
+        run_relay=False,  # no topics here; the search tests run the relay against a provisioned stack
     )
     s3 = aws.client("s3")
     location = {} if aws.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}}

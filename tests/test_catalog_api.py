@@ -23,8 +23,8 @@ def test_migrations_create_the_catalog_schema_in_an_empty_database_and_rerun_as_
             for r in conn.execute("select table_name from information_schema.tables where table_schema = 'catalog'")
         }
         version = conn.execute("select version_num from catalog.alembic_version").fetchall()
-    assert {"categories", "products", "inventory", "reservations", "reservation_lines"} <= tables
-    assert version == [("0001",)]
+    assert {"categories", "products", "inventory", "reservations", "reservation_lines", "outbox"} <= tables
+    assert version == [("0002",)]
 
 
 async def test_categories_are_listed_with_their_product_counts(client, catalog_app):

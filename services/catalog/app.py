@@ -2,7 +2,8 @@
 
 Adapters are built in the lifespan: the database credentials come from Secrets Manager,
 migrations run under an advisory lock, then the engine, the Redis cache and the S3 client
-are made and a sweeper frees abandoned reservations in the background.
+are made, a sweeper frees abandoned reservations in the background, and the outbox relay
+publishes catalog events (see adapters/events.py) to SNS.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from services.catalog.service import Catalog
 from services.catalog.settings import CatalogSettings
 from services.common import db, problems
 from services.common.app import JSON_TYPES, create_service_app
+from services.common.outbox import OutboxRelay, SnsPublisher
 
 log = logging.getLogger("services.catalog")
 
@@ -49,13 +51,23 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         media = S3Media(boto3.client("s3", region_name=settings.aws_region), settings.media_bucket_name)
         catalog = Catalog(PostgresCatalog(engine), PostgresInventory(engine), cache, media)
         app.state.catalog = catalog
-        sweeper = asyncio.create_task(_sweep_forever(catalog, settings.sweep_interval_s))
+        tasks = [asyncio.create_task(_sweep_forever(catalog, settings.sweep_interval_s))]
+        stop = asyncio.Event()
+        if settings.run_relay:
+            publisher = await asyncio.to_thread(SnsPublisher, settings.stage, settings.aws_region)
+            app.state.relay = OutboxRelay(engine, publisher, idle_s=settings.relay_idle_s)
+            tasks.append(asyncio.create_task(app.state.relay.run(stop), name="catalog-outbox-relay"))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            stop.set()
+            tasks[0].cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    try:
+                        await asyncio.wait_for(task, 5)  # the relay finishes its pass
+                    except TimeoutError:
+                        log.warning("%s did not stop in time", task.get_name())
             await cache.close()
             await engine.dispose()
 

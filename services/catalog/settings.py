@@ -25,6 +25,8 @@ class CatalogSettings(ServiceSettings):
     max_image_bytes: int = Field(1 << 20, ge=1, le=1 << 20)
     reservation_ttl_s: int = Field(900, ge=1, le=86_400)
     sweep_interval_s: float = Field(30.0, ge=0, description="0 turns the in-process sweeper off")
+    run_relay: bool = Field(True, description="publish the outbox (catalog events) to SNS from this process")
+    relay_idle_s: float = Field(0.2, gt=0, le=60, description="the relay's pause when the outbox is empty")
 
     @property
     def database_secret_id(self) -> str:

@@ -18,17 +18,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.catalog import domain
+from services.catalog.adapters import events
 from services.catalog.domain import Reservation, ReservationLine, ReservationStatus
 from services.catalog.ports import InventoryStore
 
+# Every change takes a new row version (migration 0002) and returns what is available after it.
 HOLD = text(
-    "update inventory set reserved = reserved + :qty, updated_at = now() "
-    "where product_id = :product_id and on_hand - reserved >= :qty returning on_hand - reserved"
+    "update inventory set reserved = reserved + :qty, updated_at = now(), version = nextval('change_seq') "
+    "where product_id = :product_id and on_hand - reserved >= :qty returning on_hand - reserved as available, version"
 )
-UNHOLD = text("update inventory set reserved = reserved - :qty, updated_at = now() where product_id = :product_id")
+UNHOLD = text(
+    "update inventory set reserved = reserved - :qty, updated_at = now(), version = nextval('change_seq') "
+    "where product_id = :product_id returning on_hand - reserved as available, version"
+)
 TAKE = text(
-    "update inventory set on_hand = on_hand - :qty, reserved = reserved - :qty, updated_at = now() "
-    "where product_id = :product_id"
+    "update inventory set on_hand = on_hand - :qty, reserved = reserved - :qty, updated_at = now(), "
+    "version = nextval('change_seq') where product_id = :product_id returning on_hand - reserved as available, version"
 )
 AVAILABLE = text("select on_hand - reserved from inventory where product_id = :product_id")
 SET_STATUS = text(
@@ -43,8 +48,8 @@ class PostgresInventory(InventoryStore):
 
     async def set_stock(self, product_id: str, on_hand: int) -> dict[str, int]:
         sql = text(
-            "update inventory set on_hand = :on_hand, updated_at = now() "
-            "where product_id = :id and reserved <= :on_hand returning on_hand, reserved"
+            "update inventory set on_hand = :on_hand, updated_at = now(), version = nextval('change_seq') "
+            "where product_id = :id and reserved <= :on_hand returning on_hand, reserved, version"
         )
         async with self.engine.begin() as conn:
             row = (await conn.execute(sql, {"id": product_id, "on_hand": on_hand})).first()
@@ -58,6 +63,7 @@ class PostgresInventory(InventoryStore):
                 raise domain.Conflict(
                     f"{reserved} units are reserved; on_hand may not go below that", field="on_hand", reserved=reserved
                 )
+            await events.stock_changed(conn, product_id, row.on_hand - row.reserved, row.version)
         return {"on_hand": row.on_hand, "reserved": row.reserved, **domain.availability(row.on_hand, row.reserved)}
 
     async def reserve(
@@ -84,9 +90,11 @@ class PostgresInventory(InventoryStore):
                     )
                 return existing, False
             for index, line in enumerate(lines):
-                held = await conn.execute(HOLD, {"product_id": line.product_id, "qty": line.quantity})
-                if held.first() is None:
+                held = (await conn.execute(HOLD, {"product_id": line.product_id, "qty": line.quantity})).first()
+                if held is None:
                     await _refuse(conn, index, line)
+                elif held.available == 0:  # this hold took the last unit: sold out
+                    await events.stock_changed(conn, line.product_id, 0, held.version)
             await conn.execute(
                 text("insert into reservation_lines (reservation_id, product_id, quantity) values (:r, :p, :q)"),
                 [{"r": reservation_id, "p": line.product_id, "q": line.quantity} for line in lines],
@@ -133,8 +141,12 @@ class PostgresInventory(InventoryStore):
             reservation = await _load(conn, reservation_id)
             if reservation is None:
                 raise domain.NotFound(f"no reservation {reservation_id}", field="reservation_id")
-            if moved.first() is not None and reservation.lines:
-                await conn.execute(apply, [{"product_id": x.product_id, "qty": x.quantity} for x in reservation.lines])
+            if moved.first() is not None:
+                for line in reservation.lines:  # in product-id order, as holds take them: no deadlock
+                    after = (await conn.execute(apply, {"product_id": line.product_id, "qty": line.quantity})).first()
+                    # giving units back to a product that was sold out puts it back in stock
+                    if apply is UNHOLD and after is not None and after.available == line.quantity:
+                        await events.stock_changed(conn, line.product_id, after.available, after.version)
         return reservation
 
 

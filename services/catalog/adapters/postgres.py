@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.catalog import domain
-from services.catalog.adapters.tables import categories, inventory, products
+from services.catalog.adapters import events
+from services.catalog.adapters.tables import NEXT_VERSION, categories, inventory, products
 from services.catalog.domain import Category, NewProduct, Page, Sort
 from services.catalog.ports import CatalogStore
 from services.common import secrets
@@ -117,6 +118,7 @@ class PostgresCatalog(CatalogStore):
         async with _Translated(product.category), self.engine.begin() as conn:
             await conn.execute(products.insert().values(_product_row(product)))
             await conn.execute(inventory.insert().values(product_id=product.id, on_hand=product.stock))
+            await events.product_changed(conn, product.id)
 
     async def update_product(self, product_id: str, changes: dict[str, Any]) -> None:
         values = {("category_slug" if k == "category" else k): v for k, v in changes.items()}
@@ -124,10 +126,12 @@ class PostgresCatalog(CatalogStore):
         if unknown:
             raise ValueError(f"not product columns: {sorted(unknown)}")
         async with _Translated(changes.get("category")), self.engine.begin() as conn:
-            stmt = products.update().where(products.c.id == product_id).values(**values, updated_at=func.now())
+            stmt = products.update().where(products.c.id == product_id)
+            stmt = stmt.values(**values, updated_at=func.now(), version=NEXT_VERSION)
             result = await conn.execute(stmt.returning(products.c.id))
             if result.first() is None:
                 raise domain.NotFound(f"no product {product_id}", field="id")
+            await events.product_changed(conn, product_id)
 
     async def delete_product(self, product_id: str) -> str | None:
         async with self.engine.begin() as conn:
@@ -145,18 +149,20 @@ class PostgresCatalog(CatalogStore):
             row = deleted.first()
             if row is None:
                 raise domain.NotFound(f"no product {product_id}", field="id")
+            await events.product_deleted(conn, product_id)
             return row.image_key
 
     async def set_image(self, product_id: str, image_key: str) -> str | None:
         sql = text(
-            "update products p set image_key = :key, updated_at = now() "
+            "update products p set image_key = :key, updated_at = now(), version = nextval('change_seq') "
             "from (select id, image_key as old from products where id = :id for update) o "
             "where p.id = o.id returning o.old"
         )
         async with self.engine.begin() as conn:
             row = (await conn.execute(sql, {"id": product_id, "key": image_key})).first()
-        if row is None:
-            raise domain.NotFound(f"no product {product_id}", field="id")
+            if row is None:
+                raise domain.NotFound(f"no product {product_id}", field="id")
+            await events.product_changed(conn, product_id)
         return row.old
 
     async def seed(self, cats: Sequence[Category], prods: Sequence[NewProduct]) -> tuple[int, int]:

@@ -5,10 +5,12 @@ The migrations in services/catalog/migrations create exactly these.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, func
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
+# A row's change version (migration 0002): taken under the row lock, so one row's versions grow in commit order.
+NEXT_VERSION = text("nextval('change_seq')")
 
 categories = Table(
     "categories",
@@ -32,6 +34,7 @@ products = Table(
     Column("image_key", String(255)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("version", BigInteger, nullable=False, server_default=NEXT_VERSION),
 )
 
 inventory = Table(
@@ -41,6 +44,7 @@ inventory = Table(
     Column("on_hand", Integer, nullable=False),
     Column("reserved", Integer, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("version", BigInteger, nullable=False, server_default=NEXT_VERSION),
 )
 
 reservations = Table(
