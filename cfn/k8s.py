@@ -66,12 +66,14 @@ def meta(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "namespace": NAMESPACE, "labels": labels(name), **extra}
 
 
-def container(name: str, svc: Service, v: Values, command: list[str], *, http: bool) -> dict[str, Any]:
+def container(
+    name: str, svc: Service, v: Values, command: list[str], *, http: bool, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     c: dict[str, Any] = {
         "name": name,
         "image": v.image,
         "command": command,
-        "env": env_for(svc, v),
+        "env": env_for(svc, v) + [{"name": k, "value": val} for k, val in sorted((extra_env or {}).items())],
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -89,7 +91,9 @@ def container(name: str, svc: Service, v: Values, command: list[str], *, http: b
     return c
 
 
-def deployment(name: str, svc: Service, v: Values, command: list[str], *, http: bool) -> dict[str, Any]:
+def deployment(
+    name: str, svc: Service, v: Values, command: list[str], *, http: bool, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Replicas spread evenly over the zones (hard) and the nodes (soft), non-root, read-only root filesystem."""
     pod_labels = labels(name)
     return {
@@ -124,7 +128,7 @@ def deployment(name: str, svc: Service, v: Values, command: list[str], *, http: 
                         },
                     ],
                     "terminationGracePeriodSeconds": 30,
-                    "containers": [container(name, svc, v, command, http=http)],
+                    "containers": [container(name, svc, v, command, http=http, extra_env=extra_env)],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
             },
@@ -165,7 +169,7 @@ def service_manifests(svc: Service, v: Values) -> list[dict[str, Any]]:
     app = ["uvicorn", f"services.{svc.name}.app:create_app", "--factory", "--host", "0.0.0.0", "--port", str(PORT)]  # noqa: S104
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(svc.name)},
-        deployment(svc.name, svc, v, app, http=True),
+        deployment(svc.name, svc, v, app, http=True, extra_env={t: "false" for _, t in workers(svc)}),
         *budget_and_scaler(svc.name, v),
         {
             "apiVersion": "v1",
@@ -174,19 +178,28 @@ def service_manifests(svc: Service, v: Values) -> list[dict[str, Any]]:
             "spec": {"selector": labels(svc.name), "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
         },
     ]
-    for worker, module in workers(svc):
-        docs.append(deployment(worker, svc, v, ["python", "-m", module], http=False))
+    roles = workers(svc)
+    for worker, toggle in roles:
+        # The same image and app, with only this background loop on: the API pods scale on
+        # requests, these on queue depth and outbox backlog, independently.
+        only_this = {t: "true" if t == toggle else "false" for _, t in roles}
+        docs.append(deployment(worker, svc, v, app, http=True, extra_env=only_this))
         docs += budget_and_scaler(worker, v)
     return docs
 
 
 def workers(svc: Service) -> list[tuple[str, str]]:
-    """(Deployment name, module) of the service's background processes: queue consumer, outbox relay."""
+    """(Deployment name, the setting that turns its loop on) of a service's background loops.
+
+    Every service runs its queue consumer (``<SERVICE>_RUN_CONSUMER``) and outbox relay
+    (``<SERVICE>_RUN_RELAY``, the diagram's EVT) in its own process when those are true, as
+    ``nox -s up`` does; on EKS each loop gets a Deployment of its own and the API pods turn both off.
+    """
     out = []
     if any(q.consumer == svc.name for q in RESOURCES.queues):
-        out.append((f"{svc.name}-worker", f"services.{svc.name}.worker"))
+        out.append((f"{svc.name}-worker", f"{svc.name.upper()}_RUN_CONSUMER"))
     if any(svc.name in t.publishers for t in RESOURCES.topics):
-        out.append((f"{svc.name}-relay", f"services.{svc.name}.relay"))
+        out.append((f"{svc.name}-relay", f"{svc.name.upper()}_RUN_RELAY"))
     return out
 
 
