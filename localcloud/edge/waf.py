@@ -137,6 +137,25 @@ class Inspection:
     def body_text(self) -> str:
         return self._once("body", lambda: self.request.body[:BODY_INSPECTION_LIMIT].decode("utf-8", "replace"))  # type: ignore[return-value]
 
+    def detect_values(self, fm: FieldToMatch) -> tuple[str, ...]:
+        """What the SQLi/XSS detectors read: the field's values, but a query string argument by argument.
+
+        libinjection reads a whole query string as one HTML fragment and flags ``style=casual`` or
+        ``filter=red`` at its start as an attribute injection; ModSecurity's CRS feeds it each
+        argument's name and value instead, and so does the local edge (an approximation: AWS does
+        not publish how its detectors read a query string).
+        """
+        if fm.part is not Part.QUERY:
+            return self.values(fm)
+
+        def make() -> tuple[str, ...]:
+            pieces = tuple(p for pair in self.request.query.split("&") for p in pair.split("=", 1) if p)
+            for t in fm.transforms:
+                pieces = tuple(_TRANSFORMS[t](p) for p in pieces)
+            return pieces
+
+        return self._once(("args", fm), make)  # type: ignore[return-value]
+
     def size(self, fm: FieldToMatch) -> int:
         if fm.part is Part.BODY:
             return len(self.request.body)
@@ -251,9 +270,9 @@ class Evaluator:
                 checks = [self._compile(s, rule) for s in inner]
                 return lambda insp: any(check(insp) for check in checks)
             case SqliMatch(field=fm):
-                return lambda insp: any(is_sqli(v) for v in insp.values(fm))
+                return lambda insp: any(is_sqli(v) for v in insp.detect_values(fm))
             case XssMatch(field=fm):
-                return lambda insp: any(is_xss(v) for v in insp.values(fm))
+                return lambda insp: any(is_xss(v) for v in insp.detect_values(fm))
             case SizeConstraint(field=fm, comparison=comparison, size=size):
                 compare = _COMPARE[comparison]
                 return lambda insp: compare(insp.size(fm), size)
