@@ -1,0 +1,1 @@
+"""The SearchIndex adapters: tantivy (local default) and OpenSearch (production)."""
