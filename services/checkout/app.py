@@ -19,8 +19,8 @@ from services.checkout.saga import Saga, sweep
 from services.checkout.settings import CheckoutSettings
 from services.common import db, http
 from services.common.app import create_service_app
+from services.common.background import Loops
 from services.common.outbox import OutboxRelay, SnsPublisher
-from services.common.secrets import database_url, read_secret
 from services.common.settings import service_url
 
 log = logging.getLogger("services.checkout")
@@ -31,11 +31,9 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = database_url(await asyncio.to_thread(read_secret, settings.database_secret_id, settings.aws_region))
-        await asyncio.to_thread(db.migrate, "services.checkout", url, "checkout")
+        url = await db.prepare("services.checkout", "checkout", settings.database_secret_id, settings.aws_region)
         engine = db.async_engine(url, "checkout", pool_size=settings.db_pool_size)
         timeout = httpx.Timeout(settings.call_timeout_s, connect=1.0)
-        stop = asyncio.Event()
         async with AsyncExitStack() as stack:
             clients = [
                 await stack.enter_async_context(http.client(service_url(n), timeout=timeout))
@@ -44,20 +42,16 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
             repo = Checkouts(engine, settings.lease_s)
             app.state.settings, app.state.repo, app.state.engine = settings, repo, engine
             app.state.saga = Saga(repo, Downstream(*clients), settings)
-            tasks = []
+            app.state.loops = loops = Loops()
             if settings.run_relay:
                 relay = OutboxRelay(engine, await asyncio.to_thread(SnsPublisher, settings.stage, settings.aws_region))
-                tasks.append(asyncio.create_task(relay.run(stop)))
+                loops.start("relay", relay.run)
             if settings.sweep_interval_s:
-                tasks.append(asyncio.create_task(_sweeper(app.state.saga, settings.sweep_interval_s, stop)))
+                loops.start("sweeper", lambda stop: _sweeper(app.state.saga, settings.sweep_interval_s, stop))
             try:
                 yield
             finally:
-                stop.set()
-                for task in tasks:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await loops.close()
                 await engine.dispose()
 
     async def database_up(app: FastAPI) -> None:
@@ -65,7 +59,11 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
             await conn.execute(text("select 1"))
 
     return create_service_app(
-        "checkout", settings, [router], lifespan=lifespan, checks=lambda app: {"postgres": lambda: database_up(app)}
+        "checkout",
+        settings,
+        [router],
+        lifespan=lifespan,
+        checks=lambda app: {"postgres": lambda: database_up(app), **app.state.loops.checks()},
     )
 
 

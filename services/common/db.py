@@ -30,6 +30,21 @@ def async_engine(url: str, schema: str, *, pool_size: int = 10, max_overflow: in
     )
 
 
+async def prepare(package: str, schema: str, secret_id: str, region: str, *, migrate_schema: bool = True) -> str:
+    """What every service with tables does at start: read the credentials secret, migrate its schema.
+
+    Returns the SQLAlchemy URL (psycopg driver) for ``async_engine``.
+    """
+    import asyncio
+
+    from services.common.secrets import database_url, read_secret
+
+    url = database_url(await asyncio.to_thread(read_secret, secret_id, region))
+    if migrate_schema:
+        await asyncio.to_thread(migrate, package, url, schema)
+    return url
+
+
 def migrate(package: str, url: str, schema: str) -> None:
     """Upgrade ``<package>/migrations`` to head in ``schema``, creating the schema if needed."""
     config = Config()
