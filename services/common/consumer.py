@@ -12,6 +12,7 @@ Messages are deleted only after their transaction committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -73,11 +74,11 @@ def in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio
 
     def run() -> None:
         try:
-            result = fn(*args, **kwargs)
+            outcome: tuple[Callable[[Any], None], Any] = (future.set_result, fn(*args, **kwargs))
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            loop.call_soon_threadsafe(settle, future.set_exception, exc)
-        else:
-            loop.call_soon_threadsafe(settle, future.set_result, result)
+            outcome = (future.set_exception, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, *outcome)
 
     threading.Thread(target=run, name="sqs-long-poll", daemon=True).start()
     return future
