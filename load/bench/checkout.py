@@ -1,8 +1,10 @@
 """``nox -s bench -- checkout``: checkouts/s, p50/p99, event lag, and where the CPU goes (emulator vs our code).
 
-It starts the local cloud (stage ``bench``), gives a pool of seeded products ample stock, then
-drives a constant arrival rate of checkouts (load/bench/checkout_locustfile.py) straight at the
-cart and checkout services. After the run it reads, from the database, how long each
+It starts the local cloud (stage ``bench``), gives a pool of seeded products ample stock, signs
+shoppers up and in through the gateway (Cognito), then drives a constant arrival rate of
+checkouts (load/bench/checkout_locustfile.py) through the gateway (``--direct``: straight at
+the cart and checkout services with the gateway's identity headers).
+After the run it reads, from the database, how long each
 OrderConfirmed and PaymentCaptured took from its outbox row's ``created_at`` to each consumer's
 ``processed_events.processed_at``, samples the CPU time of every process of the stack (psutil),
 and runs the ledger check over the measured window.
@@ -11,6 +13,7 @@ and runs the ledger check over the measured window.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -19,6 +22,8 @@ import statistics
 import tempfile
 import time
 import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,12 +66,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         urls = json.loads(_http("GET", f"{front_door}/healthz"))["services"]
         urls = {name: body["url"] for name, body in urls.items()}
         products = stock_up(urls["catalog"])
-        run_env = {
-            "BENCH_PRODUCTS": ",".join(products),
-            "BENCH_CART_URL": urls["cart"],
-            "BENCH_RATE_PER_USER": str(args.rate / args.users),
-        }
-        target = Target("checkout", urls["checkout"], ["/checkout"])
+        run_env = {"BENCH_PRODUCTS": ",".join(products), "BENCH_RATE_PER_USER": str(args.rate / args.users)}
+        if args.direct:
+            run_env |= {"BENCH_CART_URL": urls["cart"], "BENCH_CHECKOUT_PATH": "/checkout"}
+            target = Target("checkout", urls["checkout"], ["/checkout"])
+        else:
+            print(f"signing up and in {args.users} shoppers through the gateway (Cognito)", flush=True)
+            tokens = work / "tokens.txt"
+            tokens.write_text("\n".join(shoppers(urls["gateway"], args.users)))
+            run_env |= {"BENCH_TOKENS_FILE": str(tokens), "BENCH_CART_URL": urls["gateway"] + "/api",
+                        "BENCH_CHECKOUT_PATH": "/api/checkout"}  # fmt: skip
+            target = Target("checkout", urls["gateway"], ["/api/checkout"])
         kw = {"locustfile": HERE / "checkout_locustfile.py", "env": run_env}
         print(f"warming up: {args.warmup} s at {args.rate:g} checkouts/s", flush=True)
         locust(target, args.users, args.warmup, work, **kw)  # type: ignore[arg-type]
@@ -78,6 +88,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         ended = datetime.now(UTC)
         cpu_after, gen_after = cpu_seconds(stack_processes()), _children_cpu()
         checkout, cart_add = stats_row(work, "checkout", "checkout"), stats_row(work, "cart add", "cart add")
+        errors = failures(work)
         time.sleep(SETTLE_S)  # events in flight arrive
         db_url = state.read(STAGE)["DATABASE_URL"]  # type: ignore[index]
         lags = event_lags(db_url, started, ended)
@@ -88,7 +99,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "scenario": "checkout",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "path": "straight to the cart and checkout services, identity as the gateway's headers",
+        "path": "straight to the services, identity headers" if args.direct else "through the gateway, Cognito tokens",
         "seconds": args.seconds,
         "warmup_seconds": args.warmup,
         "users": args.users,
@@ -96,10 +107,21 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "results": [asdict(checkout), asdict(cart_add)],
         "checkouts_per_s": round(checkout.rps, 2),
+        "errors": errors,
         "event_lag_ms": lags,
         "cpu_seconds": dict(sorted(cpu.items(), key=lambda kv: -kv[1])),
         "ledger": verdict,
     }
+
+
+def failures(work: Path) -> list[str]:
+    """The distinct errors Locust saw in the measured run, most frequent first."""
+    path = work / "stats_failures.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: -int(r["Occurrences"]))
+    return [f"{r['Occurrences']} x {r['Name']}: {r['Error']}" for r in rows[:5]]
 
 
 def stock_up(catalog: str) -> list[str]:
@@ -110,6 +132,19 @@ def stock_up(catalog: str) -> list[str]:
     for product_id in ids:
         _http("PUT", f"{catalog}/catalog/products/{product_id}/stock", {"on_hand": 1_000_000})
     return ids
+
+
+def shoppers(gateway: str, count: int) -> list[str]:
+    """Access tokens of ``count`` new shoppers, signed up (auto-confirmed locally) and in through the gateway."""
+    run = uuid.uuid4().hex[:8]
+
+    def one(n: int) -> str:
+        credentials = {"email": f"shopper{n}-{run}@bench.example.com", "password": "Bench-Shopper-1"}
+        _http("POST", f"{gateway}/api/auth/signup", credentials)
+        return json.loads(_http("POST", f"{gateway}/api/auth/signin", credentials))["access_token"]
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, range(count)))
 
 
 def stack_processes() -> list[psutil.Process]:
@@ -196,6 +231,7 @@ def table(report: dict[str, Any]) -> str:
             f"{r['label']:<12} {r['rps']:>7.2f} {r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} "
             f"{r['requests']:>9} {r['failures']:>9}"
         )
+    lines += [f"  error: {e}" for e in report["errors"]]
     lines.append(f"{'event lag (commit -> consumer)':<40} {'events':>7} {'handled':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for name, lag in report["event_lag_ms"].items():
         lines.append(

@@ -2,8 +2,10 @@
 
 Every virtual user is its own shopper (its cart is its own) and starts at most
 ``BENCH_RATE_PER_USER`` checkouts a second (``constant_throughput``), so the whole run offers
-users x that rate while the answers keep up. Identity comes as the headers the gateway sets
-after it verified a token (``X-Shop-User``, ``X-Shop-Email``): see load/bench/README.md for why.
+users x that rate while the answers keep up. Through the gateway (the host), each shopper
+signs in with a Cognito access token from ``BENCH_TOKENS_FILE`` (one a line, made before the
+run); without that file, it goes straight to the services with the identity headers the
+gateway would set (``X-Shop-User``, ``X-Shop-Email``).
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import itertools
 import os
 import random
 import uuid
+from pathlib import Path
 
 from locust import FastHttpUser, constant_throughput, task
 
 from services.common.identity import Caller
 
 PRODUCTS = os.environ["BENCH_PRODUCTS"].split(",")
+TOKENS = Path(os.environ["BENCH_TOKENS_FILE"]).read_text().split() if os.environ.get("BENCH_TOKENS_FILE") else []
 CART_URL = os.environ["BENCH_CART_URL"]
+CHECKOUT_PATH = os.environ.get("BENCH_CHECKOUT_PATH", "/checkout")
 RUN = os.environ.get("BENCH_RUN", uuid.uuid4().hex[:8])
 ADDRESS = {"name": "Bench Shopper", "line1": "1 Load St", "city": "London", "postal_code": "N1 9GU", "country": "GB"}
 NUMBERS = itertools.count()
@@ -31,7 +36,10 @@ class Shopper(FastHttpUser):
 
     def on_start(self) -> None:
         n = next(NUMBERS)
-        self.identity = Caller(f"bench-{RUN}-{n}", f"shopper{n}@bench.example.com").headers()
+        if TOKENS:
+            self.identity = {"Authorization": f"Bearer {TOKENS[n % len(TOKENS)]}"}
+        else:
+            self.identity = Caller(f"bench-{RUN}-{n}", f"shopper{n}@bench.example.com").headers()
 
     @task
     def checkout(self) -> None:
@@ -44,6 +52,6 @@ class Shopper(FastHttpUser):
                 return
         headers = {**self.identity, "Idempotency-Key": uuid.uuid4().hex}
         body = {"shipping_address": ADDRESS, "payment_method": "pm_card_ok"}
-        with self.client.post("/checkout", json=body, headers=headers, name="checkout", catch_response=True) as r:
+        with self.client.post(CHECKOUT_PATH, json=body, headers=headers, name="checkout", catch_response=True) as r:
             if r.status_code != 201:
                 r.failure(f"status {r.status_code}: {r.text[:120]}")
