@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import tomllib
@@ -150,14 +151,15 @@ class RunningEdge:
     waf_log: Path
     upstream_seen: list[dict[str, Any]]
 
-    def waf_records(self, timeout_s: float = 3.0, at_least: int = 1) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in wait_for_lines(self.waf_log, at_least, timeout_s)]
+    async def waf_records(self, at_least: int = 1, timeout_s: float = 3.0) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in await wait_for_lines(self.waf_log, at_least, timeout_s)]
 
-    def access_lines(self, at_least: int = 1, timeout_s: float = 3.0) -> list[list[str]]:
-        return [line.split("\t") for line in wait_for_lines(self.access_log, at_least, timeout_s)]
+    async def access_lines(self, at_least: int = 1, timeout_s: float = 3.0) -> list[list[str]]:
+        return [line.split("\t") for line in await wait_for_lines(self.access_log, at_least, timeout_s)]
 
 
-def wait_for_lines(path: Path, at_least: int, timeout_s: float) -> list[str]:
+async def wait_for_lines(path: Path, at_least: int, timeout_s: float) -> list[str]:
+    """The file's lines once it has ``at_least`` (the edge flushes its logs in the background), or what is there."""
     deadline = time.monotonic() + timeout_s
     lines: list[str] = []
     while time.monotonic() < deadline:
@@ -165,7 +167,7 @@ def wait_for_lines(path: Path, at_least: int, timeout_s: float) -> list[str]:
             lines = [line for line in path.read_text().splitlines() if line]
             if len(lines) >= at_least:
                 break
-        time.sleep(0.02)
+        await asyncio.sleep(0.02)  # the server runs on this event loop: let it flush
     return lines
 
 
@@ -193,6 +195,12 @@ async def start_edge(
 
 def put_object(s3: Any, role: str, stage: str, key: str, body: bytes, content_type: str, **extra: Any) -> None:
     s3.put_object(Bucket=physical_name(role, stage), Key=key, Body=body, ContentType=content_type, **extra)
+
+
+def create_buckets(s3: Any, stage: str) -> None:
+    """The edge's two origin buckets, as provisioning creates them (only these: the rest of the model is not needed)."""
+    for role in ("static-site", "media"):
+        s3.create_bucket(Bucket=physical_name(role, stage))
 
 
 def publish_storefront(s3: Any, stage: str) -> None:

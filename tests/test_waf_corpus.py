@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from edge_support import CLIENT_IP_HEADER, Case, Score, load_corpus, publish_storefront, start_edge
+from edge_support import CLIENT_IP_HEADER, Case, Score, create_buckets, load_corpus, publish_storefront, start_edge
 
 from localcloud.edge.waf import Evaluator
 from reference.waf import WEB_ACL
@@ -69,8 +69,9 @@ def test_every_attack_is_blocked_by_the_rule_it_names_and_no_shopper_is_blocked(
 
 
 async def test_the_corpus_through_a_running_front_door_gets_the_same_decisions(
-    serve_app: Any, provisioned: Any, aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    serve_app: Any, aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    create_buckets(aws.client("s3"), aws.stage)
     publish_storefront(aws.client("s3"), aws.stage)
     edge = await start_edge(serve_app, aws.stage, tmp_path)
     results = []
@@ -83,7 +84,7 @@ async def test_the_corpus_through_a_running_front_door_gets_the_same_decisions(
                     early.append(response.headers["x-amz-cf-id"])
             results.append((case, early, response))
     blocked = sum(r.status_code == 403 for _, _, r in results)
-    by_id = {r["httpRequest"]["requestId"]: r for r in edge.waf_records(at_least=blocked)}
+    by_id = {r["httpRequest"]["requestId"]: r for r in await edge.waf_records(at_least=blocked)}
     decided = []
     for case, early, response in results:
         record = by_id.get(response.headers["x-amz-cf-id"], {})
