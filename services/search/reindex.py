@@ -63,9 +63,9 @@ class Snapshot:
         self.versions: dict[str, tuple[int, int]] = {}
 
     def batches(self) -> Iterator[Sequence[Document]]:
-        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ", yield_per=self.batch) as conn:
-            result = conn.execute(sa.text(ROWS + " order by p.id"))
-            for rows in result.partitions():
+        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            result = conn.execute(sa.text(ROWS + " order by p.id"), execution_options={"stream_results": True})
+            for rows in result.partitions(self.batch):
                 docs = [document(r) for r in rows]
                 self.versions.update({d.product_id: (d.product_version, d.stock_version) for d in docs})
                 yield docs
