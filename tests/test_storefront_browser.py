@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -291,20 +292,36 @@ def test_a_guest_opens_a_product_with_its_image_and_what_is_bought_together(page
 def test_a_guest_searches_with_a_typo_and_finds_skillets(page, journey):
     journey.needs("home")
     box = page.get_by_role("combobox", name="Search products")
-    box.fill("skilet")
+    probe = page.request.get("/api/search?q=")
+    if probe.status != 200:
+        box.fill("skilet")
+        box.press("Enter")
+        expect(page.get_by_text("Search is not available right now")).to_be_visible()
+        shot(page, "04-search-unavailable")
+        pytest.skip(f"the search service is not running in this stack (/api/search: {probe.status}); the page says so")
+    if probe.json().get("total") == 0:
+        pytest.skip("the search index of this stack is empty (the catalog is not indexed at start yet)")
+    box.press_sequentially("skil", delay=30)
+    expect(page.get_by_role("listbox", name="Suggestions").get_by_role("option").first).to_contain_text("Skillet")
+    expect(box).to_have_attribute("aria-expanded", "true")
+    box.press("ArrowDown")
+    expect(box).to_have_attribute("aria-activedescendant", "suggestion-0")
+    box.press("Escape")
+    expect(box).to_have_attribute("aria-expanded", "false")
+    box.press_sequentially("et", delay=30)
     box.press("Enter")
     expect(page.locator("main h1")).to_have_text("Results for “skilet”")
-    unavailable = page.get_by_text("Search is not available right now")
+    settled(page)
     results = page.locator("main .grid .card")
-    nothing = page.get_by_text("Nothing matches")
-    expect(unavailable.or_(results.first).or_(nothing)).to_be_visible()
-    if unavailable.is_visible():
-        shot(page, "04-search-unavailable")
-        pytest.skip("the search service is not running in this stack yet (/api/search: 404/503); the page says so")
-    if page.request.get("/api/search?q=").json().get("total") == 0:
-        shot(page, "04-search-empty-index")
-        pytest.skip("the search index of this stack is empty (the catalog is not indexed at start yet)")
     expect(results.first).to_contain_text("Skillet")
+    facets = page.get_by_role("form", name="Filter results")
+    facets.get_by_role("checkbox", name=re.compile(r"^Kitchen & Dining")).check()
+    expect(page).to_have_url(re.compile(r"category=kitchen"))
+    settled(page)
+    names = page.locator("main .grid .card-name").all_inner_texts()
+    assert names
+    assert all("skillet" in n.lower() or "skil" in n.lower() for n in names[:5]), names
+    assert_accessible_basics(page)
     shot(page, "04-search")
     results.first.locator("a").click()
     expect(page.locator("main h1")).to_contain_text("Skillet")
@@ -390,6 +407,7 @@ def test_after_signing_in_again_the_order_is_in_the_history_and_its_detail(page,
     page.get_by_label("E-mail").fill(journey.done["signup"])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("main h1")).to_contain_text("Everything for home")  # back where sign-in was started
     page.get_by_role("navigation", name="Account").get_by_role("link", name="Orders").click()
     expect(page.locator("main h1")).to_have_text("Your orders")
     rows = page.locator("table.orders tbody tr")

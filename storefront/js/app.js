@@ -208,7 +208,10 @@ input.addEventListener("input", () => {
 input.addEventListener("keydown", (event) => {
   if (event.key === "ArrowDown") { event.preventDefault(); list.hidden ? suggest() : moveActive(1); }
   else if (event.key === "ArrowUp") { event.preventDefault(); moveActive(-1); }
-  else if (event.key === "Escape") closeSuggestions();
+  else if (event.key === "Escape" && !list.hidden) {
+    event.preventDefault(); // close the list; a second Escape clears the field, as search fields do
+    closeSuggestions();
+  }
   else if (event.key === "Enter") {
     const active = list.querySelector('[aria-selected="true"]');
     if (active && !list.hidden) {

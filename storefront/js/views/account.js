@@ -19,7 +19,7 @@ async function afterSignIn(next) {
     cart.get().catch(() => {});
   }
   announce(merged ? "Signed in. Your cart was kept." : "Signed in.");
-  go(next);
+  if (["/signin", "/signup"].includes(location.pathname)) go(next); // unless the shopper went elsewhere meanwhile
 }
 
 function authForm({ title, submitText, fields, onSubmit, footer }) {
