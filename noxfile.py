@@ -100,3 +100,10 @@ def bench(session: nox.Session) -> None:
     """Measure req/s and p50/p99 against the bare-uvicorn ceiling with Locust: nox -s bench -- catalog [--profile]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def reindex(session: nox.Session) -> None:
+    """Rebuild the search index of the running stack from the catalog, with progress output."""
+    _install(session, "local")
+    session.run("python", "-m", "services.search.reindex", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
