@@ -260,6 +260,8 @@ class Service:
     public_prefixes: tuple[str, ...] = ()
     # Seconds the gateway may cache an anonymous GET of this service's routes (0: never).
     public_cache_s: int = 0
+    # How long the gateway waits for this service's answer (None: the gateway's default).
+    gateway_timeout_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,3 +143,32 @@ async def test_the_gateway_publishes_its_openapi_at_the_root_and_under_api(setti
     assert root.status_code == through_front_door.status_code == 200
     assert "/api/{path}" in root.json()["paths"]
     assert through_front_door.json() == root.json()
+
+
+async def test_a_slow_checkout_is_outwaited_while_other_services_get_the_default_timeout(settings, monkeypatch):
+    """reference/ gives checkout a longer gateway timeout: a saga slower than the default is not a 504."""
+
+    async def answer_after(delay_s: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(delay_s)
+        body = b'{"status": "completed"}'
+        writer.write(
+            b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    slow = await asyncio.start_server(lambda r, w: answer_after(0.6, r, w), "127.0.0.1", 0)
+    for service in ("checkout", "catalog"):
+        monkeypatch.setenv(
+            f"SHOP_SERVICE_{service.upper()}_URL", f"http://127.0.0.1:{slow.sockets[0].getsockname()[1]}"
+        )
+    quick = settings.model_copy(update={"upstream_read_timeout_s": 0.3, "upstream_attempts": 1})
+    try:
+        async with running(quick) as (_, client):
+            checkout = await client.post("/api/checkout", json={})
+            catalog = await client.get("/api/catalog/products/1")
+    finally:
+        slow.close()
+    assert (checkout.status_code, catalog.status_code) == (201, 504)

@@ -60,15 +60,15 @@ async def _adapters(
     """Wire the adapters from the settings and the route table as it is when the app starts."""
     table = route_table()
     routes = {prefix: Route(s.name, s.public_cache_s) for prefix, s in table.items()}
-    timeout = httpx.Timeout(
-        connect=settings.upstream_connect_timeout_s,
-        read=settings.upstream_read_timeout_s,
-        write=settings.upstream_read_timeout_s,
-        pool=settings.upstream_connect_timeout_s,
-    )
+
+    def timeout(read_s: float | None) -> httpx.Timeout:
+        read = read_s or settings.upstream_read_timeout_s  # reference/ may give a service longer (checkout)
+        connect = settings.upstream_connect_timeout_s
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
     upstream = HttpUpstream(
         {s.name: service_url(s.name) for s in table.values()},
-        timeout=timeout,
+        timeouts={s.name: timeout(s.gateway_timeout_s) for s in table.values()},
         attempts=settings.upstream_attempts,
         max_connections=settings.upstream_max_connections,
         transport=transport,

@@ -15,14 +15,14 @@ class HttpUpstream(Upstream):
         self,
         urls: Mapping[str, str],
         *,
-        timeout: httpx.Timeout,
+        timeouts: Mapping[str, httpx.Timeout],
         attempts: int,
         max_connections: int,
         transport: httpx.AsyncBaseTransport | None = None,
     ):
         self.attempts = attempts
         self.clients = {
-            name: http.client(url, timeout=timeout, max_connections=max_connections, transport=transport)
+            name: http.client(url, timeout=timeouts[name], max_connections=max_connections, transport=transport)
             for name, url in urls.items()
         }
 
