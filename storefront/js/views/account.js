@@ -138,7 +138,7 @@ export async function orderDetail({ params: [id], query }) {
   const a = o.shipping_address || {};
   return h("div.page", {},
     query.get("placed") ? h("p.notice.success", { role: "status", "data-testid": "confirmation" },
-      h("strong", {}, "Thank you! Your order is placed."), " We e-mailed a confirmation to ", o.email, ".") : null,
+      h("strong", {}, "Thank you! Your order is placed."), " A confirmation is on its way to ", o.email, ".") : null,
     h("nav.breadcrumbs", { "aria-label": "Breadcrumb" }, h("ol", {}, h("li", {}, h("a", { href: "/orders" }, "Your orders")),
       h("li", {}, h("span", { "aria-current": "page" }, shortId(o.order_id))))),
     h("div.listing-head", {}, h("h1", {}, `Order ${shortId(o.order_id)}`), statusBadge(o.status)),

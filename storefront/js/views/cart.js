@@ -114,7 +114,7 @@ export async function checkoutPage() {
     const missing = ["name", "line1", "city", "postal_code"].filter((n) => !data[n].trim());
     if (missing.length) {
       const errors = missing.map((n) => ({ field: n, message: "required" }));
-      return showFormError(form, Object.assign(new ApiError(422, { title: "Missing fields", errors })));
+      return showFormError(form, new ApiError(422, { title: "Missing fields", errors }));
     }
     const { payment_method: paymentMethod, ...address } = data;
     submit.disabled = true;
@@ -124,7 +124,7 @@ export async function checkoutPage() {
       announce("Order placed");
       go(`/orders/${encodeURIComponent(placed.order_id)}?placed=1`);
     } catch (error) {
-      showFormError(form, error instanceof ApiError ? error : new ApiError(0, { detail: String(error) }));
+      showFormError(form, error instanceof ApiError ? explainCheckout(error) : new ApiError(0, { detail: String(error) }));
       submit.disabled = false;
       submit.textContent = `Place order · ${totals(body)}`;
     }
@@ -142,6 +142,22 @@ export async function checkoutPage() {
       ),
     ),
   );
+}
+
+// The saga's failure reasons (services/checkout) in the shopper's words; the service's detail follows.
+const CHECKOUT_REASONS = {
+  payment_declined: "The card was declined, and nothing was charged. Choose another payment method.",
+  payment_timeout: "The payment did not answer in time, and nothing was charged. Try again in a moment.",
+  out_of_stock: "Some items sold out while you were checking out. Review your cart.",
+  cart_not_ready: "Your cart changed or cannot be bought as it is. Review your cart.",
+  unavailable: "The shop could not complete the order right now, and nothing was charged. Try again in a moment.",
+};
+
+function explainCheckout(error) {
+  const text = CHECKOUT_REASONS[error.code];
+  if (!text) return error;
+  const detail = error.message && error.message !== error.code ? ` (${error.message.replace(/_/g, " ")})` : "";
+  return Object.assign(error, { errors: [], field: "", message: `${text}${detail}` });
 }
 
 function paymentOption(value, text, checked) {

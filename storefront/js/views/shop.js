@@ -263,7 +263,7 @@ async function boughtTogether(p) {
   } catch {
     products = [];
   }
-  if (!products.length) {
+  if (products.length < 2) {
     title = `More from ${p.category.name}`;
     const listing = await catalog.products({ category: p.category.slug, page_size: 5, sort: "newest" }).catch(() => ({ items: [] }));
     products = listing.items.filter((x) => x.id !== p.id).slice(0, 4);
