@@ -390,11 +390,6 @@ def test_a_signed_in_shopper_checks_out_and_sees_the_confirmation(page, journey)
     expect(confirmation.or_(error)).to_be_visible(timeout=30_000)
     if error.is_visible():
         shot(page, "07-checkout-refused")
-        if "no e-mail address" in error.inner_text():
-            pytest.xfail(
-                "checkout refuses the order: the gateway forwards no X-Shop-Email because Cognito access "
-                "tokens carry no email claim (services/gateway, services/checkout); the page names the field"
-            )
         pytest.fail(f"checkout refused: {error.inner_text()}")
     expect(confirmation).to_contain_text("Thank you! Your order is placed.")
     expect(page.locator("main h1")).to_contain_text("Order ")
