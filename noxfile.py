@@ -107,3 +107,10 @@ def reindex(session: nox.Session) -> None:
     """Rebuild the search index of the running stack from the catalog, with progress output."""
     _install(session, "local")
     session.run("python", "-m", "services.search.reindex", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def ledger(session: nox.Session) -> None:
+    """Check every order of the running stack has its charges, stock, events and e-mails: -- --since 10m."""
+    _install(session, "local")
+    session.run("python", "-m", "load.ledger", *(session.posargs or ["--since", "1h"]))

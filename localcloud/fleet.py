@@ -88,16 +88,44 @@ def seed_modules(services: list[Service]) -> list[str]:
     return [f"services.{s.name}.seed" for s in services if find_spec(f"services.{s.name}.seed")]
 
 
-def run_seed(module: str, env: dict[str, str], log_dir: Path, timeout_s: float = 120) -> str:
-    """Run one seed to completion as a child (so it dies with us); its last output line is the summary."""
-    name = module.split(".")[1] + "-seed"
-    child = spawn(name, [sys.executable, "-m", module], log_dir=log_dir, env=env)
+# Seeds that read what another seed writes: search's reindex reads the catalog's products.
+AFTER = {"services.search.seed": "services.catalog.seed"}
+
+
+def seed_waves(modules: list[str]) -> list[list[str]]:
+    """The seeds in waves: each wave runs at once, after every seed it depends on has finished."""
+    waves: list[list[str]] = []
+    done: set[str] = set()
+    pending = list(modules)
+    while pending:
+        wave = [m for m in pending if AFTER.get(m) not in pending or AFTER.get(m) in done]
+        if not wave:
+            raise StartError(f"seed dependencies go round in a circle: {pending}")
+        waves.append(wave)
+        done |= set(wave)
+        pending = [m for m in pending if m not in done]
+    return waves
+
+
+def run_seeds(modules: list[str], env: dict[str, str], log_dir: Path, timeout_s: float = 120) -> dict[str, str]:
+    """Run seeds at once as children (so they die with us); each one's last output line is its summary."""
+    children = {m: spawn(_seed_name(m), [sys.executable, "-m", m], log_dir=log_dir, env=env) for m in modules}
+    deadline = time.monotonic() + timeout_s
     try:
-        code = child.popen.wait(timeout_s)
+        codes = {m: c.popen.wait(max(deadline - time.monotonic(), 0.1)) for m, c in children.items()}
     except BaseException:
-        child.stop()
+        for child in children.values():
+            child.stop()
         raise
-    lines = [line for line in child.log_tail(50).splitlines() if line.strip()]
-    if code != 0:
-        raise StartError(f"{module} failed with code {code}; last lines of {child.log}:\n" + "\n".join(lines[-15:]))
-    return lines[-1] if lines else "done"
+    summaries = {}
+    for module, child in children.items():
+        lines = [line for line in child.log_tail(50).splitlines() if line.strip()]
+        if codes[module] != 0:
+            tail = "\n".join(lines[-15:])
+            raise StartError(f"{module} failed with code {codes[module]}; last lines of {child.log}:\n{tail}")
+        summaries[module] = lines[-1] if lines else "done"
+    return summaries
+
+
+def _seed_name(module: str) -> str:
+    return module.split(".")[-2] + "-seed" if module.startswith("services.") else module.replace(".", "-")

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TextIO
 
@@ -139,9 +140,15 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
             stack.callback(stop_together, children)
             fleet.wait_ready(children, service_urls, settings.ready_timeout_s)
             detail.append(", ".join(f"{s.name} {service_urls[s.name].rsplit(':', 1)[1]}" for s in services))
-        for module in fleet.seed_modules(services):
-            with console.timed("seed") as detail:
-                detail.append(f"{module}: {fleet.run_seed(module, env, log_dir)}")
+    seeds = fleet.seed_modules(services)
+    if find_spec("storefront.publish") and settings.aws_mode is AwsMode.EMULATOR:
+        seeds.append("storefront.publish")  # the S3 static site CloudFront serves
+    for wave in fleet.seed_waves(seeds):
+        with console.timed("seed") as detail:
+            summaries = fleet.run_seeds(wave, env, log_dir)
+            detail.append(", ".join(wave))
+        for module in wave:
+            console.say(f"             {summaries[module]}")
 
     with console.timed("frontdoor") as detail:
         door = start_frontdoor(settings, front_socket, env, log_dir)
