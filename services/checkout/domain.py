@@ -140,7 +140,11 @@ def lines_from_cart(cart: dict[str, Any]) -> tuple[list[dict[str, Any]], str, in
         problems = (
             "; ".join(f"{p['product_id']}: {p['problem']}" for p in cart.get("problems", [])) or "mixed currencies"
         )
-        raise StepFailed(Reason.CART_NOT_READY, f"the cart cannot be bought as it is: {problems}")
+        gone = [line for line in cart["lines"] if "name" not in line]  # no longer sold
+        short = [line for line in cart["lines"] if "name" in line and line["quantity"] > line.get("available", 0)]
+        # Stock the cart sees as short is the same news as a reservation refused: say it the same way.
+        reason = Reason.OUT_OF_STOCK if short and not gone else Reason.CART_NOT_READY
+        raise StepFailed(reason, f"the cart cannot be bought as it is: {problems}")
     lines = [
         {k: line[k] for k in ("product_id", "name", "quantity", "unit_price_minor")}
         for line in sorted(cart["lines"], key=lambda x: x["product_id"])
