@@ -231,9 +231,13 @@ def table(report: dict[str, object]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
-    from load.bench import checkout  # it builds on this module
+    from load.bench import checkout, edge  # they build on this module
 
-    scenarios = {"catalog": (catalog, table), "checkout": (checkout.bench, checkout.table)}
+    scenarios = {
+        "catalog": (catalog, table),
+        "checkout": (checkout.bench, checkout.table),
+        "edge": (edge.bench, edge.table),
+    }
     parser.add_argument("scenario", nargs="?", default="catalog", choices=sorted(scenarios))
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per target (default 15)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per target, not counted (default 5)")
@@ -242,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="then sample the gateway with py-spy under load")
     parser.add_argument("--skip-front-door", action="store_true", help="do not measure through the front door")
     parser.add_argument("--direct", action="store_true", help="checkout: skip the gateway, send identity headers")
+    parser.add_argument("--also", action="append", help="edge: another front door to measure, LABEL=URL")
     parser.add_argument(
         "--out", type=Path, default=None, help="the JSON report (default artifacts/bench/<scenario>.json)"
     )
