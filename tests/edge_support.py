@@ -184,10 +184,8 @@ async def start_edge(
     seen: list[dict[str, Any]] = []
     if gateway is None:
         gateway = await serve_app(echo_upstream(seen))
-    settings = EdgeSettings(
-        access_log=run_dir / "edge-access.log", waf_log=run_dir / "waf.log", log_flush_s=0.02,
-        client_ip_header=CLIENT_IP_HEADER, metrics_interval_s=0, **edge,
-    )  # fmt: skip
+    defaults = {"log_flush_s": 0.02, "client_ip_header": CLIENT_IP_HEADER, "metrics_interval_s": 0}
+    settings = EdgeSettings(access_log=run_dir / "edge-access.log", waf_log=run_dir / "waf.log", **(defaults | edge))
     app = create_app(LocalCloudSettings(SHOP_STAGE=stage), settings, acl=acl, services={"gateway": gateway})
     url = await serve_app(app)
     return RunningEdge(url, app, settings.access_log, settings.waf_log, seen)  # type: ignore[arg-type]

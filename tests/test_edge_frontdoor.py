@@ -235,3 +235,20 @@ async def test_a_method_the_static_behaviour_does_not_allow_is_refused(edge: Any
     async with httpx.AsyncClient(base_url=edge.url) as client:
         response = await client.post("/index.html", content=b"x")
     assert response.status_code == 403
+
+
+async def test_rule_counts_reach_the_emulators_cloudwatch_under_waf_metric_names(
+    serve_app: Any, aws: Any, tmp_path: Path
+) -> None:
+    create_buckets(aws.client("s3"), aws.stage)
+    edge = await start_edge(serve_app, aws.stage, tmp_path, metrics_interval_s=0.1)
+    async with httpx.AsyncClient(base_url=edge.url) as client:
+        await client.get("/api/x", params={"q": "<script>alert(1)</script>"})
+    cloudwatch = aws.client("cloudwatch")
+    for _ in range(50):
+        metrics = cloudwatch.list_metrics(Namespace="AWS/WAFV2", MetricName="BlockedRequests")["Metrics"]
+        if metrics:
+            break
+        await asyncio.sleep(0.1)
+    rules = {d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "Rule"}
+    assert rules == {"WafXss", "ALL"}
