@@ -114,3 +114,10 @@ def ledger(session: nox.Session) -> None:
     """Check every order of the running stack has its charges, stock, events and e-mails: -- --since 10m."""
     _install(session, "local")
     session.run("python", "-m", "load.ledger", *(session.posargs or ["--since", "1h"]))
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """Run the load harness (60 s mixed run, SLO gates, report): -- [run|knee|efficiency|k8s] [--target URL]."""
+    _install(session, "local", "bench")
+    session.run("python", "-m", "load", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

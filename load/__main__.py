@@ -1,0 +1,5 @@
+import sys
+
+from load.harness import main
+
+sys.exit(main())

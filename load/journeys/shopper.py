@@ -1,0 +1,59 @@
+"""The new shopper: signs up and in, fills a cart, changes it, checks out with an Idempotency-Key, views orders."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from locust import task
+
+from load.journeys.common import Shop, ShopUser, fake
+
+ACCOUNTS: list[dict[str, str]] = []  # accounts made in this process, for returning customers
+
+
+def address() -> dict[str, str]:
+    return {"name": fake.name(), "line1": fake.street_address(), "city": fake.city(),
+            "postal_code": fake.postcode(), "country": "GB"}  # fmt: skip
+
+
+class Shopper(ShopUser):
+    journey = "shopper"
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.account = {"email": f"{self.tags['X-Shop-Session']}-{fake.user_name()}@load.example.com",
+                        "password": "Load-Shopper-1"}  # fmt: skip
+        self.signed_in = self.call("POST", "/api/auth/signup", "/api/auth/signup", (201,), json=self.account) and (
+            self.sign_in()
+        )
+        if self.signed_in:
+            ACCOUNTS.append(self.account)
+
+    def sign_in(self) -> bool:
+        r = self.call("POST", "/api/auth/signin", "/api/auth/signin", json=self.account)
+        if r is None:
+            return False
+        self.tags = self.tags | {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return True
+
+    @task
+    def buy(self) -> None:
+        if not self.signed_in:
+            self.signed_in = self.sign_in()
+            return
+        self.call("GET", f"/api/catalog/products/{Shop.product()['id']}", "/api/catalog/products/[id]")
+        wanted = random.sample(Shop.buyable, k=min(2, len(Shop.buyable)))
+        for product_id in wanted:
+            if self.call("POST", "/api/cart/items", "/api/cart/items", json={"product_id": product_id, "quantity": 1}
+                         ) is None:  # fmt: skip
+                return
+        self.call("PUT", f"/api/cart/items/{wanted[0]}", "/api/cart/items/[id]", json={"quantity": 2})
+        self.call("GET", "/api/cart", "/api/cart")
+        self.checkout()
+        self.call("GET", "/api/orders", "/api/orders")
+
+    def checkout(self) -> None:
+        body = {"shipping_address": address(), "payment_method": "pm_card_ok"}
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        self.call("POST", "/api/checkout", "/api/checkout", (201,), json=body, headers=key)
