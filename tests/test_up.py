@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,17 +19,42 @@ import pytest
 from localcloud.backends import free_port
 
 BACKING_SERVERS = ("pginstall/bin/postgres", "valkey-server", "moto.server")
-SERVER_NAMES = (*BACKING_SERVERS, "uvicorn")
 
 
-def server_pids(names: tuple[str, ...] = SERVER_NAMES) -> set[int]:
-    """Every process on the machine that looks like one of the stack's servers."""
-    pids = set()
-    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
-        text = " ".join(proc.info["cmdline"] or [proc.info["name"] or ""])
-        if any(name in text for name in names):
-            pids.add(proc.info["pid"])
-    return pids
+class Descendants:
+    """Every process a launched supervisor started, recorded while it runs.
+
+    Only its own descendants count, so other stacks running on the machine (another terminal,
+    another test session) can neither hide a leftover nor be mistaken for one.
+    """
+
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.root = psutil.Process(proc.pid)
+        self.seen: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.record()
+            time.sleep(0.05)
+
+    def record(self) -> None:
+        try:
+            for child in self.root.children(recursive=True):
+                if child.pid not in self.seen:
+                    with contextlib.suppress(psutil.Error):
+                        self.seen[child.pid] = " ".join(child.cmdline())
+        except psutil.Error:
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def servers(self, names: tuple[str, ...] = (*BACKING_SERVERS, "uvicorn")) -> set[int]:
+        return {pid for pid, cmd in self.seen.items() if any(n in cmd for n in names)}
 
 
 def wait_gone(pids: set[int], timeout_s: float = 15) -> set[int]:
@@ -41,7 +68,7 @@ def wait_gone(pids: set[int], timeout_s: float = 15) -> set[int]:
 
 
 @contextmanager
-def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[subprocess.Popen[str], int, Descendants]]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "localcloud", "up", "--port", str(port), *args],
@@ -50,12 +77,14 @@ def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[su
         text=True,
         env={**os.environ, **(env or {})},
     )
+    family = Descendants(proc)
     try:
-        yield proc, port
+        yield proc, port, family
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        family.stop()
 
 
 def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 60) -> list[str]:
@@ -74,8 +103,7 @@ def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 60) -> list
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_reports_ready_serves_healthz_and_leaves_no_process_when_stopped(stop):
-    before = server_pids()
-    with launched() as (proc, port):
+    with launched() as (proc, port, family):
         lines = read_until_ready(proc)
         assert lines[-1] == f"ready: http://127.0.0.1:{port}"
         assert any(line.startswith("up in ") for line in lines)
@@ -88,25 +116,25 @@ def test_up_reports_ready_serves_healthz_and_leaves_no_process_when_stopped(stop
             "valkey": "up",
             "aws": "up",
         }
-        started = server_pids() - before
-        assert len(started) >= 4, "postgres, valkey, moto and the front door should be running"
+        assert all(s["status"] == "up" for s in health.json()["services"].values())
+        family.record()
+        assert len(family.servers(BACKING_SERVERS)) >= 3, "postgres, valkey and moto should be running"
 
         proc.send_signal(stop)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out
         assert "stopped" in out
-    assert wait_gone(started) == set()
+    assert wait_gone(set(family.seen)) == set()
 
 
 def test_nothing_survives_even_a_sigkill_of_the_supervisor():
-    before = server_pids()
-    with launched() as (proc, _port):
+    with launched() as (proc, _port, family):
         read_until_ready(proc)
-        started = server_pids() - before
+        family.record()
         proc.kill()
         proc.wait()
-    assert started
-    assert wait_gone(started) == set()
+    assert family.servers(BACKING_SERVERS)
+    assert wait_gone(set(family.seen)) == set()
 
 
 def test_a_malformed_setting_fails_fast_naming_it_without_a_traceback():
@@ -123,18 +151,18 @@ def test_a_malformed_setting_fails_fast_naming_it_without_a_traceback():
 
 
 def test_a_component_that_fails_to_start_stops_those_already_started(servers):
-    before = server_pids()
     unreachable = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
-    with launched({"REDIS_URL": unreachable}) as (proc, _port):
+    with launched({"REDIS_URL": unreachable}) as (proc, _port, family):
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "REDIS_URL points at a server that does not answer" in out
     assert "Traceback" not in out
-    assert wait_gone(server_pids() - before) == set()
+    assert family.servers(BACKING_SERVERS), "PostgreSQL had started before Valkey was found missing"
+    assert wait_gone(set(family.seen)) == set()
 
 
 def test_a_busy_front_door_port_is_reported_before_anything_starts():
-    with launched() as (first, port):
+    with launched() as (first, port, _family):
         read_until_ready(first)
         second = subprocess.run(
             [sys.executable, "-m", "localcloud", "up", "--port", str(port)], capture_output=True, text=True, timeout=30
@@ -142,7 +170,7 @@ def test_a_busy_front_door_port_is_reported_before_anything_starts():
         assert second.returncode == 1
         assert f"127.0.0.1:{port} is already in use" in second.stdout
         first.send_signal(signal.SIGINT)
-        first.communicate(timeout=30)
+        first.communicate(timeout=60)
 
 
 def test_given_urls_replace_the_embedded_servers(servers):
@@ -152,13 +180,12 @@ def test_given_urls_replace_the_embedded_servers(servers):
         "AWS_ENDPOINT_URL": servers.aws.url,
         "SHOP_STAGE": "given",
     }
-    before = server_pids(BACKING_SERVERS)
-    with launched(env) as (proc, port):
+    with launched(env) as (proc, port, family):
         lines = read_until_ready(proc)
-        started = server_pids(BACKING_SERVERS) - before
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        family.record()
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        proc.communicate(timeout=60)
     assert sum("(external:" in line for line in lines) == 3
     assert all(c["status"] == "up" for c in health["components"].values())
-    assert started == set(), "no PostgreSQL, Valkey or moto of its own should have been started"
+    assert family.servers(BACKING_SERVERS) == set(), "no PostgreSQL, Valkey or moto of its own should have been started"
