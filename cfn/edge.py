@@ -37,16 +37,20 @@ CACHING_OPTIMIZED = edge_model.CACHING_OPTIMIZED.id
 CACHING_DISABLED = edge_model.CACHING_DISABLED.id
 ALL_VIEWER_EXCEPT_HOST = edge_model.ALL_VIEWER_EXCEPT_HOST
 SECURITY_HEADERS = edge_model.SECURITY_HEADERS.id
-REALTIME_FIELDS = (
-    "timestamp",
-    "c-ip",
-    "cs-method",
-    "cs-uri-stem",
-    "sc-status",
-    "time-taken",
-    "x-edge-result-type",
-    "cs-user-agent",
-)
+REALTIME_FIELDS = edge_model.REALTIME_LOG_FIELDS  # the local edge writes the same fields, in the same order
+SPA_FUNCTION = "SpaRoutes"
+# The single-page app's routes (paths whose last segment has no file extension) are served
+# index.html, on the static-site behaviour only: a distribution-wide custom error response
+# would also turn the API's 404s and the media's 403s into index.html with status 200.
+SPA_FUNCTION_CODE = """function handler(event) {
+  var request = event.request;
+  var last = request.uri.split('/').pop();
+  if (last.indexOf('.') === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}
+"""
 EDGE_STREAM = next(s for s in RESOURCES.streams if "CF" in s.producers)
 # Path patterns of the non-default behaviours (the static site is the default one).
 MEDIA_PATH = edge_model.MEDIA_PATH
@@ -158,15 +162,17 @@ def add_distribution(t: Template) -> cloudfront.Distribution:
         PriceClass="PriceClass_100",
         DefaultRootObject="index.html",
         Origins=origins,
-        DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(**behavior("static", None)),
+        DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(
+            **behavior("static", None),
+            FunctionAssociations=[
+                cloudfront.FunctionAssociation(
+                    EventType="viewer-request", FunctionARN=GetAtt(SPA_FUNCTION, "FunctionARN")
+                )
+            ],
+        ),
         CacheBehaviors=[
             cloudfront.CacheBehavior(**behavior("api", API_PATH, api=True)),
             cloudfront.CacheBehavior(**behavior("media", MEDIA_PATH)),
-        ],
-        # The single-page app routes in the browser: unknown paths get index.html.
-        CustomErrorResponses=[
-            cloudfront.CustomErrorResponse(ErrorCode=code, ResponseCode=200, ResponsePagePath="/index.html")
-            for code in (403, 404)
         ],
         ViewerCertificate=cloudfront.ViewerCertificate(
             AcmCertificateArn=Ref("CertificateArn"), SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021"
@@ -174,6 +180,16 @@ def add_distribution(t: Template) -> cloudfront.Distribution:
         Logging=cloudfront.Logging(Bucket=imported(EXPORT_LOGS_BUCKET_DOMAIN), Prefix=Sub("cloudfront/shop-${Stage}/")),
         WebACLId=GetAtt(WEB_ACL, "Arn"),
     )
+    spa = cloudfront.Function(
+        SPA_FUNCTION,
+        Name=Sub("shop-${Stage}-spa-routes"),
+        AutoPublish=True,
+        FunctionCode=SPA_FUNCTION_CODE,
+        FunctionConfig=cloudfront.FunctionConfig(
+            Comment="serve index.html for the app's routes", Runtime="cloudfront-js-2.0"
+        ),
+    )
+    t.add_resource(explain(spa, "CF --> S3FE"))
     distribution = cloudfront.Distribution(DISTRIBUTION, DistributionConfig=config)
     t.add_resource(
         explain(distribution, "CF", "WAF --> CF", "CF --> S3FE", "CF --> S3MEDIA", "CF --> ALB", "CF --> CW")
