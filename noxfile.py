@@ -97,7 +97,7 @@ def deploy(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure req/s and p50/p99 against the bare-uvicorn ceiling with Locust: nox -s bench -- catalog [--profile]."""
+    """Measure with Locust against a same-run ceiling: nox -s bench -- catalog|search|checkout|edge [--profile]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
