@@ -137,7 +137,7 @@ def judge(slo: Slo, window: Window) -> list[Check]:
         ok = 1 - checkout.failures / checkout.requests
         checks.append(Check("checkout success", ok, slo.min_checkout_success, ok >= slo.min_checkout_success, "%"))
     attacks = window.attacks()
-    if attacks.requests:
+    if attacks.requests >= slo.min_requests:
         blocked = 1 - attacks.failures / attacks.requests
         checks.append(Check("attacks blocked", blocked, slo.min_waf_block_rate, blocked >= slo.min_waf_block_rate,
                             "%"))  # fmt: skip

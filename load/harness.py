@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         from load import efficiency
 
         return efficiency.run(args)
+    if args.mode == "knee":  # the knee is about shoppers: no attackers or poison to muddy where it breaks
+        args.attackers, args.poison = 0, 0.0
     out = args.out or ARTIFACTS / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     with stack(args) as (url, local):
@@ -126,6 +128,10 @@ def drive(args: argparse.Namespace, url: str, local: bool, out: Path) -> dict[st
     knee = json.loads((out / "knee.json").read_text()) if (out / "knee.json").exists() else None
     if knee:
         knee |= bottleneck(knee, sampler.cpu)
+        good = knee["last_good"]
+        print(f"knee: highest steady load with every SLO held: {good['users']} users, {good['rps']} req/s"
+              if good else "knee: no step held every SLO", flush=True)  # fmt: skip
+        print(f"knee: bottleneck (most CPU at the break): {knee['bottleneck']} {knee['cpu_share_at_break']}")
     flood = waf.get("BlockedRequests", {}).get("WafRatePerIp", 0)
     problems = []
     if code not in (0, None):
