@@ -78,7 +78,7 @@ class Window:
         """Every request that is not an attack."""
         out = Tally()
         for name, tally in self.names.items():
-            if not name.startswith(ATTACK_PREFIX) and not name.startswith("FLOOD "):
+            if not _route(name).startswith((ATTACK_PREFIX, "FLOOD ")):
                 out.add(tally)
         return out
 
@@ -86,7 +86,7 @@ class Window:
         """Attacker requests (floods excluded: the rate rule lets the first ones through by design)."""
         out = Tally()
         for name, tally in self.names.items():
-            if name.startswith(ATTACK_PREFIX):
+            if _route(name).startswith(ATTACK_PREFIX):
                 out.add(tally)
         return out
 
@@ -164,6 +164,11 @@ def verdict(checks: Iterable[Check], window: Window) -> str:
     )
 
 
+def _route(name: str) -> str:
+    """``GET ATTACK sqli`` -> ``ATTACK sqli``: a name without its method."""
+    return name.split(" ", 1)[-1]
+
+
 def _fmt(value: float, unit: str) -> str:
     if unit == "%":
         return f"{100 * value:.2f} %"
@@ -177,9 +182,7 @@ def window_of(environment: Any, seconds: float) -> Window:
     """The run so far, from Locust's (master's) stats."""
     stats = environment.runner.stats
     names = {
-        f"{e.method} {e.name}" if not e.name.startswith(("ATTACK ", "FLOOD ")) else e.name: Tally(
-            e.num_requests, e.num_failures, dict(e.response_times)
-        )
+        f"{e.method} {e.name}": Tally(e.num_requests, e.num_failures, dict(e.response_times))
         for e in stats.entries.values()
     }
     fps = sum(err.occurrences for err in stats.errors.values() if WAF_BLOCKED in str(err.error))

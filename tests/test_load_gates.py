@@ -26,7 +26,7 @@ def healthy() -> Window:
             "GET /api/catalog/products/[id]": tally(500, 40),
             "GET /api/search?q": tally(200, 60),
             "POST /api/checkout": tally(50, 900),
-            "ATTACK sqli": Tally(40, 0, {5: 40}),
+            "GET ATTACK sqli": Tally(40, 0, {5: 40}),
         },
         seconds=60,
         users=20,
@@ -59,7 +59,7 @@ def test_failed_checkouts_break_the_checkout_success_gate_but_attacks_do_not_cou
     window.names["POST /api/checkout"] = tally(50, 900, failures=10)
     assert broken(judge(SLO, window)) == {"checkout success", "error rate"}
     window = healthy()
-    window.names["ATTACK xss"] = Tally(10, 10, {5: 10})  # ten attacks let through: the block rate, not errors
+    window.names["POST ATTACK xss"] = Tally(10, 10, {5: 10})  # ten attacks let through: the block rate, not errors
     assert broken(judge(SLO, window)) == {"attacks blocked"}
 
 
