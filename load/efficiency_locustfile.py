@@ -1,12 +1,12 @@
-"""The generator's own efficiency: our browse journey and a minimal FastHttpUser loop, side by side, at /hello.
+"""The generator's own efficiency: our browse journey or a minimal FastHttpUser loop (``LOAD_EFFICIENCY``), at /hello.
 
-Both run in one Locust process with the same number of users and no think time; the browse
-journey keeps everything it does for real (task choice, typos, tags, names, judging each answer,
-the SLO gate listener) but every route points at the bare hello endpoint.
+No think time; the browse journey keeps everything it does for real (task choice, typos, tags,
+names, judging each answer, the SLO gate listener) but every route points at the bare hello endpoint.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 from locust import FastHttpUser, constant, events, task
@@ -34,7 +34,11 @@ class OurBrowse(Browser):
     routes: ClassVar[dict[str, str]] = dict.fromkeys(Browser.routes, "/hello")
 
 
-del Browser  # only the two above run
+del Browser
+if os.environ.get("LOAD_EFFICIENCY") == "ours":  # one class per run: Locust runs every user class it finds here
+    del Minimal
+else:
+    del OurBrowse
 
 
 @events.init.add_listener

@@ -17,7 +17,7 @@ class Browser(ShopUser):
         "home": "/api/catalog/categories",
         "popular": "/api/recommendations/popular",
         "category": "/api/catalog/products",
-        "product": "/api/catalog/products/",
+        "product": "/api/catalog/products/{id}",
         "search": "/api/search",
         "suggest": "/api/search/suggest",
     }
@@ -34,7 +34,7 @@ class Browser(ShopUser):
 
     @task(5)
     def product(self) -> None:
-        self.call("GET", self.routes["product"] + Shop.product()["id"], "/api/catalog/products/[id]")
+        self.call("GET", self.routes["product"].format(id=Shop.product()["id"]), "/api/catalog/products/[id]")
 
     @task(2)
     def search(self) -> None:

@@ -26,7 +26,7 @@ from load.journeys import journey
 RUN = os.environ.get("LOAD_RUN", uuid.uuid4().hex[:8])
 CLIENT_IP_HEADER = os.environ.get("LOAD_CLIENT_IP_HEADER", "")
 ADDRESSES = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544: for benchmarks, never a real customer
-_numbers = itertools.count(1 + int(os.environ.get("LOAD_WORKER_INDEX", "0")) * 1_000_000)
+_numbers = itertools.count(1)
 fake = Faker()
 
 
@@ -85,10 +85,11 @@ class ShopUser(FastHttpUser):
                 cls.wait_time = between(*plan.think_s)
 
     def on_start(self) -> None:
-        n = next(_numbers)
-        self.tags = {"X-Shop-Synthetic": RUN, "X-Shop-Session": f"{RUN}-{n}", "Accept": "application/json"}
+        n = next(_numbers)  # per process: with --workers, the pid keeps sessions and addresses apart
+        session = f"{RUN}-{os.getpid()}-{n}"
+        self.tags = {"X-Shop-Synthetic": RUN, "X-Shop-Session": session, "Accept": "application/json"}
         if CLIENT_IP_HEADER:
-            self.tags[CLIENT_IP_HEADER] = str(ADDRESSES[n % ADDRESSES.num_addresses])
+            self.tags[CLIENT_IP_HEADER] = str(ADDRESSES[(os.getpid() * 4099 + n) % ADDRESSES.num_addresses])
         Shop.load(self.host)
 
     def call(self, method: str, path: str, name: str, expect: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
