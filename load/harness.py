@@ -117,7 +117,7 @@ def drive(args: argparse.Namespace, url: str, local: bool, out: Path) -> dict[st
     sampler.start()
     poison = queues.Poisoner(args.stage, args.poison, args.seconds) if local and args.poison else None
     with poison or nullcontext():
-        code = locust(args, url, env, out)
+        code = locust(args, url, env, out, sampler)
     ended = datetime.now(UTC)
     waf = waf_delta(waf_before, waf_metrics(url))
     ledger = None
@@ -173,7 +173,7 @@ def locust_env(args: argparse.Namespace, out: Path) -> dict[str, str]:
     }
 
 
-def locust(args: argparse.Namespace, url: str, env: dict[str, str], out: Path) -> int:
+def locust(args: argparse.Namespace, url: str, env: dict[str, str], out: Path, sampler: queues.Sampler) -> int:
     """Locust headless, its output shown as it comes; its exit code (1: a gate broke)."""
     argv = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless", "-H", url]
     argv += ["--csv", str(out / "stats"), "--csv-full-history", "--html", str(out / "locust.html")]
@@ -183,7 +183,13 @@ def locust(args: argparse.Namespace, url: str, env: dict[str, str], out: Path) -
     if args.workers > 1:
         argv += ["--processes", str(args.workers)]
     limit = None if args.mode == "knee" else args.seconds + 120
-    return subprocess.run(argv, env=env, cwd=ROOT, check=False, timeout=limit).returncode
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT)
+    sampler.generator = proc.pid  # its CPU is sampled beside the stack's: is the generator the bottleneck?
+    try:
+        return proc.wait(limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def stack_pid(stage: str) -> int | None:

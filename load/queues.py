@@ -33,6 +33,7 @@ class Sampler(threading.Thread):
     def __init__(self, stage: str | None, pid: int | None):
         super().__init__(daemon=True)
         self.stage, self.pid = stage, pid
+        self.generator: int | None = None  # the load generator's pid, once it runs
         self.depths: list[dict[str, Any]] = []
         self.cpu: list[dict[str, Any]] = []
         self._halt = threading.Event()
@@ -49,7 +50,12 @@ class Sampler(threading.Thread):
             elif self.stage is None and os.environ.get("LOAD_CLOUDWATCH_STAGE"):
                 self.depths.append({"t": now, "queues": cloudwatch_depths(os.environ["LOAD_CLOUDWATCH_STAGE"])})
             if self.pid:
-                self.cpu.append({"t": now, "seconds": cpu_seconds(_tree(self.pid))})
+                seconds = cpu_seconds(_tree(self.pid))
+                if self.generator:
+                    seconds["load generator (locust)"] = sum(
+                        t.user + t.system for p in _tree(self.generator) if (t := _times(p)) is not None
+                    )
+                self.cpu.append({"t": now, "seconds": seconds})
             self._halt.wait(SAMPLE_S)
 
     def stop(self) -> None:
@@ -145,6 +151,13 @@ def _dead_letters(stage: str) -> Any:
     from services.common.dlq import DeadLetters
 
     return DeadLetters(stage, os.environ.get("AWS_REGION", "us-east-1"))
+
+
+def _times(proc: psutil.Process) -> Any:
+    try:
+        return proc.cpu_times()
+    except psutil.Error:
+        return None
 
 
 def _tree(pid: int) -> list[psutil.Process]:
