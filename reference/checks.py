@@ -86,6 +86,11 @@ def check(
             problems.append(f"delivery stream {d.name} reads unknown stream {d.source_stream}")
         if d.bucket not in buckets:
             problems.append(f"delivery stream {d.name} writes to unknown bucket {d.bucket}")
+    # The web ACL and the data lake have checks of their own; one call here runs them all.
+    from reference.analytics import check_lake
+    from reference.waf import WEB_ACL, check_web_acl
+
+    problems += check_web_acl(WEB_ACL) + check_lake()
     return problems
 
 
