@@ -83,16 +83,6 @@ def listen_preferred(host: str, port: int) -> socket.socket:
         return listen(host, 0)
 
 
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 # --------------------------------------------------------------------------- PostgreSQL
 
 
