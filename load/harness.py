@@ -10,10 +10,12 @@ when a gate, the WAF's targets or the ledger failed, saying why.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -77,6 +79,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hold", type=float, default=20, help="knee: seconds per step (default 20)")
     parser.add_argument("--max-users", type=int, default=400, help="knee: stop here if nothing broke")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default artifacts/load/<timestamp>)")
+    parser.add_argument(
+        "--accounts-secret",
+        default=None,
+        help='remote: a Secrets Manager secret {"users": [{"email", "password"}]} of Cognito test users',
+    )
     parser.add_argument("--skip-ledger", action="store_true", help="do not run the ledger check at the end")
     return parser.parse_args(argv)
 
@@ -111,6 +118,8 @@ def drive(args: argparse.Namespace, url: str, local: bool, out: Path) -> dict[st
         services = {k: v["url"] for k, v in json.loads(_get(f"{url}/healthz"))["services"].items()}
         env["LOAD_PRODUCTS"] = ",".join(stock_up(services["catalog"]))
         env["LOAD_CLIENT_IP_HEADER"] = CLIENT_IP_HEADER
+    if args.accounts_secret:
+        env["LOAD_ACCOUNTS_FILE"] = accounts_file(args.accounts_secret)
     sampler = queues.Sampler(args.stage if local else None, stack_pid(args.stage) if local else None)
     waf_before = waf_metrics(url)
     started = datetime.now(UTC)
@@ -190,6 +199,23 @@ def locust(args: argparse.Namespace, url: str, env: dict[str, str], out: Path, s
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def accounts_file(secret: str) -> str:
+    """The test users of ``secret`` in a private temporary file for the journeys (never in the report folder)."""
+    import boto3
+
+    users = json.loads(
+        boto3.client("secretsmanager", region_name=os.environ.get("AWS_REGION")).get_secret_value(SecretId=secret)[
+            "SecretString"
+        ]
+    )["users"]
+    fd, path = tempfile.mkstemp(prefix="load-accounts-", suffix=".json")  # 0600
+    with os.fdopen(fd, "w") as f:
+        json.dump([{"email": u["email"], "password": u["password"]} for u in users], f)
+    atexit.register(os.unlink, path)
+    print(f"signing in as {len(users)} test user(s) from the secret {secret}", flush=True)
+    return path
 
 
 def stack_pid(stage: str) -> int | None:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
 import random
 import uuid
+from pathlib import Path
 
 from locust import task
 
 from load.journeys.common import Shop, ShopUser, fake
 
-ACCOUNTS: list[dict[str, str]] = []  # accounts made in this process, for returning customers
+# Test users given to the run (staging: from Secrets Manager, see load/README.md): shoppers sign in as them
+# instead of signing up. Otherwise the accounts made in this process, for returning customers.
+GIVEN: list[dict[str, str]] = (
+    json.loads(Path(os.environ["LOAD_ACCOUNTS_FILE"]).read_text()) if os.environ.get("LOAD_ACCOUNTS_FILE") else []
+)
+ACCOUNTS: list[dict[str, str]] = list(GIVEN)
+_given = itertools.count()
 
 
 def address() -> dict[str, str]:
@@ -22,6 +32,10 @@ class Shopper(ShopUser):
 
     def on_start(self) -> None:
         super().on_start()
+        if GIVEN:
+            self.account = GIVEN[next(_given) % len(GIVEN)]  # one account per shopper while there are enough
+            self.signed_in = self.sign_in()
+            return
         self.account = {"email": f"{self.tags['X-Shop-Session']}-{fake.user_name()}@load.example.com",
                         "password": "Load-Shopper-1"}  # fmt: skip
         self.signed_in = self.call("POST", "/api/auth/signup", "/api/auth/signup", (201,), json=self.account) and (
