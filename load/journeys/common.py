@@ -54,9 +54,14 @@ class Shop:
     def product(cls) -> dict[str, Any]:
         return random.choice(cls.products)  # noqa: S311 - load, not crypto
 
+    _words: ClassVar[list[str]] = []
+
     @classmethod
     def words(cls) -> list[str]:
-        return [w for p in cls.products for w in p["name"].split() if len(w) > 3] or ["shirt"]
+        """Words of the product names, to search for (computed once: it is on every search's path)."""
+        if not cls._words:
+            cls._words = [w.lower() for p in cls.products for w in p["name"].split() if len(w) > 3] or ["shirt"]
+        return cls._words
 
 
 def typo(word: str) -> str:
@@ -94,7 +99,7 @@ class ShopUser(FastHttpUser):
 
     def call(self, method: str, path: str, name: str, expect: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
         """One request under ``name``; an answer not in ``expect`` is a failure saying what came back."""
-        headers = self.tags | kwargs.pop("headers", {})
+        headers = self.tags | kwargs.pop("headers") if "headers" in kwargs else self.tags
         with self.client.request(method, path, name=name, headers=headers, catch_response=True, **kwargs) as r:
             if r.status_code in expect:
                 return r
