@@ -41,7 +41,7 @@ def up(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite against real embedded servers (args go to pytest)."""
-    _install(session, "local", "cfn", "test")
+    _install(session, "local", "cfn", "bench", "test")
     session.run("pytest", *session.posargs)
 
 
