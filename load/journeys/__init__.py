@@ -22,9 +22,10 @@ PLAN = (
     Journey("browser", 6, (1.0, 3.0), "anonymous: home, category, product, search with typos, type-ahead"),
     Journey("shopper", 2, (1.0, 2.0), "signs up, adds to cart, changes it, checks out, views orders"),
     Journey("returning", 1, (1.0, 3.0), "signs in again, reorders, views orders"),
-    Journey("api_client", 1, (0.2, 0.5), "a partner integration paging the catalog and search as JSON"),
+    # ~1 request/s: a partner feed within the edge's per-address rate rule (load/README.md)
+    Journey("api_client", 1, (0.5, 1.5), "a partner integration paging the catalog and search as JSON"),
     Journey("attacker", 0, (0.5, 1.5), "SQLi, XSS, traversal, bad bots from the WAF corpus (--attackers)"),
-    Journey("flood", 0, (0.0, 0.0), "one address as fast as it can (--attackers): the rate-based rule"),
+    Journey("flood", 0, (0.0, 0.0), "one address at --flood-rps (with --attackers): the rate-based rule"),
 )
 
 

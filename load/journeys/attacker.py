@@ -90,7 +90,7 @@ class Attacker(ShopUser):
 class Flood(ShopUser):
     journey = "flood"
     fixed_count = 1 if os.environ.get("LOAD_ATTACKERS", "0") != "0" else 0
-    wait_time = constant_throughput(float(os.environ.get("LOAD_FLOOD_RPS", "20")))
+    wait_time = constant_throughput(float(os.environ.get("LOAD_FLOOD_RPS", "25")))
 
     def on_start(self) -> None:
         super().on_start()

@@ -1,4 +1,8 @@
-"""The returning customer: signs in with an account made earlier in the run, looks at past orders, buys again."""
+"""The returning customer: comes back (signs in again), looks at past orders, buys again.
+
+Each has an account of its own (made on its first visit, or one of the given test users): two
+virtual users sharing an account would share a cart, and their checkouts would conflict.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,16 @@ import random
 
 from locust import task
 
-from load.journeys.common import Shop, ShopUser
-from load.journeys.shopper import ACCOUNTS, Shopper
+from load.journeys.common import Shop
+from load.journeys.shopper import Shopper
 
 
 class Returning(Shopper):
     journey = "returning"
 
-    def on_start(self) -> None:
-        ShopUser.on_start(self)
-        if not ACCOUNTS:  # first in this process: no one to return yet, so sign up like a new shopper
-            Shopper.on_start(self)
-            return
-        self.account = random.choice(ACCOUNTS)  # noqa: S311
-        self.signed_in = self.sign_in()
-
     @task
     def buy(self) -> None:
-        if not self.signed_in:
-            self.signed_in = self.sign_in()
+        if not self.sign_in():  # a new visit: new tokens
             return
         r = self.call("GET", "/api/orders", "/api/orders")
         orders = (r.json().get("items", []) if r is not None else []) or []

@@ -13,12 +13,11 @@ from locust import task
 
 from load.journeys.common import Shop, ShopUser, fake
 
-# Test users given to the run (staging: from Secrets Manager, see load/README.md): shoppers sign in as them
-# instead of signing up. Otherwise the accounts made in this process, for returning customers.
+# Test users given to the run (staging: from Secrets Manager, see load/README.md): shoppers sign in as them,
+# one each in turn, instead of signing up.
 GIVEN: list[dict[str, str]] = (
     json.loads(Path(os.environ["LOAD_ACCOUNTS_FILE"]).read_text()) if os.environ.get("LOAD_ACCOUNTS_FILE") else []
 )
-ACCOUNTS: list[dict[str, str]] = list(GIVEN)
 _given = itertools.count()
 
 
@@ -41,8 +40,6 @@ class Shopper(ShopUser):
         self.signed_in = self.call("POST", "/api/auth/signup", "/api/auth/signup", (201,), json=self.account) and (
             self.sign_in()
         )
-        if self.signed_in:
-            ACCOUNTS.append(self.account)
 
     def sign_in(self) -> bool:
         r = self.call("POST", "/api/auth/signin", "/api/auth/signin", json=self.account)
