@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +53,11 @@ def test_the_processes_of_the_stack_are_named_by_component():
     assert component(me) == "other"
     moto = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)", "moto.server"])
     try:
-        assert component(psutil.Process(moto.pid)) == "aws emulator (moto)"
+        child = psutil.Process(moto.pid)
+        deadline = time.monotonic() + 5
+        while "moto.server" not in child.cmdline() and time.monotonic() < deadline:
+            time.sleep(0.01)  # until exec: a just-forked child still shows its parent's command line
+        assert component(child) == "aws emulator (moto)"
     finally:
         moto.kill()
         moto.wait()
