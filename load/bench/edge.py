@@ -15,8 +15,9 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from load.bench.run import Result, Target, catalog_targets, hello_world, local_cloud, locust
+from load.bench.run import Result, Target, catalog_targets, hello_world, local_cloud, locust, results_lines
 
 ENV = {
     "SHOP_STAGE": "bench",
@@ -67,19 +68,7 @@ def _images(product_paths: list[str]) -> list[str]:
     return [f"/media/products/{p.rsplit('/', 1)[1]}.svg" for p in product_paths]
 
 
-def table(report: dict[str, object]) -> str:
-    lines = [
-        f"scenario edge: {report['seconds']} s per target after {report['warmup_seconds']} s warm-up, "
-        f"{report['users']} Locust FastHttpUsers, {report['machine']['cpus']} cores",  # type: ignore[index]
-        f"{'target':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failures':>9}",
-    ]
-    for r in report["results"]:  # type: ignore[attr-defined]
-        lines.append(
-            f"{r['label']:<40} {r['rps']:>9.0f} {r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} "
-            f"{r['requests']:>9} {r['failures']:>9}"
-        )
-    load = report["load_average"]
-    if max(load.values()) > 1.5:  # type: ignore[attr-defined]
-        lines.append(f"warning: other work was running (load average {load}): figures are low and noisy")
+def table(report: dict[str, Any]) -> str:
+    lines = results_lines(report, width=40)
     lines.append(f"front door / gateway direct: {report['door_over_gateway']:.2f} of the gateway's req/s")
     return "\n".join(lines)

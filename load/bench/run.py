@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from load.bench import profile as profiling
 from localcloud.backends import free_port
@@ -205,20 +206,26 @@ def catalog(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def table(report: dict[str, object]) -> str:
+def results_lines(report: dict[str, Any], rate: str = "req/s", width: int = 36) -> list[str]:
+    """The lines every scenario's table starts with: the setting, a row per target, a warning if the box was busy."""
     lines = [
         f"scenario {report['scenario']}: {report['seconds']} s per target after {report['warmup_seconds']} s warm-up, "
-        f"{report['users']} Locust FastHttpUsers, {report['machine']['cpus']} cores",  # type: ignore[index]
-        f"{'target':<36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failures':>9}",
+        f"{report['users']} Locust FastHttpUsers, {report['machine']['cpus']} cores",
+        f"{'target':<{width}} {rate:>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failures':>9}",
     ]
-    for r in report["results"]:  # type: ignore[attr-defined]
+    for r in report["results"]:
         lines.append(
-            f"{r['label']:<36} {r['rps']:>9.0f} {r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} "
+            f"{r['label']:<{width}} {r['rps']:>9.0f} {r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} "
             f"{r['requests']:>9} {r['failures']:>9}"
         )
     load = report["load_average"]
-    if max(load.values()) > 1.5:  # type: ignore[attr-defined]
+    if max(load.values()) > 1.5:
         lines.append(f"warning: other work was running (load average {load}): figures are low and noisy")
+    return lines
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = results_lines(report)
     verdict = "met" if report["met"] else "NOT met"
     lines.append(
         f"ratio gateway / ceiling: {report['ratio']:.2f}  "

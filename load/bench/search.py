@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from load.bench.run import Result, Target, _get, hello_world, local_cloud, locust
+from load.bench.run import Result, Target, _get, hello_world, local_cloud, locust, results_lines
 
 TARGET_RATIO = 0.05  # distinct queries / ceiling
 TARGET_P99_MS = 100.0
@@ -107,18 +107,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [
-        f"scenario search: {report['seconds']} s per target after {report['warmup_seconds']} s warm-up, "
-        f"{report['users']} Locust FastHttpUsers, {report['machine']['cpus']} cores",
-        f"{'target':<36} {'queries/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failures':>9}",
-    ]
-    for r in report["results"]:
-        lines.append(
-            f"{r['label']:<36} {r['rps']:>9.0f} {r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} "
-            f"{r['requests']:>9} {r['failures']:>9}"
-        )
-    if max(report["load_average"].values()) > 1.5:
-        lines.append(f"warning: other work was running (load average {report['load_average']}): figures are noisy")
+    lines = results_lines(report, rate="queries/s")
     verdict = "met" if report["met"] else "NOT met"
     lines.append(
         f"ratio distinct queries / ceiling: {report['ratio']:.2f} "
