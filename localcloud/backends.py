@@ -66,6 +66,10 @@ def listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # uvicorn wraps an inherited fd as AF_UNIX, so its event loop never sets TCP_NODELAY on the
+        # connections; Linux copies it from the listening socket. Without it every keep-alive
+        # response waited ~44 ms for Nagle (a flat p50 of 44 ms in the catalog bench).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except OSError:

@@ -189,3 +189,23 @@ def test_given_urls_replace_the_embedded_servers(servers):
     assert sum("(external:" in line for line in lines) == 3
     assert all(c["status"] == "up" for c in health["components"].values())
     assert family.servers(BACKING_SERVERS) == set(), "no PostgreSQL, Valkey or moto of its own should have been started"
+
+
+def test_connections_accepted_on_a_handed_over_socket_do_not_wait_for_nagle():
+    """uvicorn treats an inherited fd as AF_UNIX and never sets TCP_NODELAY: the listening socket must carry it.
+
+    Without it every keep-alive response waited ~44 ms (Nagle against delayed ACKs).
+    """
+    import socket
+
+    from localcloud.backends import listen
+
+    server = listen("127.0.0.1", 0)
+    client = socket.create_connection(server.getsockname()[:2])
+    accepted, _ = server.accept()
+    try:
+        assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        for s in (accepted, client, server):
+            s.close()
