@@ -40,9 +40,16 @@ def up(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite against real embedded servers (args go to pytest)."""
+    """Run every lane: unit, integration (real servers), e2e (whole stack, browser); -- tests/integration runs one."""
     _install(session, "local", "cfn", "bench", "test")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Run the unit lane only: no server, no network, well under a minute (args go to pytest)."""
+    _install(session, "local", "cfn", "bench", "test")
+    session.run("pytest", "tests/unit", *session.posargs)
 
 
 @nox.session
@@ -73,7 +80,7 @@ def cfn(session: nox.Session) -> None:
     session.run("python", "-m", "cfn.conformance")
     if "--update-golden" in session.posargs:
         _install(session, "cfn", "test")
-        session.run("pytest", "tests/test_cfn_templates.py", "tests/test_k8s_manifests.py", env={"UPDATE_GOLDEN": "1"})
+        session.run("pytest", "tests/unit/test_cfn_templates.py", "tests/unit/test_k8s_manifests.py", env={"UPDATE_GOLDEN": "1"})
 
 
 @nox.session

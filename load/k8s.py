@@ -1,6 +1,6 @@
 """``python -m load k8s [--workers N]``: manifests for a Locust master and N workers on EKS, for loads one machine
 cannot make. Written to ``build/k8s/load/`` (namespace ``shop-load``), checked with
-``kubernetes-validate --strict`` by tests/test_load_k8s.py.
+``kubernetes-validate --strict`` by tests/unit/test_load_k8s.py.
 
 The image is the project's own (it holds load/ and reference/); the master runs the same
 ``load/locustfile.py`` headless with the gates, so its exit code is the run's verdict: run it as

@@ -1,7 +1,7 @@
 """The production ``SearchIndex``: Amazon OpenSearch Service through opensearch-py.
 
 Every request body is built by a pure function of this module (``index_template``,
-``search_body``, ``suggest_body``, ``upsert_script``), so tests/golden/search/ shows exactly
+``search_body``, ``suggest_body``, ``upsert_script``), so tests/unit/golden/search/ shows exactly
 what production sends and a diff shows every change. Queries go to an alias; a rebuild
 writes a new index ``<alias>-<timestamp>`` and moves the alias in one ``_aliases`` call.
 

@@ -12,7 +12,7 @@ import reference
 from reference import ARCHITECTURE, RESOURCES, SERVICES
 from reference.model import Subscription
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DIAGRAM = REPO / "docs" / "architecture-seed.md"
 SHARED_SEED = REPO.parent / "shared" / "architecture-seed.md"
 

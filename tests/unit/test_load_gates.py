@@ -13,7 +13,7 @@ from load.gates import WAF_BLOCKED, Tally, Window, judge, verdict
 from load.stages import SHAPES, plan
 from reference.slo import SLO
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 
 
 def tally(requests: int, ms: int, failures: int = 0) -> Tally:

@@ -1,6 +1,6 @@
 """The OpenSearch request bodies, as the adapter's pure functions render them, against reviewed golden files.
 
-``UPDATE_GOLDEN=1 pytest tests/test_search_opensearch_golden.py`` rewrites tests/golden/search/*.json;
+``UPDATE_GOLDEN=1 pytest tests/unit/test_search_opensearch_golden.py`` rewrites tests/unit/golden/search/*.json;
 review the diff by hand: it is exactly what production will send.
 """
 

@@ -1,7 +1,7 @@
 """The ledger check over the real commerce core: a clean run passes, and each deliberate break is named by its rule.
 
 Catalog, cart, order, payment, notification, recommendations and checkout run under uvicorn on one
-database and the emulator, as in tests/test_checkout.py; the ledger reads their tables through the
+database and the emulator, as in tests/integration/test_checkout.py; the ledger reads their tables through the
 stage's database secret and the DLQs through SQS, exactly as ``python -m load.ledger`` does.
 """
 

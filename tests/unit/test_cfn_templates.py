@@ -1,6 +1,6 @@
 """The rendered templates: golden files, cfn-lint clean, imports only from earlier layers, model-derived shapes.
 
-Golden files are rewritten only on purpose: ``UPDATE_GOLDEN=1 pytest tests/test_cfn_templates.py``
+Golden files are rewritten only on purpose: ``UPDATE_GOLDEN=1 pytest tests/unit/test_cfn_templates.py``
 (or ``nox -s cfn -- --update-golden``); review the diff before committing it.
 """
 
