@@ -80,7 +80,8 @@ def cfn(session: nox.Session) -> None:
     session.run("python", "-m", "cfn.conformance")
     if "--update-golden" in session.posargs:
         _install(session, "cfn", "test")
-        session.run("pytest", "tests/unit/test_cfn_templates.py", "tests/unit/test_k8s_manifests.py", env={"UPDATE_GOLDEN": "1"})
+        golden = ("tests/unit/test_cfn_templates.py", "tests/unit/test_k8s_manifests.py")
+        session.run("pytest", *golden, env={"UPDATE_GOLDEN": "1"})
 
 
 @nox.session

@@ -1,4 +1,4 @@
-"""Fixtures of the catalog tests, loaded by ``pytest_plugins = ("catalog_fixtures",)`` in tests/integration/test_catalog_*.py.
+"""Fixtures of the catalog tests, loaded by ``pytest_plugins = ("catalog_fixtures",)`` in their test modules.
 
 The catalog reads its database from the stage's Secrets Manager secret and writes images
 to the stage's media bucket; ``catalog_settings`` makes just those two in the test's
