@@ -8,6 +8,7 @@ to apps through ``httpx.ASGITransport``.
 from __future__ import annotations
 
 import socket
+
 import pytest
 
 SERVER_FIXTURES = ("servers",)
