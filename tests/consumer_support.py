@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reference.events import Event
-from services.common.consumer import Consumer, Outcome
+from services.common.consumer import QueueConsumer, Tally
 from services.common.outbox import SnsPublisher
 
 
@@ -16,12 +16,12 @@ def publish(aws, *events: Event) -> None:
         assert publisher.publish(event.topic, [json.loads(event.model_dump_json())]) == {str(event.event_id)}
 
 
-async def drain(consumer: Consumer, rounds: int = 20) -> Outcome:
+async def drain(consumer: QueueConsumer, rounds: int = 20) -> Tally:
     """Poll until the queue gives nothing (or ``rounds`` polls); the summed outcome."""
-    total = Outcome()
+    total = Tally()
     for _ in range(rounds):
         got = await consumer.poll_once(wait_s=0)
-        if got == Outcome():
+        if got == Tally():
             break
         for name in ("handled", "duplicates", "failed", "poison"):
             setattr(total, name, getattr(total, name) + getattr(got, name))

@@ -1,20 +1,18 @@
-"""The app factory every service uses: ``create_service_app(name, settings, routers, lifespan, checks)``.
+"""The app factory every service uses: ``create_service_app(name, settings, routers, parts=...)``.
 
 It gives each service the same skeleton: request ids in and out, JSON access logs,
 problem+json errors, a body guard (JSON only, size-limited), ``/healthz`` (the process
 answers) and ``/readyz`` (its dependencies answer), and an OpenAPI document at
 ``/openapi.json``. Nothing connects at import or construction: adapters are built in
-the service's lifespan, when uvicorn starts the app.
+the service's lifespan, when uvicorn starts the app, by ``parts(runtime)`` (services/common/runtime.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
@@ -22,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import logs, problems
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
+from services.common.runtime import Parts, Probe, Runtime, run_checks, verdict
 from services.common.settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -38,21 +37,30 @@ def create_service_app(
     settings: ServiceSettings,
     routers: Iterable[APIRouter] = (),
     *,
+    parts: Parts | None = None,
     lifespan: Lifespan | None = None,
     checks: Callable[[FastAPI], dict[str, Check]] | None = None,
     version: str = "0.1.0",
     body_types: tuple[str, ...] = JSON_TYPES,
 ) -> FastAPI:
-    """A FastAPI app with the shared skeleton; ``checks(app)`` names the dependencies /readyz probes."""
+    """A FastAPI app with the shared skeleton; ``parts(runtime)`` builds what the service runs (see runtime.py).
+
+    ``lifespan``/``checks`` are the older way (a context manager and a dict of critical checks); they
+    still work while services move to ``parts``.
+    """
     logs.configure(name, settings.log_level)
 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
-        if lifespan is None:
-            yield
-            return
-        async with lifespan(app):
-            yield
+        async with Runtime(name, settings, app.state) as runtime:
+            app.state.runtime = runtime
+            if parts is not None:
+                await parts(runtime)
+            if lifespan is None:
+                yield
+                return
+            async with lifespan(app):
+                yield
 
     app = FastAPI(title=f"shop {name} service", version=version, lifespan=run)
     app.state.settings = settings
@@ -66,29 +74,16 @@ def create_service_app(
 
     @app.get("/readyz", tags=["ops"], summary="Every dependency answers")
     async def readyz() -> JSONResponse:
-        results = await run_checks(checks(app) if checks else {})
-        ok = all(r["status"] == "up" for r in results.values())
-        body = {"status": "ok" if ok else "degraded", "service": name, "checks": results}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        probes = dict(runtime.probes) if runtime else {}
+        probes.update({n: Probe(c, critical=True) for n, c in (checks(app) if checks else {}).items()})
+        results = await run_checks(probes)
+        status, code = verdict(results)
+        return JSONResponse({"status": status, "service": name, "checks": results}, status_code=code)
 
     app.add_middleware(BodyGuard, allowed_types=body_types)
     app.add_middleware(RequestContext)
     return app
-
-
-async def run_checks(checks: dict[str, Check], timeout_s: float = 2.0) -> dict[str, dict[str, Any]]:
-    async def one(check: Check) -> dict[str, Any]:
-        start = time.perf_counter()
-        try:
-            await asyncio.wait_for(check(), timeout_s)
-            status, detail = "up", ""
-        except Exception as exc:  # noqa: BLE001 - a failed check is a 'down'
-            status, detail = "down", f"{type(exc).__name__}: {exc}"
-        return {"status": status, "detail": detail, "latency_ms": round((time.perf_counter() - start) * 1000, 1)}
-
-    names = list(checks)
-    results = await asyncio.gather(*(one(checks[n]) for n in names))
-    return dict(zip(names, results, strict=True))
 
 
 class RequestContext:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
+T = TypeVar("T")
+log = logging.getLogger("services.background")
 
 
 class Loops:
@@ -48,3 +52,25 @@ class Loops:
             return check
 
         return {name: alive(name) for name in self.tasks}
+
+
+async def build_with_backoff(
+    build: Callable[[], T], stop: asyncio.Event, *, what: str, on_error: Callable[[str], None]
+) -> T | None:
+    """Call the blocking ``build()`` in a thread until it succeeds (None if ``stop`` is set first).
+
+    Between tries it waits 0.5 s, doubling up to 5 s; each failure is logged and handed to
+    ``on_error`` (readiness reports it). How the relay and the consumers wait for AWS at start.
+    """
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await asyncio.to_thread(build)
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is retried, and reported
+            reason = f"cannot reach {what} yet: {type(exc).__name__}: {exc}"
+            on_error(reason)
+            log.warning("%s; retrying in %.1f s", reason, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 5.0)
+    return None

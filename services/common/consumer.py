@@ -1,12 +1,17 @@
-"""Idempotent SQS consumers: each event's effects and the record that it was handled commit together.
+"""Consuming events: an SQS source (``services.common.sqs``) and a policy that decides each message.
 
-For every message: parse the envelope, then in ONE database transaction insert the event
-id into ``processed_events`` and run the handler. A duplicate delivery finds the id already
-there and does nothing; a handler that fails rolls both back and leaves the message on the
-queue, so SQS delivers it again after the visibility timeout and, after the queue's
-``maxReceiveCount`` failed receives, moves it to the dead-letter queue. A message that is
-not a valid envelope (a poison message) is left alone the same way and ends in the DLQ.
-Messages are deleted only after their transaction committed.
+The policy every service with a database uses is the **idempotent consumer**: parse the
+envelope, then in ONE database transaction insert the event id into ``processed_events``
+and run the handler with a unit of work bound to that transaction. A duplicate delivery
+finds the id already there and does nothing; a handler that fails rolls both back and
+leaves the message on the queue, so SQS delivers it again after the visibility timeout and,
+after the queue's ``maxReceiveCount`` failed receives, moves it to the dead-letter queue. A
+message that is not a valid envelope (a poison message) is left alone the same way and ends
+in the DLQ. Messages are deleted (in one batch call) only after their transaction committed.
+
+``QueueConsumer`` joins a source and a policy into the loop the runtime runs; it connects to
+SQS lazily and retries until AWS answers, so a service starts while SQS is unreachable and
+reports the consumer as not ready meanwhile.
 """
 
 from __future__ import annotations
@@ -14,19 +19,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any, Protocol
 
-import boto3
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from reference import physical_name
 from reference.events import Event
+from services.common import outbox
+from services.common.background import build_with_backoff
+from services.common.sqs import Message, SqsSource, in_daemon_thread  # noqa: F401 - in_daemon_thread re-exported
 
 log = logging.getLogger("services.consumer")
 
@@ -42,84 +48,86 @@ def _columns() -> list[sa.Column[Any]]:
 metadata = sa.MetaData()
 processed_events = sa.Table("processed_events", metadata, *_columns())
 
-T = TypeVar("T")
-Handler = Callable[[Event, AsyncConnection], Awaitable[None]]
-
 
 def create_processed_events_table(op: object) -> None:
     """For a consumer's Alembic migration: ``create_processed_events_table(op)`` in ``upgrade()``."""
     op.create_table(processed_events.name, *_columns())  # type: ignore[attr-defined]
 
 
+class Outcome(StrEnum):
+    """What became of one message. HANDLED and DUPLICATE are deleted; FAILED and POISON come back."""
+
+    HANDLED = "handled"
+    DUPLICATE = "duplicates"
+    FAILED = "failed"
+    POISON = "poison"
+
+    @property
+    def settled(self) -> bool:
+        return self in (Outcome.HANDLED, Outcome.DUPLICATE)
+
+
 @dataclass
-class Outcome:
+class Tally:
+    """How many messages of a poll ended each way."""
+
     handled: int = 0
     duplicates: int = 0
     failed: int = 0
     poison: int = 0
 
+    def add(self, outcome: Outcome, count: int = 1) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + count)
 
-def in_daemon_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
-    """Run a blocking call (an SQS long poll) in a daemon thread.
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
 
-    Not ``asyncio.to_thread``: the interpreter joins executor threads at exit, so a long
-    poll in flight would hold a stopping service for up to 20 s after its lifespan ended.
+
+class UnitOfWork:
+    """What a handler may do: run statements in the message's transaction and emit events through the outbox.
+
+    Everything commits with the record that the event was handled, or nothing does.
     """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
 
-    def settle(method: Callable[[Any], None], value: Any) -> None:
-        if not future.done():  # the awaiting task may have been cancelled meanwhile
-            method(value)
+    def __init__(self, conn: AsyncConnection):
+        self.connection = conn
 
-    def run() -> None:
-        try:
-            outcome: tuple[Callable[[Any], None], Any] = (future.set_result, fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            outcome = (future.set_exception, exc)
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting any more
-            loop.call_soon_threadsafe(settle, *outcome)
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return await self.connection.execute(statement, parameters)
 
-    threading.Thread(target=run, name="sqs-long-poll", daemon=True).start()
-    return future
+    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return await self.connection.scalar(statement, parameters)
+
+    async def emit(self, event: Event) -> None:
+        """Store ``event`` in this service's outbox, in this transaction (the relay publishes it after commit)."""
+        await outbox.enqueue(self.connection, event)
 
 
-class Consumer:
-    """Long-polls one queue and hands each new event to ``handler`` inside a transaction."""
+Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
 
-    def __init__(self, engine: AsyncEngine, queue: str, handler: Handler, *, stage: str, region: str, wait_s: int = 20):
+
+class Policy(Protocol):
+    """Decides a batch of messages: one outcome per message, in order."""
+
+    async def decide(self, messages: Sequence[Message]) -> list[Outcome]: ...
+
+
+class IdempotentPolicy:
+    """Each event once: its effects and the record that it was handled commit together."""
+
+    def __init__(self, engine: AsyncEngine, handler: Handler):
         self.engine = engine
         self.handler = handler
-        self.wait_s = wait_s
-        self.sqs = boto3.client("sqs", region_name=region)
-        self.queue_url = self.sqs.get_queue_url(QueueName=physical_name(queue, stage))["QueueUrl"]
 
-    async def poll_once(self, wait_s: int | None = None) -> Outcome:
-        """Receive up to 10 messages and process them; returns what happened to each."""
-        got = await in_daemon_thread(
-            self.sqs.receive_message,
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=self.wait_s if wait_s is None else wait_s,
-            MessageAttributeNames=["All"],
-        )
-        outcome = Outcome()
-        for message in got.get("Messages", []):
-            result = await self.process(message["Body"])
-            setattr(outcome, result, getattr(outcome, result) + 1)
-            if result in ("handled", "duplicates"):
-                await asyncio.to_thread(
-                    self.sqs.delete_message, QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-        return outcome
+    async def decide(self, messages: Sequence[Message]) -> list[Outcome]:
+        return [await self.process(m.body) for m in messages]
 
-    async def process(self, body: str) -> str:
-        """'handled', 'duplicates', 'failed' or 'poison' for one message body."""
+    async def process(self, body: str) -> Outcome:
         try:
             event = Event.model_validate_json(body)
         except ValidationError as exc:
             log.error("poison message left for the DLQ: %s", exc.errors()[:3])
-            return "poison"
+            return Outcome.POISON
         try:
             async with self.engine.begin() as conn:
                 first = await conn.execute(
@@ -129,17 +137,90 @@ class Consumer:
                     .returning(processed_events.c.event_id)
                 )
                 if first.first() is None:
-                    return "duplicates"
-                await self.handler(event, conn)
+                    return Outcome.DUPLICATE
+                await self.handler(event, UnitOfWork(conn))
         except Exception:
             log.exception("handling %s %s failed; SQS will redeliver it", event.event_type, event.event_id)
-            return "failed"
-        return "handled"
+            return Outcome.FAILED
+        return Outcome.HANDLED
+
+
+class QueueConsumer:
+    """Polls a source, lets the policy decide, deletes what was settled. ``run`` is a runtime loop."""
+
+    def __init__(self, source: SqsSource | Callable[[], SqsSource], policy: Policy, *, name: str = "consumer"):
+        self.name = name
+        self.policy = policy
+        self.source: SqsSource | None = source if isinstance(source, SqsSource) else None
+        self._connect = None if isinstance(source, SqsSource) else source
+        self.error: str | None = None
+        self._receiving = False
+
+    async def connect(self, stop: asyncio.Event) -> bool:
+        """Look the queue up, retrying with back-off until AWS answers or ``stop`` is set."""
+        if self.source is None:
+            assert self._connect is not None
+            self.source = await build_with_backoff(self._connect, stop, what="SQS", on_error=self._failed)
+            self.error = None if self.source else self.error
+        return self.source is not None
+
+    def _failed(self, reason: str) -> None:
+        self.error = reason
+
+    async def poll_once(self, wait_s: int | None = None) -> Tally:
+        """Receive up to 10 messages, decide them, delete the settled ones; what became of each."""
+        assert self.source is not None, "connect() first"
+        self._receiving = True
+        try:
+            messages = await self.source.receive(wait_s)
+        finally:
+            self._receiving = False
+        tally = Tally()
+        if not messages:
+            return tally
+        outcomes = await self.policy.decide(messages)
+        for outcome in outcomes:
+            tally.add(outcome)
+        await self.source.delete([m for m, o in zip(messages, outcomes, strict=True) if o.settled])
+        return tally
 
     async def run(self, stop: asyncio.Event) -> None:
+        if not await self.connect(stop):
+            return
         while not stop.is_set():
+            poll = asyncio.ensure_future(self.poll_once())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not poll.done():
+                if self._receiving:
+                    # Stopping during a long poll: abandon it. Whatever it receives is not deleted and
+                    # comes back after the visibility timeout; nothing is lost.
+                    poll.cancel()
+                # Else a batch is being handled: let it finish (the runtime's grace bounds the wait).
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await poll
+                break
+            stopping.cancel()
             try:
-                await self.poll_once()
-            except Exception:
-                log.exception("consumer poll failed")
-                await asyncio.sleep(1)
+                poll.result()
+                self.error = None
+            except Exception as exc:
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s poll failed", self.name)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+
+    async def ready(self) -> None:
+        """Raises while the queue is not reachable (a readiness check)."""
+        if self.source is None:
+            raise RuntimeError(self.error or "not connected to SQS yet")
+        if self.error:
+            raise RuntimeError(self.error)
+
+
+def Consumer(  # noqa: N802 - kept as the constructor name callers and tests know
+    engine: AsyncEngine, queue: str, handler: Handler, *, stage: str, region: str, wait_s: int = 20
+) -> QueueConsumer:
+    """An idempotent consumer of ``queue``, connected now (blocking): for tests and tools."""
+    source = SqsSource.connect(queue, stage=stage, region=region, wait_s=wait_s)
+    return QueueConsumer(source, IdempotentPolicy(engine, handler), name=f"{queue} consumer")

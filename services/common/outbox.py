@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reference import physical_name
 from reference.events import Event
+from services.common.background import build_with_backoff
 
 log = logging.getLogger("services.outbox")
 BATCH = 10  # SNS PublishBatch takes at most 10 entries
@@ -78,6 +79,10 @@ class SnsPublisher:
     def topic_arn(self, topic: str) -> str:
         return self.arn_prefix + physical_name(topic, self.stage)
 
+    def ping(self) -> None:
+        """One cheap SNS call: raises while SNS is unreachable."""
+        self.sns.list_topics()
+
     def publish(self, topic: str, events: list[dict[str, Any]]) -> set[str]:
         """Publish up to 10 envelopes to one topic; returns the event ids SNS accepted."""
         entries = [
@@ -98,15 +103,37 @@ class OutboxRelay:
     def __init__(
         self,
         engine: AsyncEngine,
-        publisher: SnsPublisher,
+        publisher: SnsPublisher | Callable[[], SnsPublisher],
         *,
         idle_s: float = 0.2,
         clock: Callable[[], datetime] | None = None,
     ):
+        """``publisher`` may be a factory: it is then called (with back-off) by ``run`` until AWS answers."""
         self.engine = engine
-        self.publisher = publisher
+        self.publisher: SnsPublisher | None = publisher if isinstance(publisher, SnsPublisher) else None
+        self._connect = None if isinstance(publisher, SnsPublisher) else publisher
         self.idle_s = idle_s
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.error: str | None = None  # why the last pass could not publish, for /readyz
+
+    async def connect(self, stop: asyncio.Event) -> bool:
+        """Build the publisher, retrying with back-off until SNS/STS answer or ``stop`` is set.
+
+        Meanwhile the service runs and its events wait, committed, in the outbox.
+        """
+        if self.publisher is None:
+            assert self._connect is not None
+            self.publisher = await build_with_backoff(self._connect, stop, what="SNS", on_error=self._failed)
+            self.error = None if self.publisher else self.error
+        return self.publisher is not None
+
+    def _failed(self, reason: str) -> None:
+        self.error = reason
+
+    async def ready(self) -> None:
+        """Raises while events cannot be published (a readiness check)."""
+        if self.publisher is None or self.error:
+            raise RuntimeError(self.error or "not connected to SNS yet")
 
     async def publish_pending(self, limit: int = 100) -> int:
         """One pass: publish up to ``limit`` pending events; returns how many were published."""
@@ -121,16 +148,22 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
+                if self.error and self.publisher is not None:
+                    await self._probe()
                 return 0
+            assert self.publisher is not None, "connect() first"
             published: set[str] = set()
+            errors: list[str] = []
             for topic in sorted({r.topic for r in rows}):
                 bodies = [r.body for r in rows if r.topic == topic]
                 for start in range(0, len(bodies), BATCH):
                     chunk = bodies[start : start + BATCH]
                     try:
                         published |= await asyncio.to_thread(self.publisher.publish, topic, chunk)
-                    except Exception:
+                    except Exception as exc:
+                        errors.append(f"publishing to {topic} failed: {type(exc).__name__}: {exc}")
                         log.exception("publishing to %s failed; will retry", topic)
+            self.error = errors[0] if errors else None
             ids = [r.event_id for r in rows]
             done = [i for i in ids if str(i) in published]
             if done:
@@ -144,15 +177,27 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; a full batch means more may wait, so go again at once."""
+        if not await self.connect(stop):
+            return
         while not stop.is_set():
             try:
                 count = await self.publish_pending()
-            except Exception:
+            except Exception as exc:
+                self.error = f"outbox pass failed: {type(exc).__name__}: {exc}"
                 log.exception("outbox pass failed")
                 count = 0
             if count < 100:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.idle_s)
+
+    async def _probe(self) -> None:
+        """After a failure with nothing to publish: is SNS back? (clears the readiness error if so)."""
+        assert self.publisher is not None
+        try:
+            await asyncio.to_thread(self.publisher.ping)
+            self.error = None
+        except Exception as exc:  # noqa: BLE001 - still down: reported by readiness
+            self.error = f"SNS still unreachable: {type(exc).__name__}: {exc}"
 
     async def pending(self) -> int:
         async with self.engine.connect() as conn:

@@ -17,63 +17,27 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.context import request_id
+from services.common.errors import (  # noqa: F401 - re-exported: routes raise them from here
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
+
+Unprocessable = Invalid
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("services.problems")
 
 
-class Problem(Exception):
-    """An error with an HTTP status, a short title, a detail sentence and optional extension members."""
-
-    status = 400
-    title = "Bad request"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        status: int | None = None,
-        title: str | None = None,
-        headers: dict[str, str] | None = None,
-        **extensions: Any,
-    ):
-        super().__init__(detail)
-        self.detail = detail
-        self.status = status or self.status
-        self.title = title or self.title
-        self.headers = headers or {}
-        self.extensions = extensions
-
-
-class NotFound(Problem):
-    status, title = 404, "Not found"
-
-
-class Unauthorized(Problem):
-    status, title = 401, "Unauthorized"
-
-    def __init__(self, detail: str, **extensions: Any):
-        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extensions)
-
-
-class Forbidden(Problem):
-    status, title = 403, "Forbidden"
-
-
-class Conflict(Problem):
-    status, title = 409, "Conflict"
-
-
-class Unprocessable(Problem):
-    status, title = 422, "Unprocessable content"
-
-
-class TooManyRequests(Problem):
-    status, title = 429, "Too many requests"
-
-
-class Unavailable(Problem):
-    status, title = 503, "Service unavailable"
+# One error model: the domain's errors (services.common.errors) are the problems. ``Problem`` is
+# the name the HTTP layer has always raised; it is the same class.
+Problem = DomainError
 
 
 def problem_response(
@@ -90,6 +54,16 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def from_error(exc: DomainError) -> JSONResponse:
+    """The problem answer of a domain error: its status and title, ``field`` and (on 422) ``errors`` naming it."""
+    extensions = dict(exc.extensions)
+    if exc.field:
+        extensions["field"] = exc.field
+        if exc.status == 422:
+            extensions.setdefault("errors", [{"field": exc.field, "in": exc.location, "message": exc.detail}])
+    return problem_response(exc.status, exc.title, exc.detail, exc.headers or None, **extensions)
+
+
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     """Pydantic errors as ``{"field", "in", "message"}``: ``field`` is the dotted path inside its location."""
     out = []
@@ -104,9 +78,9 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem body."""
 
-    @app.exception_handler(Problem)
-    async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extensions)
+    @app.exception_handler(DomainError)
+    async def _problem(_: Request, exc: Exception) -> JSONResponse:
+        return from_error(exc)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,13 +6,13 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from localcloud.provision import Outputs
 from reference.events import Event, new_event
 from services.common import consumer as consumer_mod
 from services.common import outbox as outbox_mod
-from services.common.consumer import Consumer
+from services.common.consumer import Consumer, UnitOfWork
 from services.common.outbox import OutboxRelay, SnsPublisher, enqueue
 
 ledger = sa.Table("ledger", sa.MetaData(), sa.Column("order_id", sa.String, primary_key=True))
@@ -92,8 +92,8 @@ async def test_events_stay_pending_while_sns_is_unreachable_and_go_out_after(eng
     assert [e["subject"] for e in drain(aws.client("sqs"), provisioned.queues["recommendations"])] == ["o-3"]
 
 
-async def record(event: Event, conn: AsyncConnection) -> None:
-    await conn.execute(ledger.insert().values(order_id=event.subject))
+async def record(event: Event, uow: UnitOfWork) -> None:
+    await uow.execute(ledger.insert().values(order_id=event.subject))
 
 
 async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Outputs):
@@ -102,8 +102,8 @@ async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Ou
     for _ in range(3):  # at-least-once: the same event may arrive several times
         sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody=event.model_dump_json())
     consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
-    total = consumer_mod.Outcome()
-    while (outcome := await consumer.poll_once(wait_s=0)) != consumer_mod.Outcome():
+    total = consumer_mod.Tally()
+    while (outcome := await consumer.poll_once(wait_s=0)) != consumer_mod.Tally():
         total.handled += outcome.handled
         total.duplicates += outcome.duplicates
     assert (total.handled, total.duplicates) == (1, 2)
@@ -112,7 +112,7 @@ async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Ou
 
 
 async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq(engine, aws, provisioned: Outputs):
-    async def explode(event: Event, conn: AsyncConnection) -> None:
+    async def explode(event: Event, uow: UnitOfWork) -> None:
         await record(event, conn)
         raise RuntimeError("downstream is broken")
 

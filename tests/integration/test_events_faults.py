@@ -10,12 +10,12 @@ import asyncio
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from reference.events import Event, new_event
 from services.common import consumer as consumer_mod
 from services.common import outbox as outbox_mod
-from services.common.consumer import Consumer
+from services.common.consumer import Consumer, UnitOfWork
 from services.common.outbox import OutboxRelay, SnsPublisher, enqueue
 from tests.consumer_support import drain
 
@@ -32,9 +32,9 @@ async def engine(pg_url):
     await engine.dispose()
 
 
-async def record(event: Event, conn: AsyncConnection) -> None:
+async def record(event: Event, uow: UnitOfWork) -> None:
     """The consumer's effect: a primary key, so a second application of one event would fail loudly."""
-    await conn.execute(effects.insert().values(order_id=event.subject))
+    await uow.execute(effects.insert().values(order_id=event.subject))
 
 
 async def commit_events(engine, count: int) -> list[str]:

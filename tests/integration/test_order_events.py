@@ -10,7 +10,7 @@ import pytest
 from order_support import order_body, outbox_rows, running, settings_for, user
 
 from reference.events import Event, new_event
-from services.common.consumer import Outcome
+from services.common.consumer import Tally
 from services.common.outbox import SnsPublisher
 from services.order.app import payment_consumer
 
@@ -27,12 +27,12 @@ def publish(aws, *events: Event) -> None:
     assert len(SnsPublisher(aws.stage, aws.region).publish("payment-events", bodies)) == len(events)
 
 
-async def drain(consumer, rounds: int = 10) -> Outcome:
+async def drain(consumer, rounds: int = 10) -> Tally:
     """Poll until the queue gives nothing more (or ``rounds`` polls); the outcomes added up."""
-    total = Outcome()
+    total = Tally()
     for _ in range(rounds):
         got = await consumer.poll_once(wait_s=0)
-        if got == Outcome():
+        if got == Tally():
             break
         for name in ("handled", "duplicates", "failed", "poison"):
             setattr(total, name, getattr(total, name) + getattr(got, name))

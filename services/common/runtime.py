@@ -1,0 +1,215 @@
+"""A service's runtime: the parts its lifespan starts, in order, stopped in reverse, each reporting in /readyz.
+
+A service's ``app.py`` only names its parts::
+
+    async def parts(rt: Runtime) -> None:
+        engine = await rt.database("services.order", "order")
+        rt.state.orders = PostgresOrders(engine)
+        rt.relay(engine)
+        rt.consumer("order-payments", IdempotentPolicy(engine, payments.handler(rt.state.orders)))
+
+    return create_service_app("order", settings, [api.router], parts=parts)
+
+What the runtime guarantees, the same in every service:
+
+- **Start-up never waits for AWS messaging.** The outbox relay and the queue consumers connect in
+  the background and retry with back-off; until they can, ``/readyz`` reports them ``down``, and
+  the service answers its API meanwhile (events wait, committed, in the outbox).
+- **Switched-off parts are not built.** ``<PREFIX>RUN_RELAY=false`` or ``RUN_CONSUMER=false``
+  builds no publisher and no SQS client: API-only pods need neither.
+- **Readiness.** Each part registers a check. A *critical* check down (the database, the cache a
+  service cannot answer without) makes ``/readyz`` 503 and takes the pod out of the load
+  balancer; a background part down (relay, consumer, sweeper) is reported as ``degraded`` with
+  200: an SNS outage must not take every API pod out of service.
+- **Bounded stop.** Background loops get ``<PREFIX>SHUTDOWN_GRACE_S`` to finish what they hold
+  (a relay pass, a batch of messages), then are cancelled; a cancel inside a transaction rolls
+  it back and SQS delivers the message again. Then resources close in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import State
+
+from services.common import db, http
+from services.common.background import Loop, Loops
+from services.common.consumer import Policy, QueueConsumer
+from services.common.outbox import OutboxRelay, SnsPublisher
+from services.common.settings import ServiceSettings, service_url
+from services.common.sqs import SqsSource
+
+T = TypeVar("T")
+Check = Callable[[], Awaitable[object]]
+log = logging.getLogger("services.runtime")
+
+
+@dataclass(frozen=True)
+class Probe:
+    check: Check
+    critical: bool
+
+
+class Runtime:
+    """Builds a service's parts in its lifespan and undoes them in reverse; see the module docstring."""
+
+    def __init__(self, name: str, settings: ServiceSettings, state: State):
+        self.name = name
+        self.settings = settings
+        self.state = state
+        self.loops = Loops()
+        self.probes: dict[str, Probe] = {}
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Runtime:
+        await self._stack.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.loops.close(grace_s=self.settings.shutdown_grace_s)
+        finally:
+            await self._stack.__aexit__(None, None, None)
+
+    # ------------------------------------------------------------------ resources and checks
+
+    def check(self, name: str, check: Check, *, critical: bool = True) -> None:
+        """Report ``check`` in /readyz under ``name`` (it raises when the dependency is down)."""
+        self.probes[name] = Probe(check, critical)
+
+    def on_close(self, close: Callable[[], object]) -> None:
+        """Call ``close`` (sync or async) when the service stops, after the loops, in reverse order."""
+
+        async def run() -> None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+
+        self._stack.push_async_callback(run)
+
+    async def enter(self, context: AbstractAsyncContextManager[T]) -> T:
+        """Enter an async context manager now; it exits when the service stops."""
+        return await self._stack.enter_async_context(context)
+
+    async def database(self, package: str, schema: str) -> AsyncEngine:
+        """The service's PostgreSQL: credentials from Secrets Manager, its schema migrated, a pooled engine.
+
+        Needs ``DatabaseSettings``. Registers the critical ``database`` check.
+        """
+        s: Any = self.settings
+        url = await db.prepare(package, schema, s.database_secret_id, s.aws_region, migrate_schema=s.migrate_on_start)
+        engine = db.async_engine(url, schema, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow)
+        self.on_close(engine.dispose)
+
+        async def ping() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("select 1"))
+
+        self.check("database", ping)
+        return engine
+
+    async def client(self, service: str, *, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
+        """A pooled HTTP client for another service of reference/ (closed when this one stops)."""
+        return await self.enter(http.client(service_url(service), timeout=timeout or http.DEFAULT_TIMEOUT))
+
+    # ------------------------------------------------------------------ background parts
+
+    def background(self, name: str, loop: Loop, *, ready: Check | None = None) -> None:
+        """Run ``loop(stop)`` until the service stops; /readyz reports it (non-critical) as down once it
+        has died, or while ``ready`` raises."""
+        self.loops.start(name, loop)
+        alive = self.loops.checks()[name]
+
+        async def check() -> None:
+            await alive()
+            if ready is not None:
+                await ready()
+
+        self.check(name, check, critical=False)
+
+    def every(self, name: str, interval_s: float, work: Callable[[], Awaitable[object]]) -> None:
+        """Run ``work()`` now and every ``interval_s`` s (0 switches it off); a failed run is logged, not fatal."""
+        if interval_s <= 0:
+            return
+
+        async def loop(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                try:
+                    done = await work()
+                    if done:
+                        log.info("%s: %s", name, done)
+                except Exception:
+                    log.exception("%s failed; trying again in %.1f s", name, interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval_s)
+
+        self.background(name, loop)
+
+    def relay(self, engine: AsyncEngine) -> OutboxRelay | None:
+        """Publish this service's outbox to SNS in the background (``RelaySettings``); None when switched off."""
+        s: Any = self.settings
+        if not s.run_relay:
+            return None
+        relay = OutboxRelay(engine, lambda: SnsPublisher(s.stage, s.aws_region), idle_s=s.relay_idle_s)
+        self.state.relay = relay
+        self.background("relay", relay.run, ready=relay.ready)
+        return relay
+
+    def consumer(self, queue: str, policy: Policy, *, name: str = "consumer") -> QueueConsumer | None:
+        """Consume ``queue`` (a logical name of reference/) with ``policy`` (``ConsumerSettings``); None when off."""
+        s: Any = self.settings
+        if not s.run_consumer:
+            return None
+        consumer = QueueConsumer(
+            lambda: SqsSource.connect(queue, stage=s.stage, region=s.aws_region, wait_s=s.consumer_wait_s),
+            policy,
+            name=f"{self.name} {name} ({queue})",
+        )
+        setattr(self.state, name, consumer)
+        self.background(name, consumer.run, ready=consumer.ready)
+        return consumer
+
+
+Parts = Callable[[Runtime], Awaitable[None]]
+
+
+async def run_checks(probes: dict[str, Probe], timeout_s: float = 2.0) -> dict[str, dict[str, Any]]:
+    """Run every probe at once; each answers up/down with its latency, and whether it is critical."""
+    import time
+
+    async def one(probe: Probe) -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            await asyncio.wait_for(probe.check(), timeout_s)
+            status, detail = "up", ""
+        except Exception as exc:  # noqa: BLE001 - a failed check is a 'down'
+            status, detail = "down", f"{type(exc).__name__}: {exc}"
+        return {
+            "status": status,
+            "detail": detail,
+            "critical": probe.critical,
+            "latency_ms": round((time.perf_counter() - start) * 1000, 1),
+        }
+
+    names = list(probes)
+    results = await asyncio.gather(*(one(probes[n]) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+def verdict(results: dict[str, dict[str, Any]]) -> tuple[str, int]:
+    """``ok``/200 all up; ``degraded``/200 only background parts down; ``down``/503 a critical check down."""
+    if any(r["status"] != "up" and r["critical"] for r in results.values()):
+        return "down", 503
+    if any(r["status"] != "up" for r in results.values()):
+        return "degraded", 200
+    return "ok", 200

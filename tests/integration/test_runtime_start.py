@@ -1,0 +1,89 @@
+"""The chassis' start-up promise: a service with an outbox starts while SNS is unreachable, reports its relay as
+not ready in /readyz (degraded, still 200: the API keeps serving), keeps its events in the outbox, and
+publishes them once SNS answers again.
+
+SNS (and STS, which the publisher asks for the account once) are reached through a fault proxy that
+resets every connection; the database secret and everything else reach the emulator directly, as in
+an outage of one AWS service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from localcloud.faultproxy import FaultProxy, Mode
+from reference.events import new_event
+from services.checkout.app import create_app as create_checkout
+from services.checkout.settings import CheckoutSettings
+from services.common import outbox
+
+# Every service that runs an outbox relay, built with its settings for the test's stage and database.
+RELAY_SERVICES: dict[str, Callable[[Any, str], FastAPI]] = {
+    "checkout": lambda aws, secret: create_checkout(
+        CheckoutSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, sweep_interval_s=0)
+    ),
+}
+
+
+async def readiness(client: httpx.AsyncClient, until: Callable[[dict[str, Any]], bool], within_s: float = 20) -> dict:
+    deadline = time.monotonic() + within_s
+    while True:
+        response = await client.get("/readyz")
+        body = response.json()
+        body["http_status"] = response.status_code
+        if until(body) or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("service", sorted(RELAY_SERVICES))
+async def test_a_service_starts_with_sns_unreachable_and_its_relay_recovers_when_sns_returns(
+    service, aws, database_secret, serve_app, monkeypatch
+):
+    async with FaultProxy("127.0.0.1", urlparse(aws.endpoint_url).port) as proxy:
+        proxy.set(Mode.RESET)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", proxy.url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+        app = RELAY_SERVICES[service](aws, database_secret)
+        url = await serve_app(app)
+
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            down = await readiness(client, lambda b: b["checks"].get("relay", {}).get("status") == "down")
+            assert down["http_status"] == 200, down
+            assert down["status"] == "degraded", down
+            assert down["checks"]["relay"]["critical"] is False
+            assert down["checks"]["database"]["status"] == "up"
+            assert "SNS" in down["checks"]["relay"]["detail"]
+            assert proxy.counters["reset"] >= 1, "the fault never took effect: no connection reached the proxy"
+
+            # An event committed meanwhile waits in the outbox.
+            relay = app.state.relay
+            async with relay.engine.begin() as conn:
+                await outbox.enqueue(
+                    conn,
+                    new_event(
+                        "CheckoutFailed",
+                        source=service,
+                        subject="c1",
+                        data={"checkout_id": "c1", "customer_sub": "s1", "reason": "test"},
+                    ),
+                )
+            assert await relay.pending() == 1
+
+            proxy.set(Mode.PASS)
+            up = await readiness(client, lambda b: b["status"] == "ok")
+            assert up["status"] == "ok", up
+            assert up["checks"]["relay"]["status"] == "up", up
+            assert proxy.counters["forwarded"] >= 1
+            deadline = time.monotonic() + 10
+            while await relay.pending() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert await relay.pending() == 0, "the waiting event was not published after SNS returned"
