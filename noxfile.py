@@ -129,3 +129,17 @@ def load(session: nox.Session) -> None:
     """Run the load harness (60 s mixed run, SLO gates, report): -- [run|knee|efficiency|k8s] [--target URL]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site in strict mode into build/docs/site (needs Graphviz: apt-get install -y graphviz)."""
+    _install(session, "local", "docs")
+    session.run("python", "-m", "docs.gen", *(session.posargs or ["build"]))
+
+
+@nox.session
+def docs_serve(session: nox.Session) -> None:
+    """Preview the docs site on http://127.0.0.1:8000, rebuilt when docs/, reference/ or services/ change."""
+    _install(session, "local", "docs")
+    session.run("python", "-m", "docs.gen", "serve", *session.posargs)
