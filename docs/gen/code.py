@@ -139,6 +139,6 @@ def _resolve(m: re.Match[str], page: str, docs_src: Path, sources: Sources) -> s
         repo_path = in_docs.relative_to(sources.root).as_posix()
     except ValueError as exc:
         raise LinkError(f"{page}: link {url} leaves the repository") from exc
-    if repo_path.startswith("docs/") and repo_path.endswith(".md") and not title:
-        return m.group(0)  # another page of the site: the site generator checks it
+    if repo_path.startswith("docs/") and not repo_path.startswith("docs/gen/") and not title:
+        return m.group(0)  # a page or a picture of the site, maybe generated: the site generator checks it
     return f"{bang}[{label}]({sources.link(repo_path, title, page, anchor or None)})"
