@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from docs.gen.build import DocsError, build, serve, stage
-from docs.gen.code import LinkError, ROOT
+from docs.gen.code import ROOT, LinkError
 from docs.gen.diagram import GraphvizMissing
 
 
@@ -16,8 +16,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Build the docs site: stage docs/ and the pages generated from reference/ and the services, "
         "then run Zensical in strict mode (a broken link, a missing page or a vanished symbol fails the build).",
     )
-    parser.add_argument("command", nargs="?", default="build", choices=("build", "serve", "stage"),
-                        help="build (default): build/docs/site; serve: preview with reload; stage: sources only")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="build",
+        choices=("build", "serve", "stage"),
+        help="build (default): build/docs/site; serve: preview with reload; stage: sources only",
+    )
     parser.add_argument("--address", default="127.0.0.1:8000", help="serve: where to listen (default %(default)s)")
     args = parser.parse_args(argv)  # fmt: skip
     try:

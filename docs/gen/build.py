@@ -55,6 +55,12 @@ def architecture_page(arch: Architecture, svcs: tuple[Service, ...], sources: So
     here = "architecture.md"
     on_node = {s.node: s.name for s in svcs}
     lines = [
+        "---",
+        "hide:",
+        "  - navigation",
+        "  - toc",
+        "---",
+        "",
         "# The architecture",
         "",
         "Drawn at build time by Graphviz from "
@@ -120,7 +126,7 @@ def stage(
     write("architecture.svg", diagram.render_svg(diagram.dot_source(arch)))
     write("architecture.md", architecture_page(arch, svcs, sources))
     for name, path in flows.FLOWS.items():
-        write(f"flows/{name}.svg", diagram.render_svg(diagram.dot_source(arch, path)))
+        write(f"flows/{name}.svg", diagram.render_svg(diagram.dot_source(arch, path, only_path=True)))
     write("resources.md", resources.page(res))
     for s in svcs:
         here = f"services/{s.name}.md"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import textwrap
 from collections.abc import Iterable
 
 from reference.model import Architecture, Layer
@@ -41,8 +42,8 @@ class GraphvizMissing(RuntimeError):
     """Graphviz's ``dot`` is not installed."""
 
 
-def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = ()) -> str:
-    """The diagram in the DOT language; the arrows in ``path`` are drawn in colour, the others faded."""
+def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = (), *, only_path: bool = False) -> str:
+    """The diagram in the DOT language; the arrows in ``path`` in colour, the others faded (or left out)."""
     highlight = set(path)
     on_path = {end for edge in highlight for end in edge}
     unknown = highlight - {(e.source, e.target) for e in arch.edges}
@@ -50,13 +51,13 @@ def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = ()) -> str:
         raise ValueError(f"arrows not in reference/architecture.py: {sorted(unknown)}")
     lines = [
         "digraph architecture {",
-        '  graph [rankdir=LR, compound=true, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.6,'
-        ' bgcolor="transparent", pad=0.2];',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, margin="0.12,0.06"];',
-        '  edge [fontname="Helvetica", fontsize=9, color="#555555", arrowsize=0.7];',
+        f'  graph [rankdir={"TB" if only_path else "LR"}, compound=true, fontname="Helvetica", fontsize=12,'
+        ' nodesep=0.25, ranksep=0.6, bgcolor="transparent", pad=0.2];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=14, margin="0.12,0.06"];',
+        f'  edge [fontname="Helvetica", fontsize={12 if only_path else 9}, color="#555555", arrowsize=0.7];',
     ]
     for layer in Layer:
-        nodes = [n for n in arch.nodes if n.layer is layer]
+        nodes = [n for n in arch.nodes if n.layer is layer and (not only_path or n.id in on_path)]
         if not nodes:
             continue
         indent = "  "
@@ -64,7 +65,7 @@ def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = ()) -> str:
             title = TITLES.get(layer, layer.value.title())
             lines.append(f'  subgraph "cluster_{layer.value}" {{')
             lines.append(f'    id="cluster-{layer.value}"; label="{_esc(title)}"; style="rounded,filled";')
-            lines.append(f'    fillcolor="{COLOURS.get(layer, "#f5f5f5")}80"; color="#999999"; fontsize=13;')
+            lines.append(f'    fillcolor="{COLOURS.get(layer, "#f5f5f5")}80"; color="#999999"; fontsize=16;')
             indent = "    "
         for n in nodes:
             faded = bool(highlight) and n.id not in on_path
@@ -87,8 +88,12 @@ def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = ()) -> str:
             source = next(n.id for n in arch.nodes if n.layer is layer)
             attrs.append(f'ltail="cluster_{layer.value}"')
         hot = (e.source, e.target) in highlight
+        if only_path and not hot:
+            continue
         if highlight:
             attrs.append(f'color="{HIGHLIGHT}", penwidth=2.2' if hot else 'color="#dddddd"')
+        if only_path:  # few arrows: say on each what travels
+            attrs.append(f'label="{_esc(_wrap(e.purpose))}", fontcolor="#6a1b4d"')
         attrs.append(f'id="edge-{e.source}-{e.target}", tooltip="{_esc(f"{e.source} → {e.target}: {e.purpose}")}"')
         lines.append(f'  "{source}" -> "{e.target}" [{", ".join(attrs)}];')
     lines.append("}")
@@ -102,6 +107,10 @@ def render_svg(dot: str) -> str:
         raise GraphvizMissing("Graphviz's dot is needed for the diagrams: apt-get install -y graphviz")
     done = subprocess.run([exe, "-Tsvg"], input=dot, capture_output=True, text=True, check=True, timeout=60)
     return done.stdout
+
+
+def _wrap(text: str, width: int = 28) -> str:
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def _esc(text: str) -> str:

@@ -4,8 +4,7 @@ secrets, streams, the lake, alarms and the web ACL's rules."""
 from __future__ import annotations
 
 import re
-
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 from typing import Any
 
@@ -159,35 +158,36 @@ def streams(res: Resources) -> list[str]:
             for t in analytics.TABLES
         ),
     )
-    lines += _table(("Athena named query", "what it answers"), ((_code(q.name), q.description) for q in analytics.QUERIES))
+    queries = ((_code(q.name), q.description) for q in analytics.QUERIES)
+    lines += _table(("Athena named query", "what it answers"), queries)
     return lines
 
 
 def alarms(res: Resources) -> list[str]:
     """Each alarm rule with the resources it is repeated over."""
-    over: dict[observability.Watched, Callable[[], list[str]]] = {
-        observability.Watched.DLQ: lambda: [q.dlq_name for q in res.queues],
-        observability.Watched.TABLE: lambda: [t.name for t in res.tables],
-        observability.Watched.STREAM: lambda: [s.name for s in res.streams],
-        observability.Watched.DATABASE: lambda: ["aurora"],
-        observability.Watched.CDN: lambda: ["the distribution"],
+    over = {
+        observability.Watched.DLQ: [q.dlq_name for q in res.queues],
+        observability.Watched.TABLE: [t.name for t in res.tables],
+        observability.Watched.STREAM: [s.name for s in res.streams],
+        observability.Watched.DATABASE: ["aurora"],
+        observability.Watched.CDN: ["the distribution"],
     }
     lines = ["## Alarms", "", "Defined once in `reference/observability.py`; one alarm per watched resource.", ""]
-    lines += _table(
-        ("alarm", "metric", "condition", "period × evaluations", "one per", "so", "purpose"),
-        (
+    rows = []
+    for a in observability.ALARMS:
+        watched = over.get(a.watched, [a.watched.value])
+        rows.append(
             (
                 _code(a.name),
                 f"{a.namespace} `{a.metric}`",
                 f"{a.statistic} {_comparison(a.comparison)} {a.threshold:g}",
                 f"{_duration(a.period_s)} × {a.evaluation_periods}",
-                ", ".join(f"`{n}`" for n in over.get(a.watched, lambda: [a.watched.value])()),
-                len(over.get(a.watched, lambda: [a.watched.value])()),
+                ", ".join(f"`{n}`" for n in watched),
+                len(watched),
                 a.summary,
             )
-            for a in observability.ALARMS
-        ),
-    )
+        )
+    lines += _table(("alarm", "metric", "condition", "period × evaluations", "one per", "alarms", "purpose"), rows)
     return lines
 
 
