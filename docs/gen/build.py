@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from reference.model import Architecture, Resources, Service
 DOCS = ROOT / "docs"
 CONFIG = ROOT / "zensical.toml"
 GENERATED_BY = "docs/gen"  # pages here are written by the generator, never by hand
+# A shell block the first-hour test runs is marked `<!-- run: expect "TEXT" -->`; readers see that it is tested.
+RUN_MARK = re.compile(r'^<!-- run: expect "(.*)" -->$', re.MULTILINE)
+TESTED = r"**Tested**: CI runs this block and checks that its output contains `\1`." + "\n"
 
 
 class DocsError(RuntimeError):
@@ -118,7 +122,8 @@ def stage(
         if path.is_dir() or rel.startswith(GENERATED_BY.removeprefix("docs/")) or "__pycache__" in rel:
             continue
         if path.suffix == ".md":
-            write(rel, rewrite(path.read_text(encoding="utf-8"), rel, docs, sources))
+            text = RUN_MARK.sub(TESTED, path.read_text(encoding="utf-8"))
+            write(rel, rewrite(text, rel, docs, sources))
         else:
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, out / rel)

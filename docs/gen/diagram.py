@@ -1,9 +1,9 @@
 """The architecture diagram as a static SVG, drawn by Graphviz from ``reference.ARCHITECTURE``.
 
 Every node, every arrow and every subgraph of the seed's diagram comes from the model; each gets an
-``id`` in the SVG (``node-CF``, ``edge-CF-S3FE``, ``cluster-eks``) and a tooltip with what travels on
-it, so a test can check the picture against the model. A flow page draws the same diagram with the
-arrows of its path in colour and the rest faded.
+``id`` in the SVG (``node_CF``, ``edge_CF_S3FE``, ``layer_eks``: Graphviz would escape hyphens) and a
+tooltip with what travels on it, so a test can check the picture against the model. A flow page draws
+only the arrows of its path, top to bottom, each labelled with what travels on it.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = (), *, only
         if layer is not Layer.CLIENT:
             title = TITLES.get(layer, layer.value.title())
             lines.append(f'  subgraph "cluster_{layer.value}" {{')
-            lines.append(f'    id="cluster-{layer.value}"; label="{_esc(title)}"; style="rounded,filled";')
+            lines.append(f'    id="layer_{layer.value}"; label="{_esc(title)}"; style="rounded,filled";')
             lines.append(f'    fillcolor="{COLOURS.get(layer, "#f5f5f5")}80"; color="#999999"; fontsize=16;')
             indent = "    "
         for n in nodes:
@@ -74,7 +74,7 @@ def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = (), *, only
             pen = HIGHLIGHT if n.id in on_path else "#777777"
             tip = n.label + (f" ({n.aws_service})" if n.aws_service else "")
             lines.append(
-                f'{indent}"{n.id}" [id="node-{n.id}", label="{_esc(n.label)}", tooltip="{_esc(tip)}", '
+                f'{indent}"{n.id}" [id="node_{n.id}", label="{_esc(n.label)}", tooltip="{_esc(tip)}", '
                 f'fillcolor="{colour}", fontcolor="{font}", color="{pen}"'
                 + (", penwidth=2" if n.id in on_path else "")
                 + "];"
@@ -94,7 +94,7 @@ def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = (), *, only
             attrs.append(f'color="{HIGHLIGHT}", penwidth=2.2' if hot else 'color="#dddddd"')
         if only_path:  # few arrows: say on each what travels
             attrs.append(f'label="{_esc(_wrap(e.purpose))}", fontcolor="#6a1b4d"')
-        attrs.append(f'id="edge-{e.source}-{e.target}", tooltip="{_esc(f"{e.source} → {e.target}: {e.purpose}")}"')
+        attrs.append(f'id="edge_{e.source}_{e.target}", tooltip="{_esc(f"{e.source} → {e.target}: {e.purpose}")}"')
         lines.append(f'  "{source}" -> "{e.target}" [{", ".join(attrs)}];')
     lines.append("}")
     return "\n".join(lines) + "\n"
