@@ -15,7 +15,7 @@ from typing import Any
 
 from docs.gen import diagram, figures, flows, resources, services
 from docs.gen.code import ROOT, Sources, code_link, rewrite
-from reference import ARCHITECTURE, RESOURCES, SERVICES
+from reference import ARCHITECTURE, RESOURCES, SERVICES, access
 from reference.model import Architecture, Resources, Service
 
 DOCS = ROOT / "docs"
@@ -132,12 +132,17 @@ def stage(
     write("architecture.md", architecture_page(arch, svcs, sources))
     for name, path in flows.FLOWS.items():
         write(f"flows/{name}.svg", diagram.render_svg(diagram.dot_source(arch, path, only_path=True)))
+    write("messaging.svg", diagram.render_svg(diagram.messaging_dot(res)))
     write("resources.md", resources.page(res))
     for s in svcs:
         here = f"services/{s.name}.md"
         readme = f"services/{s.name}/README.md"
         readme_link = f"[{readme}]({sources.link(readme, None, here)})" if (ROOT / readme).exists() else "none"
-        write(here, services.page(s, readme_link, "[see the diagram](../architecture.md)"))
+        around = [(e.source, e.target) for e in arch.edges if s.node in (e.source, e.target)]
+        write(f"services/{s.name}.svg", diagram.render_svg(diagram.dot_source(arch, around, only_path=True)))
+        write(
+            here, services.page(s, readme_link, "[see the diagram](../architecture.md)", access.grants(arch, res, svcs))
+        )
     write("figures.md", figures.page(artifacts))
     pages += sources.write(out, commit())
     return pages

@@ -13,7 +13,7 @@ import subprocess
 import textwrap
 from collections.abc import Iterable
 
-from reference.model import Architecture, Layer
+from reference.model import Architecture, Layer, Resources
 
 # The seed's subgraph titles; a layer added to the model without one is drawn under its own name.
 TITLES = {
@@ -115,3 +115,47 @@ def _wrap(text: str, width: int = 28) -> str:
 
 def _esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def messaging_dot(res: Resources) -> str:
+    """Who publishes to which topic, what each subscription lets through, who consumes, where dead letters go."""
+    lines = [
+        "digraph messaging {",
+        '  graph [rankdir=LR, fontname="Helvetica", nodesep=0.3, ranksep=0.9, bgcolor="transparent", pad=0.2];',
+        '  node [style="rounded,filled", fontname="Helvetica", fontsize=13, margin="0.12,0.06"];',
+        '  edge [fontname="Helvetica", fontsize=11, color="#555555", arrowsize=0.7, fontcolor="#6a1b4d"];',
+    ]
+    # Publishers on the left, consumers on the right: a service that does both is drawn twice.
+    for s in sorted({p for t in res.topics for p in t.publishers}):
+        lines.append(f'  "pub:{s}" [id="publisher_{s}", label="{s}", shape=box, fillcolor="{COLOURS[Layer.EKS]}"];')
+    for s in sorted({q.consumer for q in res.queues}):
+        lines.append(
+            f'  "sub:{s}" [id="consumer_{s}", label="{s}\\n(consumer)", shape=box, fillcolor="{COLOURS[Layer.EKS]}"];'
+        )
+    for t in res.topics:
+        tip = _esc(", ".join(t.event_names()))
+        lines.append(
+            f'  "topic:{t.name}" [id="topic_{t.name}", label="SNS\\n{t.name}", shape=box, tooltip="{tip}", '
+            f'fillcolor="{COLOURS[Layer.MESSAGING]}"];'
+        )
+        for p in t.publishers:
+            lines.append(f'  "pub:{p}" -> "topic:{t.name}" [label="outbox relay"];')
+    for q in res.queues:
+        lines.append(
+            f'  "queue:{q.name}" [id="queue_{q.name}", label="SQS\\n{q.name}", shape=box, '
+            f'fillcolor="{COLOURS[Layer.MESSAGING]}"];'
+        )
+        lines.append(
+            f'  "dlq:{q.name}" [id="dlq_{q.name}", label="DLQ\\n{q.dlq_name}", shape=box, fillcolor="#fbe0dc"];'
+        )
+        lines.append(f'  "queue:{q.name}" -> "sub:{q.consumer}" [label="receive, handle, delete"];')
+        lines.append(
+            f'  "queue:{q.name}" -> "dlq:{q.name}" [label="after {q.max_receive_count} receives", style=dashed];'
+        )
+    for sub in res.subscriptions:
+        passes = _wrap(", ".join(sub.event_types) if sub.event_types else "every event", 34)
+        lines.append(
+            f'  "topic:{sub.topic}" -> "queue:{sub.queue}" [id="sub_{sub.topic}_{sub.queue}", label="{_esc(passes)}"];'
+        )
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -43,7 +43,17 @@ def _duration(seconds: int) -> str:
 
 def messaging(res: Resources) -> list[str]:
     """Topics with their events, then each queue with its DLQ and what feeds it."""
-    lines = ["## Topics", ""]
+    lines = [
+        "## Messaging",
+        "",
+        "Who publishes to which topic, which events each subscription's filter policy lets through, who "
+        "consumes each queue and where its dead letters go (drawn from the tables below):",
+        "",
+        "[![Topics, subscriptions, queues, consumers and DLQs](messaging.svg)](messaging.svg)",
+        "",
+        "## Topics",
+        "",
+    ]
     lines += _table(
         ("topic", "deployed as", "published by", "events", "purpose"),
         (

@@ -23,6 +23,7 @@ from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
 from docs.gen.resources import cell
+from reference.access import Grant
 from reference.model import Service
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options")
@@ -169,8 +170,8 @@ def _field_comments(cls: type) -> dict[str, str]:
     return found
 
 
-def page(service: Service, readme_link: str, diagram_link: str) -> str:
-    """The Markdown page of one service."""
+def page(service: Service, readme_link: str, diagram_link: str, grants: tuple[Grant, ...] = ()) -> str:
+    """The Markdown page of one service (``grants``: from ``reference.access.grants()``)."""
     cls = settings_class(service.name)
     lines = [
         f"# {service.name}",
@@ -181,13 +182,25 @@ def page(service: Service, readme_link: str, diagram_link: str) -> str:
         "This page is generated at build time from the service's settings class and its OpenAPI document: "
         "it cannot drift from the code.",
         "",
-        "| | |",
-        "|---|---|",
-        f"| owns a database schema | {'yes' if service.database else 'no'} |",
-        f"| public prefixes | {', '.join(f'`/api/{p}`' for p in service.public_prefixes) or 'none'} |",
-        f"| anonymous GET cached by the gateway | {service.public_cache_s or 'no'}"
-        f"{' s' if service.public_cache_s else ''} |",
-        f"| gateway timeout | {f'{service.gateway_timeout_s:g} s' if service.gateway_timeout_s else 'default'} |",
+        f"![{service.name} and its arrows]({service.name}.svg)",
+        "",
+        f"- owns a database schema: {'yes' if service.database else 'no'}",
+        f"- public prefixes: {', '.join(f'`/api/{p}`' for p in service.public_prefixes) or 'none'}",
+        f"- anonymous GETs cached by the gateway: {f'{service.public_cache_s} s' if service.public_cache_s else 'no'}",
+        f"- gateway timeout: {f'{service.gateway_timeout_s:g} s' if service.gateway_timeout_s else 'the default'}",
+        "",
+        "## What it may touch",
+        "",
+        "Its grants, derived in `reference/access.py` from the diagram's arrows and from the resources that name "
+        "it; the templates turn each into IAM statements.",
+        "",
+        "| may | what | named | because of |",
+        "|---|---|---|---|",
+        *(
+            f"| {g.verb.value} | {g.kind} | `{g.target}` | {cell(g.because)} |"
+            for g in grants
+            if g.service == service.name
+        ),
         "",
         "## Routes",
         "",

@@ -42,6 +42,14 @@ def test_a_queue_added_to_reference_appears_on_the_resources_page_with_its_dlq_a
     assert "`returns-dlq`" in next(line for line in after.splitlines() if line.startswith("| `dlq-not-empty` |"))
 
 
+@needs_dot
+def test_a_queue_added_to_reference_is_drawn_with_its_subscription_consumer_and_dlq() -> None:
+    svg = diagram.render_svg(diagram.messaging_dot(with_returns_queue()))
+    for element in ("queue_returns", "dlq_returns", "sub_order&#45;events_returns", "consumer_order"):
+        assert f'id="{element}"' in svg
+    assert 'id="queue_returns"' not in diagram.render_svg(diagram.messaging_dot(RESOURCES))
+
+
 def test_staging_again_after_reference_changes_rewrites_the_generated_pages(tmp_path: Path) -> None:
     build.stage(tmp_path / "a", artifacts=tmp_path / "none")
     build.stage(tmp_path / "b", res=with_returns_queue(), artifacts=tmp_path / "none")
