@@ -133,13 +133,6 @@ def load(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the docs site in strict mode into build/docs/site (needs Graphviz: apt-get install -y graphviz)."""
+    """Build the docs site, strict, into build/docs/site; -- serve previews it on :8000 (needs Graphviz's dot)."""
     _install(session, "local", "docs")
     session.run("python", "-m", "docs.gen", *(session.posargs or ["build"]))
-
-
-@nox.session
-def docs_serve(session: nox.Session) -> None:
-    """Preview the docs site on http://127.0.0.1:8000, rebuilt when docs/, reference/ or services/ change."""
-    _install(session, "local", "docs")
-    session.run("python", "-m", "docs.gen", "serve", *session.posargs)

@@ -1,4 +1,4 @@
-"""``python -m docs.gen [build|serve|stage]``: what ``nox -s docs`` and ``nox -s docs_serve`` run."""
+"""``python -m docs.gen [build|serve|stage]``: what ``nox -s docs`` (and ``nox -s docs -- serve``) runs."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -191,6 +192,7 @@ def serve(address: str = "127.0.0.1:8000") -> int:
         return {p: p.stat().st_mtime for d in watched for p in d.rglob("*") if p.is_file() and "build" not in p.parts}
 
     seen = mtimes()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the server as Ctrl-C does
     server = subprocess.Popen(zensical("serve", "-a", address), cwd=ROOT)
     try:
         while server.poll() is None:
@@ -199,7 +201,7 @@ def serve(address: str = "127.0.0.1:8000") -> int:
             if now != seen:
                 seen = now
                 try:
-                    stage(ROOT / config()["docs_dir"])
+                    _restage(ROOT / config()["docs_dir"])
                     print("re-staged after a change", flush=True)
                 except Exception as exc:  # noqa: BLE001 - keep serving; the message says what to fix
                     print(f"not re-staged: {exc}", flush=True)
@@ -209,3 +211,19 @@ def serve(address: str = "127.0.0.1:8000") -> int:
         server.terminate()
         server.wait(10)
     return 0
+
+
+def _restage(out: Path) -> None:
+    """Stage into a scratch folder, then touch only what changed in ``out`` (the live server watches it)."""
+    scratch = out.with_name(out.name + ".next")
+    stage(scratch)
+    for path in sorted(scratch.rglob("*")):
+        target = out / path.relative_to(scratch)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif not target.exists() or target.read_bytes() != path.read_bytes():
+            shutil.copyfile(path, target)
+    for path in sorted(out.rglob("*"), reverse=True):
+        if not (scratch / path.relative_to(out)).exists():
+            path.rmdir() if path.is_dir() else path.unlink()
+    shutil.rmtree(scratch)

@@ -53,7 +53,12 @@ def settings_class(service: str) -> type[BaseSettings]:
     for candidate in typing.get_args(hint) or (hint,):
         if inspect.isclass(candidate) and issubclass(candidate, BaseSettings):
             return candidate
-    raise TypeError(f"services.{service}.app.create_app takes no settings class")
+    module = importlib.import_module(f"services.{service}.settings")  # the chassis may type it as a base class
+    own = [c for c in vars(module).values() if inspect.isclass(c) and issubclass(c, BaseSettings)]
+    own = [c for c in own if c.__module__ == module.__name__]
+    if len(own) == 1:
+        return own[0]
+    raise TypeError(f"services.{service}: create_app names no settings class and settings.py has {len(own)}")
 
 
 def settings_table(cls: type[BaseSettings]) -> list[Setting]:
