@@ -140,7 +140,12 @@ def stage(
         readme = f"services/{s.name}/README.md"
         readme_link = f"[{readme}]({sources.link(readme, None, here)})" if (ROOT / readme).exists() else "none"
         around = [(e.source, e.target) for e in arch.edges if s.node in (e.source, e.target)]
-        write(f"services/{s.name}.svg", diagram.render_svg(diagram.dot_source(arch, around, only_path=True)))
+        write(
+            f"services/{s.name}.svg",
+            diagram.render_svg(
+                diagram.dot_source(arch, around, only_path=True, rankdir="LR" if len(around) > 6 else None)
+            ),
+        )
         write(
             here, services.page(s, readme_link, "[see the diagram](../architecture.md)", access.grants(arch, res, svcs))
         )

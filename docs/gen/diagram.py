@@ -42,7 +42,9 @@ class GraphvizMissing(RuntimeError):
     """Graphviz's ``dot`` is not installed."""
 
 
-def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = (), *, only_path: bool = False) -> str:
+def dot_source(
+    arch: Architecture, path: Iterable[tuple[str, str]] = (), *, only_path: bool = False, rankdir: str | None = None
+) -> str:
     """The diagram in the DOT language; the arrows in ``path`` in colour, the others faded (or left out)."""
     highlight = set(path)
     on_path = {end for edge in highlight for end in edge}
@@ -51,8 +53,8 @@ def dot_source(arch: Architecture, path: Iterable[tuple[str, str]] = (), *, only
         raise ValueError(f"arrows not in reference/architecture.py: {sorted(unknown)}")
     lines = [
         "digraph architecture {",
-        f'  graph [rankdir={"TB" if only_path else "LR"}, compound=true, fontname="Helvetica", fontsize=12,'
-        ' nodesep=0.25, ranksep=0.6, bgcolor="transparent", pad=0.2];',
+        f'  graph [rankdir={rankdir or ("TB" if only_path else "LR")}, compound=true, fontname="Helvetica",'
+        ' fontsize=12, nodesep=0.25, ranksep=0.6, bgcolor="transparent", pad=0.2];',
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=14, margin="0.12,0.06"];',
         f'  edge [fontname="Helvetica", fontsize={12 if only_path else 9}, color="#555555", arrowsize=0.7];',
     ]

@@ -187,7 +187,7 @@ def page(service: Service, readme_link: str, diagram_link: str, grants: tuple[Gr
         "This page is generated at build time from the service's settings class and its OpenAPI document: "
         "it cannot drift from the code.",
         "",
-        f"![{service.name} and its arrows]({service.name}.svg)",
+        f"[![{service.name} and its arrows]({service.name}.svg)]({service.name}.svg)",
         "",
         f"- owns a database schema: {'yes' if service.database else 'no'}",
         f"- public prefixes: {', '.join(f'`/api/{p}`' for p in service.public_prefixes) or 'none'}",
