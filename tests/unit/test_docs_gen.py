@@ -50,6 +50,7 @@ def test_a_queue_added_to_reference_is_drawn_with_its_subscription_consumer_and_
     assert 'id="queue_returns"' not in diagram.render_svg(diagram.messaging_dot(RESOURCES))
 
 
+@needs_dot
 def test_staging_again_after_reference_changes_rewrites_the_generated_pages(tmp_path: Path) -> None:
     build.stage(tmp_path / "a", artifacts=tmp_path / "none")
     build.stage(tmp_path / "b", res=with_returns_queue(), artifacts=tmp_path / "none")
@@ -57,6 +58,7 @@ def test_staging_again_after_reference_changes_rewrites_the_generated_pages(tmp_
     assert "returns-dlq" in (tmp_path / "b" / "resources.md").read_text()
 
 
+@needs_dot
 def test_the_staged_site_has_every_page_in_the_nav_and_no_nav_entry_without_a_page(tmp_path: Path) -> None:
     pages = build.stage(tmp_path / "src", artifacts=tmp_path / "none")
     assert build.check_nav(pages, build.config()["nav"]) == []
