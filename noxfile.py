@@ -129,3 +129,10 @@ def load(session: nox.Session) -> None:
     """Run the load harness (60 s mixed run, SLO gates, report): -- [run|knee|efficiency|k8s] [--target URL]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site, strict, into build/docs/site; -- serve previews it on :8000 (needs Graphviz's dot)."""
+    _install(session, "local", "docs")
+    session.run("python", "-m", "docs.gen", *(session.posargs or ["build"]))
