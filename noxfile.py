@@ -129,3 +129,13 @@ def load(session: nox.Session) -> None:
     """Run the load harness (60 s mixed run, SLO gates, report): -- [run|knee|efficiency|k8s] [--target URL]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def policy(session: nox.Session) -> None:
+    """Gate the templates: checkov and AWS Control Tower's cfn-guard rules, every preset (-- --help)."""
+    _install(session, "cfn")
+    session.install("checkov>=3.2")
+    # cfn-guard 3.1 and the Control Tower rules ship inside this wheel's data; its jsii/CDK deps are not needed.
+    session.install("--no-deps", "cdklabs-cdk-validator-cfnguard==0.0.62")
+    session.run("python", "-m", "cfn.policy", *session.posargs, env={"BC_SKIP_MAPPING": "TRUE"})

@@ -89,6 +89,24 @@ def suppress_checkov(resource: AWSObject, check: str, why: str) -> AWSObject:
     return resource
 
 
+def suppress_guard(resource: AWSObject, rule: str, why: str, *, stages: tuple[str, ...] = ()) -> AWSObject:
+    """Waive one cfn-guard rule on one resource, saying why; ``stages`` limits it to those presets.
+
+    ``guard.SuppressedRules`` is the guard rules registry's convention (its rules skip what it lists);
+    the Control Tower rules ignore it, so ``python -m cfn.policy`` applies it, and refuses an entry
+    without its reason in ``guard.Reasons``, or one that waives nothing.
+    """
+    metadata = dict(getattr(resource, "Metadata", {}) or {})
+    guard = dict(metadata.get("guard", {}))
+    reasons = [r for r in guard.get("Reasons", []) if r["id"] != rule]
+    reasons.append({"id": rule, "comment": why, **({"stages": sorted(stages)} if stages else {})})
+    guard["Reasons"] = sorted(reasons, key=lambda r: r["id"])
+    guard["SuppressedRules"] = [r["id"] for r in guard["Reasons"]]
+    metadata["guard"] = guard
+    resource.Metadata = metadata
+    return resource
+
+
 def tags(layer: str, **extra: Any) -> Tags:
     return Tags(project=PROJECT, stage=STAGE, layer=layer, **extra)
 
