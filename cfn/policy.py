@@ -221,7 +221,9 @@ def checkov_gate(folder: Path) -> dict[str, Any]:
 
 
 def print_guard(report: GuardReport, stages: list[str]) -> None:
-    print(f"\ncfn-guard, AWS Control Tower proactive controls: {report.rules} rules, {len(LAYERS)} templates per preset")
+    print(
+        f"\ncfn-guard, AWS Control Tower proactive controls: {report.rules} rules, {len(LAYERS)} templates per preset"
+    )
     print(f"{'preset':<10}{'evaluated':>10}{'passed':>8}{'failed':>8}{'waived':>8}")
     for stage in stages:
         counts = [report.count(s, stage) for s in ("passed", "failed", "suppressed")]
@@ -232,10 +234,17 @@ def print_guard(report: GuardReport, stages: list[str]) -> None:
         for o in failed:
             print(f"  {o.stage:<8} {o.layer}/{','.join(o.resources)}  {o.rule}")
     if report.waivers:
-        print(f"\nWaivers ({len(report.waivers)}), each written on its resource:")
+        print(
+            f"\nWaivers ({len(report.waivers)} resource x rule), grouped by their reason, each written on its resource:"
+        )
+        by_reason: dict[str, list[Waiver]] = {}
         for w in sorted(report.waivers, key=lambda w: (LAYERS.index(w.layer), w.resource, w.rule)):
-            scope = f" [{','.join(w.stages)}]" if w.stages else ""
-            print(f"  {w.layer}/{w.resource}  {w.rule}{scope}\n      {w.reason}")
+            by_reason.setdefault(w.reason, []).append(w)
+        for reason, group in by_reason.items():
+            print(f"  {reason}")
+            for w in group:
+                scope = f" [{','.join(w.stages)} only]" if w.stages else ""
+                print(f"      {w.layer}/{w.resource}  {w.rule}{scope}")
     for w in report.unused:
         print(f"UNUSED waiver (it waives nothing: remove it): {w.layer}/{w.resource} {w.rule}")
     for entry in report.unexplained:
@@ -262,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"checkov: {summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped")
             for line in summary["failures"]:
                 print(f"  FAILED {line}")
+            for line in summary["skips"]:
+                print(f"  skipped {line}")
     if args.only != "checkov":
         binary, rules = guard_from_wheel(args.guard_cache)
         report = guard_gate(stages, binary, rules)

@@ -73,7 +73,7 @@ def _condition(key: str, spec: dict[str, Any], values: dict[str, Any], seen: dic
 
 def _truth(node: Any, spec: dict[str, Any], values: dict[str, Any], seen: dict[str, bool]) -> bool:
     if isinstance(node, dict) and len(node) == 1:
-        (fn, args), = node.items()
+        ((fn, args),) = node.items()
         if fn == "Condition":
             result = _condition(args, spec, values, seen)
             if result is None:
