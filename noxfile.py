@@ -139,3 +139,10 @@ def policy(session: nox.Session) -> None:
     # cfn-guard 3.1 and the Control Tower rules ship inside this wheel's data; its jsii/CDK deps are not needed.
     session.install("--no-deps", "cdklabs-cdk-validator-cfnguard==0.0.62")
     session.run("python", "-m", "cfn.policy", *session.posargs, env={"BC_SKIP_MAPPING": "TRUE"})
+
+
+@nox.session
+def cost(session: nox.Session) -> None:
+    """Print what each preset costs a month, by layer (-- --preset prod for resources, --nodes N, --json, --help)."""
+    _install(session, "cfn")
+    session.run("python", "-m", "cfn.cost", *session.posargs)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cfn.build import LAYERS, as_dict, templates
-from cfn.presets import PRESETS
+from cfn.presets import PRESETS, SIZES
 from cfn.resolve import parameter_values, resolve
 from reference import pricing
 from reference.pricing import HOURS_PER_MONTH as HOURS
@@ -273,8 +273,8 @@ def nodegroup(c: Context, rid: str, r: dict) -> Priced:
 
 
 def alb(c: Context, rid: str, r: dict) -> Priced:
-    """The ingress's ALB, priced on the security group the controller gives it."""
-    yield f"ALB (made by the ingress) x {HOURS} h", price("alb.hour", HOURS)
+    """The ingress's ALB (not a template resource)."""
+    yield f"made by the ingress, {HOURS} h", price("alb.hour", HOURS)
     yield f"{c.usage.alb_lcu:g} LCU x {HOURS} h", price("alb.lcu", c.usage.alb_lcu * HOURS)
 
 
@@ -370,7 +370,10 @@ PRICERS: dict[str, Callable[[Context, str, dict], Priced]] = {
     "AWS::CloudWatch::Dashboard": dashboard,
     "AWS::XRay::SamplingRule": sampling_rule,
 }
-ALB_SECURITY_GROUP = "AlbSecurityGroup"  # cfn/cluster.py: the ALB itself is the ingress's
+# The ALB is the ingress's (the Load Balancer Controller makes it): priced where the template gives it a
+# security group, under a name of its own.
+ALB_SECURITY_GROUP = "AlbSecurityGroup"
+ALB = ("IngressAlb", "AWS::ElasticLoadBalancingV2::LoadBalancer")
 
 
 def estimate(
@@ -394,7 +397,9 @@ def estimate(
         context = Context(stage, usage, resources, nodes)
         for rid, resource in resources.items():
             kind = resource["Type"]
-            pricer = alb if rid == ALB_SECURITY_GROUP else PRICERS.get(kind)
+            if rid == ALB_SECURITY_GROUP:
+                lines += [Line(layer, *ALB, item, round(monthly, 4)) for item, monthly in alb(context, rid, resource)]
+            pricer = PRICERS.get(kind)
             if pricer is None:
                 if kind not in FREE:
                     raise KeyError(f"{layer}/{rid}: no price for {kind}: add a pricer or a FREE entry in cfn/cost.py")
@@ -465,7 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, help="with one preset: show only the N costliest resources of each layer")
     parser.add_argument("--json", action="store_true", help="print every line as JSON")
     args = parser.parse_args(argv)
-    sizes = dict(s.split("=", 1) for s in args.set)
+    sizes = dict(s.split("=", 1) for s in args.set if "=" in s)
+    unknown = {s.split("=", 1)[0] for s in args.set} - set(SIZES)
+    if unknown:
+        parser.error(f"unknown sizes: {', '.join(sorted(unknown))} (known: {', '.join(SIZES)})")
     stages = args.preset or list(PRESETS)
     results = {s: estimate(s, nodes=args.nodes, sizes=sizes) for s in stages}
     if args.json:
