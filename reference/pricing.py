@@ -13,7 +13,7 @@ each resource with these tables and that stage's ``USAGE``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 AS_OF = "2026-11-29"
 REGION = "us-east-1"
@@ -137,7 +137,6 @@ class Usage:
     edge_requests_m: float  # requests CloudFront answers, millions
     edge_gb: float  # GB CloudFront sends to viewers
     api_share: float  # share of edge requests that go to /api/* (through the ALB)
-    origin_gb: float  # GB the ALB and the NAT/endpoints carry for the API
     nat_gb: float  # GB through NAT gateways (image pulls, third-party APIs)
     endpoint_gb: float  # GB through interface endpoints (SQS, SNS, KMS, Logs, ECR, ...)
     flow_log_gb: float  # GB of VPC flow logs
@@ -164,7 +163,6 @@ class Usage:
     traced_requests_m: float  # requests the X-Ray sampling rules record, millions
     alb_lcu: float  # average LCUs the ALB uses
     route53_queries_m: float
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 USAGE: dict[str, Usage] = {
@@ -172,7 +170,6 @@ USAGE: dict[str, Usage] = {
         edge_requests_m=1,
         edge_gb=20,
         api_share=0.3,
-        origin_gb=2,
         nat_gb=30,
         endpoint_gb=5,
         flow_log_gb=2,
@@ -204,7 +201,6 @@ USAGE: dict[str, Usage] = {
         edge_requests_m=10,
         edge_gb=200,
         api_share=0.4,
-        origin_gb=20,
         nat_gb=100,
         endpoint_gb=30,
         flow_log_gb=10,
@@ -236,7 +232,6 @@ USAGE: dict[str, Usage] = {
         edge_requests_m=150,
         edge_gb=3_000,
         api_share=0.4,
-        origin_gb=300,
         nat_gb=500,
         endpoint_gb=300,
         flow_log_gb=100,
