@@ -67,10 +67,16 @@ class Outcome:
 class GuardReport:
     rules: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
-    not_applicable: int = 0
     waivers: list[Waiver] = field(default_factory=list)
     unused: list[Waiver] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)  # SuppressedRules entries without a reason
+
+    def idle(self, stage: str) -> int:
+        """Rule x template pairs of a stage with nothing to check (no resource of the rule's type).
+
+        Counted, not read from cfn-guard's ``not_applicable``: that list also names each rule's
+        CloudFormation-hook variant, which never applies to a template."""
+        return self.rules * len(LAYERS) - sum(1 for o in self.outcomes if o.stage == stage)
 
     def count(self, status: str, stage: str | None = None) -> int:
         return sum(1 for o in self.outcomes if o.status == status and stage in (None, o.stage))
@@ -194,10 +200,14 @@ def guard_gate(stages: Iterable[str], binary: Path, rules: list[Path], out: Path
         results = {Path(r["name"]).resolve(): r for r in run_guard(binary, rules, [p for _, p, _ in files])}
         for layer, path, _ in files:
             result = results[path.resolve()]
-            report.not_applicable += len(result.get("not_applicable", []))
             report.outcomes += judge(stage, layer, result, declared[layer], used)
-    report.unused = [w for w in report.waivers if w not in used and any(w.applies_to(s) for s in stages)]
+    report.unused = unused(report.waivers, used, stages)
     return report
+
+
+def unused(waivers: list[Waiver], used: set[Waiver], stages: list[str]) -> list[Waiver]:
+    """Waivers that waived nothing in a stage they apply to: stale, so the gate refuses them."""
+    return [w for w in waivers if w not in used and any(w.applies_to(s) for s in stages)]
 
 
 def checkov_gate(folder: Path) -> dict[str, Any]:
@@ -230,13 +240,13 @@ def checkov_gate(folder: Path) -> dict[str, Any]:
 
 
 def print_guard(report: GuardReport, stages: list[str]) -> None:
-    print(
-        f"\ncfn-guard, AWS Control Tower proactive controls: {report.rules} rules, {len(LAYERS)} templates per preset"
-    )
-    print(f"{'preset':<10}{'evaluated':>10}{'passed':>8}{'failed':>8}{'waived':>8}")
+    runs = report.rules * len(LAYERS)
+    print(f"\ncfn-guard, AWS Control Tower proactive controls: {report.rules} rules x {len(LAYERS)} templates = {runs}")
+    print(f"{'preset':<10}{'no target':>10}{'evaluated':>10}{'passed':>8}{'failed':>8}{'waived':>8}")
     for stage in stages:
         counts = [report.count(s, stage) for s in ("passed", "failed", "suppressed")]
-        print(f"{stage:<10}{sum(counts):>10}{counts[0]:>8}{counts[1]:>8}{counts[2]:>8}")
+        idle = report.idle(stage)
+        print(f"{stage:<10}{idle:>10}{sum(counts):>10}{counts[0]:>8}{counts[1]:>8}{counts[2]:>8}")
     failed = [o for o in report.outcomes if o.status == "failed"]
     if failed:
         print("\nFAILED (fix the resource, or waive the rule on it with suppress_guard and a reason):")
@@ -288,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         ok &= report.ok
         result["guard"] = {
             "rules": report.rules,
-            "stages": {s: {k: report.count(k, s) for k in ("passed", "failed", "suppressed")} for s in stages},
+            "stages": {
+                s: {"no_target": report.idle(s)} | {k: report.count(k, s) for k in ("passed", "failed", "suppressed")}
+                for s in stages
+            },
             "failed": [asdict(o) for o in report.outcomes if o.status == "failed"],
             "waivers": [asdict(w) for w in report.waivers],
             "unused": [asdict(w) for w in report.unused],

@@ -81,6 +81,13 @@ def test_a_failure_passes_only_where_its_resource_waives_that_rule_for_that_stag
     assert used == set(waivers)
 
 
+def test_a_waiver_that_waives_nothing_in_a_stage_it_applies_to_is_stale() -> None:
+    dev_only = policy.Waiver("data", "A", "retention", "short in dev", ("dev",))
+    everywhere = policy.Waiver("data", "B", "encrypted", "imported key")
+    assert policy.unused([dev_only, everywhere], {everywhere}, ["prod"]) == []
+    assert policy.unused([dev_only, everywhere], {everywhere}, ["dev", "prod"]) == [dev_only]
+
+
 def test_suppress_guard_writes_the_registry_convention_and_the_reason_beside_it() -> None:
     from troposphere import sqs
 
