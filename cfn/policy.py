@@ -215,7 +215,7 @@ def checkov_gate(folder: Path) -> dict[str, Any]:
     exe = shutil.which("checkov")
     if exe is None:
         raise SystemExit("checkov is not on PATH: run `nox -s policy` (it installs checkov in its own venv)")
-    args = [exe, "--framework", "cloudformation", "--directory", str(folder), "--skip-download", "--quiet"]
+    args = [exe, "--framework", "cloudformation", "--directory", str(folder), "--skip-download"]
     run = subprocess.run(
         [*args, "--output", "json"], capture_output=True, text=True, timeout=600,
         env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
@@ -227,10 +227,12 @@ def checkov_gate(folder: Path) -> dict[str, Any]:
         for key in ("passed", "failed", "skipped"):
             summary[key] += part.get("summary", {}).get(key, 0)
         results = part.get("results", {})
-        summary["skips"] += [
-            f"{Path(c['file_path']).name} {c['resource']} {c['check_id']}: {c.get('suppress_comment', '')}"
-            for c in results.get("skipped_checks", [])
-        ]
+        summary["skips"] += sorted(
+            {
+                f"{c['resource'].split('.')[-1]} {c['check_id']}: {c['check_result'].get('suppress_comment', '')}"
+                for c in results.get("skipped_checks", [])
+            }
+        )
         summary["failures"] += [
             f"{Path(c['file_path']).name} {c['resource']} {c['check_id']}" for c in results.get("failed_checks", [])
         ]
@@ -285,13 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.only != "guard":
         summary = checkov_gate(args.out)
         result["checkov"] = summary
-        ok &= summary["failed"] == 0
+        silent = [line for line in summary["skips"] if line.endswith(": ")]
+        ok &= summary["failed"] == 0 and not silent
         if not args.json:
             print(f"checkov: {summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped")
             for line in summary["failures"]:
                 print(f"  FAILED {line}")
             for line in summary["skips"]:
-                print(f"  skipped {line}")
+                print(f"  skipped (JSON and YAML) {line}")
+            for line in silent:
+                print(f"  SKIP WITHOUT A REASON: {line}")
     if args.only != "checkov":
         binary, rules = guard_from_wheel(args.guard_cache)
         report = guard_gate(stages, binary, rules)
