@@ -17,6 +17,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from cfn.build import LAYERS, as_dict, templates
@@ -454,6 +455,42 @@ def print_resources(stage: str, lines: list[Line], top: int | None) -> None:
             print(f"  {rid:<38}{value:>12,.2f}  {kind}: {items}")
 
 
+COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f")
+
+
+def svg(results: dict[str, list[Line]]) -> str:
+    """A stacked bar per preset, one colour per layer, with the totals: the figure docs/cost.md shows."""
+    width, left, bar, gap, top = 760, 90, 34, 22, 40
+    most = max(sum(ln.monthly for ln in lines) for lines in results.values())
+    scale = (width - left - 90) / most
+    rows = []
+    for i, (stage, lines) in enumerate(results.items()):
+        y, x = top + i * (bar + gap), float(left)
+        rows.append(f'<text x="{left - 10}" y="{y + bar / 2 + 5}" text-anchor="end">{stage}</text>')
+        for colour, (layer, amount) in zip(COLOURS, by_layer(lines).items(), strict=True):
+            w = amount * scale
+            rows.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}">'
+                f"<title>{stage} {layer}: {amount:,.0f}</title></rect>"
+            )
+            x += w
+        total = sum(ln.monthly for ln in lines)
+        rows.append(f'<text x="{x + 8:.1f}" y="{y + bar / 2 + 5}">{total:,.0f}</text>')
+    legend_y = top + len(results) * (bar + gap) + 10
+    for j, (colour, layer) in enumerate(zip(COLOURS, LAYERS, strict=True)):
+        lx = left + (j % 4) * 150
+        ly = legend_y + (j // 4) * 22
+        rows.append(f'<rect x="{lx}" y="{ly}" width="14" height="14" fill="{colour}"/>')
+        rows.append(f'<text x="{lx + 20}" y="{ly + 12}">{layer}</text>')
+    height = legend_y + 60
+    title = f"Monthly estimate by layer, {pricing.CURRENCY} ({pricing.REGION} on-demand, prices as of {pricing.AS_OF})"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="13">\n<rect width="100%" height="100%" fill="white"/>\n'
+        f'<text x="{left}" y="22" font-size="15">{title}</text>\n' + "\n".join(rows) + "\n</svg>\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cfn.cost",
@@ -469,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--top", type=int, help="with one preset: show only the N costliest resources of each layer")
     parser.add_argument("--json", action="store_true", help="print every line as JSON")
+    parser.add_argument("--svg", type=Path, metavar="FILE", help="also draw the presets by layer as an SVG chart")
     args = parser.parse_args(argv)
     sizes = dict(s.split("=", 1) for s in args.set if "=" in s)
     unknown = {s.split("=", 1)[0] for s in args.set} - set(SIZES)
@@ -476,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sizes: {', '.join(sorted(unknown))} (known: {', '.join(SIZES)})")
     stages = args.preset or list(PRESETS)
     results = {s: estimate(s, nodes=args.nodes, sizes=sizes) for s in stages}
+    if args.svg:
+        args.svg.write_text(svg(results))
     if args.json:
         out = {
             "as_of": pricing.AS_OF,

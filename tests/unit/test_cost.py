@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,11 @@ def test_the_command_prints_the_three_presets_by_layer_and_json_on_request(capsy
     prod = data["presets"]["prod"]
     assert prod["total"] == pytest.approx(sum(prod["layers"].values()), abs=0.05)
     assert data["source"] == pricing.SOURCE
+
+
+def test_the_chart_in_the_docs_is_the_current_estimate(rendered: list) -> None:
+    results = {s: cost.estimate(s, rendered=rendered) for s in PRESETS}
+    chart = cost.svg(results)
+    assert chart.count("<rect x=") == len(PRESETS) * len(LAYERS) + len(LAYERS)  # bars, then the legend
+    drawn = (Path(__file__).parents[2] / "docs" / "cost.svg").read_text()
+    assert drawn == chart, "docs/cost.svg is stale: nox -s cost -- --svg docs/cost.svg"
