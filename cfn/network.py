@@ -232,7 +232,8 @@ def add_logs_bucket(t: Template, vpc: ec2.VPC) -> None:
     suppress_guard(
         bucket,
         "s3_bucket_default_encryption_kms_check",
-        "SSE-S3, not SSE-KMS: S3 server access logs and ALB access logs can only be delivered to SSE-S3 buckets",
+        "SSE-S3, not SSE-KMS: the ALB's access logs are documented to support only SSE-S3 on their bucket, and "
+        "S3 server access logs and CloudFront standard logs would need the key shared with their delivery services",
     )
     log_writers = {"logging.s3.amazonaws.com": "S3AccessLogs", "delivery.logs.amazonaws.com": "LogDelivery"}
     statements = [

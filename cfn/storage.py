@@ -25,8 +25,8 @@ NO_OBJECT_LOCK = {
     f"{NONCURRENT_DAYS} days for a rollback, and a WORM retention would only pin outdated assets",
     BucketRole.MEDIA: "product images are replaced and deleted by the catalog; versioning keeps previous ones "
     f"{NONCURRENT_DAYS} days, and a WORM retention would keep withdrawn images against the shop's will",
-    BucketRole.DATA_LAKE: "Firehose output that Athena reads and that can be rebuilt from the streams; "
-    "compaction and reprocessing rewrite objects, which a WORM retention would refuse",
+    BucketRole.DATA_LAKE: "Firehose's Parquet files are rewritten when partitions are compacted or reprocessed, "
+    f"which a WORM retention would refuse; versioning keeps replaced files {NONCURRENT_DAYS} days",
     BucketRole.LOGS: "S3 server access logging cannot deliver to a bucket with an Object Lock default retention "
     "(S3 user guide, server access logging requirements); the lifecycle, versioning and the TLS-only policy stay",
 }
