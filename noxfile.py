@@ -136,3 +136,20 @@ def docs(session: nox.Session) -> None:
     """Build the docs site, strict, into build/docs/site; -- serve previews it on :8000 (needs Graphviz's dot)."""
     _install(session, "local", "docs")
     session.run("python", "-m", "docs.gen", *(session.posargs or ["build"]))
+
+
+@nox.session
+def policy(session: nox.Session) -> None:
+    """Gate the templates: checkov and AWS Control Tower's cfn-guard rules, every preset (-- --help)."""
+    _install(session, "cfn")
+    session.install("checkov>=3.2")
+    # cfn-guard 3.1 and the Control Tower rules ship inside this wheel's data; its jsii/CDK deps are not needed.
+    session.install("--no-deps", "cdklabs-cdk-validator-cfnguard==0.0.62")
+    session.run("python", "-m", "cfn.policy", *session.posargs, env={"BC_SKIP_MAPPING": "TRUE"})
+
+
+@nox.session
+def cost(session: nox.Session) -> None:
+    """Print what each preset costs a month, by layer (-- --preset prod for resources, --nodes N, --json, --help)."""
+    _install(session, "cfn")
+    session.run("python", "-m", "cfn.cost", *session.posargs)

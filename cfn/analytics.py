@@ -31,7 +31,18 @@ from troposphere import (
     quicksight,
 )
 
-from cfn.common import arn, explain, export, imported, logical_id, name, new_template, tags
+from cfn.common import (
+    IMPORTED_KEY,
+    arn,
+    explain,
+    export,
+    imported,
+    logical_id,
+    name,
+    new_template,
+    suppress_guard,
+    tags,
+)
 from cfn.network import EXPORT_LOGS_BUCKET
 from cfn.security import kms_export
 from cfn.storage import add_bucket, add_own_bucket_policy
@@ -67,6 +78,7 @@ def add_stream(t: Template, stream: Stream) -> kinesis.Stream:
         Tags=tags(LAYER, purpose=stream.purpose),
     )
     producers = [f"{p} --> KDS" if p.isupper() else "API --> KDS" for p in stream.producers]
+    suppress_guard(resource, "kinesis_stream_encrypted_check", IMPORTED_KEY)
     t.add_resource(explain(resource, "KDS", f"stream:{stream.name}", *producers))
     export(t, stream_export(stream.name), GetAtt(resource, "Arn"), stream.purpose)
     return resource
@@ -234,6 +246,9 @@ def add_athena(t: Template) -> athena.WorkGroup:
             ),
         ),
         Tags=tags(LAYER),
+    )
+    suppress_guard(
+        workgroup, "athena_workgroup_results_encrypted_at_rest_kms_check", "results are SSE_KMS: " + IMPORTED_KEY
     )
     t.add_resource(explain(workgroup, "ATH", "GLUE --> ATH"))
     for query in QUERIES:

@@ -8,7 +8,19 @@ from awacs import es
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Ref, Split, Sub, Template, ec2, elasticache, logs, opensearchservice
 
-from cfn.common import add_size, arn, explain, export, imported, logical_id, name, tags
+from cfn.common import (
+    IMPORTED_SUBNETS,
+    add_size,
+    arn,
+    explain,
+    export,
+    imported,
+    logical_id,
+    name,
+    suppress_guard,
+    tags,
+    waive_log_group,
+)
 from cfn.iam import role_arn
 from cfn.network import subnet_export
 from cfn.security import kms_export
@@ -19,6 +31,8 @@ KEY = kms_export("main")
 CACHE_PORT = 6379
 SEARCH_ENGINE = "OpenSearch_2.17"
 TLS_POLICY = "Policy-Min-TLS-1-2-PFS-2023-10"
+# (log group, name suffix, OpenSearch log type): audit logs (fine-grained access) and application error logs.
+SEARCH_LOGS = (("SearchAuditLog", "audit", "AUDIT_LOGS"), ("SearchAppLog", "application", "ES_APPLICATION_LOGS"))
 SecurityGroupFactory = Callable[..., ec2.SecurityGroup]
 
 
@@ -62,7 +76,7 @@ def add_cache(t: Template, security_group: SecurityGroupFactory) -> elasticache.
         RetentionInDays=add_size(t, "LogRetentionDays", number=True),
         KmsKeyId=imported(KEY),
     )
-    t.add_resource(explain(slow_log, "REDIS"))
+    t.add_resource(explain(waive_log_group(slow_log), "REDIS"))
     replicas = add_size(t, "CacheReplicas", number=True)
     cache = elasticache.ReplicationGroup(
         "Cache",
@@ -106,19 +120,22 @@ def add_search(t: Template, security_group: SecurityGroupFactory) -> opensearchs
     searchers = sorted({g.service for g in grants() if g.verb is Verb.SEARCH})
     refs = tuple(sorted({g.because for g in grants() if g.verb is Verb.SEARCH}))
     sg = security_group(t, "search", 443, "OPENSEARCH", *refs)
-    audit = logs.LogGroup(
-        "SearchAuditLog",
-        LogGroupName=Sub("/shop/${Stage}/opensearch/audit"),
-        RetentionInDays=add_size(t, "LogRetentionDays", number=True),
-        KmsKeyId=imported(KEY),
-    )
-    t.add_resource(explain(audit, "OPENSEARCH"))
+    groups = {}
+    for title, kind, option in SEARCH_LOGS:
+        group = logs.LogGroup(
+            title,
+            LogGroupName=Sub(f"/shop/${{Stage}}/opensearch/{kind}"),
+            RetentionInDays=add_size(t, "LogRetentionDays", number=True),
+            KmsKeyId=imported(KEY),
+        )
+        groups[option] = t.add_resource(explain(waive_log_group(group), "OPENSEARCH"))
+    arns = ",".join(f'"${{{title}.Arn}}"' for title, _, _ in SEARCH_LOGS)
     log_policy = logs.ResourcePolicy(
         "SearchLogPolicy",
         PolicyName=Sub("shop-${Stage}-opensearch-logs"),
         PolicyDocument=Sub(
             '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"es.amazonaws.com"},'
-            '"Action":["logs:PutLogEvents","logs:CreateLogStream"],"Resource":"${SearchAuditLog.Arn}"}]}'
+            f'"Action":["logs:PutLogEvents","logs:CreateLogStream"],"Resource":[{arns}]}}]}}'
         ),
     )
     t.add_resource(explain(log_policy, "OPENSEARCH"))
@@ -165,11 +182,17 @@ def add_search(t: Template, security_group: SecurityGroupFactory) -> opensearchs
             ],
         ).JSONrepr(),  # the domain's property is typed as a plain dict
         LogPublishingOptions={
-            "AUDIT_LOGS": opensearchservice.LogPublishingOption(
-                CloudWatchLogsLogGroupArn=GetAtt(audit, "Arn"), Enabled=True
-            )
+            option: opensearchservice.LogPublishingOption(CloudWatchLogsLogGroupArn=GetAtt(group, "Arn"), Enabled=True)
+            for option, group in groups.items()
         },
         Tags=tags(LAYER),
+    )
+    suppress_guard(domain, "opensearch_in_vpc_only_check", "VPCOptions is set: " + IMPORTED_SUBNETS)
+    suppress_guard(
+        domain,
+        "opensearch_https_required_check",
+        f"HTTPS is enforced with {TLS_POLICY} (TLS 1.2+ with forward secrecy only), stricter than the rule's "
+        "allow-list, which predates it and names only Policy-Min-TLS-1-2-2019-07",
     )
     t.add_resource(explain(domain, "OPENSEARCH", *refs))
     export(t, "search-endpoint", GetAtt(domain, "DomainEndpoint"), "OpenSearch HTTPS endpoint")

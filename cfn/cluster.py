@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from troposphere import Equals, GetAtt, If, Parameter, Ref, Select, Split, Sub, Template, ec2, eks, iam, logs
 
-from cfn.common import add_size, explain, export, imported, logical_id, name, new_template, suppress_checkov, tags
+from cfn.common import (
+    IMPORTED_KEY,
+    add_size,
+    explain,
+    export,
+    imported,
+    logical_id,
+    name,
+    new_template,
+    suppress_checkov,
+    suppress_guard,
+    tags,
+    waive_log_group,
+)
 from cfn.data import EXPORT_DATABASE_RESOURCE_ID
 from cfn.iam import pod_identity_trust, policy_for, role_name
 from cfn.lb_controller import lb_controller_policy
@@ -70,7 +83,7 @@ def add_cluster(t: Template) -> eks.Cluster:
         RetentionInDays=add_size(t, "LogRetentionDays", number=True),
         KmsKeyId=imported(KEY),
     )
-    t.add_resource(explain(log_group, "EKS --> CW"))
+    t.add_resource(explain(waive_log_group(log_group), "EKS --> CW"))
     cluster = eks.Cluster(
         CLUSTER,
         DependsOn=[log_group.title],
@@ -89,6 +102,7 @@ def add_cluster(t: Template) -> eks.Cluster:
         AccessConfig=eks.AccessConfig(AuthenticationMode="API", BootstrapClusterCreatorAdminPermissions=True),
         Tags=tags(LAYER),
     )
+    suppress_guard(cluster, "eks_secrets_encrypted_check", "EncryptionConfig of 'secrets' is set: " + IMPORTED_KEY)
     t.add_resource(explain(cluster, "EKS", "EKS --> CW"))
     export(t, EXPORT_CLUSTER, Ref(cluster), "the EKS cluster")
     return cluster

@@ -9,6 +9,7 @@ from troposphere import AWSObject, Export, ImportValue, Output, Parameter, Ref, 
 
 from cfn.presets import PRESETS, SIZES
 from reference.model import PROJECT
+from reference.observability import LOG_RETENTION_DAYS
 
 STAGES = tuple(PRESETS)
 STAGE = Ref("Stage")
@@ -87,6 +88,48 @@ def suppress_checkov(resource: AWSObject, check: str, why: str) -> AWSObject:
     metadata["checkov"] = {"skip": sorted(skips, key=lambda s: s["id"])}
     resource.Metadata = metadata
     return resource
+
+
+def suppress_guard(resource: AWSObject, rule: str, why: str, *, stages: tuple[str, ...] = ()) -> AWSObject:
+    """Waive one cfn-guard rule on one resource, saying why; ``stages`` limits it to those presets.
+
+    ``guard.SuppressedRules`` is the guard rules registry's convention (its rules skip what it lists);
+    the Control Tower rules ignore it, so ``python -m cfn.policy`` applies it, and refuses an entry
+    without its reason in ``guard.Reasons``, or one that waives nothing.
+    """
+    metadata = dict(getattr(resource, "Metadata", {}) or {})
+    guard = dict(metadata.get("guard", {}))
+    reasons = [r for r in guard.get("Reasons", []) if r["id"] != rule]
+    reasons.append({"id": rule, "comment": why, **({"stages": sorted(stages)} if stages else {})})
+    guard["Reasons"] = sorted(reasons, key=lambda r: r["id"])
+    guard["SuppressedRules"] = [r["id"] for r in guard["Reasons"]]
+    metadata["guard"] = guard
+    resource.Metadata = metadata
+    return resource
+
+
+# Reasons shared by the waivers of many resources (each resource still carries its own copy).
+IMPORTED_KEY = (
+    "encrypted with the security layer's customer managed key (alias shop-<stage>-main), imported with "
+    "Fn::ImportValue; the rule accepts only a literal key id or a Ref/GetAtt to a key of the same template"
+)
+SHORT_RETENTION_STAGES = tuple(s for s, days in LOG_RETENTION_DAYS.items() if days < 365)
+SHORT_RETENTION = (
+    "dev keeps logs {dev} days and staging {staging} to save cost (reference/observability.py LOG_RETENTION_DAYS); "
+    "prod keeps {prod}, which the rule checks"
+).format(**LOG_RETENTION_DAYS)
+IMPORTED_SUBNETS = (
+    "placed in the network layer's subnets, imported as one comma-separated export (Fn::Split of Fn::ImportValue); "
+    "the rule wants a literal list of subnet ids"
+)
+
+
+def waive_log_group(group: AWSObject, *, key_imported: bool = True) -> AWSObject:
+    """The two waivers a log group of ours needs: the imported key, and dev's and staging's short retention."""
+    if key_imported:
+        suppress_guard(group, "cloudwatch_log_group_encrypted_check", IMPORTED_KEY)
+    suppress_guard(group, "cloudwatch_log_group_retention_period_check", SHORT_RETENTION, stages=SHORT_RETENTION_STAGES)
+    return group
 
 
 def tags(layer: str, **extra: Any) -> Tags:

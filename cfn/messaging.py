@@ -11,7 +11,18 @@ from awacs import sqs as awacs_sqs
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Ref, Template, sns, sqs
 
-from cfn.common import arn, explain, export, imported, logical_id, name, new_template, tags
+from cfn.common import (
+    IMPORTED_KEY,
+    arn,
+    explain,
+    export,
+    imported,
+    logical_id,
+    name,
+    new_template,
+    suppress_guard,
+    tags,
+)
 from cfn.security import kms_export
 from reference import RESOURCES
 from reference.model import Queue, Resources, Subscription, Topic
@@ -68,6 +79,8 @@ def add_queue(t: Template, queue: Queue) -> tuple[sqs.Queue, sqs.Queue]:
         Tags=tags(LAYER),
     )
     t.add_resource(explain(main, "SQS", "SQS --> DLQ", f"queue:{queue.name}"))
+    for encrypted in (dlq, main):
+        suppress_guard(encrypted, "sqs_queue_encrypted_check", IMPORTED_KEY)
     # By name: a reference to the queue's ARN would be circular (the queue names its DLQ).
     dlq.RedriveAllowPolicy = {
         "redrivePermission": "byQueue",

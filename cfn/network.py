@@ -15,7 +15,7 @@ from awacs.aws import Allow, Principal, Statement
 from awacs.s3 import PutObject
 from troposphere import Equals, GetAtt, GetAZs, If, Join, Ref, Select, Sub, Template, ec2
 
-from cfn.common import add_size, explain, export, logical_id, new_template, suppress_checkov, tags
+from cfn.common import add_size, explain, export, logical_id, new_template, suppress_checkov, suppress_guard, tags
 from cfn.storage import add_bucket, add_own_bucket_policy, objects
 from reference import RESOURCES
 from reference.model import BucketRole
@@ -226,6 +226,15 @@ def add_logs_bucket(t: Template, vpc: ec2.VPC) -> None:
     bucket = add_bucket(t, logs, LAYER, "CF --> CW", "ALB --> CW", lifecycle_days=365)
     bucket.OwnershipControls.Rules[0].ObjectOwnership = "BucketOwnerPreferred"  # CloudFront standard logs use ACLs
     suppress_checkov(bucket, "CKV_AWS_18", "this is the access-log bucket: it does not log into itself")
+    suppress_guard(
+        bucket, "s3_bucket_logging_enabled_check", "this is the access-log bucket: it does not log into itself"
+    )
+    suppress_guard(
+        bucket,
+        "s3_bucket_default_encryption_kms_check",
+        "SSE-S3, not SSE-KMS: the ALB's access logs are documented to support only SSE-S3 on their bucket, and "
+        "S3 server access logs and CloudFront standard logs would need the key shared with their delivery services",
+    )
     log_writers = {"logging.s3.amazonaws.com": "S3AccessLogs", "delivery.logs.amazonaws.com": "LogDelivery"}
     statements = [
         Statement(

@@ -11,7 +11,7 @@ import json
 
 from troposphere import Ref, Sub, Template, cloudwatch, logs, sns, xray
 
-from cfn.common import add_size, explain, export, imported, logical_id, name, new_template, tags
+from cfn.common import add_size, explain, export, imported, logical_id, name, new_template, tags, waive_log_group
 from cfn.messaging import dlq_export
 from cfn.security import kms_export
 from reference import RESOURCES
@@ -33,7 +33,7 @@ def add_log_groups(t: Template) -> None:
             RetentionInDays=retention,
             KmsKeyId=imported(KEY),
         )
-        t.add_resource(explain(resource, "CW", "EKS --> CW"))
+        t.add_resource(explain(waive_log_group(resource), "CW", "EKS --> CW"))
 
 
 def watched(rule: AlarmRule) -> list[tuple[str, list[cloudwatch.MetricDimension], str]]:

@@ -10,7 +10,17 @@ from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
 from troposphere import GetAtt, Ref, Split, Sub, Template, awslambda, ec2, iam, kms, logs, secretsmanager
 
-from cfn.common import add_size, explain, imported, logical_id, suppress_checkov, tags
+from cfn.common import (
+    IMPORTED_SUBNETS,
+    add_size,
+    explain,
+    imported,
+    logical_id,
+    suppress_checkov,
+    suppress_guard,
+    tags,
+    waive_log_group,
+)
 from cfn.network import EXPORT_VPC, EXPORT_VPC_CIDR, subnet_export
 from reference.model import Secret
 
@@ -96,40 +106,35 @@ def add_rotator(t: Template, secrets: list[tuple[Secret, secretsmanager.Secret]]
         Tags=tags(LAYER),
     )
     add_size(t, "LogRetentionDays", number=True)
-    t.add_resource(
-        explain(
-            logs.LogGroup(
-                f"{ROTATOR}Logs",
-                LogGroupName=Sub(f"/aws/lambda/${{{ROTATOR}}}"),
-                RetentionInDays=Ref("LogRetentionDays"),
-                KmsKeyId=GetAtt(key, "Arn"),
-            ),
-            "SECRETS",
-        )
+    log_group = logs.LogGroup(
+        f"{ROTATOR}Logs",
+        LogGroupName=Sub(f"/aws/lambda/${{{ROTATOR}}}"),
+        RetentionInDays=Ref("LogRetentionDays"),
+        KmsKeyId=GetAtt(key, "Arn"),
     )
+    t.add_resource(explain(waive_log_group(log_group, key_imported=False), "SECRETS"))
     suppress_checkov(
         function,
         "CKV_AWS_116",
         "Secrets Manager invokes rotation synchronously and records a failed rotation itself; "
         "a dead-letter queue only receives failed asynchronous invocations, so it would stay empty",
     )
+    suppress_guard(function, "lambda_inside_vpc_check", "VpcConfig is set: " + IMPORTED_SUBNETS)
     t.add_resource(explain(function, "SECRETS"))
-    t.add_resource(
-        explain(
-            awslambda.Permission(
-                f"{ROTATOR}Invoke",
-                FunctionName=GetAtt(function, "Arn"),
-                Action="lambda:InvokeFunction",
-                Principal="secretsmanager.amazonaws.com",
-                SourceAccount=Ref("AWS::AccountId"),
-            ),
-            "SECRETS",
-        )
-    )
     for secret, resource in secrets:
+        # One permission per secret: Secrets Manager may invoke the rotator only for the secrets it rotates.
+        permission = awslambda.Permission(
+            logical_id("rotator", "invoke", secret.name),
+            FunctionName=GetAtt(function, "Arn"),
+            Action="lambda:InvokeFunction",
+            Principal="secretsmanager.amazonaws.com",
+            SourceAccount=Ref("AWS::AccountId"),
+            SourceArn=Ref(resource),
+        )
+        t.add_resource(explain(permission, "SECRETS", f"secret:{secret.name}"))
         schedule = secretsmanager.RotationSchedule(
             logical_id("rotation", secret.name),
-            DependsOn=[f"{ROTATOR}Invoke"],
+            DependsOn=[permission.title],
             SecretId=Ref(resource),
             RotationLambdaARN=GetAtt(function, "Arn"),
             RotationRules=secretsmanager.RotationRules(ScheduleExpression=f"rate({ROTATION_DAYS} days)"),

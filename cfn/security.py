@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from awacs import kms as awacs_kms
-from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, ArnLike, BoolIfExists, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import (
     GetAtt,
     Parameter,
@@ -83,6 +83,18 @@ def add_key(t: Template, key: KmsKey) -> kms.Key:
                         "kms:EncryptionContext:aws:logs:arn",
                         Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"),
                     )
+                ),
+            ),
+            # Grants let their grantee use the key outside this policy: only AWS services (EKS, RDS, ...)
+            # may create them, for the resources they encrypt (Control Tower CT.KMS.PR.3).
+            Statement(
+                Sid="GrantsOnlyForAwsResources",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[awacs_kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition(
+                    BoolIfExists({"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"})
                 ),
             ),
         ],

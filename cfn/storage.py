@@ -1,4 +1,9 @@
-"""S3 buckets, the same way in every layer: encrypted, versioned, private, TLS-only, access-logged."""
+"""S3 buckets, the same way in every layer: encrypted, versioned, private, TLS-only, access-logged, tidied.
+
+Every bucket's lifecycle expires replaced (noncurrent) versions and aborts stalled multipart uploads,
+so versioning does not keep every overwritten object forever; every bucket sends its events to
+EventBridge (free for AWS service events) for whoever wants to react to them.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,27 @@ from awacs import s3 as awacs_s3
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Join, Ref, Template, s3
 
-from cfn.common import explain, logical_id, name, tags
-from reference.model import Bucket
+from cfn.common import explain, logical_id, name, suppress_guard, tags
+from reference.model import Bucket, BucketRole
 
 LOGS_PREFIX = "s3-access/"
+NONCURRENT_DAYS = 30  # how long a replaced or deleted object's previous version stays recoverable
+MULTIPART_DAYS = 7
+# Why no bucket has S3 Object Lock (Control Tower's CT.S3.PR.9), bucket by bucket.
+NO_OBJECT_LOCK = {
+    BucketRole.STATIC_SITE: "each deploy replaces the site's files; versioning keeps the previous ones "
+    f"{NONCURRENT_DAYS} days for a rollback, and a WORM retention would only pin outdated assets",
+    BucketRole.MEDIA: "product images are replaced and deleted by the catalog; versioning keeps previous ones "
+    f"{NONCURRENT_DAYS} days, and a WORM retention would keep withdrawn images against the shop's will",
+    BucketRole.DATA_LAKE: "Firehose's Parquet files are rewritten when partitions are compacted or reprocessed, "
+    f"which a WORM retention would refuse; versioning keeps replaced files {NONCURRENT_DAYS} days",
+    BucketRole.LOGS: "S3 server access logging cannot deliver to a bucket with an Object Lock default retention "
+    "(S3 user guide, server access logging requirements); the lifecycle, versioning and the TLS-only policy stay",
+}
+LOGGED_ELSEWHERE = (
+    "logs to the network layer's logs bucket (LoggingConfiguration), named by Fn::ImportValue; "
+    "the rule accepts only a literal bucket name or a Ref to a bucket of the same template"
+)
 
 
 def bucket_id(bucket: Bucket) -> str:
@@ -52,20 +74,26 @@ def add_bucket(
         props["LoggingConfiguration"] = s3.LoggingConfiguration(
             DestinationBucketName=logs_bucket, LogFilePrefix=f"{LOGS_PREFIX}{bucket.name}/"
         )
-    if lifecycle_days is not None:
-        props["LifecycleConfiguration"] = s3.LifecycleConfiguration(
-            Rules=[
-                s3.LifecycleRule(
-                    Id="expire",
-                    Status="Enabled",
-                    ExpirationInDays=lifecycle_days,
-                    NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30),
-                    AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
-                )
-            ]
-        )
+    expire = {} if lifecycle_days is None else {"ExpirationInDays": lifecycle_days}
+    props["LifecycleConfiguration"] = s3.LifecycleConfiguration(
+        Rules=[
+            s3.LifecycleRule(
+                Id="expire" if expire else "tidy",
+                Status="Enabled",
+                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_DAYS),
+                AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=MULTIPART_DAYS),
+                **expire,
+            )
+        ]
+    )
+    props["NotificationConfiguration"] = s3.NotificationConfiguration(
+        EventBridgeConfiguration=s3.EventBridgeConfiguration(EventBridgeEnabled=True)
+    )
     resource = s3.Bucket(bucket_id(bucket), DeletionPolicy="Retain", UpdateReplacePolicy="Retain", **props)
     explain(resource, f"bucket:{bucket.name}", *refs)
+    suppress_guard(resource, "s3_bucket_object_lock_enabled_check", NO_OBJECT_LOCK[bucket.role])
+    if logs_bucket is not None and not isinstance(logs_bucket, str | Ref):
+        suppress_guard(resource, "s3_bucket_logging_enabled_check", LOGGED_ELSEWHERE)
     t.add_resource(resource)
     return resource
 
@@ -78,7 +106,8 @@ def tls_only(bucket_arn: Any) -> Statement:
         Principal=Principal("*"),
         Action=[awacs_s3.Action("*")],
         Resource=[bucket_arn, Join("", [bucket_arn, "/*"])],
-        Condition=Condition(Bool("aws:SecureTransport", False)),
+        # The string "false", as IAM documents it: Control Tower's TLS-only check matches that exact form.
+        Condition=Condition(Bool("aws:SecureTransport", "false")),
     )
 
 
