@@ -54,9 +54,7 @@ async def seed_database(settings: CatalogSettings, url: str, products: Sequence[
         added = await PostgresCatalog(engine).seed(seed_data.categories(), products)
     finally:
         await engine.dispose()
-    cache = RedisCache.from_url(
-        settings.redis_url, settings.cache_prefix, settings.cache_ttl_s, timeout_s=1.0, retry_after_s=0
-    )
+    cache = RedisCache.from_url(settings.redis_url, settings.cache_prefix, timeout_s=1.0, retry_after_s=0)
     try:
         await cache.invalidate()  # listings cached before the seed are retired
     finally:
