@@ -80,12 +80,12 @@ class RedisEdge(Edge):
             return Admission(True)
         return Admission(bool(allowed), int(wait_ms), _decode(raw) if raw else None)
 
-    async def store(self, cache_key: str, cached: Cached, ttl_s: int) -> None:
+    async def store(self, cache_key: str, cached: Cached, ttl_s: float) -> None:
         if self._skipping():
             return
-        value = cached.content_type.encode("latin-1") + b"\n" + cached.body
+        head = f"{cached.content_type}\n{cached.cache_control}\n{cached.made_at:.3f}\n".encode("latin-1")
         try:
-            await self.client.set(self.prefix + cache_key, value, ex=ttl_s)
+            await self.client.set(self.prefix + cache_key, head + cached.body, px=max(1, round(ttl_s * 1000)))
         except RedisError:
             self._failed("store")
 
@@ -105,6 +105,13 @@ class RedisEdge(Edge):
         )
 
 
-def _decode(raw: bytes) -> Cached:
-    content_type, _, body = raw.partition(b"\n")
-    return Cached(body, content_type.decode("latin-1"))
+def _decode(raw: bytes) -> Cached | None:
+    """An entry as ``store`` wrote it (``content type\\ncache-control\\nmade at\\nbody``); None if it is not one."""
+    parts = raw.split(b"\n", 3)
+    if len(parts) != 4:
+        return None
+    content_type, cache_control, made_at, body = parts
+    try:
+        return Cached(body, content_type.decode("latin-1"), cache_control.decode("latin-1"), float(made_at))
+    except ValueError:
+        return None
