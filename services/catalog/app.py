@@ -28,13 +28,8 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
 
     async def parts(rt: Runtime) -> None:
         engine = await rt.database("services.catalog", "catalog")
-        cache = RedisCache.from_url(
-            settings.redis_url,
-            settings.cache_prefix,
-            timeout_s=settings.cache_timeout_s,
-            retry_after_s=settings.cache_retry_after_s,
-        )
-        rt.on_close(cache.close)
+        redis = rt.redis(settings.redis_url, timeout_s=settings.cache_timeout_s)
+        cache = RedisCache(redis, settings.cache_prefix, retry_after_s=settings.cache_retry_after_s)
         media = S3Media(boto3.client("s3", region_name=settings.aws_region), settings.media_bucket_name)
         catalog = Catalog(
             PostgresCatalog(engine), PostgresInventory(engine), cache, media, listing_ttl_s=settings.cache_ttl_s

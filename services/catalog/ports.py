@@ -106,9 +106,6 @@ class Cache(abc.ABC):
     async def invalidate(self, keys: Sequence[str] = (), listings: bool = True) -> None:
         """Drop ``keys`` and, with ``listings``, retire every listing (a new generation)."""
 
-    async def close(self) -> None:
-        return None
-
 
 class MediaStore(abc.ABC):
     """Product images in the media bucket."""

@@ -39,13 +39,8 @@ def create_app(
         table = route_table()
         upstream = HttpUpstream.for_routes(table, settings, upstream_transport)
         rt.on_close(upstream.aclose)
-        edge = RedisEdge.from_url(
-            settings.redis_url,
-            settings.redis_prefix,
-            timeout_s=settings.redis_timeout_s,
-            retry_s=settings.redis_retry_s,
-        )
-        rt.on_close(edge.aclose)
+        redis = rt.redis(settings.redis_url, timeout_s=settings.redis_timeout_s)
+        edge = RedisEdge(redis, settings.redis_prefix, retry_s=settings.redis_retry_s)
         rt.check("redis", edge.check)
         verifier = JwksVerifier(
             await rt.enter(httpx.AsyncClient(timeout=2.0)),

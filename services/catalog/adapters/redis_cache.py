@@ -30,13 +30,6 @@ class RedisCache(Cache):
         self.retry_after_s = retry_after_s
         self._skip_until = 0.0
 
-    @classmethod
-    def from_url(cls, url: str, prefix: str, *, timeout_s: float, retry_after_s: float) -> RedisCache:
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
-        )
-        return cls(client, prefix, retry_after_s)
-
     async def get(self, key: str) -> Cached | None:
         if self._skipping():
             return None
@@ -84,9 +77,6 @@ class RedisCache(Cache):
         except (RedisError, OSError) as exc:
             # Entries written before this stay until their TTL: product pages (stock) live STOCK_MAX_AGE_S only.
             self._failed("invalidate", exc)
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
     def _skipping(self) -> bool:
         return self._skip_until > time.monotonic()

@@ -59,11 +59,6 @@ class RedisEdge(Edge):
         self._admit = client.register_script(ADMIT)
         self._down_until = 0.0
 
-    @classmethod
-    def from_url(cls, url: str, prefix: str, *, timeout_s: float, retry_s: float) -> RedisEdge:
-        client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-        return cls(client, prefix, retry_s=retry_s)
-
     async def admit(self, limits: Sequence[Limit], cache_key: str | None) -> Admission:
         if self._skipping():
             return Admission(True)
@@ -91,9 +86,6 @@ class RedisEdge(Edge):
 
     async def check(self) -> None:
         await self.client.ping()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     def _skipping(self) -> bool:
         return self._down_until > 0 and time.monotonic() < self._down_until
