@@ -15,6 +15,9 @@ class ProblemBody(BaseModel):
     request_id: str
 
 
+PROBLEM_SCHEMA = ProblemBody.model_json_schema()
+
+
 def problem(description: str) -> dict[str, object]:
     """An OpenAPI response entry: ``description``, with the problem body as its schema."""
-    return {"description": description, "model": ProblemBody, "content": {"application/problem+json": {}}}
+    return {"description": description, "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}}}
