@@ -258,7 +258,8 @@ class Service:
     # Public routes: the gateway forwards /api/<prefix>/... to this service's /<prefix>/...
     # (paths under /internal/ are for other services and are never routed from outside).
     public_prefixes: tuple[str, ...] = ()
-    # Seconds the gateway may cache an anonymous GET of this service's routes (0: never).
+    # Seconds the gateway may cache an anonymous GET of this service's routes at most (0: never); an answer's own
+    # Cache-Control (max-age less Age, no-store, private) can only shorten it.
     public_cache_s: int = 0
     # How long the gateway waits for this service's answer (None: the gateway's default).
     gateway_timeout_s: float | None = None

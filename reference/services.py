@@ -4,8 +4,15 @@ from reference.model import Service
 
 S = Service
 
+# Cache truth (issue 11): a stock change is visible to guests within this many seconds. The catalog says so on
+# every answer that carries stock (``Cache-Control: public, max-age=STOCK_VISIBLE_S`` with ``Age`` counting the
+# time the answer sat in its own cache), the gateway keeps an anonymous answer no longer than the answer allows
+# (measured from when it asked), and the edge caches no /api/* answer (reference/edge.py, CachingDisabled).
+STOCK_VISIBLE_S = 5
+
 SERVICES = (
     S("gateway", "API", 8100, "API gateway / BFF: auth, rate limits, caching, routing"),
+    # public_cache_s: the ceiling of what the gateway keeps; each answer's Cache-Control may say less (stock: 5 s).
     S("catalog", "CATALOG", 8101, "categories, products, inventory, images", True, ("catalog",), 30),
     S("search", "SEARCH", 8102, "full-text search, facets, type-ahead", False, ("search",), 15),
     S("cart", "CART", 8103, "guest and user carts on DynamoDB", False, ("cart",)),

@@ -1,4 +1,8 @@
-"""Public reads under /catalog (the gateway forwards /api/catalog/... here) and the admin writes beside them."""
+"""Public reads under /catalog (the gateway forwards /api/catalog/... here) and the admin writes beside them.
+
+Every read says how long it may be shared (``Cache-Control: public, max-age=N``, and ``Age`` when it comes
+from the catalog's cache); every write says ``no-store``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,17 @@ from fastapi.responses import RedirectResponse
 
 from services.catalog import domain
 from services.catalog.deps import CatalogDep, SettingsDep
-from services.catalog.domain import DEFAULT_PAGE_SIZE, IMAGE_TYPES, MAX_PAGE_SIZE, Category, NewProduct
+from services.catalog.domain import (
+    DEFAULT_PAGE_SIZE,
+    IMAGE_TYPES,
+    LISTING_MAX_AGE_S,
+    MAX_PAGE_SIZE,
+    Answer,
+    Category,
+    NewProduct,
+)
 from services.catalog.schemas import CategoryIn, ProductIn, ProductPatch, StockIn
+from services.common import caching
 from services.common.identity import Admin
 from services.common.problems import Problem
 
@@ -21,8 +34,12 @@ BINARY = {"type": "string", "format": "binary"}
 PRODUCT_ID = Annotated[str, Path(max_length=64)]
 
 
-def _json(body: bytes, status_code: int = 200) -> Response:
-    return Response(body, status_code=status_code, media_type=JSON)
+def _read(answer: Answer) -> Response:
+    return Response(answer.body, media_type=JSON, headers=caching.public(answer.max_age_s, answer.age_s))
+
+
+def _written(body: bytes, status_code: int = 200) -> Response:
+    return Response(body, status_code=status_code, media_type=JSON, headers={"Cache-Control": caching.NO_STORE})
 
 
 # --------------------------------------------------------------------------- reads
@@ -30,12 +47,12 @@ def _json(body: bytes, status_code: int = 200) -> Response:
 
 @router.get("/categories", summary="Every category with its product count")
 async def list_categories(catalog: CatalogDep) -> Response:
-    return _json(await catalog.categories())
+    return _read(await catalog.categories())
 
 
 @router.get("/categories/{slug}", summary="One category")
 async def get_category(catalog: CatalogDep, slug: Annotated[str, Path(max_length=64)]) -> Response:
-    return _json(await catalog.category(slug))
+    return _read(await catalog.category(slug))
 
 
 @router.get("/products", summary="A page of products, optionally of one category, in a chosen order")
@@ -46,17 +63,18 @@ async def list_products(
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     sort: domain.Sort = domain.Sort.NAME,
 ) -> Response:
-    return _json(await catalog.products(category, sort, domain.Page(page, page_size)))
+    return _read(await catalog.products(category, sort, domain.Page(page, page_size)))
 
 
 @router.get("/products/{product_id}", summary="A product with its availability")
 async def get_product(catalog: CatalogDep, product_id: PRODUCT_ID) -> Response:
-    return _json(await catalog.product(product_id))
+    return _read(await catalog.product(product_id))
 
 
 @router.get("/products/{product_id}/image", summary="Redirect to the product's image", status_code=307)
 async def get_image(catalog: CatalogDep, product_id: PRODUCT_ID) -> RedirectResponse:
-    return RedirectResponse(await catalog.image_url(product_id), status_code=307)
+    url = await catalog.image_url(product_id)
+    return RedirectResponse(url, status_code=307, headers=caching.public(LISTING_MAX_AGE_S))
 
 
 # --------------------------------------------------------------------------- admin writes
@@ -81,12 +99,12 @@ async def create_product(catalog: CatalogDep, _: Admin, body: ProductIn) -> Resp
         attributes=body.attributes,
         stock=body.stock,
     )
-    return _json(await catalog.create_product(product), status_code=201)
+    return _written(await catalog.create_product(product), status_code=201)
 
 
 @router.patch("/products/{product_id}", summary="Change some fields of a product (admin)")
 async def update_product(catalog: CatalogDep, _: Admin, product_id: PRODUCT_ID, body: ProductPatch) -> Response:
-    return _json(await catalog.update_product(product_id, body.changes()))
+    return _written(await catalog.update_product(product_id, body.changes()))
 
 
 @router.delete("/products/{product_id}", status_code=204, summary="Delete a product, its stock and image (admin)")

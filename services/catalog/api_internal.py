@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from services.catalog import domain
 from services.catalog.deps import CatalogDep, SettingsDep
 from services.catalog.domain import Reservation, ReservationLine
 from services.catalog.schemas import ReservationIn
@@ -46,10 +45,7 @@ async def reserve(
 
 @router.get("/reservations/{reservation_id}", summary="A reservation and its state")
 async def get_reservation(catalog: CatalogDep, reservation_id: ReservationId) -> dict[str, Any]:
-    reservation = await catalog.inventory.get(reservation_id)
-    if reservation is None:
-        raise domain.NotFound(f"no reservation {reservation_id}", field="reservation_id")
-    return _body(reservation)
+    return _body(await catalog.reservation(reservation_id))
 
 
 @router.post("/reservations/{reservation_id}/commit", summary="Turn the hold into a sale (idempotent)")

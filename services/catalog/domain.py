@@ -9,11 +9,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reference.services import STOCK_VISIBLE_S, service
+from services.common import errors
+from services.common.errors import DomainError
+
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 24
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/svg+xml": "svg", "image/webp": "webp"}
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,63}$"
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# Cache truth (issue 11): an answer that carries stock may be shared for the bound reference/ states; one that
+# does not (listings, categories, image redirects: admin writes retire them) for the gateway's ceiling.
+STOCK_MAX_AGE_S = STOCK_VISIBLE_S
+LISTING_MAX_AGE_S = service("catalog").public_cache_s
 
 
 class Sort(StrEnum):
@@ -35,25 +43,19 @@ class ReservationStatus(StrEnum):
 # --------------------------------------------------------------------------- errors
 
 
-class CatalogError(Exception):
-    """A rule said no; the API turns each kind into its problem status."""
-
-    def __init__(self, detail: str, *, field: str | None = None, **extensions: Any):
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
-        self.extensions = extensions
+class CatalogError(DomainError):
+    """A rule of the catalog said no; the shared problem handler answers with the status of its class."""
 
 
-class NotFound(CatalogError):
+class NotFound(CatalogError, errors.NotFound):
     """The product, category or reservation does not exist."""
 
 
-class Invalid(CatalogError):
+class Invalid(CatalogError, errors.Invalid):
     """Well-formed input that breaks a rule (an unknown category, a bad image)."""
 
 
-class Conflict(CatalogError):
+class Conflict(CatalogError, errors.Conflict):
     """The request clashes with the current state (a taken SKU, too little stock)."""
 
 
@@ -69,6 +71,15 @@ class InsufficientStock(Conflict):
 
 
 # --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A read's JSON body and how long it may be shared: ``max_age_s`` from when it was read, ``age_s`` ago."""
+
+    body: bytes
+    max_age_s: int
+    age_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

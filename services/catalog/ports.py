@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -80,21 +81,30 @@ class InventoryStore(abc.ABC):
         """Expire held reservations past their expiry; returns the ones it expired."""
 
 
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """A cache entry: the body as stored and how long ago it was stored."""
+
+    body: bytes
+    age_s: float
+
+
 class Cache(abc.ABC):
-    """Serialized responses by key; a failing cache behaves as an empty one."""
+    """Serialized responses by key, each kept for the time it is set with; a failing cache behaves as an empty one."""
 
     @abc.abstractmethod
-    async def get(self, key: str) -> bytes | None: ...
+    async def get(self, key: str) -> Cached | None: ...
 
     @abc.abstractmethod
-    async def set(self, key: str, value: bytes) -> None: ...
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
     @abc.abstractmethod
     async def generation(self) -> int:
-        """The listing generation: every write bumps it, so older listing keys are never read again."""
+        """The listing generation (-1: unknown); every write bumps it, so older listing keys are never read again."""
 
     @abc.abstractmethod
-    async def invalidate(self, product_ids: Sequence[str] = (), listings: bool = True) -> None: ...
+    async def invalidate(self, keys: Sequence[str] = (), listings: bool = True) -> None:
+        """Drop ``keys`` and, with ``listings``, retire every listing (a new generation)."""
 
 
 class MediaStore(abc.ABC):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import redis.asyncio as redis
 from botocore.config import Config
 
 from services.catalog import seed_data
@@ -54,13 +55,11 @@ async def seed_database(settings: CatalogSettings, url: str, products: Sequence[
         added = await PostgresCatalog(engine).seed(seed_data.categories(), products)
     finally:
         await engine.dispose()
-    cache = RedisCache.from_url(
-        settings.redis_url, settings.cache_prefix, settings.cache_ttl_s, timeout_s=1.0, retry_after_s=0
-    )
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     try:
-        await cache.invalidate()  # listings cached before the seed are retired
+        await RedisCache(client, settings.cache_prefix, retry_after_s=0).invalidate()  # retire earlier listings
     finally:
-        await cache.close()
+        await client.aclose()
     return added
 
 

@@ -1,8 +1,11 @@
 """The catalog's use cases: read-through caching around the store, writes that invalidate it.
 
-Reads return the response body as JSON bytes, exactly as cached, so a cache hit costs one
-Redis GET and no serialization. Every write is one database transaction (an outbox row
-can join it when catalog events arrive), and the cache is invalidated after it commits.
+Reads return an ``Answer``: the body as JSON bytes, exactly as cached (a hit costs one Redis GET
+and no serialization), and how long it may be shared. A product page carries stock, so it is kept
+``STOCK_MAX_AGE_S`` at most, here and in every cache after this one (its age goes with it): that is
+what bounds how long a guest can see stock that is gone, whatever invalidation missed. Every write
+is one database transaction (its catalog events join it in the outbox), and the cache is
+invalidated after it commits.
 """
 
 from __future__ import annotations
@@ -13,9 +16,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.catalog import domain
-from services.catalog.adapters.redis_cache import RedisCache
-from services.catalog.domain import Category, NewProduct, Page, Reservation, ReservationLine, Sort
-from services.catalog.ports import CatalogStore, InventoryStore, MediaStore
+from services.catalog.domain import (
+    LISTING_MAX_AGE_S,
+    STOCK_MAX_AGE_S,
+    Answer,
+    Category,
+    NewProduct,
+    Page,
+    Reservation,
+    ReservationLine,
+    Sort,
+)
+from services.catalog.ports import Cache, CatalogStore, InventoryStore, MediaStore
 
 log = logging.getLogger("services.catalog")
 
@@ -24,34 +36,51 @@ def dumps(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def product_key(product_id: str) -> str:
+    return f"product:{product_id}"
+
+
+def listing_key(generation: int, *parts: object) -> str:
+    return f"g{generation}:" + ":".join(str(p) for p in parts)
+
+
 class Catalog:
-    def __init__(self, store: CatalogStore, inventory: InventoryStore, cache: RedisCache, media: MediaStore):
+    def __init__(
+        self,
+        store: CatalogStore,
+        inventory: InventoryStore,
+        cache: Cache,
+        media: MediaStore,
+        *,
+        listing_ttl_s: float = 300,
+    ):
         self.store = store
         self.inventory = inventory
         self.cache = cache
         self.media = media
+        self.listing_ttl_s = listing_ttl_s
 
     # ------------------------------------------------------------------ reads
 
-    async def product(self, product_id: str) -> bytes:
-        key = self.cache.product_key(product_id)
+    async def product(self, product_id: str) -> Answer:
+        key = product_key(product_id)
         cached = await self.cache.get(key)
         if cached is not None:
-            return cached
+            return Answer(cached.body, STOCK_MAX_AGE_S, cached.age_s)
         product = await self.store.product(product_id)
         if product is None:
             raise domain.NotFound(f"no product {product_id}", field="id")
         body = dumps(product)
-        await self.cache.set(key, body)
-        return body
+        await self.cache.set(key, body, STOCK_MAX_AGE_S)
+        return Answer(body, STOCK_MAX_AGE_S)
 
     async def image_url(self, product_id: str) -> str:
-        product = json.loads(await self.product(product_id))
+        product = json.loads((await self.product(product_id)).body)
         if not product["image_url"]:
             raise domain.NotFound(f"product {product_id} has no image", field="id")
         return product["image_url"]
 
-    async def products(self, category: str | None, sort: Sort, page: Page) -> bytes:
+    async def products(self, category: str | None, sort: Sort, page: Page) -> Answer:
         async def load() -> Any:
             items, total = await self.store.products(category, sort, page)
             if not items and category is not None and await self.store.category(category) is None:
@@ -69,13 +98,13 @@ class Catalog:
 
         return await self._listing(load, "products", category or "*", sort.value, page.number, page.size)
 
-    async def categories(self) -> bytes:
+    async def categories(self) -> Answer:
         async def load() -> Any:
             return {"items": await self.store.categories()}
 
         return await self._listing(load, "categories")
 
-    async def category(self, slug: str) -> bytes:
+    async def category(self, slug: str) -> Answer:
         async def load() -> Any:
             found = await self.store.category(slug)
             if found is None:
@@ -84,17 +113,25 @@ class Catalog:
 
         return await self._listing(load, "category", slug)
 
-    async def _listing(self, load: Any, *parts: object) -> bytes:
+    async def _listing(self, load: Any, *parts: object) -> Answer:
+        # A listing carries no stock, and the generation retires it on every write that changes it, so a
+        # cached one is as current as a fresh one: it goes out with no age.
         generation = await self.cache.generation()
-        key = self.cache.listing_key(generation, *parts) if generation >= 0 else None
+        key = listing_key(generation, *parts) if generation >= 0 else None
         if key is not None:
             cached = await self.cache.get(key)
             if cached is not None:
-                return cached
+                return Answer(cached.body, LISTING_MAX_AGE_S)
         body = dumps(await load())
         if key is not None:
-            await self.cache.set(key, body)
-        return body
+            await self.cache.set(key, body, self.listing_ttl_s)
+        return Answer(body, LISTING_MAX_AGE_S)
+
+    async def reservation(self, reservation_id: str) -> Reservation:
+        reservation = await self.inventory.get(reservation_id)
+        if reservation is None:
+            raise domain.NotFound(f"no reservation {reservation_id}", field="reservation_id")
+        return reservation
 
     # ------------------------------------------------------------------ admin writes
 
@@ -104,24 +141,24 @@ class Catalog:
 
     async def create_product(self, product: NewProduct) -> bytes:
         await self.store.create_product(product)
-        await self.cache.invalidate([product.id])
-        return await self.product(product.id)
+        await self.cache.invalidate([product_key(product.id)])
+        return (await self.product(product.id)).body
 
     async def update_product(self, product_id: str, changes: dict[str, Any]) -> bytes:
         if changes:
             await self.store.update_product(product_id, changes)
-            await self.cache.invalidate([product_id])
-        return await self.product(product_id)
+            await self.cache.invalidate([product_key(product_id)])
+        return (await self.product(product_id)).body
 
     async def delete_product(self, product_id: str) -> None:
         image_key = await self.store.delete_product(product_id)
-        await self.cache.invalidate([product_id])
+        await self.cache.invalidate([product_key(product_id)])
         if image_key:
             await self._forget_image(image_key)
 
     async def set_stock(self, product_id: str, on_hand: int) -> dict[str, int]:
         stock = await self.inventory.set_stock(product_id, on_hand)
-        await self.cache.invalidate([product_id], listings=False)
+        await self.cache.invalidate([product_key(product_id)], listings=False)
         return stock
 
     async def upload_image(self, product_id: str, data: bytes, content_type: str) -> str:
@@ -130,7 +167,7 @@ class Catalog:
         key = domain.media_key(product_id, content_type)
         await self.media.put(key, data, content_type)
         old = await self.store.set_image(product_id, key)
-        await self.cache.invalidate([product_id])
+        await self.cache.invalidate([product_key(product_id)])
         if old and old != key:
             await self._forget_image(old)
         return domain.image_url(key) or ""
@@ -178,4 +215,4 @@ class Catalog:
 
     async def _stock_changed(self, reservation: Reservation) -> None:
         # Availability shows on product pages only, so listings stay cached.
-        await self.cache.invalidate([line.product_id for line in reservation.lines], listings=False)
+        await self.cache.invalidate([product_key(line.product_id) for line in reservation.lines], listings=False)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+import redis.asyncio as redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import State
@@ -121,6 +122,17 @@ class Runtime:
     async def client(self, service: str, *, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
         """A pooled HTTP client for another service of reference/ (closed when this one stops)."""
         return await self.enter(http.client(service_url(service), timeout=timeout or http.DEFAULT_TIMEOUT))
+
+    def redis(self, url: str, *, timeout_s: float) -> redis.Redis:
+        """A Redis (ElastiCache) client whose calls give up after ``timeout_s``, closed when the service stops.
+
+        No check is registered: the services that use Redis decide whether they can answer without it.
+        """
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
+        )
+        self.on_close(client.aclose)
+        return client
 
     # ------------------------------------------------------------------ background parts
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.routing import Route
+
+from services.gateway import deps
+from services.gateway.schemas import problem
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PROXY_PATH = "/api/{path:path}"
@@ -26,7 +30,7 @@ async def openapi(request: Request) -> dict[str, Any]:
 
 
 async def proxy(request: Request) -> Response:
-    return await request.app.state.gateway.handle(request, request.path_params["path"])
+    return await deps.gateway(request).handle(request, request.path_params["path"])
 
 
 router.routes.append(Route(PROXY_PATH, proxy, methods=METHODS, include_in_schema=False))
@@ -46,14 +50,21 @@ for method in METHODS:
         description=(
             "A bearer access token from the user pool is verified and its identity passed on; requests are "
             "rate-limited per client address and per user (429 with Retry-After); anonymous GETs of cacheable "
-            "services are served from the cache (X-Cache: HIT or MISS)."
+            "services are served from the cache (X-Cache: HIT or MISS), no longer than their Cache-Control allows."
         ),
         response_class=Response,
         responses={
-            401: {"description": "bad, expired or foreign token"},
-            404: {"description": "no public route has this prefix"},
-            429: {"description": "over the rate limit"},
-            503: {"description": "the service is down"},
-            504: {"description": "the service did not answer in time"},
+            401: problem("bad, expired or foreign token"),
+            404: problem("no public route has this prefix"),
+            429: problem("over the rate limit"),
+            503: problem("the service is down"),
+            504: problem("the service did not answer in time"),
         },
     )
+
+
+def openapi_of(app: FastAPI) -> dict[str, Any]:
+    """The schema of the served routes plus the documented proxy operations."""
+    if app.openapi_schema is None:
+        app.openapi_schema = get_openapi(title=app.title, version=app.version, routes=[*app.routes, *documented.routes])
+    return app.openapi_schema

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
+from services.common import caching
+from services.common.errors import DomainError
 from services.common.identity import IDENTITY_HEADERS, Caller
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and the ones the gateway owns are never passed through.
@@ -46,6 +48,12 @@ class Limit:
     key: str
     limit: int
     window_s: float
+
+
+class GatewayTimeout(DomainError):
+    """The service behind the route did not answer in time."""
+
+    status, title = 504, "Gateway timeout"
 
 
 class InvalidToken(Exception):
@@ -99,17 +107,28 @@ def cacheable(method: str, target: Target, authorized: bool) -> bool:
     return method == "GET" and target.cache_s > 0 and not authorized
 
 
-def storable(status: int, headers: Iterable[tuple[str, str]]) -> bool:
-    """Only plain 200s are stored: nothing that sets a cookie or asks not to be kept."""
+def keep_for_s(status: int, headers: Iterable[tuple[str, str]], ceiling_s: float) -> float:
+    """How long an anonymous answer may be kept: 0 unless it is a plain 200 without a cookie; then what its own
+    ``Cache-Control`` less its ``Age`` allows (0 for no-store, private, no-cache), at most the route's ceiling."""
     if status != 200:
-        return False
+        return 0.0
+    cache_control: list[str] = []
+    age = None
     for name, value in headers:
         lname = name.lower()
         if lname == "set-cookie":
-            return False
-        if lname == "cache-control" and any(d in value.lower() for d in ("no-store", "private", "no-cache")):
-            return False
-    return True
+            return 0.0
+        if lname == "cache-control":
+            cache_control.append(value)
+        elif lname == "age":
+            age = value
+    return caching.lifetime_s(", ".join(cache_control) or None, age, ceiling_s)
+
+
+def age_s(headers: Iterable[tuple[str, str]]) -> int:
+    """The ``Age`` an answer came with (0 when it has none or it is not a number)."""
+    value = next((v for k, v in headers if k.lower() == "age"), "0").strip()
+    return int(value) if value.isdigit() else 0
 
 
 def caller_from_claims(claims: Mapping[str, object], client_ids: Iterable[str]) -> Caller:

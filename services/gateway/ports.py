@@ -11,10 +11,12 @@ from services.gateway.domain import Limit
 
 @dataclass(frozen=True, slots=True)
 class Cached:
-    """A stored anonymous response: its body and content type."""
+    """A stored anonymous response: its body, content type, Cache-Control, and when it was made (unix seconds)."""
 
     body: bytes
     content_type: str
+    cache_control: str = ""
+    made_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,8 @@ class Edge(abc.ABC):
         """Count the request against every limit (all or none) and, if admitted, look up ``cache_key``."""
 
     @abc.abstractmethod
-    async def store(self, cache_key: str, cached: Cached, ttl_s: int) -> None:
-        """Keep a response for ``ttl_s`` seconds."""
+    async def store(self, cache_key: str, cached: Cached, ttl_s: float) -> None:
+        """Keep a response for ``ttl_s`` seconds (to the millisecond)."""
 
     @abc.abstractmethod
     async def check(self) -> None:

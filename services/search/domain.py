@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from services.common import errors
+
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 24
 MAX_RESULT_WINDOW = 10_000  # OpenSearch's index.max_result_window: page * page_size may not pass it
@@ -39,13 +41,14 @@ class Sort(StrEnum):
     NEWEST = "newest"
 
 
-class Invalid(ValueError):
+class Invalid(errors.Invalid, ValueError):
     """A query parameter that is well-typed but breaks a rule; the API answers 422 naming ``field``."""
 
+    title = "Invalid request"
+    location = "query"
+
     def __init__(self, detail: str, field: str):
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
+        super().__init__(detail, field=field)
 
 
 # --------------------------------------------------------------------------- queries

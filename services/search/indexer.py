@@ -1,26 +1,26 @@
-"""The indexer: consumes the search-indexer queue (catalog-events) and applies each change to the index.
+"""The indexer: a policy over the search-indexer queue (catalog-events) that applies each batch to the index.
 
-Idempotent without a database: each event carries the version of the catalog row it
-describes, and the index merges a part only when its version is newer (``domain.merge``),
-so a redelivered, duplicated or late event changes nothing. A batch's messages are
-deleted only after the index committed it; a failed batch stays on the queue, SQS
-delivers it again, and after ``maxReceiveCount`` receives a message moves to the DLQ.
-A message that is not a catalog event (poison) is left alone the same way.
+The queue is read by the runtime's consumer (``rt.consumer``: the shared ``SqsSource``, stopped within the
+service's grace); this module only decides what becomes of each message. Idempotent without a database:
+each event carries the version of the catalog row it describes, and the index merges a part only when its
+version is newer (``domain.merge``), so a redelivered, duplicated or late event changes nothing. A batch's
+messages are settled (deleted) only after the index committed it; a failed batch stays on the queue, SQS
+delivers it again, and after ``maxReceiveCount`` receives a message moves to the DLQ. A message that is
+not a catalog event (poison) is left alone the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import boto3
 from pydantic import ValidationError
 
-from reference import physical_name
 from reference.events import Event, payload
+from services.common.consumer import Outcome
+from services.common.sqs import Message
 from services.search.domain import PRODUCT_FIELDS, Change
 from services.search.ports import SearchIndex
 
@@ -46,55 +46,27 @@ def change_from(event: Event) -> Change:
     return Change(product_id, product=product, product_version=int(data["product_version"]), **stock)
 
 
-@dataclass
-class Outcome:
-    applied: int = 0  # messages whose change was written (or was already older than the index)
-    poison: int = 0
-    failed: int = 0
+class IndexPolicy:
+    """Applies a batch of catalog events to the index in one write; the version guard makes it idempotent."""
 
-
-class Indexer:
-    """Long-polls the search-indexer queue and applies what it receives in batches of up to 10."""
-
-    def __init__(self, index: SearchIndex, *, stage: str, region: str, wait_s: int = 20):
+    def __init__(self, index: SearchIndex):
         self.index = index
-        self.wait_s = wait_s
-        self.sqs = boto3.client("sqs", region_name=region)
-        self.queue_url = self.sqs.get_queue_url(QueueName=physical_name(QUEUE, stage))["QueueUrl"]
 
-    async def poll_once(self, wait_s: int | None = None) -> Outcome:
-        got = await asyncio.to_thread(
-            self.sqs.receive_message,
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=self.wait_s if wait_s is None else wait_s,
-        )
-        outcome = Outcome()
-        changes, handles = [], []
-        for message in got.get("Messages", []):
+    async def decide(self, messages: Sequence[Message]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        changes: list[Change] = []
+        for message in messages:
             try:
-                changes.append(change_from(Event.model_validate_json(message["Body"])))
-                handles.append(message["ReceiptHandle"])
+                changes.append(change_from(Event.model_validate_json(message.body)))
+                outcomes.append(Outcome.HANDLED)
             except (ValidationError, ValueError, KeyError, TypeError) as exc:
                 log.error("poison message left for the DLQ: %s", str(exc)[:300])
-                outcome.poison += 1
+                outcomes.append(Outcome.POISON)
         if not changes:
-            return outcome
+            return outcomes
         try:
             await self.index.apply(changes)
         except Exception:
             log.exception("applying %d changes failed; SQS will redeliver them", len(changes))
-            outcome.failed += len(changes)
-            return outcome
-        entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)]
-        await asyncio.to_thread(self.sqs.delete_message_batch, QueueUrl=self.queue_url, Entries=entries)
-        outcome.applied += len(changes)
-        return outcome
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.poll_once()
-            except Exception:
-                log.exception("indexer poll failed")
-                await asyncio.sleep(1)
+            return [Outcome.FAILED if o is Outcome.HANDLED else o for o in outcomes]
+        return outcomes

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.common import secrets
+from services.search.adapters import build_index
 from services.search.domain import PRODUCT_FIELDS, Change, Document
 from services.search.ports import SearchIndex
 from services.search.settings import SearchSettings
@@ -106,8 +107,6 @@ async def reindex(index: SearchIndex, url: str, *, batch: int = 500, out: Any = 
 
 
 def run(settings: SearchSettings | None = None, batch: int = 500) -> str:
-    from services.search.app import build_index
-
     settings = settings or SearchSettings()
     index = build_index(settings)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common.settings import ConsumerSettings
 
 IN_MEMORY = ":memory:"
 
@@ -19,7 +19,7 @@ class Backend(StrEnum):
     OPENSEARCH = "opensearch"
 
 
-class SearchSettings(ServiceSettings):
+class SearchSettings(ConsumerSettings):
     """Every variable is listed with its default in services/search/README.md."""
 
     model_config = SettingsConfigDict(env_prefix="SEARCH_", extra="ignore", populate_by_name=True)
@@ -30,8 +30,6 @@ class SearchSettings(ServiceSettings):
     opensearch_url: str | None = Field(None, validation_alias="OPENSEARCH_URL")
     opensearch_index: str | None = Field(None, description="the alias queries go to; default shop-<stage>-products")
     opensearch_timeout_s: float = Field(5.0, gt=0, le=60)
-    run_consumer: bool = Field(True, description="consume the search-indexer queue in this process")
-    consumer_wait_s: int = Field(20, ge=0, le=20, description="SQS long-poll wait of the indexer")
     database_secret: str | None = Field(None, description="reindex only: default shop/<stage>/database")
 
     @property

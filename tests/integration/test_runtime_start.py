@@ -21,12 +21,17 @@ from fastapi import FastAPI
 
 from localcloud.faultproxy import FaultProxy, Mode
 from reference.events import new_event
+from services.catalog.app import create_app as create_catalog
+from services.catalog.settings import CatalogSettings
 from services.checkout.app import create_app as create_checkout
 from services.checkout.settings import CheckoutSettings
 from services.common import outbox
 
 # Every service that runs an outbox relay, built with its settings for the test's stage and database.
 RELAY_SERVICES: dict[str, Callable[[Any, str], FastAPI]] = {
+    "catalog": lambda aws, secret: create_catalog(
+        CatalogSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, sweep_interval_s=0)
+    ),
     "checkout": lambda aws, secret: create_checkout(
         CheckoutSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, sweep_interval_s=0)
     ),

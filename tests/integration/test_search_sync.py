@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 from dataclasses import replace
 
@@ -140,3 +141,17 @@ async def test_changes_made_during_a_reindex_are_not_lost(stack, monkeypatch):
     monkeypatch.setattr(stack.index, "rebuild", rebuild)
     await reindex(stack.index, stack.url, out=io.StringIO())
     assert await stack.ids("quetzal") == [pid]  # the catch-up after the swap applied the rename
+
+
+async def test_the_search_service_stops_without_waiting_for_its_indexers_long_poll(provisioned):
+    settings = SearchSettings(consumer_wait_s=20, index_dir=":memory:", shutdown_grace_s=1)
+    app = create_search(settings, index=TantivyIndex(None, reload_s=0))
+    async with LifespanManager(app, shutdown_timeout=10):
+        consumer = app.state.indexer
+        for _ in range(100):
+            if consumer.source is not None and consumer._receiving:
+                break
+            await asyncio.sleep(0.1)
+        assert consumer._receiving, "the indexer never started its long poll"
+    polls = [t for t in threading.enumerate() if t.name == "sqs-long-poll" and t.is_alive()]
+    assert polls, "the stop waited for the 20 s long poll to end"

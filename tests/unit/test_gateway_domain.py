@@ -48,11 +48,22 @@ def test_signed_in_requests_count_against_the_user_as_well_as_the_address():
 
 @pytest.mark.parametrize(
     ("status", "headers", "expected"),
-    [(200, [("Content-Type", "application/json")], True), (404, [], False), (200, [("Set-Cookie", "a=1")], False),
-     (200, [("Cache-Control", "private, max-age=5")], False), (200, [("cache-control", "no-store")], False)],
+    [(200, [("Content-Type", "application/json")], 30), (404, [], 0), (200, [("Set-Cookie", "a=1")], 0),
+     (200, [("Cache-Control", "private, max-age=5")], 0), (200, [("cache-control", "no-store")], 0),
+     (200, [("cache-control", "no-cache")], 0)],
 )  # fmt: skip
-def test_only_plain_200s_are_stored(status, headers, expected):
-    assert domain.storable(status, headers) is expected
+def test_only_plain_200s_are_kept(status, headers, expected):
+    assert domain.keep_for_s(status, headers, ceiling_s=30) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [([("Cache-Control", "public, max-age=5")], 5), ([("Cache-Control", "public, max-age=5"), ("Age", "3")], 2),
+     ([("Cache-Control", "public, max-age=5"), ("Age", "9")], 0), ([("Cache-Control", "public, max-age=300")], 30),
+     ([("Cache-Control", "public, max-age=300, s-maxage=4")], 4), ([("Cache-Control", "max-age=0")], 0)],
+)  # fmt: skip
+def test_an_answer_is_kept_no_longer_than_its_cache_control_less_its_age_and_the_route_allows(headers, expected):
+    assert domain.keep_for_s(200, headers, ceiling_s=30) == expected
 
 
 def test_claims_become_a_caller_only_for_an_access_token_of_our_client():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.search.adapters import opensearch_index as dsl
+from services.search.adapters import opensearch_queries as dsl
 from services.search.domain import Change, make_query
 
 GOLDEN = Path(__file__).parent / "golden" / "search"

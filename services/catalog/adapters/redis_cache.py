@@ -1,12 +1,12 @@
 """A read-through cache of serialized responses on Redis (ElastiCache; Valkey locally).
 
-Product pages are cached under ``<prefix>product:<id>`` and deleted when the product or
-its stock changes. Listings and categories are cached under keys that include a
-generation number (``<prefix>gen``), which every catalog write increments: one INCR
-retires every listing at once, without scanning keys, and a listing computed before the
-write can never be stored under the new generation. Redis is an optimisation, never a
-dependency: a failing or slow Redis makes every call a miss (for ``retry_after_s``
-before it is tried again), and the service answers from the database.
+The keys are the service's (``service.product_key``, ``service.listing_key``); this adapter adds its
+prefix. Each entry is stored with the time it was stored (``<unix seconds>\\n<body>``), so a hit says
+its age and the catalog's ``Age`` header is true. Listings and categories sit under keys that include
+a generation number (``<prefix>gen``), which every listing-changing write increments: one INCR retires
+every listing at once, without scanning keys. Redis is an optimisation, never a dependency: a failing
+or slow Redis makes every call a miss (for ``retry_after_s`` before it is tried again), and the service
+answers from the database.
 """
 
 from __future__ import annotations
@@ -18,46 +18,39 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from services.catalog.ports import Cache
+from services.catalog.ports import Cache, Cached
 
 log = logging.getLogger("services.catalog.cache")
 
 
 class RedisCache(Cache):
-    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int, retry_after_s: float = 5.0):
+    def __init__(self, client: redis.Redis, prefix: str, retry_after_s: float = 5.0):
         self.client = client
         self.prefix = prefix
-        self.ttl_s = ttl_s
         self.retry_after_s = retry_after_s
         self._skip_until = 0.0
 
-    @classmethod
-    def from_url(cls, url: str, prefix: str, ttl_s: int, *, timeout_s: float, retry_after_s: float) -> RedisCache:
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
-        )
-        return cls(client, prefix, ttl_s, retry_after_s)
-
-    def product_key(self, product_id: str) -> str:
-        return f"{self.prefix}product:{product_id}"
-
-    def listing_key(self, generation: int, *parts: object) -> str:
-        return f"{self.prefix}g{generation}:" + ":".join(str(p) for p in parts)
-
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> Cached | None:
         if self._skipping():
             return None
         try:
-            return await self.client.get(key)
+            raw = await self.client.get(self.prefix + key)
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
             return None
+        if raw is None:
+            return None
+        stamp, _, body = raw.partition(b"\n")
+        try:
+            return Cached(body, max(0.0, time.time() - float(stamp)))
+        except ValueError:  # an entry of another format: a miss
+            return None
 
-    async def set(self, key: str, value: bytes) -> None:
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if self._skipping():
             return
         try:
-            await self.client.set(key, value, ex=self.ttl_s)
+            await self.client.set(self.prefix + key, b"%.3f\n" % time.time() + value, px=max(1, round(ttl_s * 1000)))
         except (RedisError, OSError) as exc:
             self._failed("set", exc)
 
@@ -72,21 +65,18 @@ class RedisCache(Cache):
             return -1
         return int(value or 0)
 
-    async def invalidate(self, product_ids: Sequence[str] = (), listings: bool = True) -> None:
+    async def invalidate(self, keys: Sequence[str] = (), listings: bool = True) -> None:
         # Invalidation is attempted even while reads skip Redis: a stale entry is worse than a slow write.
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                if product_ids:
-                    pipe.delete(*(self.product_key(p) for p in product_ids))
+                if keys:
+                    pipe.delete(*(self.prefix + k for k in keys))
                 if listings:
                     pipe.incr(f"{self.prefix}gen")
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            # Entries written before this stay until their TTL: the documented bound on staleness.
+            # Entries written before this stay until their TTL: product pages (stock) live STOCK_MAX_AGE_S only.
             self._failed("invalidate", exc)
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
     def _skipping(self) -> bool:
         return self._skip_until > time.monotonic()

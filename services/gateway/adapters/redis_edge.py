@@ -59,11 +59,6 @@ class RedisEdge(Edge):
         self._admit = client.register_script(ADMIT)
         self._down_until = 0.0
 
-    @classmethod
-    def from_url(cls, url: str, prefix: str, *, timeout_s: float, retry_s: float) -> RedisEdge:
-        client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-        return cls(client, prefix, retry_s=retry_s)
-
     async def admit(self, limits: Sequence[Limit], cache_key: str | None) -> Admission:
         if self._skipping():
             return Admission(True)
@@ -80,20 +75,17 @@ class RedisEdge(Edge):
             return Admission(True)
         return Admission(bool(allowed), int(wait_ms), _decode(raw) if raw else None)
 
-    async def store(self, cache_key: str, cached: Cached, ttl_s: int) -> None:
+    async def store(self, cache_key: str, cached: Cached, ttl_s: float) -> None:
         if self._skipping():
             return
-        value = cached.content_type.encode("latin-1") + b"\n" + cached.body
+        head = f"{cached.content_type}\n{cached.cache_control}\n{cached.made_at:.3f}\n".encode("latin-1")
         try:
-            await self.client.set(self.prefix + cache_key, value, ex=ttl_s)
+            await self.client.set(self.prefix + cache_key, head + cached.body, px=max(1, round(ttl_s * 1000)))
         except RedisError:
             self._failed("store")
 
     async def check(self) -> None:
         await self.client.ping()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     def _skipping(self) -> bool:
         return self._down_until > 0 and time.monotonic() < self._down_until
@@ -105,6 +97,13 @@ class RedisEdge(Edge):
         )
 
 
-def _decode(raw: bytes) -> Cached:
-    content_type, _, body = raw.partition(b"\n")
-    return Cached(body, content_type.decode("latin-1"))
+def _decode(raw: bytes) -> Cached | None:
+    """An entry as ``store`` wrote it (``content type\\ncache-control\\nmade at\\nbody``); None if it is not one."""
+    parts = raw.split(b"\n", 3)
+    if len(parts) != 4:
+        return None
+    content_type, cache_control, made_at, body = parts
+    try:
+        return Cached(body, content_type.decode("latin-1"), cache_control.decode("latin-1"), float(made_at))
+    except ValueError:
+        return None

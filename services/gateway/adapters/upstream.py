@@ -6,8 +6,11 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
+from reference.model import Service
 from services.common import http
+from services.common.settings import service_url
 from services.gateway.ports import Reply, Upstream, UpstreamDown, UpstreamTimeout
+from services.gateway.settings import GatewaySettings
 
 
 class HttpUpstream(Upstream):
@@ -25,6 +28,25 @@ class HttpUpstream(Upstream):
             name: http.client(url, timeout=timeouts[name], max_connections=max_connections, transport=transport)
             for name, url in urls.items()
         }
+
+    @classmethod
+    def for_routes(
+        cls, table: Mapping[str, Service], settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None
+    ) -> HttpUpstream:
+        """A client per service of the route table, with the read timeout reference/ gives it (or the default)."""
+
+        def timeout(read_s: float | None) -> httpx.Timeout:
+            read = read_s or settings.upstream_read_timeout_s  # reference/ may give a service longer (checkout)
+            connect = settings.upstream_connect_timeout_s
+            return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+        return cls(
+            {s.name: service_url(s.name) for s in table.values()},
+            timeouts={s.name: timeout(s.gateway_timeout_s) for s in table.values()},
+            attempts=settings.upstream_attempts,
+            max_connections=settings.upstream_max_connections,
+            transport=transport,
+        )
 
     async def send(
         self, service: str, method: str, path: str, headers: Sequence[tuple[str, str]], body: bytes

@@ -1,25 +1,28 @@
-"""One request through the gateway: identity, rate limit and cache lookup, then the service that owns the path."""
+"""The gateway's use case, one request: identity, rate limit and cache lookup, then the service that owns the path.
+
+An anonymous answer is kept no longer than it allows (its Cache-Control less its Age, measured from when the
+gateway asked; at most the route's ceiling from reference/), and a cached copy goes out with its Cache-Control
+and an Age that counts the time it was kept: no cache after the gateway can stretch the bound either.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from services.common.errors import NotFound, TooManyRequests, Unauthorized, Unavailable
 from services.common.identity import Caller
-from services.common.problems import NotFound, Problem, TooManyRequests, Unauthorized, Unavailable
 from services.gateway import domain
-from services.gateway.domain import InvalidToken, Route, Target
+from services.gateway.domain import GatewayTimeout, InvalidToken, Route, Target
 from services.gateway.ports import Cached, Edge, KeysUnavailable, TokenVerifier, Upstream, UpstreamDown, UpstreamTimeout
 from services.gateway.settings import GatewaySettings
 
 API = b"/api"
-
-
-class GatewayTimeout(Problem):
-    status, title = 504, "Gateway timeout"
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Gateway:
         if target is None:
             raise NotFound(f"no public route serves /api/{path}")
         if admission.cached is not None:
-            return Response(admission.cached.body, media_type=admission.cached.content_type, headers=HIT)
+            return hit(admission.cached)
         return await self.forward(request, target, caller, key)
 
     async def caller(self, authorization: str | None) -> Caller | None:
@@ -75,6 +78,7 @@ class Gateway:
         if caller is not None:
             headers += caller.headers().items()
         body = await request.body()
+        asked = time.time()
         try:
             reply = await self.upstream.send(target.service, request.method, upstream_path(request), headers, body)
         except UpstreamDown as exc:
@@ -89,13 +93,28 @@ class Gateway:
         ]
         if key is not None:
             response.raw_headers.append((b"x-cache", b"MISS"))
-            if domain.storable(reply.status, reply.headers):
-                content_type = next((v for k, v in reply.headers if k.lower() == "content-type"), "")
-                await self.edge.store(key, Cached(reply.body, content_type), target.cache_s)
+            # Counted from when the gateway asked: the answer may have been made at any moment after that.
+            keep_s = domain.keep_for_s(reply.status, reply.headers, target.cache_s) - (time.time() - asked)
+            if keep_s > 0:
+                await self.edge.store(key, kept(reply.headers, reply.body, asked), keep_s)
         return response
 
 
-HIT = {"X-Cache": "HIT"}
+def kept(headers: Sequence[tuple[str, str]], body: bytes, asked: float) -> Cached:
+    """What the cache keeps of an answer: made (at the earliest) when asked, less the Age it came with."""
+    values = {k.lower(): v for k, v in headers}
+    made_at = asked - domain.age_s(headers)
+    return Cached(body, values.get("content-type", ""), values.get("cache-control", ""), made_at)
+
+
+def hit(cached: Cached) -> Response:
+    """A cached answer as the client gets it: its Cache-Control, and its Age (seconds since made, rounded up)."""
+    headers = {"X-Cache": "HIT"}
+    if cached.cache_control:
+        headers["Cache-Control"] = cached.cache_control
+    if cached.made_at:
+        headers["Age"] = str(max(0, math.ceil(time.time() - cached.made_at)))
+    return Response(cached.body, media_type=cached.content_type, headers=headers)
 
 
 def upstream_path(request: Request) -> str:
