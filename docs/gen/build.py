@@ -104,7 +104,17 @@ def stage(
     docs: Path = DOCS,
 ) -> list[str]:
     """Write the site's sources into ``out``: docs/ with links resolved, and every generated page."""
+    quiet = logging.root.manager.disable
     logging.disable(logging.WARNING)  # the services log their wiring on import
+    try:
+        return _stage(out, arch, res, svcs, artifacts, docs)
+    finally:
+        logging.disable(quiet)  # not for the rest of the process (a test run, a serve loop)
+
+
+def _stage(
+    out: Path, arch: Architecture, res: Resources, svcs: tuple[Service, ...], artifacts: Path, docs: Path
+) -> list[str]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

@@ -15,6 +15,7 @@ from services.common import http as service_http
 from services.common.app import create_service_app
 from services.common.identity import Admin, MaybeUser, User
 from services.common.problems import Conflict
+from services.common.runtime import Runtime
 from services.common.settings import ServiceSettings, service_url
 
 router = APIRouter(prefix="/things")
@@ -56,9 +57,11 @@ async def admin(user: Admin) -> dict:
 
 
 def make_app(checks: dict | None = None) -> FastAPI:
-    return create_service_app(
-        "things", ServiceSettings(), [router], checks=(lambda app: checks) if checks is not None else None
-    )
+    async def parts(rt: Runtime) -> None:
+        for name, check in (checks or {}).items():
+            rt.check(name, check)
+
+    return create_service_app("things", ServiceSettings(), [router], parts=parts)
 
 
 @pytest.fixture
@@ -153,6 +156,7 @@ async def test_readiness_reports_each_dependency_and_fails_when_one_is_down():
     assert r.json()["checks"]["cache"] == {
         "status": "down",
         "detail": "ConnectionError: refused",
+        "critical": True,
         "latency_ms": pytest.approx(0, abs=50),
     }
 
