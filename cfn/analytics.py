@@ -323,7 +323,7 @@ def add_quicksight_dataset(t: Template, source: quicksight.DataSource, table: La
             )
         ],
     )  # fmt: skip
-    t.add_resource(explain(dataset, "QS", "ATH --> QS"))
+    t.add_resource(explain(dataset, "QS"))  # the data source realises ATH --> QS
 
 
 def build() -> Template:
