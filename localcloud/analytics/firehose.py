@@ -46,6 +46,7 @@ from localcloud.analytics.convert import (
     to_row,
 )
 from localcloud.health import aws_client
+from localcloud.processes import Child, spawn
 from localcloud.provision import Outputs
 from reference.analytics import ERROR_OUTPUT_TYPE
 
@@ -287,6 +288,11 @@ def parquet(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> bytes
         finally:
             con.close()
         return target.read_bytes()
+
+
+def start(env: dict[str, str], log_dir: Path) -> Child:
+    """The worker as a child of ``nox -s up`` (it dies with it), logging to ``<log_dir>/firehose.log``."""
+    return spawn("firehose", [sys.executable, "-m", "localcloud.analytics.firehose"], log_dir=log_dir, env=env)
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from reference.services import route_table
 from services.common.app import Check, create_service_app
 from services.common.settings import service_url
+from services.gateway import clickstream
 from services.gateway.adapters.jwks import JwksVerifier
 from services.gateway.adapters.redis_edge import RedisEdge
 from services.gateway.adapters.upstream import HttpUpstream
@@ -35,6 +36,7 @@ def create_app(
     app = create_service_app(
         "gateway", settings, [router], lifespan=lambda app: _adapters(app, settings, upstream_transport), checks=_checks
     )
+    clickstream.install(app)  # POST /api/clickstream and the server-side events (services/gateway/clickstream.py)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if not settings.access_log:
         logging.getLogger("services.access").setLevel(logging.WARNING)
