@@ -129,3 +129,10 @@ def load(session: nox.Session) -> None:
     """Run the load harness (60 s mixed run, SLO gates, report): -- [run|knee|efficiency|k8s] [--target URL]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def analytics(session: nox.Session) -> None:
+    """Run Athena's named queries locally (DuckDB over the lake), print the funnel and orders, write the dashboard."""
+    _install(session, "local", "bench")
+    session.run("python", "-m", "localcloud.analytics", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

@@ -85,12 +85,13 @@ def test_a_malformed_clickstream_record_lands_under_the_error_prefix_and_nowhere
         click("add_to_cart", product_id="p-3", quantity=1))  # fmt: skip
     flush(worker, tmp_path)
     errors = keys(aws, provisioned, "errors/clickstream/")
-    assert len(errors) == 1 and errors[0].startswith("errors/clickstream/format-conversion-failed/year=")
+    assert len(errors) == 1
+    assert errors[0].startswith("errors/clickstream/format-conversion-failed/year=")
     body = aws.client("s3").get_object(Bucket=provisioned.buckets["data-lake"], Key=errors[0])["Body"].read()
     failed = [json.loads(line) for line in body.decode().splitlines()]
     assert [f["lastErrorMessage"].split(":")[0] for f in failed] == ["field quantity", "not a JSON record"]
     lake = query_lake(aws, provisioned)
-    rows = lake.con.execute(f'SELECT product_id FROM "{database(aws)}".clickstream').fetchall()
+    rows = lake.con.execute(f'SELECT product_id FROM "{database(aws)}".clickstream').fetchall()  # noqa: S608
     assert rows == [("p-3",)], "only the record that fits is in the table"
 
 
