@@ -379,3 +379,12 @@ PAGE = """<!doctype html>
 {% endfor %}
 </body></html>
 """
+
+
+def for_load_run(stage: str, out: Path) -> dict[str, Any]:
+    """What the load report shows of analytics: the snapshot's dashboard (in ``out/analytics/``) and the orders."""
+    try:
+        figures = snapshot(stage, out / "analytics")
+    except Exception as exc:  # noqa: BLE001 - the load run's verdict stands without its analytics
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"page": "analytics/index.html", "orders": orders_lines(figures), "reconciled": figures.reconciled()}
