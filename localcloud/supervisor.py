@@ -135,9 +135,10 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     service_urls = {name: fleet.url(sock) for name, sock in socks.items()}
     env = child_env(settings, pg, kv, aws, outputs_file) | fleet.url_env(service_urls)
     children: list[Child] = []
+    workers: list[Child] = []
     if settings.aws_mode is AwsMode.EMULATOR:  # moto's Firehose moves no record from a Kinesis stream: ours does
-        children.append(firehose.start(env, log_dir))
-        stack.callback(children[-1].stop)
+        workers.append(firehose.start(env, log_dir))
+        stack.callback(workers[-1].stop)
     if services:
         with console.timed("services") as detail:
             children += fleet.start(services, socks, env, log_dir)
@@ -164,7 +165,7 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     stack.callback(state.remove, settings.stage)
     console.say(startup_report())
     console.say(f"ready: {front_door}")
-    return [*children, door]
+    return [*workers, *children, door]
 
 
 def _backend(

@@ -177,6 +177,19 @@ QUERIES = (
         "GROUP BY 1 ORDER BY searches DESC, query LIMIT 50",
     ),
     NamedQuery(
+        "pages-viewed-in-the-browser",
+        "The storefront's views by path, from the browser's own events (the server never sees a page change)",
+        "SELECT regexp_replace(path, '/[a-z]{0,4}-?[0-9a-f]{12,}[0-9a-f-]*', '/{id}') AS page, count(*) AS views, "
+        "count(DISTINCT session_id) AS sessions FROM {db}.clickstream WHERE source = 'browser' "
+        "AND event_type = 'page_view' GROUP BY 1 ORDER BY views DESC, page LIMIT 50",
+    ),
+    NamedQuery(
+        "orders-seen-by-browser-and-server",
+        "Orders the checkout answered (gateway) against the ones the browser reported: what client events lose",
+        "SELECT source, count(DISTINCT order_id) AS orders FROM {db}.clickstream "
+        "WHERE event_type = 'order_placed' AND order_id <> '' GROUP BY source ORDER BY source",
+    ),
+    NamedQuery(
         "edge-cache-hit-ratio-by-hour",
         "Share of requests the edge answered from its cache, hour by hour and cache behaviour",
         "SELECT date_trunc('hour', from_unixtime(timestamp)) AS hour, cache_behavior_path_pattern AS behavior, "
@@ -194,7 +207,7 @@ QUERIES = (
     NamedQuery(
         "p95-latency-by-path",
         "95th percentile of the time viewers waited, by path (ids folded), busiest first",
-        "SELECT regexp_replace(cs_uri_stem, '/[0-9a-f][0-9a-f-]{7,}|/[0-9]+', '/{id}') AS path, "
+        "SELECT regexp_replace(cs_uri_stem, '/[a-z]{0,4}-?[0-9a-f]{12,}[0-9a-f-]*|/[0-9]+', '/{id}') AS path, "
         "count(*) AS requests, round(approx_percentile(time_taken, 0.95) * 1000, 1) AS p95_ms, "
         "round(avg(time_taken) * 1000, 1) AS mean_ms FROM {db}.edge_logs "
         "WHERE sc_status < 400 GROUP BY 1 ORDER BY requests DESC LIMIT 25",

@@ -277,13 +277,17 @@ def _revenue(ax: Any, results: dict[str, athena.Result]) -> bool:
     rows = results["revenue-by-hour"].records()
     if not rows:
         return False
-    for traffic in sorted({r["traffic"] for r in rows}):
-        mine = [r for r in rows if r["traffic"] == traffic]
-        ax.plot([r["hour"] for r in mine], [r["revenue"] for r in mine], marker="o", label=traffic)
+    hours = sorted({r["hour"] for r in rows})
+    kinds = sorted({r["traffic"] for r in rows})
+    width = 0.8 / len(kinds)
+    for n, traffic in enumerate(kinds):
+        revenue = {r["hour"]: r["revenue"] for r in rows if r["traffic"] == traffic}
+        ax.bar([i + n * width for i in range(len(hours))], [revenue.get(h, 0) for h in hours], width, label=traffic)
+    ax.set_xticks([i + width * (len(kinds) - 1) / 2 for i in range(len(hours))],
+                  [h.strftime("%m-%d %H:00") for h in hours])  # fmt: skip
     ax.set_ylabel("revenue (major units)")
-    ax.set_title("Revenue by hour")
+    ax.set_title("Revenue by hour (UTC)")
     ax.legend()
-    ax.tick_params(axis="x", labelrotation=20)
     return True
 
 
@@ -291,9 +295,11 @@ def _products(ax: Any, results: dict[str, athena.Result]) -> bool:
     rows = results["top-products-viewed-vs-bought"].records()[:10]
     if not rows:
         return False
-    names = [r["product_id"][-10:] for r in rows]
-    ax.barh(names, [r["views"] for r in rows], label="views")
-    ax.barh(names, [r["units_bought"] for r in rows], label="units bought")
+    places = range(len(rows))
+    ax.barh([p - 0.2 for p in places], [r["views"] for r in rows], 0.4, label="views")
+    ax.barh([p + 0.2 for p in places], [r["units_bought"] for r in rows], 0.4, label="units bought")
+    ax.set_yticks(list(places), [r["product_id"] for r in rows])
+    ax.tick_params(axis="y", labelsize=7)
     ax.invert_yaxis()
     ax.set_title("Top products: viewed vs bought")
     ax.legend()
