@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def latest_snapshot() -> Path | None:
-    runs = sorted(p.parent for p in LOAD_RUNS.glob("*/analytics/figures.json"))
-    return runs[-1] / "analytics" if runs else None
+    kept = sorted(p.parent for p in LOAD_RUNS.glob("*/analytics/figures.json"))  # <run>/analytics, oldest first
+    return kept[-1] if kept else None
 
 
 if __name__ == "__main__":

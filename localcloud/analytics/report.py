@@ -316,8 +316,9 @@ def _cache(ax: Any, results: dict[str, athena.Result]) -> bool:
         requests[r["behavior"]] = requests.get(r["behavior"], 0) + r["requests"]
         hits[r["behavior"]] = hits.get(r["behavior"], 0) + r["hit_ratio"] * r["requests"]
     names = sorted(requests)
-    ax.bar(names, [hits[n] / requests[n] for n in names])
-    ax.set_ylim(0, 1)
+    bars = ax.bar(names, [hits[n] / requests[n] for n in names])
+    ax.bar_label(bars, [f"{round(hits[n])} of {requests[n]}" for n in names])
+    ax.set_ylim(0, 1.1)
     ax.set_ylabel("hit ratio")
     ax.set_title("Edge cache hit ratio by cache behaviour")
     return True
@@ -329,7 +330,8 @@ def _waf(ax: Any, results: dict[str, athena.Result]) -> bool:
         return False
     by_country: dict[str, int] = {}
     for r in rows:
-        by_country[r["country"]] = by_country.get(r["country"], 0) + r["blocked"]
+        country = "unknown" if r["country"] == "-" else r["country"]
+        by_country[country] = by_country.get(country, 0) + r["blocked"]
     names = sorted(by_country, key=lambda k: -by_country[k])[:10]
     ax.bar(names, [by_country[n] for n in names], color="#b03a2e")
     ax.set_ylabel("requests blocked")
