@@ -12,7 +12,8 @@ delivery stream's own description in the emulator and its Glue table:
 - without conversion, writes the records as they are (GZIP when the compression format says so);
 - fills the Prefix's expressions (``year=!{timestamp:yyyy}/...``) from each record's arrival time.
 
-Its counts and lag are in ``<run dir>/firehose.json`` (rewritten every second) and in its log;
+Its counts and lag are in ``<run dir>/firehose.json`` (rewritten every second), in its log, and in the
+emulator's CloudWatch as Firehose's own metrics (namespace AWS/Firehose, every minute);
 ``python -m localcloud.analytics`` reads them. Writing ``<run dir>/firehose.flush`` asks it to read
 to the end of every stream and deliver what it holds now, without waiting for the buffers (the
 one local liberty: AWS's Firehose would deliver within the buffering interval anyway).
@@ -53,6 +54,7 @@ from reference.analytics import ERROR_OUTPUT_TYPE
 log = logging.getLogger("localcloud.firehose")
 POLL_S = 1.0  # Firehose reads each shard about once a second
 STATUS_EVERY_S = 30.0
+METRICS_EVERY_S = 60.0  # Firehose publishes its AWS/Firehose metrics about once a minute
 
 
 @dataclass
@@ -124,6 +126,8 @@ class Worker:
     def __init__(self, deliveries: list[Delivery], clients: dict[str, Any], run_dir: Path | None):
         self.deliveries = deliveries
         self.kinesis, self.s3 = clients["kinesis"], clients["s3"]
+        self.cloudwatch = clients.get("cloudwatch")
+        self._published = {d.name: Counts() for d in deliveries}
         self.status_file = run_dir / "firehose.json" if run_dir else None
         self.flush_file = run_dir / "firehose.flush" if run_dir else None
         self.buffers = {d.name: Buffer(d.interval_s, d.size_bytes) for d in deliveries}
@@ -257,11 +261,39 @@ class Worker:
         temp.write_text(json.dumps(self.status(now), indent=2))
         os.replace(temp, self.status_file)
 
+    def metric_data(self, now: float) -> list[dict[str, Any]]:
+        """Firehose's own metrics (namespace AWS/Firehose) since the last call: counts as deltas, lag as gauges."""
+        data = []
+        for d in self.deliveries:
+            counts, before = self.counts[d.name], self._published[d.name]
+            values = {
+                "DataReadFromKinesisStream.Records": (counts.records_read - before.records_read, "Count"),
+                "DataReadFromKinesisStream.Bytes": (counts.bytes_read - before.bytes_read, "Bytes"),
+                "DeliveryToS3.Records": (counts.records_delivered - before.records_delivered, "Count"),
+                "KinesisMillisBehindLatest": (counts.millis_behind_latest, "Milliseconds"),
+                "DeliveryToS3.DataFreshness": (self.buffers[d.name].age_s(now), "Seconds"),
+            }
+            if d.converts:
+                values["SucceedConversion.Records"] = values["DeliveryToS3.Records"]
+                values["FailedConversion.Records"] = (counts.records_failed - before.records_failed, "Count")
+            dimensions = [{"Name": "DeliveryStreamName", "Value": d.name}]
+            data += [{"MetricName": k, "Dimensions": dimensions, "Value": float(v), "Unit": u}
+                     for k, (v, u) in values.items()]  # fmt: skip
+            self._published[d.name] = Counts(**asdict(counts))
+        return data
+
+    def publish(self, now: float) -> None:
+        if self.cloudwatch is not None:
+            self.cloudwatch.put_metric_data(Namespace="AWS/Firehose", MetricData=self.metric_data(now))
+
     def run(self) -> None:
-        last_report = 0.0
+        last_report = last_metrics = time.monotonic()
         while not self.stopping:
             try:
                 self.tick()
+                if time.monotonic() - last_metrics > METRICS_EVERY_S:
+                    last_metrics = time.monotonic()
+                    self.publish(last_metrics)
             except Exception:  # the emulator may blip; Firehose retries too
                 log.exception("tick failed; retrying in a second")
             if time.monotonic() - last_report > STATUS_EVERY_S:
@@ -304,7 +336,8 @@ def main() -> int:
     outputs = Outputs.from_json(Path(outputs_file).read_text())
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     clients = {
-        s: aws_client(s, endpoint_url=endpoint, region=outputs.region) for s in ("firehose", "glue", "kinesis", "s3")
+        s: aws_client(s, endpoint_url=endpoint, region=outputs.region)
+        for s in ("firehose", "glue", "kinesis", "s3", "cloudwatch")
     }
     deliveries = [describe(name, clients["firehose"], clients["glue"]) for name in outputs.delivery_streams.values()]
     worker = Worker(deliveries, clients, Path(outputs_file).parent)

@@ -159,3 +159,17 @@ def query_lake(aws, provisioned: Outputs) -> athena.Lake:
     for source in athena.sources(aws.client("s3"), provisioned.buckets["data-lake"]):
         lake.attach(source)
     return lake
+
+
+def test_the_worker_publishes_firehoses_own_metrics_to_cloudwatch(aws, provisioned, worker, tmp_path):
+    worker.cloudwatch = aws.client("cloudwatch")
+    put(aws, "clickstream", click("search", query="x"), b"{broken\n")
+    flush(worker, tmp_path)
+    worker.publish(0.0)
+    name = physical_name("clickstream-to-lake", aws.stage)
+    listed = aws.client("cloudwatch").list_metrics(Namespace="AWS/Firehose")["Metrics"]
+    assert {"DeliveryToS3.Records", "FailedConversion.Records", "KinesisMillisBehindLatest"} <= {
+        m["MetricName"] for m in listed if m["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": name}]
+    }
+    delivered = [d for d in worker.metric_data(0.0) if d["MetricName"] == "DeliveryToS3.Records"]
+    assert {d["Value"] for d in delivered} == {0.0}, "counts go out as deltas: nothing new since the last publish"
