@@ -54,6 +54,7 @@ from reference.analytics import ERROR_OUTPUT_TYPE
 log = logging.getLogger("localcloud.firehose")
 POLL_S = 1.0  # Firehose reads each shard about once a second
 STATUS_EVERY_S = 30.0
+SHARDS_EVERY_S = 60.0
 METRICS_EVERY_S = 60.0  # Firehose publishes its AWS/Firehose metrics about once a minute
 
 
@@ -133,13 +134,19 @@ class Worker:
         self.buffers = {d.name: Buffer(d.interval_s, d.size_bytes) for d in deliveries}
         self.counts = {d.name: Counts() for d in deliveries}
         self.iterators: dict[tuple[str, str], str] = {}
+        self.shards: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         self.flushed_at = 0.0  # wall time of the last flush request served
         self.stopping = False
 
     # ------------------------------------------------------------------ reading
 
     def iterators_of(self, delivery: Delivery) -> list[tuple[str, str]]:
-        keys = [(delivery.stream, s["ShardId"]) for s in self.kinesis.list_shards(StreamName=delivery.stream)["Shards"]]
+        """The stream's shards (listed again every minute: a stream may be resharded) and their iterators."""
+        listed_at, keys = self.shards.get(delivery.stream, (-SHARDS_EVERY_S, []))
+        if time.monotonic() - listed_at >= SHARDS_EVERY_S:
+            shards = self.kinesis.list_shards(StreamName=delivery.stream)["Shards"]
+            keys = [(delivery.stream, s["ShardId"]) for s in shards]
+            self.shards[delivery.stream] = (time.monotonic(), keys)
         for key in keys:
             if key not in self.iterators:
                 self.iterators[key] = self.kinesis.get_shard_iterator(
