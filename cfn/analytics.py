@@ -1,9 +1,11 @@
 """Analytics layer: KDS --> DLAKE --> GLUE --> ATH --> QS.
 
-Kinesis streams (from RESOURCES.streams) feed Firehose delivery streams, which convert the JSON
-records to Parquet with the Glue table's schema and write them, partitioned by day, into the
-data lake. The Glue tables use partition projection; Athena's workgroup enforces encrypted
-results; the QuickSight data source exists only when a QuickSight principal is given.
+Kinesis streams (from RESOURCES.streams) feed Firehose delivery streams, which write them,
+partitioned by day, into the data lake as reference/analytics.py declares each table: the
+clickstream's JSON records converted to Parquet with the Glue table's schema, the edge's
+real-time log records as gzip tab-separated text. The Glue tables use partition projection;
+Athena's workgroup enforces encrypted results and holds the named queries; the QuickSight data
+source and one dataset per table exist only when a QuickSight principal is given.
 """
 
 from __future__ import annotations
