@@ -66,3 +66,28 @@ async def test_a_server_side_order_travels_from_the_gateway_to_athenas_answer(aw
         lake.attach(source)
     orders = lake.run(next(q for q in QUERIES if q.name == "orders-by-traffic")).records()
     assert orders == [{"traffic": "customers", "orders": 1, "revenue": 9.5}]
+
+
+async def test_the_front_door_puts_each_access_line_on_the_edge_logs_stream_in_cloudfronts_field_order(
+    serve_app, aws, provisioned, tmp_path: Path
+):
+    import asyncio
+
+    import httpx
+    from edge_support import start_edge
+
+    from reference.edge import REALTIME_LOG_FIELDS
+
+    edge = await start_edge(serve_app, aws.stage, tmp_path)
+    async with httpx.AsyncClient(base_url=edge.url) as client:
+        assert (await client.get("/api/catalog/products", headers={"user-agent": "tester/1"})).status_code == 200
+    shipper = edge.app.access_log.shipper
+    for _ in range(100):  # the line reaches the shipper when the request's exchange is logged
+        if shipper._pending or shipper.sent:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.to_thread(shipper.drain)
+    (record,) = records(aws, "edge-logs")
+    fields = dict(zip(REALTIME_LOG_FIELDS, record.decode().rstrip("\n").split("\t"), strict=True))
+    assert (fields["cs-method"], fields["cs-uri-stem"], fields["sc-status"]) == ("GET", "/api/catalog/products", "200")
+    assert fields["cs-user-agent"] == "tester/1"
