@@ -21,11 +21,12 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections import deque
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -44,6 +45,9 @@ STREAM = "clickstream"  # the Kinesis stream of reference/resources.py
 MAX_BATCH = 500  # PutRecords takes at most 500 records
 _PRODUCT = re.compile(r"^/api/catalog/products/([A-Za-z0-9_-]{1,64})$")
 _TOTAL = re.compile(rb'"total"\s*:\s*(\d+)')
+# Event ids: a random prefix per process and a counter (a uuid4 per event cost ~2/3 of building one).
+_ID_PREFIX = secrets.token_hex(8)
+_sequence = itertools.count(1)
 
 
 class ClickstreamSettings(BaseSettings):
@@ -148,7 +152,7 @@ def event(event_type: str, headers: dict[str, str], source: str, **fields: Any) 
     """One clickstream record as the Glue table has it; who sent it comes from the request's headers."""
     synthetic = headers.get("x-shop-synthetic", "")
     return {
-        "event_id": uuid.uuid4().hex,
+        "event_id": f"{_ID_PREFIX}{next(_sequence):x}",
         "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "source": source,
         "synthetic": bool(synthetic),
