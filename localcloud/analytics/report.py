@@ -302,7 +302,7 @@ def _products(ax: Any, results: dict[str, athena.Result]) -> bool:
     ax.tick_params(axis="y", labelsize=7)
     ax.invert_yaxis()
     ax.set_title("Top products: viewed vs bought")
-    ax.legend()
+    ax.legend(loc="lower right")
     return True
 
 
