@@ -153,3 +153,10 @@ def cost(session: nox.Session) -> None:
     """Print what each preset costs a month, by layer (-- --preset prod for resources, --nodes N, --json, --help)."""
     _install(session, "cfn")
     session.run("python", "-m", "cfn.cost", *session.posargs)
+
+
+@nox.session
+def analytics(session: nox.Session) -> None:
+    """Run Athena's named queries locally (DuckDB over the lake), print the funnel and orders, write the dashboard."""
+    _install(session, "local", "bench")
+    session.run("python", "-m", "localcloud.analytics", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

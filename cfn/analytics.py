@@ -1,9 +1,11 @@
 """Analytics layer: KDS --> DLAKE --> GLUE --> ATH --> QS.
 
-Kinesis streams (from RESOURCES.streams) feed Firehose delivery streams, which convert the JSON
-records to Parquet with the Glue table's schema and write them, partitioned by day, into the
-data lake. The Glue tables use partition projection; Athena's workgroup enforces encrypted
-results; the QuickSight data source exists only when a QuickSight principal is given.
+Kinesis streams (from RESOURCES.streams) feed Firehose delivery streams, which write them,
+partitioned by day, into the data lake as reference/analytics.py declares each table: the
+clickstream's JSON records converted to Parquet with the Glue table's schema, the edge's
+real-time log records as gzip tab-separated text. The Glue tables use partition projection;
+Athena's workgroup enforces encrypted results and holds the named queries; the QuickSight data
+source and one dataset per table exist only when a QuickSight principal is given.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from cfn.network import EXPORT_LOGS_BUCKET
 from cfn.security import kms_export
 from cfn.storage import add_bucket, add_own_bucket_policy
 from reference import RESOURCES
-from reference.analytics import DATABASE, PARTITION_KEYS, QUERIES, TABLES, LakeTable
+from reference.analytics import DATABASE, PARTITION_KEYS, QUERIES, TABLES, LakeTable, storage, table_parameters
 from reference.model import BucketRole, DeliveryStream, Stream
 
 LAYER = "analytics"
@@ -56,7 +58,6 @@ LAKE = RESOURCES.bucket(BucketRole.DATA_LAKE)
 GLUE_DATABASE = "GlueDatabase"
 WORKGROUP = "AthenaWorkgroup"
 HAS_QUICKSIGHT = "HasQuickSight"
-PARQUET = "org.apache.hadoop.hive.ql.io.parquet"
 
 
 def stream_export(stream: str) -> str:
@@ -96,16 +97,13 @@ def add_glue(t: Template) -> None:
 
 
 def add_glue_table(t: Template, table: LakeTable) -> glue.Table:
-    delivery = next(d for d in RESOURCES.delivery_streams if d.name == table.delivery_stream)
-    location = Sub(f"s3://${{BucketDataLake}}/{delivery.prefix}")
-    projection = {"projection.enabled": "true", "classification": "parquet"}
-    for key, (low, high) in zip(PARTITION_KEYS, ((2024, 2100), (1, 12), (1, 31)), strict=True):
-        projection |= {f"projection.{key}.type": "integer", f"projection.{key}.range": f"{low},{high}"}
-        if key != "year":
-            projection[f"projection.{key}.digits"] = "2"
-    projection["storage.location.template"] = Sub(
-        f"s3://${{BucketDataLake}}/{delivery.prefix}" + "/".join(f"{k}=${{!{k}}}" for k in PARTITION_KEYS) + "/"
-    )
+    location = f"s3://${{BucketDataLake}}/{table.location}"
+    params = table_parameters(table, location)
+    # Sub would read the projection's ${year} as a variable: ${!year} is a literal ${year}.
+    params["storage.location.template"] = Sub(params["storage.location.template"].replace("=${", "=${!"))
+    formats = storage(table)
+    serde = formats["SerdeInfo"]
+    assert isinstance(serde, dict)
     resource = glue.Table(
         logical_id("glue", "table", table.name),
         CatalogId=Ref("AWS::AccountId"),
@@ -113,21 +111,22 @@ def add_glue_table(t: Template, table: LakeTable) -> glue.Table:
         TableInput=glue.TableInput(
             Name=table.name,
             TableType="EXTERNAL_TABLE",
-            Parameters=projection,
+            Parameters=params,
             PartitionKeys=[glue.Column(Name=k, Type="string") for k in PARTITION_KEYS],
             StorageDescriptor=glue.StorageDescriptor(
                 Columns=[
                     glue.Column(Name=c.name, Type=c.type, **({"Comment": c.comment} if c.comment else {}))
                     for c in table.columns
                 ],
-                Location=location,
-                InputFormat=f"{PARQUET}.MapredParquetInputFormat",
-                OutputFormat=f"{PARQUET}.MapredParquetOutputFormat",
-                SerdeInfo=glue.SerdeInfo(SerializationLibrary=f"{PARQUET}.serde.ParquetHiveSerDe"),
+                Location=Sub(location),
+                InputFormat=formats["InputFormat"],
+                OutputFormat=formats["OutputFormat"],
+                **({"Compressed": True} if formats.get("Compressed") else {}),
+                SerdeInfo=glue.SerdeInfo(**serde),
             ),
         ),
     )
-    return t.add_resource(explain(resource, "GLUE", "DLAKE --> GLUE", f"delivery:{delivery.name}"))
+    return t.add_resource(explain(resource, "GLUE", "DLAKE --> GLUE", f"delivery:{table.delivery_stream}"))
 
 
 def add_firehose_role(t: Template, streams: dict[str, kinesis.Stream], lake: object) -> iam.Role:
@@ -180,10 +179,27 @@ def add_firehose_role(t: Template, streams: dict[str, kinesis.Stream], lake: obj
 
 
 def add_delivery(t: Template, delivery: DeliveryStream, stream: kinesis.Stream, role: iam.Role) -> None:
+    """KDS --> DLAKE as the table declares: its buffering, its prefixes, Parquet with its schema or text as is."""
     table = next(tb for tb in TABLES if tb.delivery_stream == delivery.name)
-    partitions = "/".join(
-        f"{k}=!{{timestamp:{fmt}}}" for k, fmt in zip(PARTITION_KEYS, ("yyyy", "MM", "dd"), strict=True)
-    )
+    conversion = {}
+    if table.format == "parquet":
+        conversion["DataFormatConversionConfiguration"] = firehose.DataFormatConversionConfiguration(
+            Enabled=True,
+            InputFormatConfiguration=firehose.InputFormatConfiguration(
+                Deserializer=firehose.Deserializer(OpenXJsonSerDe=firehose.OpenXJsonSerDe())
+            ),
+            OutputFormatConfiguration=firehose.OutputFormatConfiguration(
+                Serializer=firehose.Serializer(ParquetSerDe=firehose.ParquetSerDe())
+            ),
+            SchemaConfiguration=firehose.SchemaConfiguration(
+                CatalogId=Ref("AWS::AccountId"),
+                DatabaseName=Ref(GLUE_DATABASE),
+                TableName=table.name,
+                Region=Ref("AWS::Region"),
+                RoleARN=GetAtt(role, "Arn"),
+                VersionId="LATEST",
+            ),
+        )
     resource = firehose.DeliveryStream(
         logical_id("delivery", delivery.name),
         DeliveryStreamName=name(delivery.name),
@@ -194,10 +210,13 @@ def add_delivery(t: Template, delivery: DeliveryStream, stream: kinesis.Stream, 
         ExtendedS3DestinationConfiguration=firehose.ExtendedS3DestinationConfiguration(
             BucketARN=GetAtt("BucketDataLake", "Arn"),
             RoleARN=GetAtt(role, "Arn"),
-            Prefix=f"{delivery.prefix}{partitions}/",
-            ErrorOutputPrefix=f"errors/{delivery.prefix}!{{firehose:error-output-type}}/",
-            BufferingHints=firehose.BufferingHints(IntervalInSeconds=300, SizeInMBs=64),  # Parquet wants >= 64 MB
-            CompressionFormat="UNCOMPRESSED",  # Parquet compresses itself (Snappy)
+            Prefix=table.prefix,
+            ErrorOutputPrefix=table.error_prefix,
+            BufferingHints=firehose.BufferingHints(
+                IntervalInSeconds=table.buffer_interval_s, SizeInMBs=table.buffer_mb
+            ),
+            # Parquet compresses itself (Snappy); text goes as gzip, which Athena reads as it is.
+            CompressionFormat="UNCOMPRESSED" if table.format == "parquet" else "GZIP",
             EncryptionConfiguration=firehose.EncryptionConfiguration(
                 KMSEncryptionConfig=firehose.KMSEncryptionConfig(AWSKMSKeyARN=imported(KEY))
             ),
@@ -206,23 +225,7 @@ def add_delivery(t: Template, delivery: DeliveryStream, stream: kinesis.Stream, 
                 LogGroupName=Sub(f"/aws/kinesisfirehose/shop-${{Stage}}-{delivery.name}"),
                 LogStreamName="errors",
             ),
-            DataFormatConversionConfiguration=firehose.DataFormatConversionConfiguration(
-                Enabled=True,
-                InputFormatConfiguration=firehose.InputFormatConfiguration(
-                    Deserializer=firehose.Deserializer(OpenXJsonSerDe=firehose.OpenXJsonSerDe())
-                ),
-                OutputFormatConfiguration=firehose.OutputFormatConfiguration(
-                    Serializer=firehose.Serializer(ParquetSerDe=firehose.ParquetSerDe())
-                ),
-                SchemaConfiguration=firehose.SchemaConfiguration(
-                    CatalogId=Ref("AWS::AccountId"),
-                    DatabaseName=Ref(GLUE_DATABASE),
-                    TableName=table.name,
-                    Region=Ref("AWS::Region"),
-                    RoleARN=GetAtt(role, "Arn"),
-                    VersionId="LATEST",
-                ),
-            ),
+            **conversion,
         ),
     )
     resource.DependsOn = [logical_id("glue", "table", table.name)]
@@ -296,6 +299,48 @@ def add_quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
         ],
     )
     t.add_resource(explain(source, "QS", "ATH --> QS"))
+    for table in TABLES:
+        add_quicksight_dataset(t, source, table)
+
+
+QUICKSIGHT_TYPES = {"string": "STRING", "int": "INTEGER", "bigint": "INTEGER", "double": "DECIMAL",
+                    "boolean": "BOOLEAN", "timestamp": "DATETIME"}  # fmt: skip
+
+
+def add_quicksight_dataset(t: Template, source: quicksight.DataSource, table: LakeTable) -> None:
+    """A direct-query dataset over one Glue table through Athena: what QuickSight's analyses are built on."""
+    dataset = quicksight.DataSet(
+        logical_id("quicksight", "dataset", table.name),
+        Condition=HAS_QUICKSIGHT,
+        AwsAccountId=Ref("AWS::AccountId"),
+        DataSetId=name(f"lake-{table.name}"),
+        Name=name(f"lake-{table.name}"),
+        ImportMode="DIRECT_QUERY",
+        PhysicalTableMap={
+            table.name.replace("_", ""): quicksight.PhysicalTable(
+                RelationalTable=quicksight.RelationalTable(
+                    DataSourceArn=GetAtt(source, "Arn"),
+                    Catalog="AwsDataCatalog",
+                    Schema=database_name(),
+                    Name=table.name,
+                    InputColumns=[
+                        quicksight.InputColumn(Name=c.name, Type=QUICKSIGHT_TYPES[c.type]) for c in table.columns
+                    ],
+                )
+            )
+        },
+        Permissions=[
+            quicksight.ResourcePermission(
+                Principal=Ref("QuickSightPrincipalArn"),
+                Actions=[
+                    f"quicksight:{a}"
+                    for a in ("DescribeDataSet", "DescribeDataSetPermissions", "PassDataSet", "DescribeIngestion",
+                              "ListIngestions")
+                ],
+            )
+        ],
+    )  # fmt: skip
+    t.add_resource(explain(dataset, "QS"))  # the data source realises ATH --> QS
 
 
 def build() -> Template:

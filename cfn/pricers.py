@@ -52,6 +52,7 @@ FREE: dict[str, str] = {
     "AWS::WAFv2::IPSet": "free",
     "AWS::WAFv2::LoggingConfiguration": "billed as the WafLogs log group's vended logs",
     "AWS::QuickSight::DataSource": "QuickSight bills per author/reader subscription, outside these stacks",
+    "AWS::QuickSight::DataSet": "a direct-query dataset over Athena: no SPICE capacity; Athena bills the scans",
 }
 
 

@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with stack(args) as (url, local, started):
         result = drive(args, url, local, out, flood_limit=RATE_LIMIT if started and args.attackers else None)
+        if local:  # the lake and the database go with the stack: keep the analytics (and a copy of the lake) now
+            from localcloud.analytics.report import for_load_run
+
+            result["analytics"] = for_load_run(args.stage, out)
     from load import report
 
     page = report.write(out, result)

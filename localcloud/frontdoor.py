@@ -113,7 +113,7 @@ class FrontDoor:
         self.services = service_urls() if services is None else services
         self.waf = Evaluator(acl, rate_limit=edge.waf_rate_limit) if edge.waf_enabled else None
         self.metrics = logs.WafMetrics(acl)
-        self.access_log = logs.LineFile(edge.access_log)
+        self.access_log = logs.AccessLog(edge.access_log, logs.edge_shipper(settings))  # + the edge-logs stream
         self.waf_log = logs.LineFile(edge.waf_log)
         self.cache = EdgeCache(edge.cache_bytes)
         self.probes = _probes(settings)

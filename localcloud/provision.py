@@ -19,6 +19,9 @@ from botocore.exceptions import ClientError
 
 from localcloud.health import aws_client
 from reference import RESOURCES, physical_name
+from reference.analytics import DATABASE as LAKE_DATABASE
+from reference.analytics import PARTITION_KEYS, LakeTable, storage, table_parameters
+from reference.analytics import TABLES as LAKE_TABLES
 from reference.model import Queue, Resources, Secret, Subscription, Table, UserPool
 
 Progress = Callable[[str], None]
@@ -44,6 +47,7 @@ class Outputs:
     secrets: dict[str, str] = field(default_factory=dict)  # -> secret ARN
     streams: dict[str, str] = field(default_factory=dict)  # -> stream ARN
     delivery_streams: dict[str, str] = field(default_factory=dict)  # -> delivery stream name
+    glue_tables: dict[str, str] = field(default_factory=dict)  # -> "<database>.<table>"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -102,10 +106,15 @@ class Provisioner:
         for stream in res.streams:
             out.streams[stream.name] = self.stream(stream.name, stream.shards)
         for delivery in res.delivery_streams:
+            out.glue_tables |= self.glue_table(delivery.name, out.buckets[delivery.bucket])
+        for delivery in res.delivery_streams:
             out.delivery_streams[delivery.name] = self.delivery_stream(
                 delivery.name, out.streams[delivery.source_stream], out.buckets[delivery.bucket], delivery.prefix, out
             )
-        progress(f"kinesis/firehose: {len(out.streams)} streams, {len(out.delivery_streams)} delivery streams")
+        progress(
+            f"kinesis/firehose/glue: {len(out.streams)} streams, {len(out.delivery_streams)} delivery streams, "
+            f"{len(out.glue_tables)} Glue tables"
+        )
         for sender in res.email_senders:
             self.client("ses").verify_email_identity(EmailAddress=sender.address)
         progress(f"ses: {len(res.email_senders)} sender identity")
@@ -366,18 +375,72 @@ class Provisioner:
         except firehose.exceptions.ResourceNotFoundException:
             pass
         role = f"arn:aws:iam::{out.account}:role/{self.name('firehose')}"
+        table = next(t for t in LAKE_TABLES if t.delivery_stream == logical)  # its settings are the table's
+        destination: dict[str, Any] = {
+            "RoleARN": role,
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": table.prefix,
+            "ErrorOutputPrefix": table.error_prefix,
+            "BufferingHints": {"IntervalInSeconds": table.buffer_interval_s, "SizeInMBs": table.buffer_mb},
+            "CompressionFormat": "UNCOMPRESSED" if table.format == "parquet" else "GZIP",
+        }
+        if table.format == "parquet":
+            destination["DataFormatConversionConfiguration"] = {
+                "Enabled": True,
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+                "SchemaConfiguration": {
+                    "CatalogId": out.account,
+                    "DatabaseName": self.name(LAKE_DATABASE, sep="_"),
+                    "TableName": table.name,
+                    "Region": self.region,
+                    "RoleARN": role,
+                    "VersionId": "LATEST",
+                },
+            }
         firehose.create_delivery_stream(
             DeliveryStreamName=name,
             DeliveryStreamType="KinesisStreamAsSource",
             KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": role},
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": role,
-                "BucketARN": f"arn:aws:s3:::{bucket}",
-                "Prefix": prefix,
-                "ErrorOutputPrefix": f"errors/{prefix}",
-            },
+            ExtendedS3DestinationConfiguration=destination,
         )
         return name
+
+    # ----------------------------------------------------------------- Glue (the lake's schema, reference/analytics.py)
+
+    def glue_table(self, delivery: str, bucket: str) -> dict[str, str]:
+        """The Glue table over what ``delivery`` writes (and the database), created or brought back in line."""
+        glue = self.client("glue")
+        database = self.name(LAKE_DATABASE, sep="_")
+        try:
+            glue.get_database(Name=database)
+        except glue.exceptions.EntityNotFoundException:
+            glue.create_database(DatabaseInput={"Name": database, "Description": "the shop's data lake"})
+        table = next(t for t in LAKE_TABLES if t.delivery_stream == delivery)
+        wanted = glue_table_input(table, f"s3://{bucket}/")
+        try:
+            glue.get_table(DatabaseName=database, Name=table.name)
+            glue.update_table(DatabaseName=database, TableInput=wanted)
+        except glue.exceptions.EntityNotFoundException:
+            glue.create_table(DatabaseName=database, TableInput=wanted)
+        return {table.name: f"{database}.{table.name}"}
+
+
+def glue_table_input(table: LakeTable, bucket_url: str) -> dict[str, Any]:
+    """Glue's TableInput of a lake table in the bucket at ``bucket_url`` (s3://name/), as cfn/analytics.py has it."""
+    location = f"{bucket_url}{table.location}"
+    return {
+        "Name": table.name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": table_parameters(table, location),
+        "PartitionKeys": [{"Name": k, "Type": "string"} for k in PARTITION_KEYS],
+        "StorageDescriptor": {
+            "Columns": [{"Name": c.name, "Type": c.type} | ({"Comment": c.comment} if c.comment else {})
+                        for c in table.columns],
+            "Location": location,
+            **storage(table),
+        },
+    }  # fmt: skip
 
 
 def database_secret(database_url: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import TextIO
 
 import localcloud
 from localcloud import backends, fleet, health, state
+from localcloud.analytics import firehose
 from localcloud.backends import Endpoint
 from localcloud.processes import Child, StartError, spawn, wait_until
 from localcloud.provision import Outputs, Provisioner
@@ -134,6 +135,10 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     service_urls = {name: fleet.url(sock) for name, sock in socks.items()}
     env = child_env(settings, pg, kv, aws, outputs_file) | fleet.url_env(service_urls)
     children: list[Child] = []
+    workers: list[Child] = []
+    if settings.aws_mode is AwsMode.EMULATOR:  # moto's Firehose moves no record from a Kinesis stream: ours does
+        workers.append(firehose.start(env, log_dir))
+        stack.callback(workers[-1].stop)
     if services:
         with console.timed("services") as detail:
             children += fleet.start(services, socks, env, log_dir)
@@ -160,7 +165,7 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     stack.callback(state.remove, settings.stage)
     console.say(startup_report())
     console.say(f"ready: {front_door}")
-    return [*children, door]
+    return [*workers, *children, door]
 
 
 def _backend(

@@ -1,25 +1,36 @@
 """What the edge writes: access lines in CloudFront's real-time log format, WAF decisions, WAF metrics.
 
 Access lines hold reference/edge.py's REALTIME_LOG_FIELDS tab-separated in that order, ``-`` for
-an empty value, free text URL-encoded (so a line is one record), ready for a shipper to put on
-the edge-logs Kinesis stream. WAF decision lines follow the shape of WAF's JSON logs.
+an empty value, free text URL-encoded (so a line is one record). ``AccessLog`` also hands each
+line to a ``StreamShipper``, which puts them on the edge-logs Kinesis stream in batches from a
+thread of its own, as CloudFront's real-time logs do (never on the request path). WAF decision
+lines follow the shape of WAF's JSON logs.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from localcloud.edge.waf import DEFAULT_ACTION, Decision, WafRequest
+from localcloud.health import aws_client
+from localcloud.settings import AwsMode, LocalCloudSettings
+from reference import RESOURCES, physical_name
 from reference.edge import REALTIME_LOG_FIELDS
 from reference.waf import Action, WebAcl
 
 _SAFE = "/:;,=&?*.()[]@!$'+-_~"
+log = logging.getLogger("localcloud.edge.logs")
+EDGE_STREAM = next(s.name for s in RESOURCES.streams if "CF" in s.producers)  # what the distribution logs to
 
 
 def encode(value: str) -> str:
@@ -58,6 +69,110 @@ class LineFile:
         lines, self._pending = self._pending, []
         with self.path.open("a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
+
+
+class StreamShipper:
+    """Lines put on a Kinesis stream by a thread of its own, 500 per PutRecords, about once a second.
+
+    ``add`` only appends to a list; a stream that is down costs the edge nothing but the lines
+    beyond ``max_pending`` (the oldest are dropped and counted), as CloudFront drops real-time
+    log records it cannot deliver.
+    """
+
+    def __init__(self, stream: str, client_factory: Callable[[], Any], interval_s: float = 1.0,
+                 max_pending: int = 50_000):  # fmt: skip
+        self.stream, self.client_factory, self.interval_s, self.max_pending = (
+            stream,
+            client_factory,
+            interval_s,
+            max_pending,
+        )
+        self._pending: list[str] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = self.dropped = self.failed_puts = 0
+
+    def add(self, line: str) -> None:
+        with self._lock:
+            self._pending.append(line)
+            if len(self._pending) > self.max_pending:
+                del self._pending[0]
+                self.dropped += 1
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="edge-log-shipper", daemon=True)
+            self._thread.start()
+            atexit.register(self.drain)
+
+    def _run(self) -> None:
+        client = self.client_factory()
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            self._ship(client)
+
+    def _ship(self, client: Any) -> None:
+        with self._lock:
+            lines, self._pending = self._pending, []
+        for i in range(0, len(lines), 500):
+            batch = lines[i : i + 500]
+            try:
+                answer = client.put_records(
+                    StreamName=self.stream,
+                    Records=[{"Data": (line + "\n").encode(), "PartitionKey": _request_id(line)} for line in batch],
+                )
+            except Exception as exc:  # noqa: BLE001 - the stream being down must not stop the edge
+                self.failed_puts += 1
+                log.warning("PutRecords to %s failed: %s; %d line(s) kept", self.stream, exc, len(lines) - i)
+                with self._lock:
+                    self._pending[:0] = lines[i:]
+                return
+            retry = [line for line, r in zip(batch, answer["Records"], strict=True) if "ErrorCode" in r]
+            self.sent += len(batch) - len(retry)
+            if retry:
+                with self._lock:
+                    self._pending[:0] = retry
+
+    def drain(self) -> None:
+        """Send what is pending now (at exit: the last second's lines)."""
+        if self._pending:
+            try:
+                self._ship(self.client_factory())
+            except Exception as exc:  # noqa: BLE001 - at exit, a lost line is all it costs
+                log.warning("edge logs not drained: %s", exc)
+
+
+def _request_id(line: str) -> str:
+    fields = line.split("\t")
+    index = REALTIME_LOG_FIELDS.index("x-edge-request-id")
+    return fields[index] if len(fields) > index else "-"
+
+
+class AccessLog(LineFile):
+    """The access lines in the run's log file, and on the edge-logs stream when a shipper is given."""
+
+    def __init__(self, path: Path | None, shipper: StreamShipper | None = None):
+        super().__init__(path)
+        self.shipper = shipper
+        if shipper is not None and self.path is None:
+            self.path = Path("/dev/null")  # the front door writes lines only where there is a path
+
+    def add(self, line: str) -> None:
+        super().add(line)
+        if self.shipper is not None:
+            self.shipper.add(line)
+
+
+def edge_shipper(settings: LocalCloudSettings) -> StreamShipper | None:
+    """The shipper to the stage's edge-logs stream in the emulator (None without one: in AWS, CloudFront ships)."""
+    if settings.aws_mode is not AwsMode.EMULATOR or not settings.aws_endpoint_url:
+        return None
+    endpoint = str(settings.aws_endpoint_url)
+
+    def client() -> Any:
+        return aws_client("kinesis", endpoint_url=endpoint, region=settings.aws_region)
+
+    return StreamShipper(physical_name(EDGE_STREAM, settings.stage), client)
 
 
 def waf_log_record(acl: WebAcl, decision: Decision, request: WafRequest) -> dict[str, object]:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from reference.services import route_table
 from services.common.app import create_service_app
 from services.common.runtime import Runtime
+from services.gateway import clickstream
 from services.gateway.adapters.jwks import JwksVerifier
 from services.gateway.adapters.redis_edge import RedisEdge
 from services.gateway.adapters.upstream import HttpUpstream
@@ -54,8 +55,10 @@ def create_app(
         rt.check("jwks", verifier.check)
         routes = {prefix: Route(s.name, s.public_cache_s) for prefix, s in table.items()}
         rt.state.gateway = Gateway(settings, routes, verifier, edge, upstream)
+        rt.background("clickstream", producer.run, ready=producer.ready)
 
     app = create_service_app("gateway", settings, [router], parts=parts)
+    producer = clickstream.install(app)  # POST /api/clickstream and the server-side events (clickstream.py)
     app.openapi = lambda: openapi_of(app)  # type: ignore[method-assign]
     if not settings.access_log:
         logging.getLogger("services.access").setLevel(logging.WARNING)

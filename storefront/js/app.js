@@ -4,6 +4,7 @@ import { h, announce, flash } from "./ui.js";
 import * as shop from "./views/shop.js";
 import * as basket from "./views/cart.js";
 import * as account from "./views/account.js";
+import { track } from "./clickstream.js";
 
 const routes = [
   [/^\/$/, shop.home],
@@ -54,6 +55,7 @@ async function render({ focus = false } = {}) {
   if (ticket !== renderCount) return;
   main.replaceChildren(content);
   main.removeAttribute("aria-busy");
+  track("page_view");
   const heading = main.querySelector("h1");
   document.title = heading ? `${heading.textContent} · cloudshop` : "cloudshop";
   markCurrentCategory(url.pathname);

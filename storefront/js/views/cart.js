@@ -1,5 +1,6 @@
 // The cart and the checkout.
 import { ApiError, cart, checkout, me, tokens } from "../api.js";
+import { track } from "../clickstream.js";
 import { h, go, money, announce, field, formError, showFormError, clearFormErrors, placeholder } from "../ui.js";
 
 function totals(body) {
@@ -119,8 +120,10 @@ export async function checkoutPage() {
     const { payment_method: paymentMethod, ...address } = data;
     submit.disabled = true;
     submit.textContent = "Placing your order…";
+    track("checkout_started");
     try {
       const placed = await placeOrder({ shipping_address: address, payment_method: paymentMethod }, key);
+      track("order_placed", { order_id: placed.order_id });
       announce("Order placed");
       go(`/orders/${encodeURIComponent(placed.order_id)}?placed=1`);
     } catch (error) {

@@ -1,6 +1,7 @@
 // Browsing: home, category, search (with facets), product page.
 import { ApiError, cart, catalog, recommendations, search } from "../api.js";
 import { h, go, money, announce, productGrid, availability, pager, placeholder } from "../ui.js";
+import { track } from "../clickstream.js";
 
 const SORTS = [["name", "Name"], ["price", "Price: low to high"], ["-price", "Price: high to low"], ["newest", "Newest"]];
 
@@ -129,6 +130,7 @@ export async function searchPage({ query }) {
     throw error;
   }
   const items = body.items || [];
+  track("search", { query: q, result_count: body.total });
   const currency = items[0]?.currency || "USD";
   const groups = facetGroups(body, query, currency);
   const here = new URLSearchParams(query);
@@ -215,6 +217,7 @@ export async function product({ params: [id] }) {
     try {
       const n = Number(quantity.value);
       await cart.add(p.id, n);
+      track("add_to_cart", { product_id: p.id, quantity: n });
       status.replaceChildren(`Added ${n} × ${p.name} to your cart. `, h("a", { href: "/cart" }, "View cart"));
       announce(`Added ${n} to your cart`);
     } catch (error) {
