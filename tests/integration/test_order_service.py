@@ -32,7 +32,7 @@ async def send(client, app, order_id: str, command: Command):
     """A command as its caller sends it: the saga over HTTP, a capture through the repository the consumer uses."""
     if command is Command.PAY:
         try:
-            await app.state.orders.apply(order_id, command)
+            await app.state.service.apply(order_id, command)
         except domain.IllegalTransition as exc:
             return 409, exc.extensions
         return 200, {}
@@ -98,7 +98,7 @@ async def test_every_command_from_every_state_does_what_the_state_machine_says(o
             assert (await client.post("/internal/orders", json=order_body(order_id))).status_code == 201
             for step in PATHS[start]:
                 assert (await send(client, app, order_id, step))[0] == 200
-            before = await app.state.orders.get(order_id)
+            before = await app.state.service.get(order_id)
             assert before.status is start
             try:
                 expected = domain.decide(before, command, payment_id="pay-1", reason="customer asked")
@@ -106,7 +106,7 @@ async def test_every_command_from_every_state_does_what_the_state_machine_says(o
                 expected = None
 
             status, body = await send(client, app, order_id, command)
-            after = await app.state.orders.get(order_id)
+            after = await app.state.service.get(order_id)
             events = await outbox_rows(app, order_id)
             case = f"{command} from {start}"
             if expected is None:
