@@ -31,7 +31,10 @@ class Orders(Protocol):
         ...
 
     async def lock(self, uow: UnitOfWork, order_id: str) -> Order | None:
-        """The order with its lines and history in one read, its row locked until the unit of work ends."""
+        """The order with its lines and history, its row locked until the unit of work ends.
+
+        One read; a second only when a concurrent move committed while this one waited for the lock.
+        """
         ...
 
     async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: UUID) -> Order:

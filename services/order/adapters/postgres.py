@@ -118,7 +118,13 @@ class PostgresOrders:
         return stored, fingerprint, True
 
     async def lock(self, uow: UnitOfWork, order_id: str) -> Order | None:
-        row = (await uow.execute(_select().where(orders.c.order_id == order_id).with_for_update(of=orders))).first()
+        query = _select().where(orders.c.order_id == order_id).with_for_update(of=orders)
+        row = (await uow.execute(query)).first()
+        if row is not None and (row.reached or [None])[-1] != row.status:
+            # A concurrent move committed while this read waited for the lock: PostgreSQL hands back the row's
+            # new version, but the history subquery ran in the statement's older snapshot (its last status is
+            # not the row's). Read again, holding the lock now: only on that race does a transition read twice.
+            row = (await uow.execute(query)).first()
         return _order(row) if row else None
 
     async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: uuid.UUID) -> Order:
