@@ -3,6 +3,9 @@ and every reader's queue exists and is the one its service consumes."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from reference import RESOURCES, SERVICES
@@ -80,3 +83,13 @@ def test_a_planned_reader_is_only_named_for_an_event_no_queue_takes_yet_and_says
 def test_the_order_consumer_handles_exactly_the_events_its_queue_is_subscribed_to():
     delivered = {event for event, readers in CONSUMERS.items() for c in readers if c.queue == order_payments.QUEUE}
     assert delivered == set(order_payments.COMMANDS) == {"PaymentCaptured", "PaymentRefunded"}
+
+
+def test_the_events_table_of_the_docs_names_the_readers_of_the_model():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "commerce-core.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| `[\w-]+` \| (.+) \|$", doc, flags=re.MULTILINE))
+    assert set(rows) == set(EVENT_TOPICS)
+    for event, readers in CONSUMERS.items():
+        assert [r.split(" (")[0].removeprefix("planned: ") for r in rows[event].split("; ")] == [
+            c.service for c in readers
+        ], event
