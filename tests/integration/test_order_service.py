@@ -51,6 +51,20 @@ async def test_twenty_parallel_creates_of_one_id_make_one_order_and_one_event(or
         assert [o["order_id"] for o in listed["items"]] == ["ord-parallel"]
 
 
+async def test_twenty_parallel_confirms_of_one_order_all_answer_it_confirmed_with_one_event(order_settings):
+    # Nineteen of them wait for the row lock and read the order after the first confirm committed: they must
+    # see its history too (a stale one would make them refuse confirmed -> confirmed with 409).
+    async with running(order_settings) as (app, client):
+        assert (await client.post("/internal/orders", json=order_body("ord-twins"))).status_code == 201
+        body = ROUTE_BODIES[Command.CONFIRM]
+        answers = await asyncio.gather(
+            *(client.post("/internal/orders/ord-twins/confirm", json=body) for _ in range(20))
+        )
+        assert {(r.status_code, r.json()["status"]) for r in answers} == {(200, "confirmed")}
+        assert {tuple(r.json()["history"]) for r in answers} == {("pending", "confirmed")}
+        assert [e for e, _ in await outbox_rows(app, "ord-twins")] == ["OrderPlaced", "OrderConfirmed"]
+
+
 async def test_the_same_id_with_another_body_is_a_conflict_and_changes_nothing(order_settings):
     async with running(order_settings) as (app, client):
         assert (await client.post("/internal/orders", json=order_body("ord-1"))).status_code == 201
