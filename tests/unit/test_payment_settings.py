@@ -23,3 +23,8 @@ def test_the_new_names_win_and_the_secret_defaults_to_the_stages(monkeypatch):
     monkeypatch.delenv("PAYMENT_DATABASE_SECRET_ID")
     monkeypatch.delenv("PAYMENT_DATABASE_SECRET")
     assert PaymentSettings(stage="dev").database_secret_id == "shop/dev/database"
+
+
+def test_an_old_name_given_as_a_keyword_is_converted_too(caplog):
+    assert PaymentSettings(relay_idle_ms=50).relay_idle_s == 0.05
+    assert "relay_idle_ms= is deprecated" in caplog.text
