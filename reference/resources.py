@@ -93,7 +93,7 @@ SUBSCRIPTIONS = (
 # Events no queue takes yet, and who is to read them: (event type, reader, what for). The analytics
 # branch lands them in the data lake (SNS -> Firehose -> S3, beside the clickstream); until it does they
 # are published and read by nobody, on purpose. Subscribing an event to a queue removes its line here
-# (tests/unit/test_events.py holds the two apart and requires a reader for every event).
+# (tests/unit/test_events_model.py holds the two apart and requires a reader for every event).
 PLANNED_READERS = (
     ("OrderPlaced", "analytics", "orders started: the top of the purchase funnel"),
     ("OrderPaid", "analytics", "revenue by day and product, once the money is taken"),
