@@ -3,21 +3,52 @@
 The envelope is the SNS message body (raw delivery hands it to SQS consumers unchanged);
 ``event_type`` and ``version`` are also message attributes, which filter policies read.
 ``PAYLOADS`` gives the schema of ``data`` per event type; ``payload(event)`` parses it.
+``CONSUMERS`` names who reads each event type: the service behind each queue subscribed to it,
+or a planned reader with no queue yet (``resources.PLANNED_READERS``).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reference.resources import TOPICS
+from reference.resources import PLANNED_READERS, QUEUES, SUBSCRIPTIONS, TOPICS
 
 ENVELOPE_VERSION = 1
 EVENT_TOPICS = {event.name: topic.name for topic in TOPICS for event in topic.events}
 EVENT_VERSIONS = {event.name: event.version for topic in TOPICS for event in topic.events}
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """Who reads an event type: ``service`` through ``queue``, or, with no queue, a planned reader and why."""
+
+    service: str
+    queue: str | None = None
+    why: str = ""
+
+    @property
+    def planned(self) -> bool:
+        return self.queue is None
+
+
+def _consumers() -> dict[str, tuple[Consumer, ...]]:
+    services = {q.name: q.consumer for q in QUEUES}
+    found: dict[str, list[Consumer]] = {event: [] for event in EVENT_TOPICS}
+    for sub in SUBSCRIPTIONS:
+        for event, topic in EVENT_TOPICS.items():
+            if topic == sub.topic and (not sub.event_types or event in sub.event_types):
+                found[event].append(Consumer(services.get(sub.queue, ""), sub.queue))
+    for event, reader, why in PLANNED_READERS:
+        found.setdefault(event, []).append(Consumer(reader, None, why))
+    return {event: tuple(readers) for event, readers in found.items()}
+
+
+CONSUMERS: dict[str, tuple[Consumer, ...]] = _consumers()
 
 
 class Event(BaseModel):

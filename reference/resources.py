@@ -90,6 +90,19 @@ SUBSCRIPTIONS = (
     Subscription("catalog-events", "search-indexer", ("ProductChanged", "ProductDeleted", "StockChanged")),
 )
 
+# Events no queue takes yet, and who is to read them: (event type, reader, what for). The analytics
+# branch lands them in the data lake (SNS -> Firehose -> S3, beside the clickstream); until it does they
+# are published and read by nobody, on purpose. Subscribing an event to a queue removes its line here
+# (tests/unit/test_events_model.py holds the two apart and requires a reader for every event).
+PLANNED_READERS = (
+    ("OrderPlaced", "analytics", "orders started: the top of the purchase funnel"),
+    ("OrderPaid", "analytics", "revenue by day and product, once the money is taken"),
+    ("PaymentAuthorized", "analytics", "authorization rate per payment method"),
+    ("PaymentVoided", "analytics", "holds released: compensated and abandoned checkouts"),
+    ("CheckoutCompleted", "analytics", "checkout conversion"),
+    ("CheckoutFailed", "analytics", "why checkouts fail, by reason"),
+)
+
 BUCKETS = (
     Bucket("static-site", BucketRole.STATIC_SITE, served_by_cloudfront=True, purpose="the SPA's assets"),
     Bucket("media", BucketRole.MEDIA, served_by_cloudfront=True, purpose="product images"),

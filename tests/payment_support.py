@@ -40,7 +40,7 @@ def settings_for(aws: Any, database_secret: str, **overrides: Any) -> PaymentSet
     values: dict[str, Any] = {
         "stage": aws.stage,
         "aws_region": aws.region,
-        "database_secret_id": database_secret,
+        "database_secret": database_secret,
         "run_relay": False,
         "sim_latency_ms": 0,
         "sim_latency_jitter_ms": 0,

@@ -1,7 +1,7 @@
 """The checkout service: ``uvicorn services.checkout.app:create_app --factory``.
 
-Its parts: the database, a client per downstream service, the saga, the outbox relay and the
-sweeper that resumes sagas whose runner vanished.
+Its parts: the database, a client per downstream service (one adapter per port), the saga and the
+use cases over it, the outbox relay and the sweeper that resumes sagas whose runner vanished.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.checkout.adapters.downstream import Downstream
-from services.checkout.adapters.postgres import Checkouts
+from services.checkout.adapters.downstream import HttpCart, HttpInventory, HttpOrders, HttpPayments, HttpProfiles
+from services.checkout.adapters.postgres import PostgresCheckouts
 from services.checkout.api import router
+from services.checkout.ports import Downstream
 from services.checkout.saga import Saga, sweep
+from services.checkout.service import CheckoutService
 from services.checkout.settings import CheckoutSettings
 from services.common.app import create_service_app
 from services.common.runtime import Runtime
-
-DOWNSTREAM = ("cart", "catalog", "order", "payment", "profile")
 
 
 def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
@@ -26,10 +26,16 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
     async def parts(rt: Runtime) -> None:
         engine = await rt.database("services.checkout", "checkout")
         timeout = httpx.Timeout(settings.call_timeout_s, connect=1.0)
-        clients = [await rt.client(name, timeout=timeout) for name in DOWNSTREAM]
-        rt.state.repo = repo = Checkouts(engine, settings.lease_s)
-        rt.state.engine = engine
-        rt.state.saga = saga = Saga(repo, Downstream(*clients), settings)
+        downstream = Downstream(
+            cart=HttpCart(await rt.client("cart", timeout=timeout)),
+            inventory=HttpInventory(await rt.client("catalog", timeout=timeout)),
+            orders=HttpOrders(await rt.client("order", timeout=timeout)),
+            payments=HttpPayments(await rt.client("payment", timeout=timeout)),
+        )
+        profiles = HttpProfiles(await rt.client("profile", timeout=timeout))
+        repo = PostgresCheckouts(engine, settings.lease_s)
+        rt.state.saga = saga = Saga(repo, downstream, settings)
+        rt.state.service = CheckoutService(repo, saga, profiles, wait_for_twin_s=settings.wait_for_twin_s)
         rt.relay(engine)
         rt.every("sweeper", settings.sweep_interval_s, lambda: sweep(saga))
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reference.events import Event, new_event
+from services.common import errors
+
 
 class Status(StrEnum):
     STARTED = "started"
@@ -62,12 +65,41 @@ class Reason(StrEnum):
         )
 
 
-class StepFailed(Exception):
-    """A step failed for a business reason (or after retries): the saga must compensate."""
+class StepFailed(errors.DomainError):
+    """A step failed for a business reason (or after retries): the saga must compensate.
+
+    Inside the saga it is control flow; should one reach a route, it answers as its reason says.
+    """
+
+    title = "Checkout step failed"
 
     def __init__(self, reason: Reason, detail: str):
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
+        super().__init__(detail, status=reason.http_status, reason=reason.value)
+        self.reason = reason
+
+
+class CheckoutFailed(errors.DomainError):
+    """The answer to a checkout that ended failed: its reason's status, the checkout id, whether it was undone."""
+
+    title = "Checkout failed"
+
+    def __init__(self, co: Checkout):
+        reason = co.failure_reason or Reason.ABANDONED
+        super().__init__(
+            co.failure_detail or reason.value,
+            status=reason.http_status,
+            checkout_id=co.checkout_id,
+            reason=reason.value,
+            compensated=co.compensated,
+        )
+
+
+class BadIdempotencyKey(errors.Invalid):
+    location = "header"
+
+
+class KeyReused(errors.Conflict):
+    location = "header"
 
 
 @dataclass
@@ -151,3 +183,23 @@ def lines_from_cart(cart: dict[str, Any]) -> tuple[list[dict[str, Any]], str, in
     ]
     ((currency, subtotal),) = cart["totals_minor"].items()
     return lines, currency, subtotal
+
+
+def check_key(key: str | None) -> str:
+    """The Idempotency-Key as given, if it is 8-200 visible ASCII characters; else ``BadIdempotencyKey``."""
+    if not key or not (8 <= len(key) <= 200) or not key.isascii() or not key.isprintable() or " " in key:
+        raise BadIdempotencyKey("send an Idempotency-Key header of 8-200 visible characters", field="Idempotency-Key")
+    return key
+
+
+def outcome_event(co: Checkout) -> Event | None:
+    """The event a checkout's state emits: CheckoutCompleted or CheckoutFailed once it ended, else none."""
+    if co.status not in TERMINAL:
+        return None
+    completed = co.status is Status.COMPLETED
+    data: dict[str, Any] = {"checkout_id": co.checkout_id, "customer_sub": co.customer_sub, "order_id": co.order_id}
+    if not completed:
+        data["reason"] = co.failure_reason.value if co.failure_reason else None
+    return new_event(
+        "CheckoutCompleted" if completed else "CheckoutFailed", source="checkout", subject=co.checkout_id, data=data
+    )

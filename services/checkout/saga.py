@@ -13,9 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from services.checkout.adapters.downstream import Downstream
-from services.checkout.adapters.postgres import Checkouts
-from services.checkout.domain import STEPS, Checkout, Reason, Status, StepFailed, lines_from_cart, past_pivot
+from services.checkout.domain import (
+    STEPS,
+    Checkout,
+    Reason,
+    Status,
+    StepFailed,
+    lines_from_cart,
+    outcome_event,
+    past_pivot,
+)
+from services.checkout.ports import Checkouts, Downstream
 from services.checkout.settings import CheckoutSettings
 
 log = logging.getLogger("services.checkout.saga")
@@ -51,11 +59,11 @@ class Saga:
                     log.warning(
                         "checkout %s stuck at %s: %s; the sweeper will retry", co.checkout_id, co.status, failure
                     )
-                    await self.repo.save(co, f"retry:{co.status.value}", failure.detail)
+                    await self._save(co, f"retry:{co.status.value}", failure.detail)
                     return co
                 return await self.compensate(co, failure.reason, failure.detail)
             co.status = STEPS[STEPS.index(co.status) + 1]
-            await self.repo.save(co, co.status.value)
+            await self._save(co, co.status.value)
             await self.after_step(co)
         return co
 
@@ -71,43 +79,47 @@ class Saga:
         made = STEPS.index(co.status)
         try:
             if made >= STEPS.index(Status.ORDER_CREATED):  # an authorization may exist, even a timed-out one
-                await self.d.void_payments(co)
+                await self.d.payments.void_payments(co)
             if made >= STEPS.index(Status.RESERVED):  # the order may exist, even if creating it timed out
-                await self.d.cancel_order(co, reason.value)
+                await self.d.orders.cancel_order(co, reason.value)
             if co.lines:  # a reservation was asked for: it may exist even if the answer was lost
-                await self.d.release_stock(co)
+                await self.d.inventory.release_stock(co)
         except StepFailed as failure:
             log.warning("compensating checkout %s failed: %s; the sweeper will retry", co.checkout_id, failure)
-            await self.repo.save(co, "compensation-retry", failure.detail)
+            await self._save(co, "compensation-retry", failure.detail)
             return co
         co.status, co.compensated = Status.FAILED, made > 0
-        await self.repo.save(co, "failed", f"{reason.value}: {detail}")
+        await self._save(co, "failed", f"{reason.value}: {detail}")
         return co
+
+    async def _save(self, co: Checkout, step: str, outcome: str = "ok") -> None:
+        """Record the step, with the event the checkout's state emits (the domain decides), in one transaction."""
+        await self.repo.save(co, step, outcome, outcome_event(co))
 
     # --- forward steps
 
     async def _reserve(self, co: Checkout) -> None:
-        co.lines, co.currency, co.subtotal_minor = lines_from_cart(await self.d.priced_cart(co))
+        co.lines, co.currency, co.subtotal_minor = lines_from_cart(await self.d.cart.priced_cart(co))
         co.shipping_minor = self.settings.shipping_minor
-        await self.d.reserve(co, self.settings.reservation_ttl_s)
+        await self.d.inventory.reserve(co, self.settings.reservation_ttl_s)
 
     async def _create_order(self, co: Checkout) -> None:
-        await self.d.create_order(co)
+        await self.d.orders.create_order(co)
 
     async def _authorize(self, co: Checkout) -> None:
-        co.payment_id = await self.d.authorize(co)
+        co.payment_id = await self.d.payments.authorize(co)
 
     async def _confirm(self, co: Checkout) -> None:
-        await self.d.confirm_order(co)
+        await self.d.orders.confirm_order(co)
 
     async def _capture(self, co: Checkout) -> None:
-        await self.d.capture(co)
+        await self.d.payments.capture(co)
 
     async def _commit_stock(self, co: Checkout) -> None:
-        await self.d.commit_stock(co)
+        await self.d.inventory.commit_stock(co)
 
     async def _clear_cart(self, co: Checkout) -> None:
-        await self.d.remove_bought(co)
+        await self.d.cart.remove_bought(co)
 
 
 async def sweep(saga: Saga) -> int:

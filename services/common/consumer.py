@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Protocol
@@ -101,6 +101,16 @@ class UnitOfWork:
     async def emit(self, event: Event) -> None:
         """Store ``event`` in this service's outbox, in this transaction (the relay publishes it after commit)."""
         await outbox.enqueue(self.connection, event)
+
+
+@contextlib.asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[UnitOfWork]:
+    """A unit of work outside a consumer (an API call's state change): one transaction, committed on exit.
+
+    The same ``execute``/``emit`` a handler gets, so one use case runs unchanged from a route or a message.
+    """
+    async with engine.begin() as conn:
+        yield UnitOfWork(conn)
 
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]

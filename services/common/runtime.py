@@ -4,9 +4,9 @@ A service's ``app.py`` only names its parts::
 
     async def parts(rt: Runtime) -> None:
         engine = await rt.database("services.order", "order")
-        rt.state.orders = PostgresOrders(engine)
+        rt.state.service = service = OrderService(PostgresOrders(engine))
         rt.relay(engine)
-        rt.consumer("order-payments", IdempotentPolicy(engine, payments.handler(rt.state.orders)))
+        rt.consumer("order-payments", IdempotentPolicy(engine, payments.handler(service)))
 
     return create_service_app("order", settings, [api.router], parts=parts)
 

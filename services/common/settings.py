@@ -61,6 +61,7 @@ class ServiceSettings(BaseSettings):
             if new not in cls.model_fields or data.get(new) not in (None, ""):
                 continue
             value = data.pop(old.lower(), None)
+            value = convert(value) if value not in (None, "") else value  # old units, also as a keyword
             source = f"{old.lower()}="
             if value is None and prefix and (raw := os.environ.get(prefix + old)) is not None:
                 value, source = convert(raw), prefix + old

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from services.common.context import request_id
-from services.order import domain
 from services.order.deps import OrdersDep
 from services.order.domain import Command
 from services.order.schemas import CancelIn, ConfirmIn, OrderIn, order_out
@@ -27,19 +26,14 @@ CONFLICT = {409: {"description": "the transition is not allowed from the order's
     responses={409: {"description": "the order id exists with a different body"}},
 )
 async def create_order(orders: OrdersDep, body: OrderIn, response: Response) -> dict[str, Any]:
-    order = body.to_order()
-    domain.check_totals(order)
-    stored, created = await orders.create(order, body.fingerprint(), request_id.get())
+    stored, created = await orders.place(body.to_order(), body.fingerprint(), request_id.get())
     response.status_code = 201 if created else 200
     return order_out(stored)
 
 
 @router.get("/{order_id}", summary="Any order, by id")
 async def get_order(orders: OrdersDep, order_id: OrderId) -> dict[str, Any]:
-    order = await orders.get(order_id)
-    if order is None:
-        raise domain.NotFound(f"no order {order_id}", field="order_id")
-    return order_out(order)
+    return order_out(await orders.get(order_id))
 
 
 @router.post("/{order_id}/confirm", summary="pending -> confirmed, with its authorized payment", responses=CONFLICT)

@@ -1,4 +1,4 @@
-"""What the routes depend on, as Annotated aliases."""
+"""What the routes depend on, as Annotated aliases reading ``request.app.state``."""
 
 from __future__ import annotations
 
@@ -6,17 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.order.ports import Orders
-from services.order.settings import OrderSettings
+from services.order.service import OrderService
 
 
-def _orders(request: Request) -> Orders:
-    return request.app.state.orders
+def _service(request: Request) -> OrderService:
+    return request.app.state.service
 
 
-def _settings(request: Request) -> OrderSettings:
-    return request.app.state.settings
-
-
-OrdersDep = Annotated[Orders, Depends(_orders)]
-SettingsDep = Annotated[OrderSettings, Depends(_settings)]
+OrdersDep = Annotated[OrderService, Depends(_service)]

@@ -1,9 +1,10 @@
 """The order and its lifecycle, as plain data and rules (no FastAPI, no SQL, no boto3).
 
 An order moves through an explicit state machine (``TRANSITIONS``); every move emits one
-event. A command whose target state the order has already reached is a no-op, so the
-checkout saga and the payment events can repeat any step; any other command that is not in
-the table is an ``IllegalTransition`` and changes nothing.
+event (``event``), which the service writes to the outbox in the move's transaction. A
+command whose target state the order has already reached is a no-op, so the checkout saga
+and the payment events can repeat any step; any other command that is not in the table is
+an ``IllegalTransition`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from reference.events import Event, new_event
+from services.common import errors
 
 
 class OrderStatus(enum.StrEnum):
@@ -67,29 +71,22 @@ def reachable(start: OrderStatus, goal: OrderStatus) -> bool:
     return goal in seen
 
 
-class OrderError(Exception):
-    """A rule of the order model refused a request; ``detail`` says which."""
-
-    def __init__(self, detail: str, **extensions: Any):
-        super().__init__(detail)
-        self.detail = detail
-        self.extensions = extensions
-
-
-class NotFound(OrderError):
-    pass
-
-
-class Invalid(OrderError):
+class Invalid(errors.Invalid):
     """Bad input: ``field`` names what was wrong."""
 
     def __init__(self, field: str, detail: str):
         super().__init__(f"{field}: {detail}", field=field)
-        self.field = field
 
 
-class Conflict(OrderError):
-    pass
+NotFound = errors.NotFound
+Conflict = errors.Conflict
+
+
+class OrderIdReused(Conflict):
+    def __init__(self, order_id: str):
+        super().__init__(
+            f"order {order_id} already exists with a different body; an order id cannot be reused", field="order_id"
+        )
 
 
 class IllegalTransition(Conflict):
@@ -217,3 +214,14 @@ def event_data(order: Order, previous: OrderStatus | None = None) -> dict[str, A
         "checkout_id": order.checkout_id,
         "reason": order.cancel_reason if order.status is OrderStatus.CANCELLED else None,
     }
+
+
+def event(order: Order, previous: OrderStatus | None = None, correlation_id: str | None = None) -> Event:
+    """The event of the move of ``order`` (from ``previous``) to its status: what consumers are told."""
+    return new_event(
+        EVENT_OF[order.status],
+        source="order",
+        subject=order.id,
+        data=event_data(order, previous),
+        correlation_id=order.checkout_id or correlation_id,
+    )

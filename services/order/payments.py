@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from reference.events import Event
+from services.common.consumer import Handler, UnitOfWork
 from services.order import domain
-from services.order.adapters.postgres import PostgresOrders
 from services.order.domain import Command
+from services.order.service import OrderService
 
 log = logging.getLogger("services.order.payments")
+QUEUE = "order-payments"
 COMMANDS = {"PaymentCaptured": Command.PAY, "PaymentRefunded": Command.REFUND}
 
 
@@ -37,10 +37,10 @@ class NotYet(Exception):
     """The order cannot take this event yet (it may later): left for redelivery and the DLQ."""
 
 
-def handler(orders: PostgresOrders):
-    """The consumer's handler, bound to the repository."""
+def handler(orders: OrderService) -> Handler:
+    """The consumer's handler ``(event, uow)``: one locked read of the order, then the move, in ``uow``."""
 
-    async def handle(event: Event, conn: AsyncConnection) -> None:
+    async def handle(event: Event, uow: UnitOfWork) -> None:
         command = COMMANDS.get(event.event_type)
         if command is None:
             log.info("ignoring %s: not an event this queue is for", event.event_type)
@@ -48,16 +48,17 @@ def handler(orders: PostgresOrders):
         order_id = str(event.data.get("order_id") or "")
         payment_id = event.data.get("payment_id")
         extra = {"order_id": order_id, "payment_id": payment_id, "event_id": str(event.event_id)}
-        order = await orders.lock(conn, order_id) if order_id else None
-        if order is None:
-            raise UnknownOrder(f"{event.event_type} {event.event_id} names unknown order {order_id!r}")
+        try:
+            order = await orders.lock(uow, order_id)
+        except domain.NotFound:
+            raise UnknownOrder(f"{event.event_type} {event.event_id} names unknown order {order_id!r}") from None
         if payment_id and order.payment_id and payment_id != order.payment_id:
             log.error("%s for a payment that is not the order's: needs a refund by hand", event.event_type, extra=extra)
             return
         if (event.data.get("amount_minor"), event.data.get("currency")) != (order.total_minor, order.currency):
             log.warning("%s amount differs from the order total", event.event_type, extra=extra)
         try:
-            await orders.apply_on(conn, order_id, command, correlation_id=event.correlation_id)
+            await orders.transition(uow, order, command, correlation_id=event.correlation_id)
         except domain.IllegalTransition as exc:
             if domain.reachable(exc.frm, exc.to):
                 raise NotYet(f"order {order_id} is {exc.frm}; {event.event_type} will be retried") from exc

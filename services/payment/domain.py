@@ -20,6 +20,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from reference.events import Event, new_event
+from services.common import errors
+
 MAX_AMOUNT_MINOR = 100_000_000  # one million in major units: larger sums are a mistake, not a shop order
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
@@ -70,19 +73,53 @@ EVENT_OF_STATUS = {
 }
 
 
-class PaymentError(Exception):
-    """A rule of the model was broken; the message says which."""
+class PaymentError(errors.DomainError):
+    """A rule of the payment model said no; each kind carries its HTTP status (services.common.errors)."""
 
 
-class IllegalTransition(PaymentError):
+class InvalidRequest(PaymentError, errors.Invalid):
+    """An authorization request breaks a money or method rule; ``field`` names it."""
+
+
+class IllegalTransition(PaymentError, errors.Conflict):
+    title = "Illegal payment transition"
+
     def __init__(self, operation: Operation, status: PaymentStatus):
         allowed = " or ".join(sorted(TRANSITIONS[operation][0]))
         super().__init__(f"cannot {operation} a payment that is {status} (only one that is {allowed})")
-        self.operation, self.status = operation, status
+        self.operation, self.status_now = operation, status
 
 
-class KeyReused(PaymentError):
+class KeyReused(PaymentError, errors.Conflict):
     """The idempotency key belongs to an authorization with a different request."""
+
+    title = "Idempotency key reused"
+
+
+class PaymentNotFound(PaymentError, errors.NotFound):
+    pass
+
+
+class AuthorizationInProgress(PaymentError, errors.Conflict):
+    """Another request with this key is still waiting for the provider."""
+
+    title = "Authorization in progress"
+
+
+class ProviderRefused(PaymentError):
+    """The provider refused a capture, void or refund our records allow: the two disagree."""
+
+    status, title = 502, "Payment provider refused"
+
+
+class ProviderUnavailable(PaymentError):
+    """The provider did not answer; the attempt is recorded and the payment left as the outcome requires."""
+
+    status, title = 504, "Payment provider did not answer"
+
+    def __init__(self, detail: str, payment: Payment):
+        super().__init__(detail, payment_id=str(payment.id), payment_status=str(payment.status), reason=payment.reason)
+        self.payment = payment
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +135,11 @@ class AuthorizationRequest:
 
     def __post_init__(self) -> None:
         if not 0 < self.amount_minor <= MAX_AMOUNT_MINOR:
-            raise PaymentError(f"amount_minor must be between 1 and {MAX_AMOUNT_MINOR}")
+            raise InvalidRequest(f"amount_minor must be between 1 and {MAX_AMOUNT_MINOR}", field="amount_minor")
         if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
-            raise PaymentError("currency must be three capital letters (ISO 4217)")
+            raise InvalidRequest("currency must be three capital letters (ISO 4217)", field="currency")
         if self.payment_method not in PAYMENT_METHODS:
-            raise PaymentError(f"payment_method must be one of {', '.join(PAYMENT_METHODS)}")
+            raise InvalidRequest(f"payment_method must be one of {', '.join(PAYMENT_METHODS)}", field="payment_method")
 
     def same_request(self, payment: Payment) -> bool:
         """Whether ``payment`` was created by this very request (a retry), not another one reusing its key."""
@@ -181,3 +218,14 @@ def settled_status(outcome: str, reason: str | None = None) -> tuple[PaymentStat
     if outcome == "timeout":
         return S.FAILED, TIMEOUT_REASON
     return S.FAILED, "provider_error"
+
+
+def event(payment: Payment, correlation_id: str | None = None) -> Event:
+    """The event a payment's move to its status emits (one per move)."""
+    return new_event(
+        EVENT_OF_STATUS[payment.status],
+        source="payment",
+        subject=str(payment.id),
+        data=payment.event_data(),
+        correlation_id=correlation_id,
+    )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from uuid import UUID
 
-from reference.events import Event
+from services.common.consumer import UnitOfWork
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
 
 
@@ -70,7 +71,15 @@ class PaymentProvider(abc.ABC):
 
 
 class PaymentRepository(abc.ABC):
-    """Payments, their provider attempts and their events (outbox), each change in one transaction."""
+    """Payments, their provider attempts and the provider's callbacks.
+
+    A state change runs in a unit of work (``transaction``): the attempt, the move and the event the
+    service emits with ``uow.emit`` commit together or not at all. The store knows nothing of events.
+    """
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
 
     @abc.abstractmethod
     async def claim(self, request: AuthorizationRequest, payment_id: UUID) -> tuple[Payment, bool]:
@@ -93,32 +102,24 @@ class PaymentRepository(abc.ABC):
     async def attempts(self, payment_id: UUID) -> list[Attempt]: ...
 
     @abc.abstractmethod
-    async def apply(
+    async def move(
         self,
+        uow: UnitOfWork,
         payment_id: UUID,
         sources: frozenset[PaymentStatus],
         target: PaymentStatus,
         *,
         reason: str | None,
         provider_ref: str | None,
-        attempt: Attempt | None,
-        event: Callable[[Payment], Event],
     ) -> Payment | None:
-        """Record ``attempt`` and, if the payment is still in one of ``sources``, move it to ``target``
-        and write ``event(moved payment)`` to the outbox, all in one transaction.
+        """If the payment is still in one of ``sources``, move it to ``target`` (a compare-and-set).
 
-        Returns the moved payment, or None when another caller moved it first (nothing else changed).
+        Returns the moved payment, or None when another caller moved it first (nothing changed).
         """
 
     @abc.abstractmethod
-    async def record_attempt(self, attempt: Attempt) -> None: ...
+    async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None: ...
 
     @abc.abstractmethod
     async def record_callback(self, callback: ProviderCallback) -> bool:
         """Remember a provider callback; False when its id was seen before (a duplicate)."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None: ...
-
-    @abc.abstractmethod
-    async def close(self) -> None: ...

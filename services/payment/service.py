@@ -23,19 +23,21 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from reference.events import Event, new_event
 from services.common.context import request_id
+from services.payment import domain
 from services.payment.domain import (
-    EVENT_OF_STATUS,
     TRANSITIONS,
     Attempt,
+    AuthorizationInProgress,
     AuthorizationRequest,
     IllegalTransition,
     KeyReused,
     Operation,
     Payment,
-    PaymentError,
+    PaymentNotFound,
     PaymentStatus,
+    ProviderRefused,
+    ProviderUnavailable,
     next_status,
     settled_status,
 )
@@ -46,26 +48,6 @@ PENDING = frozenset({PaymentStatus.PENDING})
 # Payment ids derive from idempotency keys, so a replayed simulation (same keys, same seed)
 # makes the same provider calls and draws the same outcomes.
 PAYMENT_IDS = uuid.UUID("5b0c3a52-6d1e-4f7a-9a55-0c1f7c6e2b10")
-
-
-class PaymentNotFound(PaymentError):
-    pass
-
-
-class AuthorizationInProgress(PaymentError):
-    """Another request with this key is still waiting for the provider."""
-
-
-class ProviderUnavailable(PaymentError):
-    """The provider did not answer; the attempt is recorded and the payment left as the outcome requires."""
-
-    def __init__(self, message: str, payment: Payment):
-        super().__init__(message)
-        self.payment = payment
-
-
-class ProviderRefused(PaymentError):
-    """The provider refused a capture, void or refund our records allow: the two disagree."""
 
 
 class PaymentOrchestrator:
@@ -89,7 +71,21 @@ class PaymentOrchestrator:
     # ------------------------------------------------------------------ authorize
 
     async def authorize(self, request: AuthorizationRequest) -> tuple[Payment, bool]:
-        """The payment for ``request``'s key, and whether this call created it."""
+        """The payment for ``request``'s key, and whether this call created it.
+
+        A decline is an outcome; an authorization the provider did not answer (the payment ``failed``)
+        raises ``ProviderUnavailable``, for this call and every repeat of the key.
+        """
+        payment, created = await self._authorization(request)
+        if payment.status == PaymentStatus.FAILED:
+            raise ProviderUnavailable(
+                f"the provider did not answer the authorization ({payment.reason}); the payment is recorded as"
+                " failed, and voiding it is safe: that releases any hold the provider placed",
+                payment,
+            )
+        return payment, created
+
+    async def _authorization(self, request: AuthorizationRequest) -> tuple[Payment, bool]:
         payment, created = await self.payments.claim(request, uuid.uuid5(PAYMENT_IDS, request.idempotency_key))
         if created:
             return await self._authorize_at_provider(payment), True
@@ -123,17 +119,17 @@ class PaymentOrchestrator:
         call = self.provider.authorize(str(payment.id), payment.amount_minor, payment.currency, payment.payment_method)
         result, attempt = await self._call(payment, Operation.AUTHORIZE, request, call)
         status, reason = settled_status(attempt.outcome, result.reason if result else None)
-        moved = await self.payments.apply(
-            payment.id, PENDING, status, reason=reason, provider_ref=attempt.provider_ref, attempt=attempt, event=_event
+        moved = await self._move(
+            payment.id, PENDING, status, reason=reason, provider_ref=attempt.provider_ref, attempt=attempt
         )
         # None: a provider callback settled it first (with the same outcome); answer what is stored.
-        return moved or await self._get(payment.id)
+        return moved or await self.get(payment.id)
 
     # ------------------------------------------------------------------ capture, void, refund
 
     async def follow_up(self, operation: Operation, payment_id: UUID) -> tuple[Payment, bool]:
         """Capture, void or refund; a repeat of a done operation answers the payment unchanged (False)."""
-        payment = await self._get(payment_id)
+        payment = await self.get(payment_id)
         target = next_status(operation, payment.status)
         if target is None:
             return payment, False
@@ -145,19 +141,22 @@ class PaymentOrchestrator:
         }
         request = {"amount_minor": payment.amount_minor, "from_status": str(payment.status)}
         result, attempt = await self._call(payment, operation, request, calls[operation]())
-        if attempt.outcome in ("timeout", "error"):
-            await self.payments.record_attempt(attempt)
-            raise ProviderUnavailable(f"the provider did not complete the {operation}: {attempt.error}", payment)
         if attempt.outcome != "ok":
-            await self.payments.record_attempt(attempt)
+            async with self.payments.transaction() as uow:
+                await self.payments.record_attempt(uow, attempt)
+        if attempt.outcome in ("timeout", "error"):
+            raise ProviderUnavailable(
+                f"the provider did not complete the {operation}: {attempt.error}; the payment stays"
+                f" {payment.status} and retrying is safe",
+                payment,
+            )
+        if attempt.outcome != "ok":
             raise ProviderRefused(f"the provider refused the {operation}: {result.reason if result else ''}")
         sources = TRANSITIONS[operation][0]
-        moved = await self.payments.apply(
-            payment.id, sources, target, reason=payment.reason, provider_ref=None, attempt=attempt, event=_event
-        )
+        moved = await self._move(payment.id, sources, target, reason=payment.reason, provider_ref=None, attempt=attempt)
         if moved is not None:
             return moved, True
-        current = await self._get(payment.id)  # a concurrent request (or a callback) moved it first
+        current = await self.get(payment.id)  # a concurrent request (or a callback) moved it first
         if current.status != target:
             raise IllegalTransition(operation, current.status)
         return current, False
@@ -183,9 +182,7 @@ class PaymentOrchestrator:
             sources, target, reason = frozenset(), payment.status, payment.reason
         if payment.status in sources:
             ref = callback.provider_ref if callback.operation == Operation.AUTHORIZE else None
-            moved = await self.payments.apply(
-                payment.id, sources, target, reason=reason, provider_ref=ref, attempt=None, event=_event
-            )
+            moved = await self._move(payment.id, sources, target, reason=reason, provider_ref=ref, attempt=None)
             if moved is not None:
                 self.callbacks["applied"] += 1
                 return
@@ -219,21 +216,41 @@ class PaymentOrchestrator:
         )
         return result, attempt
 
-    async def _get(self, payment_id: UUID) -> Payment:
+    async def _move(
+        self,
+        payment_id: UUID,
+        sources: frozenset[PaymentStatus],
+        target: PaymentStatus,
+        *,
+        reason: str | None,
+        provider_ref: str | None,
+        attempt: Attempt | None,
+    ) -> Payment | None:
+        """Record ``attempt`` and, if the payment is still in one of ``sources``, move it to ``target`` and emit
+        its event, all in one transaction. None when another caller moved it first (nothing else changed)."""
+        async with self.payments.transaction() as uow:
+            if attempt is not None:
+                await self.payments.record_attempt(uow, attempt)
+            moved = await self.payments.move(uow, payment_id, sources, target, reason=reason, provider_ref=provider_ref)
+            if moved is not None:
+                await uow.emit(domain.event(moved, correlation_id=_correlation()))
+        return moved
+
+    # ------------------------------------------------------------------ reads
+
+    async def get(self, payment_id: UUID) -> Payment:
         payment = await self.payments.get(payment_id)
         if payment is None:
-            raise PaymentNotFound(f"there is no payment {payment_id}")
+            raise PaymentNotFound(f"there is no payment {payment_id}", field="payment_id")
         return payment
 
+    async def detail(self, payment_id: UUID) -> tuple[Payment, list[Attempt]]:
+        """A payment and every provider attempt made for it."""
+        return await self.get(payment_id), await self.payments.attempts(payment_id)
 
-def _event(payment: Payment) -> Event:
-    return new_event(
-        EVENT_OF_STATUS[payment.status],
-        source="payment",
-        subject=str(payment.id),
-        data=payment.event_data(),
-        correlation_id=_correlation(),
-    )
+    async def find(self, *, order_id: str | None = None, customer_sub: str | None = None) -> list[Payment]:
+        """The payments of an order, or of a customer (of one order), oldest first."""
+        return await self.payments.find(order_id=order_id, customer_sub=customer_sub)
 
 
 def _correlation(get: Callable[[], str] = request_id.get) -> str | None:

@@ -228,7 +228,7 @@ async def test_a_token_without_an_email_claim_checks_out_with_the_address_from_s
     monkeypatch.setenv("SHOP_USER_POOL_CLIENT_ID", provisioned.user_pool_clients["web"])
     monkeypatch.setenv("PROFILE_AUTO_CONFIRM", "true")
     profile_url = await serve_app(create_profile())
-    shop.app.state.saga.d.profile.base_url = profile_url
+    shop.app.state.service.profiles.client.base_url = profile_url
     async with httpx.AsyncClient(base_url=profile_url) as profile:
         signup = await profile.post("/auth/signup", json={"email": "grace@example.com", "password": "Cobol-Rules-1959"})
         assert signup.status_code in (200, 201), signup.text
@@ -237,19 +237,3 @@ async def test_a_token_without_an_email_claim_checks_out_with_the_address_from_s
     r = await shop.buy(user)
     assert r.status_code == 201, r.text
     assert (await shop.order(r.json()["order_id"]))["email"] == "grace@example.com"
-
-
-def test_a_cart_short_of_stock_fails_as_out_of_stock_and_a_withdrawn_product_as_cart_not_ready():
-    from services.checkout.domain import Reason, StepFailed, lines_from_cart
-
-    line = {"product_id": "mug", "name": "Mug", "quantity": 2, "unit_price_minor": 100, "available": 1}
-    short = {
-        "lines": [line],
-        "checkout_ready": False,
-        "problems": [{"product_id": "mug", "problem": "only 1 available"}],
-    }
-    gone = {"lines": [{"product_id": "old", "quantity": 1, "available": 0}], "checkout_ready": False, "problems": []}
-    for cart, reason in ((short, Reason.OUT_OF_STOCK), (gone, Reason.CART_NOT_READY)):
-        with pytest.raises(StepFailed) as failed:
-            lines_from_cart(cart)
-        assert failed.value.reason is reason

@@ -41,18 +41,10 @@ def drain(sqs, url: str) -> list[dict]:
     return out
 
 
-def test_the_envelope_refuses_unknown_types_and_future_versions():
-    with pytest.raises(ValueError, match="unknown event type"):
-        Event(event_type="OrderTeleported", version=1, source="order", subject="o1")
-    with pytest.raises(ValueError, match="newer than the model"):
-        Event(event_type="OrderConfirmed", version=99, source="order", subject="o1")
-    assert order_event("o1").topic == "order-events"
-
-
 async def test_committed_events_reach_the_subscribed_queues_and_are_marked_published(engine, aws, provisioned: Outputs):
     async with engine.begin() as conn:
         await enqueue(conn, order_event("o-1"))
-        await enqueue(conn, order_event("o-2", "OrderPlaced"))  # nobody subscribes to OrderPlaced
+        await enqueue(conn, order_event("o-2", "OrderPlaced"))  # no queue takes OrderPlaced (analytics will)
     relay = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region))
     assert await relay.publish_pending() == 2
     assert await relay.pending() == 0
@@ -113,7 +105,7 @@ async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Ou
 
 async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq(engine, aws, provisioned: Outputs):
     async def explode(event: Event, uow: UnitOfWork) -> None:
-        await record(event, conn)
+        await record(event, uow)
         raise RuntimeError("downstream is broken")
 
     sqs = aws.client("sqs")
@@ -171,14 +163,3 @@ def test_dead_letters_can_be_listed_shown_and_redriven_to_a_consumer_that_handle
         "o-dead-1",
         "o-dead-2",
     ]
-
-
-def test_every_event_type_of_the_model_has_a_payload_schema():
-    from reference.events import EVENT_TOPICS, PAYLOADS, payload
-
-    assert set(PAYLOADS) == set(EVENT_TOPICS)
-    data = {"payment_id": "p1", "order_id": "o1", "amount_minor": 100, "currency": "EUR"}
-    event = new_event("PaymentCaptured", source="payment", subject="p1", data=data)
-    assert payload(event).amount_minor == 100
-    with pytest.raises(ValueError, match="amount_minor"):
-        payload(new_event("PaymentCaptured", source="payment", subject="p1", data={"payment_id": "p1"}))

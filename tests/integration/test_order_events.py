@@ -7,12 +7,13 @@ import json
 import time
 
 import pytest
-from order_support import order_body, outbox_rows, running, settings_for, user
+import sqlalchemy as sa
+from order_support import order_body, outbox_rows, payment_consumer, running, settings_for, user
 
 from reference.events import Event, new_event
-from services.common.consumer import Tally
+from services.common.consumer import IdempotentPolicy, Outcome, Tally
 from services.common.outbox import SnsPublisher
-from services.order.app import payment_consumer
+from services.order import payments
 
 
 def payment_event(event_type: str, order_id: str, payment_id: str = "pay-1") -> Event:
@@ -54,7 +55,7 @@ async def test_a_payment_captured_event_from_sns_moves_a_confirmed_order_to_paid
     async with running(order_settings) as (app, client):
         await confirmed_order(client, "ord-1")
         publish(aws, payment_event("PaymentCaptured", "ord-1"))
-        consumer = await asyncio.to_thread(payment_consumer, app.state.orders.engine, app.state.orders, order_settings)
+        consumer = await asyncio.to_thread(payment_consumer, app, order_settings)
         assert (await drain(consumer)).handled == 1
         order = (await client.get("/orders/ord-1", headers=user("sub-alice"))).json()
         assert order["status"] == "paid"
@@ -68,17 +69,40 @@ async def test_a_duplicate_payment_captured_delivery_is_handled_once(order_setti
         publish(aws, captured)
         publish(aws, captured)  # at-least-once: SNS may deliver the same event twice
         publish(aws, payment_event("PaymentCaptured", "ord-2"))  # a second callback: a new event id, same capture
-        consumer = await asyncio.to_thread(payment_consumer, app.state.orders.engine, app.state.orders, order_settings)
+        consumer = await asyncio.to_thread(payment_consumer, app, order_settings)
         outcome = await drain(consumer)
         assert (outcome.handled, outcome.duplicates, outcome.failed) == (2, 1, 0)
         assert [e for e, _ in await outbox_rows(app, "ord-2")] == ["OrderPlaced", "OrderConfirmed", "OrderPaid"]
+
+
+async def test_a_payment_captured_event_costs_one_locked_read_of_the_order_and_the_writes(order_settings):
+    async with running(order_settings) as (app, client):
+        await confirmed_order(client, "ord-reads")
+        engine = app.state.service.orders.engine
+        policy = IdempotentPolicy(engine, payments.handler(app.state.service))
+        statements: list[str] = []
+
+        def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+            statements.append(" ".join(statement.split()))
+
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            outcome = await policy.process(payment_event("PaymentCaptured", "ord-reads").model_dump_json())
+        finally:
+            sa.event.remove(engine.sync_engine, "before_cursor_execute", seen)
+        assert outcome is Outcome.HANDLED
+        kinds = [s.split()[0].upper() for s in statements]
+        # the event id recorded; the order read once, locked; its status, history row and event written
+        assert kinds == ["INSERT", "SELECT", "UPDATE", "INSERT", "INSERT"], statements
+        assert statements[1].endswith("FOR UPDATE OF orders"), statements[1]
+        assert [e for e, _ in await outbox_rows(app, "ord-reads")][-1] == "OrderPaid"
 
 
 async def test_odd_payment_events_end_acknowledged_or_in_the_dlq_never_in_a_loop(order_settings, aws, provisioned):
     sqs = aws.client("sqs")
     sqs.set_queue_attributes(QueueUrl=provisioned.queues["order-payments"], Attributes={"VisibilityTimeout": "0"})
     async with running(order_settings) as (app, client):
-        consumer = await asyncio.to_thread(payment_consumer, app.state.orders.engine, app.state.orders, order_settings)
+        consumer = await asyncio.to_thread(payment_consumer, app, order_settings)
 
         # Captured for an order that was cancelled: it can never apply; logged and acknowledged.
         await confirmed_order(client, "ord-cancelled")

@@ -32,7 +32,7 @@ async def send(client, app, order_id: str, command: Command):
     """A command as its caller sends it: the saga over HTTP, a capture through the repository the consumer uses."""
     if command is Command.PAY:
         try:
-            await app.state.orders.apply(order_id, command)
+            await app.state.service.apply(order_id, command)
         except domain.IllegalTransition as exc:
             return 409, exc.extensions
         return 200, {}
@@ -49,6 +49,20 @@ async def test_twenty_parallel_creates_of_one_id_make_one_order_and_one_event(or
         assert await outbox_rows(app, "ord-parallel") == [("OrderPlaced", False)]
         listed = (await client.get("/orders", headers=user("sub-alice"))).json()
         assert [o["order_id"] for o in listed["items"]] == ["ord-parallel"]
+
+
+async def test_twenty_parallel_confirms_of_one_order_all_answer_it_confirmed_with_one_event(order_settings):
+    # Nineteen of them wait for the row lock and read the order after the first confirm committed: they must
+    # see its history too (a stale one would make them refuse confirmed -> confirmed with 409).
+    async with running(order_settings) as (app, client):
+        assert (await client.post("/internal/orders", json=order_body("ord-twins"))).status_code == 201
+        body = ROUTE_BODIES[Command.CONFIRM]
+        answers = await asyncio.gather(
+            *(client.post("/internal/orders/ord-twins/confirm", json=body) for _ in range(20))
+        )
+        assert {(r.status_code, r.json()["status"]) for r in answers} == {(200, "confirmed")}
+        assert {tuple(r.json()["history"]) for r in answers} == {("pending", "confirmed")}
+        assert [e for e, _ in await outbox_rows(app, "ord-twins")] == ["OrderPlaced", "OrderConfirmed"]
 
 
 async def test_the_same_id_with_another_body_is_a_conflict_and_changes_nothing(order_settings):
@@ -98,7 +112,7 @@ async def test_every_command_from_every_state_does_what_the_state_machine_says(o
             assert (await client.post("/internal/orders", json=order_body(order_id))).status_code == 201
             for step in PATHS[start]:
                 assert (await send(client, app, order_id, step))[0] == 200
-            before = await app.state.orders.get(order_id)
+            before = await app.state.service.get(order_id)
             assert before.status is start
             try:
                 expected = domain.decide(before, command, payment_id="pay-1", reason="customer asked")
@@ -106,7 +120,7 @@ async def test_every_command_from_every_state_does_what_the_state_machine_says(o
                 expected = None
 
             status, body = await send(client, app, order_id, command)
-            after = await app.state.orders.get(order_id)
+            after = await app.state.service.get(order_id)
             events = await outbox_rows(app, order_id)
             case = f"{command} from {start}"
             if expected is None:

@@ -46,7 +46,7 @@ class Service:
     async def send(self, order_id: str, command: Command) -> int:
         if command is Command.PAY:  # what the payment consumer runs for PaymentCaptured
             try:
-                await self.app.state.orders.apply(order_id, command)
+                await self.app.state.service.apply(order_id, command)
             except domain.IllegalTransition:
                 return 409
             return 200
@@ -103,7 +103,7 @@ def machine(service: Service) -> type[RuleBasedStateMachine]:
         @invariant()
         def the_database_and_the_outbox_match_the_model(self) -> None:
             for order_id, model in self.model.items():
-                stored = service.run(service.app.state.orders.get(order_id))
+                stored = service.run(service.app.state.service.get(order_id))
                 assert stored.status is model.status
                 assert stored.history == model.history
                 events = service.run(outbox_rows(service.app, order_id))

@@ -152,7 +152,7 @@ async def test_a_shopper_sees_only_their_own_payments(svc):
 
 
 async def test_the_relay_publishes_payment_captured_to_the_order_payments_queue(aws, database_secret, provisioned):
-    settings = settings_for(aws, database_secret, run_relay=True, relay_idle_ms=50)
+    settings = settings_for(aws, database_secret, run_relay=True, relay_idle_s=0.05)
     async with running(settings) as svc:
         body = authorization()
         pid = await authorized(svc, idempotency_key=body["idempotency_key"], order_id=body["order_id"])

@@ -26,6 +26,10 @@ from services.catalog.settings import CatalogSettings
 from services.checkout.app import create_app as create_checkout
 from services.checkout.settings import CheckoutSettings
 from services.common import outbox
+from services.order.app import create_app as create_order
+from services.order.settings import OrderSettings
+from services.payment.app import create_app as create_payment
+from services.payment.settings import PaymentSettings
 
 # Every service that runs an outbox relay, built with its settings for the test's stage and database.
 RELAY_SERVICES: dict[str, Callable[[Any, str], FastAPI]] = {
@@ -34,6 +38,12 @@ RELAY_SERVICES: dict[str, Callable[[Any, str], FastAPI]] = {
     ),
     "checkout": lambda aws, secret: create_checkout(
         CheckoutSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, sweep_interval_s=0)
+    ),
+    "order": lambda aws, secret: create_order(
+        OrderSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, consumer_wait_s=1)
+    ),
+    "payment": lambda aws, secret: create_payment(
+        PaymentSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret)
     ),
 }
 

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from reference.events import new_event
-from services.checkout.domain import Checkout, Reason, Status
+from reference.events import Event
+from services.checkout.domain import TERMINAL, Checkout, Reason, Status
 from services.common.outbox import enqueue
 
 metadata = sa.MetaData()
@@ -64,7 +64,9 @@ def _from_row(row: Any) -> Checkout:
     )  # fmt: skip
 
 
-class Checkouts:
+class PostgresCheckouts:
+    """The ``Checkouts`` port on PostgreSQL."""
+
     def __init__(self, engine: AsyncEngine, lease_s: float):
         self.engine, self.lease = engine, timedelta(seconds=lease_s)
 
@@ -95,15 +97,13 @@ class Checkouts:
             row = (await conn.execute(sa.select(checkouts).where(checkouts.c.checkout_id == checkout_id))).first()
         return _from_row(row) if row else None
 
-    async def save(self, co: Checkout, step: str, outcome: str = "ok") -> None:
-        """Record a step; a terminal state also releases the lease and writes its event to the outbox."""
+    async def save(self, co: Checkout, step: str, outcome: str = "ok", event: Event | None = None) -> None:
+        """Record a step and ``event`` (to the outbox) in one transaction; a terminal state releases the lease."""
         values = _to_row(co)
+        values["locked_until"] = None if co.status in TERMINAL else datetime.now(UTC) + self.lease
         async with self.engine.begin() as conn:
-            if co.status in (Status.COMPLETED, Status.FAILED):
-                values["locked_until"] = None
-                await enqueue(conn, _outcome_event(co))
-            else:
-                values["locked_until"] = datetime.now(UTC) + self.lease
+            if event is not None:
+                await enqueue(conn, event)
             await conn.execute(checkouts.update().where(checkouts.c.checkout_id == co.checkout_id).values(**values))
             await self._log(conn, co.checkout_id, step, outcome)
 
@@ -138,13 +138,3 @@ class Checkouts:
     @staticmethod
     async def _log(conn: AsyncConnection, checkout_id: str, step: str, outcome: str) -> None:
         await conn.execute(steps.insert().values(checkout_id=checkout_id, step=step, outcome=outcome[:200]))
-
-
-def _outcome_event(co: Checkout):
-    completed = co.status is Status.COMPLETED
-    data = {"checkout_id": co.checkout_id, "customer_sub": co.customer_sub, "order_id": co.order_id}
-    if not completed:
-        data["reason"] = co.failure_reason.value if co.failure_reason else None
-    return new_event(
-        "CheckoutCompleted" if completed else "CheckoutFailed", source="checkout", subject=co.checkout_id, data=data
-    )

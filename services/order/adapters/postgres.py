@@ -1,26 +1,27 @@
 """Orders in PostgreSQL (Aurora): SQLAlchemy 2 Core on an async psycopg engine.
 
-A transition locks the order row (``FOR UPDATE``), asks the domain what the command does,
-and writes the new status, a history row and the event to the outbox in one transaction:
-either all three are there or none is.
+An order is read in ONE statement, its lines and history folded in by subqueries; a transition
+reads it so with its row locked (``FOR UPDATE OF orders``), then writes the status and a history
+row in the caller's unit of work, where the service also writes the event to the outbox: either
+all three are there or none is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by, insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reference.events import new_event
-from services.common import outbox
-from services.order import domain
-from services.order.domain import Command, Decision, Order, OrderLine, OrderStatus
-from services.order.ports import Orders
+from services.common import consumer
+from services.common.consumer import UnitOfWork
+from services.order.domain import Order, OrderLine, OrderStatus
 
-SOURCE = "order"
 metadata = sa.MetaData()
 orders = sa.Table(
     "orders",
@@ -64,14 +65,23 @@ history = sa.Table(
 )
 
 
-class PostgresOrders(Orders):
+class PostgresOrders:
+    """The ``Orders`` port on PostgreSQL."""
+
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
 
-    async def create(self, order: Order, fingerprint: str, correlation_id: str | None = None) -> tuple[Order, bool]:
-        async with self.engine.begin() as conn:
-            # Concurrent creates of one id: the losers wait on the key until the winner commits, then see its row.
-            made = await conn.execute(
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        async with consumer.transaction(self.engine) as uow:
+            yield uow
+
+    async def insert(
+        self, uow: UnitOfWork, order: Order, fingerprint: str, event_id: uuid.UUID
+    ) -> tuple[Order, str, bool]:
+        # Concurrent creates of one id: the losers wait on the key until the winner commits, then see its row.
+        made = (
+            await uow.execute(
                 insert(orders)
                 .values(
                     order_id=order.id,
@@ -87,111 +97,91 @@ class PostgresOrders(Orders):
                     fingerprint=fingerprint,
                 )
                 .on_conflict_do_nothing(index_elements=["order_id"])
-                .returning(orders.c.order_id)
+                .returning(orders.c.created_at, orders.c.updated_at)
             )
-            if made.first() is not None:
-                await conn.execute(
-                    order_lines.insert(),
-                    [
-                        {"order_id": order.id, "line_no": i, **_line_row(line)}
-                        for i, line in enumerate(order.lines, start=1)
-                    ],
+        ).first()
+        if made is None:
+            row = (await uow.execute(_select().where(orders.c.order_id == order.id))).one()
+            return _order(row), row.fingerprint, False
+        await uow.execute(
+            order_lines.insert(),
+            [{"order_id": order.id, "line_no": i, **_line_row(line)} for i, line in enumerate(order.lines, start=1)],
+        )
+        await self._history(uow, order.id, None, OrderStatus.PENDING, event_id, None)
+        stored = replace(
+            order,
+            status=OrderStatus.PENDING,
+            history=(OrderStatus.PENDING,),
+            created_at=made.created_at,
+            updated_at=made.updated_at,
+        )
+        return stored, fingerprint, True
+
+    async def lock(self, uow: UnitOfWork, order_id: str) -> Order | None:
+        query = _select().where(orders.c.order_id == order_id).with_for_update(of=orders)
+        row = (await uow.execute(query)).first()
+        if row is not None and (row.reached or [None])[-1] != row.status:
+            # A concurrent move committed while this read waited for the lock: PostgreSQL hands back the row's
+            # new version, but the history subquery ran in the statement's older snapshot (its last status is
+            # not the row's). Read again, holding the lock now: only on that race does a transition read twice.
+            row = (await uow.execute(query)).first()
+        return _order(row) if row else None
+
+    async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: uuid.UUID) -> Order:
+        updated_at = (
+            await uow.execute(
+                orders.update()
+                .where(orders.c.order_id == order.id)
+                .values(
+                    status=str(order.status),
+                    payment_id=order.payment_id,
+                    cancel_reason=order.cancel_reason,
+                    updated_at=sa.func.now(),
                 )
-                await self._record(conn, order, None, correlation_id)
-                return await _load(conn, order.id), True  # type: ignore[return-value]
-            stored = (await conn.execute(sa.select(orders.c.fingerprint).where(orders.c.order_id == order.id))).one()
-            if stored.fingerprint != fingerprint:
-                raise domain.Conflict(
-                    f"order {order.id} already exists with a different body; an order id cannot be reused",
-                    field="order_id",
-                )
-            return await _load(conn, order.id), False  # type: ignore[return-value]
+                .returning(orders.c.updated_at)
+            )
+        ).scalar_one()
+        reason = order.cancel_reason if order.status is OrderStatus.CANCELLED else None
+        await self._history(uow, order.id, previous, order.status, event_id, reason)
+        return replace(order, updated_at=updated_at)
 
     async def get(self, order_id: str) -> Order | None:
         async with self.engine.connect() as conn:
-            return await _load(conn, order_id)
+            row = (await conn.execute(_select().where(orders.c.order_id == order_id))).first()
+        return _order(row) if row else None
 
     async def page(self, customer_sub: str, page: int, page_size: int) -> tuple[list[Order], int]:
         async with self.engine.connect() as conn:
             total = (
                 await conn.execute(sa.select(sa.func.count()).where(orders.c.customer_sub == customer_sub))
             ).scalar_one()
-            rows = (
-                await conn.execute(
-                    sa.select(orders)
-                    .where(orders.c.customer_sub == customer_sub)
-                    .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
-                    .limit(page_size)
-                    .offset((page - 1) * page_size)
-                )
-            ).all()
-            return await _assemble(conn, rows), total
-
-    async def apply(self, order_id: str, command: Command, **args: Any) -> Order:
-        async with self.engine.begin() as conn:
-            return (await self.apply_on(conn, order_id, command, **args)).order
-
-    async def lock(self, conn: AsyncConnection, order_id: str) -> Order | None:
-        """The order, its row locked until the caller's transaction ends."""
-        return await _load(conn, order_id, lock=True)
-
-    async def apply_on(
-        self,
-        conn: AsyncConnection,
-        order_id: str,
-        command: Command,
-        *,
-        payment_id: str | None = None,
-        reason: str | None = None,
-        correlation_id: str | None = None,
-    ) -> Decision:
-        """The transition inside the caller's transaction (the consumer's, which also records the event id)."""
-        order = await _load(conn, order_id, lock=True)
-        if order is None:
-            raise domain.NotFound(f"no order {order_id}", field="order_id")
-        decision = domain.decide(order, command, payment_id=payment_id, reason=reason)
-        if decision.changed:
-            new = decision.order
-            await conn.execute(
-                orders.update()
-                .where(orders.c.order_id == order_id)
-                .values(
-                    status=str(new.status),
-                    payment_id=new.payment_id,
-                    cancel_reason=new.cancel_reason,
-                    updated_at=sa.func.now(),
-                )
+            rows = await conn.execute(
+                _select()
+                .where(orders.c.customer_sub == customer_sub)
+                .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
             )
-            await self._record(conn, new, order.status, correlation_id)
-            decision = Decision(await _load(conn, order_id), decision.event)  # type: ignore[arg-type]
-        return decision
+            return [_order(r) for r in rows], total
 
-    async def _record(
-        self, conn: AsyncConnection, order: Order, previous: OrderStatus | None, correlation_id: str | None
+    @staticmethod
+    async def _history(
+        uow: UnitOfWork,
+        order_id: str,
+        previous: OrderStatus | None,
+        status: OrderStatus,
+        event_id: uuid.UUID,
+        reason: str | None,
     ) -> None:
-        """The history row and the outbox event of the move to ``order.status``, in the current transaction."""
-        event = new_event(
-            domain.EVENT_OF[order.status],
-            source=SOURCE,
-            subject=order.id,
-            data=domain.event_data(order, previous),
-            correlation_id=order.checkout_id or correlation_id,
-        )
-        reason = order.cancel_reason if order.status is OrderStatus.CANCELLED else None
-        await conn.execute(
+        await uow.execute(
             history.insert().values(
-                order_id=order.id,
+                order_id=order_id,
                 from_status=str(previous) if previous else None,
-                to_status=str(order.status),
-                event_id=event.event_id,
+                to_status=str(status),
+                event_id=event_id,
                 reason=reason,
             )
         )
-        await outbox.enqueue(conn, event)
-
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(sa.text("select 1"))
 
 
 def _line_row(line: OrderLine) -> dict[str, Any]:
@@ -203,46 +193,43 @@ def _line_row(line: OrderLine) -> dict[str, Any]:
     }
 
 
-async def _load(conn: AsyncConnection, order_id: str, *, lock: bool = False) -> Order | None:
-    query = sa.select(orders).where(orders.c.order_id == order_id)
-    rows = (await conn.execute(query.with_for_update() if lock else query)).all()
-    found = await _assemble(conn, rows)
-    return found[0] if found else None
+def _select() -> sa.Select[Any]:
+    """Orders with their lines (a JSON array) and the statuses they reached (an array), in one statement."""
+    line = sa.func.jsonb_build_object(
+        "product_id", order_lines.c.product_id, "name", order_lines.c.name,
+        "quantity", order_lines.c.quantity, "unit_price_minor", order_lines.c.unit_price_minor,
+    )  # fmt: skip
+    lines = (
+        sa.select(sa.func.jsonb_agg(aggregate_order_by(line, order_lines.c.line_no)))
+        .where(order_lines.c.order_id == orders.c.order_id)
+        .scalar_subquery()
+    )
+    reached = (
+        sa.select(sa.func.array_agg(aggregate_order_by(history.c.to_status, history.c.id)))
+        .where(history.c.order_id == orders.c.order_id)
+        .scalar_subquery()
+    )
+    return sa.select(orders, lines.label("lines"), reached.label("reached"))
 
 
-async def _assemble(conn: AsyncConnection, rows: Sequence[sa.Row[Any]]) -> list[Order]:
-    """Orders from their rows, with their lines and history read in one query each."""
-    ids = [r.order_id for r in rows]
-    if not ids:
-        return []
-    lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
-    for x in await conn.execute(
-        sa.select(order_lines).where(order_lines.c.order_id.in_(ids)).order_by(order_lines.c.line_no)
-    ):
-        lines[x.order_id].append(OrderLine(x.product_id, x.quantity, x.unit_price_minor, x.name))
-    reached: dict[str, list[OrderStatus]] = {i: [] for i in ids}
-    for h in await conn.execute(
-        sa.select(history.c.order_id, history.c.to_status).where(history.c.order_id.in_(ids)).order_by(history.c.id)
-    ):
-        reached[h.order_id].append(OrderStatus(h.to_status))
-    return [
-        Order(
-            id=row.order_id,
-            customer_sub=row.customer_sub,
-            email=row.email,
-            currency=row.currency,
-            lines=tuple(lines[row.order_id]),
-            subtotal_minor=row.subtotal_minor,
-            shipping_minor=row.shipping_minor,
-            total_minor=row.total_minor,
-            shipping_address=row.shipping_address,
-            checkout_id=row.checkout_id,
-            status=OrderStatus(row.status),
-            history=tuple(reached[row.order_id]),
-            payment_id=row.payment_id,
-            cancel_reason=row.cancel_reason,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-        for row in rows
-    ]
+def _order(row: sa.Row[Any]) -> Order:
+    return Order(
+        id=row.order_id,
+        customer_sub=row.customer_sub,
+        email=row.email,
+        currency=row.currency,
+        lines=tuple(
+            OrderLine(x["product_id"], x["quantity"], x["unit_price_minor"], x["name"]) for x in row.lines or ()
+        ),
+        subtotal_minor=row.subtotal_minor,
+        shipping_minor=row.shipping_minor,
+        total_minor=row.total_minor,
+        shipping_address=row.shipping_address,
+        checkout_id=row.checkout_id,
+        status=OrderStatus(row.status),
+        history=tuple(OrderStatus(s) for s in row.reached or ()),
+        payment_id=row.payment_id,
+        cancel_reason=row.cancel_reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -5,23 +5,24 @@ Two rules keep payments exact under retries and concurrency:
 - ``claim`` inserts the pending payment before anyone calls the provider; the unique
   idempotency key makes concurrent claims of one key wait for the first insert and then
   find its row, so exactly one caller goes on to the provider;
-- ``apply`` moves a payment only from the states it expects (a compare-and-set in the
-  UPDATE), and writes the event to the outbox in the same transaction, so of two racing
-  callers one moves it and writes one event, the other changes nothing.
+- ``move`` changes a payment only from the states it expects (a compare-and-set in the
+  UPDATE), in the caller's unit of work, where the service also writes the event: of two
+  racing callers one moves it and writes one event, the other changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reference.events import Event
-from services.common.outbox import enqueue
+from services.common import consumer
+from services.common.consumer import UnitOfWork
 from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
 from services.payment.ports import PaymentRepository, ProviderCallback
@@ -32,6 +33,11 @@ LIST_LIMIT = 100
 class PostgresPayments(PaymentRepository):
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        async with consumer.transaction(self.engine) as uow:
+            yield uow
 
     async def claim(self, request: AuthorizationRequest, payment_id: UUID) -> tuple[Payment, bool]:
         values = {
@@ -93,42 +99,43 @@ class PostgresPayments(PaymentRepository):
             rows = await conn.execute(query.order_by(payment_attempts.c.id))
             return [_attempt(r._mapping) for r in rows]
 
-    async def apply(
+    async def move(
         self,
+        uow: UnitOfWork,
         payment_id: UUID,
         sources: frozenset[PaymentStatus],
         target: PaymentStatus,
         *,
         reason: str | None,
         provider_ref: str | None,
-        attempt: Attempt | None,
-        event: Callable[[Payment], Event],
     ) -> Payment | None:
-        async with self.engine.begin() as conn:
-            if attempt is not None:
-                await _insert_attempt(conn, attempt)
-            row = (
-                await conn.execute(
-                    sa.update(payments)
-                    .where(payments.c.id == payment_id, payments.c.status.in_([str(s) for s in sources]))
-                    .values(
-                        status=target,
-                        reason=reason,
-                        provider_ref=sa.func.coalesce(provider_ref, payments.c.provider_ref),
-                        updated_at=sa.func.now(),
-                    )
-                    .returning(payments)
+        row = (
+            await uow.execute(
+                sa.update(payments)
+                .where(payments.c.id == payment_id, payments.c.status.in_([str(s) for s in sources]))
+                .values(
+                    status=target,
+                    reason=reason,
+                    provider_ref=sa.func.coalesce(provider_ref, payments.c.provider_ref),
+                    updated_at=sa.func.now(),
                 )
-            ).first()
-            if row is None:
-                return None
-            moved = _payment(row._mapping)
-            await enqueue(conn, event(moved))
-            return moved
+                .returning(payments)
+            )
+        ).first()
+        return _payment(row._mapping) if row is not None else None
 
-    async def record_attempt(self, attempt: Attempt) -> None:
-        async with self.engine.begin() as conn:
-            await _insert_attempt(conn, attempt)
+    async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None:
+        await uow.execute(
+            payment_attempts.insert().values(
+                payment_id=attempt.payment_id,
+                operation=attempt.operation,
+                request=attempt.request,
+                outcome=attempt.outcome,
+                latency_ms=attempt.latency_ms,
+                provider_ref=attempt.provider_ref,
+                error=attempt.error,
+            )
+        )
 
     async def record_callback(self, callback: ProviderCallback) -> bool:
         async with self.engine.begin() as conn:
@@ -144,27 +151,6 @@ class PostgresPayments(PaymentRepository):
                 .returning(provider_callbacks.c.callback_id)
             )
             return first.first() is not None
-
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(sa.text("select 1"))
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-
-
-async def _insert_attempt(conn: AsyncConnection, attempt: Attempt) -> None:
-    await conn.execute(
-        payment_attempts.insert().values(
-            payment_id=attempt.payment_id,
-            operation=attempt.operation,
-            request=attempt.request,
-            outcome=attempt.outcome,
-            latency_ms=attempt.latency_ms,
-            provider_ref=attempt.provider_ref,
-            error=attempt.error,
-        )
-    )
 
 
 def _payment(row: Mapping[str, Any]) -> Payment:
