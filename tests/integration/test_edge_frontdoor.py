@@ -222,11 +222,12 @@ async def test_a_large_api_answer_streams_through_whole(edge: Any) -> None:
 
 
 async def test_a_gateway_that_is_down_is_a_502_problem(serve_app: Any, aws: Any, tmp_path: Path) -> None:
-    from localcloud.backends import free_port
+    from localcloud.backends import refused_port
 
-    edge = await start_edge(serve_app, aws.stage, tmp_path, gateway=f"http://127.0.0.1:{free_port()}")
-    async with httpx.AsyncClient(base_url=edge.url) as client:
-        response = await client.get("/api/catalog/products")
+    with refused_port() as port:  # held: nobody can start listening there during the test
+        edge = await start_edge(serve_app, aws.stage, tmp_path, gateway=f"http://127.0.0.1:{port}")
+        async with httpx.AsyncClient(base_url=edge.url) as client:
+            response = await client.get("/api/catalog/products")
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/problem+json"
 
