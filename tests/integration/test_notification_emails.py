@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 
 import httpx
 import pytest
@@ -209,3 +210,19 @@ async def test_customers_see_only_their_own_emails_newest_first(aws, app, client
     assert too_many.status_code == 422
     assert too_many.json()["errors"][0]["field"] == "limit"
     assert (await client.get("/internal/notifications", params={"status": "lost"})).status_code == 422
+
+
+async def test_with_its_consumer_on_the_service_sends_by_itself_and_reports_the_consumer_as_a_background_part(
+    aws, provisioned, database_secret
+):
+    app = create_app(NotificationSettings(consumer_wait_s=1))
+    async with LifespanManager(app):
+        publish(aws, order_event("OrderConfirmed", "o-10"))
+        deadline = time.monotonic() + 20
+        while not sent_by_ses(aws) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            ready = (await client.get("/readyz")).json()
+    assert [m["subject"] for m in sent_by_ses(aws)] == ["Your order o-10 is confirmed"]
+    assert ready["checks"]["consumer"]["critical"] is False
+    assert ready["checks"]["database"]["critical"] is True
