@@ -107,7 +107,9 @@ def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[su
         family.stop()
 
 
-def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 60) -> list[str]:
+def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 240) -> list[str]:
+    """The supervisor's lines up to ``ready:``. The supervisor bounds every step itself (and says which one
+    failed); this budget only stops a hang, so it is wide: on a loaded 2-core box a start took over 70 s."""
     lines: list[str] = []
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None
