@@ -87,3 +87,46 @@ async def test_a_service_starts_with_sns_unreachable_and_its_relay_recovers_when
             while await relay.pending() and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert await relay.pending() == 0, "the waiting event was not published after SNS returned"
+
+
+def _consumer_services() -> dict[str, Callable[[Any, str], FastAPI]]:
+    from services.notification.app import create_app as create_notification
+    from services.notification.settings import NotificationSettings
+    from services.recommendations.app import create_app as create_recommendations
+    from services.recommendations.settings import RecommendationsSettings
+
+    return {
+        "notification": lambda aws, secret: create_notification(
+            NotificationSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, consumer_wait_s=1)
+        ),
+        "recommendations": lambda aws, secret: create_recommendations(
+            RecommendationsSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, consumer_wait_s=1)
+        ),
+    }
+
+
+# Every service that consumes a queue, built with its settings for the test's stage and database.
+CONSUMER_SERVICES = _consumer_services()
+
+
+@pytest.mark.parametrize("service", sorted(CONSUMER_SERVICES))
+async def test_a_service_starts_with_sqs_unreachable_and_its_consumer_recovers_when_sqs_returns(
+    service, aws, database_secret, serve_app, monkeypatch
+):
+    async with FaultProxy("127.0.0.1", urlparse(aws.endpoint_url).port) as proxy:
+        proxy.set(Mode.RESET)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy.url)
+        url = await serve_app(CONSUMER_SERVICES[service](aws, database_secret))
+
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            down = await readiness(client, lambda b: b["checks"].get("consumer", {}).get("status") == "down")
+            assert (down["http_status"], down["status"]) == (200, "degraded"), down
+            assert down["checks"]["consumer"]["critical"] is False
+            assert down["checks"]["database"]["status"] == "up"
+            assert "SQS" in down["checks"]["consumer"]["detail"]
+            assert proxy.counters["reset"] >= 1, "the fault never took effect: no connection reached the proxy"
+
+            proxy.set(Mode.PASS)
+            up = await readiness(client, lambda b: b["status"] == "ok")
+            assert up["checks"]["consumer"]["status"] == "up", up
+            assert proxy.counters["forwarded"] >= 1
