@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("up", help="start everything and serve until Ctrl-C (the default)")
     run.add_argument("--host", help="front door address (overrides SHOP_HOST)")
-    run.add_argument("--port", type=int, help="front door port (overrides SHOP_PORT)")
+    run.add_argument("--port", type=int, help="front door port (overrides SHOP_PORT; 0: any free port)")
     args = parser.parse_args(argv)
 
     overrides = {

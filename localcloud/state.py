@@ -1,7 +1,8 @@
 """Where a running local stack can be found by other commands (``nox -s dlq``, load tests, reindex).
 
 ``nox -s up`` writes the resolved endpoints of its stage to ``<tmp>/cloudshop/<stage>.json``
-with its own pid, and removes the file when it stops; a file whose pid is gone is stale.
+with its own pid and start time, and removes the file when it stops; a file whose process is gone
+is stale (a pid alone is not enough: after the stack died the kernel may give it to another process).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def write(stage: str, env: dict[str, str]) -> Path:
     target = path(stage)
     target.parent.mkdir(parents=True, exist_ok=True)
     values = {k: env[k] for k in KEYS if k in env} | {k: v for k, v in env.items() if k.startswith("SHOP_SERVICE_")}
-    target.write_text(json.dumps({"pid": os.getpid(), "env": values}, indent=2))
+    started = psutil.Process().create_time()
+    target.write_text(json.dumps({"pid": os.getpid(), "started": started, "env": values}, indent=2))
     target.chmod(0o600)  # it holds the local database password
     return target
 
@@ -39,9 +41,15 @@ def read(stage: str) -> dict[str, str] | None:
         state = json.loads(path(stage).read_text())
     except (OSError, ValueError):
         return None
-    if not psutil.pid_exists(state.get("pid", -1)):
-        return None
-    return state["env"]
+    return state["env"] if _running(state.get("pid", -1), state.get("started")) else None
+
+
+def _running(pid: int, started: float | None) -> bool:
+    """Whether the process that wrote the file still runs: that pid, started when the file says."""
+    try:
+        return psutil.Process(pid).create_time() == started or started is None
+    except (psutil.NoSuchProcess, ValueError):  # gone (or a pid that never was) between listing and reading
+        return False
 
 
 def remove(stage: str) -> None:

@@ -79,6 +79,8 @@ def up(settings: LocalCloudSettings, console: Console | None = None) -> int:
             f"error: {settings.host}:{settings.port} is already in use; set SHOP_PORT (or --port) to another one"
         )
         return 1
+    # With port 0 the OS picked one: every line printed from now on names the port actually held.
+    settings = settings.model_copy(update={"port": front_socket.getsockname()[1]})
     handlers = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, _raise_stop)
     try:
         with ExitStack() as stack:

@@ -218,9 +218,11 @@ async def serve_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
     running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
     async def start(app: Any) -> str:
-        port = backends.free_port()
+        # Bound here and handed over: no other process can take the port between a pick and uvicorn's bind.
+        sock = backends.listen("127.0.0.1", 0)
+        port = sock.getsockname()[1]
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
                 task.result()  # raises why it could not start

@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from localcloud.edge.app import create_app
 from localcloud.edge.settings import EdgeSettings
 from localcloud.edge.waf import WafRequest
-from localcloud.frontdoor import create_app
 from localcloud.settings import LocalCloudSettings
 from reference import physical_name
 from reference.waf import WEB_ACL, WebAcl

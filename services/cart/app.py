@@ -1,9 +1,9 @@
-"""The cart service's app factory: DynamoDB stores and the catalog client are built at start."""
+"""The cart service: ``uvicorn services.cart.app:create_app --factory``.
+
+Its parts: the DynamoDB carts and sessions tables and a pooled HTTP client to the catalog.
+"""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -12,23 +12,19 @@ from services.cart.adapters.dynamodb import DynamoCarts, DynamoSessions
 from services.cart.api import internal, router
 from services.cart.service import CartService
 from services.cart.settings import CartSettings
-from services.common import http
 from services.common.app import create_service_app
-from services.common.settings import service_url
+from services.common.runtime import Runtime
 
 
 def create_app(settings: CartSettings | None = None) -> FastAPI:
+    """The cart service as an ASGI app; nothing connects until it starts."""
     settings = settings or CartSettings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def parts(rt: Runtime) -> None:
         carts = DynamoCarts(settings.resource(settings.carts_table), settings.aws_region)
         sessions = DynamoSessions(settings.resource(settings.sessions_table), settings.aws_region)
-        async with http.client(service_url("catalog")) as catalog_client:
-            app.state.carts = carts
-            app.state.cart = CartService(carts, sessions, HttpCatalog(catalog_client), settings)
-            yield
+        rt.check("dynamodb", carts.ping)
+        catalog = HttpCatalog(await rt.client("catalog"))
+        rt.state.cart = CartService(carts, sessions, catalog, settings)
 
-    return create_service_app(
-        "cart", settings, [router, internal], lifespan=lifespan, checks=lambda app: {"dynamodb": app.state.carts.ping}
-    )
+    return create_service_app("cart", settings, [router, internal], parts=parts)

@@ -1,11 +1,29 @@
-"""Carts as plain data: lines, quantities, limits, merging and pricing rules. No I/O here."""
+"""Carts as plain data: lines, quantities, limits, merging and pricing rules. No I/O here.
+
+Refusals are ``services.common.errors`` classes (their HTTP status is theirs), each naming the field at fault.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from services.common.problems import Conflict, NotFound, Unprocessable
+from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed
+
+
+class OutOfStock(Conflict):
+    """More units than the catalog has; ``available`` says how many there are."""
+
+
+class StaleVersion(PreconditionFailed):
+    """The client's ``If-Match`` names a version the cart no longer has: the race is the client's to resolve."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail, field="If-Match")
+
+
+class Contended(Conflict):
+    """Too many writers at once: every retry lost its optimistic-concurrency race."""
 
 
 def user_cart_id(sub: str) -> str:
@@ -29,16 +47,16 @@ class Cart:
 
     def set(self, product_id: str, quantity: int, limits: Limits) -> Cart:
         if quantity < 0:
-            raise Unprocessable("quantity may not be negative", field="quantity")
+            raise Invalid("quantity may not be negative", field="quantity")
         if quantity > limits.max_quantity:
-            raise Unprocessable(f"at most {limits.max_quantity} units of one product", field="quantity")
+            raise Invalid(f"at most {limits.max_quantity} units of one product", field="quantity")
         lines = dict(self.lines)
         if quantity == 0:
             lines.pop(product_id, None)
         else:
             lines[product_id] = quantity
         if len(lines) > limits.max_lines:
-            raise Unprocessable(f"a cart holds at most {limits.max_lines} different products", field="product_id")
+            raise Invalid(f"a cart holds at most {limits.max_lines} different products", field="product_id")
         return replace(self, lines=lines)
 
     def remove(self, product_id: str) -> Cart:
@@ -114,9 +132,9 @@ def priced(cart: Cart, products: dict[str, Product]) -> dict:
 def check_stock(product: Product | None, product_id: str, wanted: int) -> None:
     """Refuse adding what the catalog does not have."""
     if product is None:
-        raise Unprocessable(f"no product {product_id}", field="product_id")
+        raise Invalid(f"no product {product_id}", field="product_id")
     if wanted > product.available:
-        raise Conflict(
+        raise OutOfStock(
             f"only {product.available} of {product_id} available, {wanted} wanted",
             field="quantity",
             available=product.available,

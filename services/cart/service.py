@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.cart.domain import Cart, Limits, check_stock, guest_cart_id, priced, user_cart_id
+from services.cart.domain import (
+    Cart,
+    Contended,
+    Limits,
+    StaleVersion,
+    check_stock,
+    guest_cart_id,
+    priced,
+    user_cart_id,
+)
 from services.cart.ports import CartStore, Catalog, SessionStore, StaleCart
 from services.cart.settings import CartSettings
 from services.common.identity import Caller
-from services.common.problems import Conflict, Problem
-
-
-class PreconditionFailed(Problem):
-    status, title = 412, "Precondition failed"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class CartService:
     async def get(self, owner: Owner) -> Cart:
         return await self.carts.get(owner.cart_id)
 
+    async def of_user(self, sub: str) -> Cart:
+        """A signed-in user's cart (checkout reads it through the internal route)."""
+        return await self.carts.get(user_cart_id(sub))
+
     async def change(self, owner: Owner, op: Callable[[Cart], Cart], if_match: int | None = None) -> Cart:
         """Apply ``op`` to the stored cart and save it; on a lost race re-read and re-apply.
 
@@ -53,13 +61,13 @@ class CartService:
         for _ in range(self.settings.write_retries):
             cart = await self.carts.get(owner.cart_id)
             if if_match is not None and cart.version != if_match:
-                raise PreconditionFailed(f"the cart is at version {cart.version}, not {if_match}", field="If-Match")
+                raise StaleVersion(f"the cart is at version {cart.version}, not {if_match}")
             try:
                 return await self.carts.save(op(cart), owner.ttl_s)
             except StaleCart:
                 if if_match is not None:
-                    raise PreconditionFailed("the cart changed meanwhile; read it again", field="If-Match") from None
-        raise Conflict("the cart is being changed by too many requests at once; try again")
+                    raise StaleVersion("the cart changed meanwhile; read it again") from None
+        raise Contended("the cart is being changed by too many requests at once; try again")
 
     async def add(self, owner: Owner, product_id: str, quantity: int, if_match: int | None) -> Cart:
         product = (await self.catalog.products([product_id])).get(product_id)
@@ -97,9 +105,9 @@ class CartService:
         await self.sessions.end(session_id)
         return merged
 
-    async def remove_bought(self, cart_id: str, bought: dict[str, int]) -> Cart:
-        """After a checkout: take the units bought out of the cart, keeping anything added meanwhile."""
-        owner = Owner(cart_id, self.settings.user_ttl_s)
+    async def remove_bought(self, sub: str, bought: dict[str, int]) -> Cart:
+        """After a checkout: take the units bought out of the user's cart, keeping anything added meanwhile."""
+        owner = Owner(user_cart_id(sub), self.settings.user_ttl_s)
 
         def op(cart: Cart) -> Cart:
             lines = {p: q - bought.get(p, 0) for p, q in cart.lines.items()}

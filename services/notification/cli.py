@@ -25,12 +25,12 @@ from services.notification.settings import NotificationSettings
 
 
 async def recorded(settings: NotificationSettings, limit: int, order_id: str | None) -> list[SentEmail]:
-    secret = await asyncio.to_thread(secrets.read_secret, settings.database_secret, settings.aws_region)
-    sent = PostgresSentEmails(db.async_engine(secrets.database_url(secret, "psycopg"), SCHEMA, pool_size=1))
+    secret = await asyncio.to_thread(secrets.read_secret, settings.database_secret_id, settings.aws_region)
+    engine = db.async_engine(secrets.database_url(secret, "psycopg"), SCHEMA, pool_size=1)
     try:
-        return await sent.latest(limit, order_id=order_id)
+        return await PostgresSentEmails(engine).latest(limit, order_id=order_id)
     finally:
-        await sent.close()
+        await engine.dispose()
 
 
 def emulator_messages(endpoint_url: str) -> list[dict[str, Any]]:

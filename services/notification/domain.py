@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from reference.events import Event, OrderData, PaymentData, payload
+from services.common.errors import Invalid
 
 # The events the "notification" queue is subscribed to (reference/resources.py), each with its template.
 TEMPLATES = {
@@ -29,6 +30,10 @@ TEMPLATES = {
 MINOR_DIGITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3}
 ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
 MAX_ADDRESS = 254
+
+
+class NotSubscribed(Invalid):
+    """An event the queue's filter policy should have kept out: it fails, and ends in the DLQ for a look."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +93,7 @@ def notice_for(event: Event, known: Contact | None) -> Notice:
     """The e-mail ``event`` calls for; ``known`` is what an earlier event told about its order."""
     template = TEMPLATES.get(event.event_type)
     if template is None:
-        raise ValueError(f"no e-mail is sent for {event.event_type}: the queue's filter should not let it in")
+        raise NotSubscribed(f"no e-mail is sent for {event.event_type}: the queue's filter should not let it in")
     data = payload(event)
     if isinstance(data, OrderData):
         to, sub, values = data.email, data.customer_sub, _order_values(data)

@@ -70,9 +70,3 @@ class SentEmails(abc.ABC):
     @abc.abstractmethod
     async def latest(self, limit: int, order_id: str | None = None, status: str | None = None) -> list[SentEmail]:
         """Every recorded event, newest first, optionally of one order or status."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None: ...
-
-    @abc.abstractmethod
-    async def close(self) -> None: ...

@@ -1,10 +1,10 @@
-"""The consumer's handler: one event in, at most one e-mail out, and a row that says what happened.
+"""The notification service's use cases: e-mail one event (the consumer's handler) and read the record back.
 
 Sending and the database cannot commit together, so the order of steps decides what a crash
-costs. The handler runs inside the consumer's transaction (which also records the event id):
+costs. ``handle`` runs inside the consumer's unit of work (which also records the event id):
 
 1. render the e-mail (a broken template raises: nothing is sent, the event is redelivered);
-2. write its row (status "sending") on the transaction's connection;
+2. write its row (status "sending") in the unit of work;
 3. send it through SES (a refusal raises: the row rolls back, the event is redelivered and,
    after the queue's 5 receives, dead-lettered);
 4. mark the row "sent" with SES's message id; the consumer then commits.
@@ -22,25 +22,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from reference.events import Event
+from services.common.consumer import UnitOfWork
 from services.notification import domain
-from services.notification.ports import Ledger, Mailer, Templates
+from services.notification.ports import Ledger, Mailer, SentEmail, SentEmails, Templates
 
 log = logging.getLogger("services.notification")
 
 
-class Notifier:
-    """``await notifier(event, conn)``: the handler services.common.consumer.Consumer calls."""
+class Notifications:
+    """``handle(event, uow)`` is the handler of the "notification" queue; the queries read what was sent."""
 
-    def __init__(self, templates: Templates, mailer: Mailer, ledger_for: Callable[[AsyncConnection], Ledger]):
+    def __init__(
+        self, templates: Templates, mailer: Mailer, ledger_for: Callable[[UnitOfWork], Ledger], sent: SentEmails
+    ):
         self.templates = templates
         self.mailer = mailer
         self.ledger_for = ledger_for
+        self.sent = sent
 
-    async def __call__(self, event: Event, conn: AsyncConnection) -> None:
-        ledger = self.ledger_for(conn)
+    async def handle(self, event: Event, uow: UnitOfWork) -> None:
+        ledger = self.ledger_for(uow)
         contact = domain.contact_of(event)
         if contact is not None:
             await ledger.remember(contact)
@@ -54,6 +56,14 @@ class Notifier:
         message_id = await self.mailer.send(email)
         await ledger.mark_sent(event.event_id, message_id)
         log.info("%s %s: e-mail %s sent", event.event_type, event.event_id, message_id)
+
+    async def emails_of(self, customer_sub: str, limit: int) -> list[SentEmail]:
+        """The e-mails sent to one customer, newest first (skipped events are not theirs to see)."""
+        return await self.sent.of_customer(customer_sub, limit)
+
+    async def records(self, limit: int, order_id: str | None = None, status: str | None = None) -> list[SentEmail]:
+        """Every e-mail sent or skipped, newest first (operators, the ledger check)."""
+        return await self.sent.latest(limit, order_id=order_id, status=status)
 
 
 def _order_id(event: Event) -> str:

@@ -6,31 +6,19 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from reference import RESOURCES
-from services.common.settings import ServiceSettings
+from services.common.settings import ConsumerSettings, DatabaseSettings
 
 
-class NotificationSettings(ServiceSettings):
-    """Every variable is listed, with its default, in services/notification/README.md."""
+class NotificationSettings(DatabaseSettings, ConsumerSettings):
+    """Every variable is listed, with its default and its old names, in services/notification/README.md."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
 
-    # The SES identity e-mails are sent from (provisioned and verified from reference/).
-    sender: str = RESOURCES.email_senders[0].address
-    # Secrets Manager id of the database credentials; empty means shop/<stage>/database.
-    database_secret_id: str = ""
-    migrate_on_start: bool = True
-    db_pool_size: int = Field(5, ge=1, le=100)
-    # Consume the "notification" queue in this process (off for API-only replicas and some tests).
-    run_consumer: bool = True
-    # SQS long-poll wait; a stop waits for the poll in flight, so shorter stops sooner.
-    poll_wait_s: int = Field(10, ge=0, le=20)
-    # A folder of templates replacing the packaged ones (same file names); empty: the packaged ones.
-    template_dir: str = ""
-    shop_name: str = "cloudshop"
-    # Where the e-mails' links point (the front door locally, the CloudFront domain in AWS).
-    shop_url: str = "http://127.0.0.1:8080"
-
-    @property
-    def database_secret(self) -> str:
-        """The secret holding the database credentials: shop/<stage>/database unless given."""
-        return self.database_secret_id or self.resource("database", sep="/")
+    sender: str = Field(
+        RESOURCES.email_senders[0].address, description="the SES identity e-mails are sent from (verified)"
+    )
+    db_pool_size: int = Field(5, ge=1, le=200, description="connections kept open per process")
+    consumer_wait_s: int = Field(10, ge=0, le=20, description="SQS long-poll wait; a stop does not wait for it")
+    template_dir: str = Field("", description="a folder of templates replacing the packaged ones (same names)")
+    shop_name: str = Field("cloudshop", description="the name e-mails sign with")
+    shop_url: str = Field("http://127.0.0.1:8080", description="where the e-mails' links point (the front door)")

@@ -1,11 +1,18 @@
-"""The profile service's model and rules: plain data, no FastAPI, no boto3, no SQL."""
+"""The profile service's model and rules: plain data, no FastAPI, no boto3, no SQL.
+
+Each refusal is a ``services.common.errors`` class: its HTTP status, title and ``code`` are class
+attributes, so the one problem handler answers it (the table in README.md).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, ClassVar
 from uuid import UUID
+
+from services.common import errors
 
 # ISO 3166-1 alpha-2, the officially assigned codes (249, as in tzdata's iso3166.tab).
 COUNTRIES = frozenset(
@@ -56,22 +63,35 @@ class FieldError:
     message: str
 
 
-class DomainError(Exception):
-    """A rule of the profile service said no."""
+class Invalid(errors.Invalid):
+    """One or more fields break a rule; each error names its field (``errors`` in the problem)."""
+
+    title = "Invalid request"
+
+    def __init__(self, field_errors: list[FieldError]):
+        found = [{"field": e.field, "in": "body", "message": e.message} for e in field_errors]
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in field_errors), errors=found)
+        self.errors = tuple(field_errors)
 
 
-class Invalid(DomainError):
-    """One or more fields break a rule; each error names its field."""
-
-    def __init__(self, errors: list[FieldError]):
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = tuple(errors)
-
-
-class AddressBookFull(DomainError):
+class AddressBookFull(errors.Conflict):
     def __init__(self, limit: int):
-        super().__init__(f"an address book holds at most {limit} addresses; delete one first")
+        super().__init__(
+            f"an address book holds at most {limit} addresses; delete one first", code="address_book_full", limit=limit
+        )
         self.limit = limit
+
+
+class NoSuchAddress(errors.NotFound):
+    """Someone else's address id is "not found" too: the answer must not tell that it exists."""
+
+    def __init__(self, address_id: UUID):
+        super().__init__(f"you have no address {address_id}")
+
+
+class NoProfile(errors.NotFound):
+    def __init__(self, sub: str):
+        super().__init__(f"no profile for {sub}", field="sub")
 
 
 # --------------------------------------------------------------------------- profiles
@@ -202,47 +222,77 @@ class Tokens:
     token_type: str = "Bearer"  # noqa: S105 - a scheme name, not a secret
 
 
-class AuthError(DomainError):
-    """The identity provider refused; each subclass is one reason the API reports differently."""
+class AuthError(errors.DomainError):
+    """The identity provider refused; each subclass is one reason, with its HTTP answer and ``code``."""
+
+    code: ClassVar[str] = ""
+    retry_after: ClassVar[str | None] = None
+
+    def __init__(self, detail: str, **extensions: Any):
+        if self.retry_after:
+            extensions["headers"] = {"Retry-After": self.retry_after}
+        super().__init__(detail, code=self.code, **extensions)
 
 
-class AccountExists(AuthError):
-    pass
+class AccountExists(AuthError, errors.Conflict):
+    code = "account_exists"
+
+    def __init__(self, detail: str):
+        super().__init__(detail, field="email")
 
 
-class WeakPassword(AuthError):
+class WeakPassword(AuthError, errors.Invalid):
+    code = "weak_password"
+
     def __init__(self, policy: str):
-        super().__init__(f"the password does not meet the policy: {policy}")
+        found = [{"field": "password", "in": "body", "message": f"must be {policy}"}]
+        super().__init__(f"password: must be {policy}", errors=found)
         self.policy = policy
 
 
-class BadCredentials(AuthError):
+class BadCredentials(AuthError, errors.Unauthorized):
     """Wrong password, unknown user, or an invalid, expired or revoked token."""
 
-
-class NotConfirmed(AuthError):
-    pass
+    code = "not_authorized"
 
 
-class BadCode(AuthError):
+class NotConfirmed(AuthError, errors.Forbidden):
+    code = "not_confirmed"
+    title = "Account not confirmed"
+
+
+class BadCode(AuthError, errors.Invalid):
     """A confirmation code that does not match or has expired."""
 
+    code = "code_mismatch"
 
-class AlreadyConfirmed(AuthError):
-    pass
+    def __init__(self, detail: str):
+        super().__init__(f"code: {detail}", errors=[{"field": "code", "in": "body", "message": detail}])
 
 
-class ChallengeRequired(AuthError):
+class AlreadyConfirmed(AuthError, errors.Conflict):
+    code = "already_confirmed"
+
+
+class ChallengeRequired(AuthError, errors.Conflict):
     """Sign-in needs another step first (a new password, MFA), which this API does not offer."""
 
+    code = "challenge_required"
+
     def __init__(self, challenge: str):
-        super().__init__(f"sign-in needs the {challenge} step first, which this API does not offer")
+        super().__init__(
+            f"sign-in needs the {challenge} step first, which this API does not offer", challenge=challenge
+        )
         self.challenge = challenge
 
 
-class ProviderUnavailable(AuthError):
+class ProviderUnavailable(AuthError, errors.Unavailable):
     """The identity provider did not answer."""
 
+    code = "identity_unavailable"
+    retry_after = "5"
 
-class Throttled(AuthError):
-    pass
+
+class Throttled(AuthError, errors.TooManyRequests):
+    code = "throttled"
+    retry_after = "5"

@@ -61,9 +61,3 @@ class ProfileRepository(abc.ABC):
 
     @abc.abstractmethod
     async def delete_address(self, sub: str, address_id: UUID) -> bool: ...
-
-    @abc.abstractmethod
-    async def ping(self) -> None: ...
-
-    @abc.abstractmethod
-    async def close(self) -> None: ...

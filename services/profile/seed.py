@@ -15,7 +15,9 @@ from typing import Any
 
 import boto3
 
-from services.profile.app import open_profiles
+from services.common import db
+from services.profile.adapters.postgres import PostgresProfiles
+from services.profile.app import SCHEMA
 from services.profile.domain import AddressFields, ProfileFields
 from services.profile.settings import ProfileSettings
 
@@ -71,7 +73,10 @@ def ensure_user(idp: Any, pool_id: str, user: DemoUser) -> str:
 async def seed(settings: ProfileSettings) -> str:
     """Seed every demo user; returns the one-line summary."""
     idp = boto3.client("cognito-idp", region_name=settings.aws_region)
-    profiles = await open_profiles(settings)
+    url = await db.prepare("services.profile", SCHEMA, settings.database_secret_id, settings.aws_region,
+                           migrate_schema=settings.migrate_on_start)  # fmt: skip
+    engine = db.async_engine(url, SCHEMA, pool_size=1)
+    profiles = PostgresProfiles(engine)
     try:
         for user in DEMO_USERS:
             sub = await asyncio.to_thread(ensure_user, idp, settings.user_pool_id, user)
@@ -81,7 +86,7 @@ async def seed(settings: ProfileSettings) -> str:
             if not await profiles.addresses(sub):
                 await profiles.add_address(sub, user.email, user.address.checked(), settings.max_addresses)
     finally:
-        await profiles.close()
+        await engine.dispose()
         idp.close()
     logins = ", ".join(
         f"{u.email} / {u.password}" + (f" (groups: {', '.join(u.groups)})" if u.groups else "") for u in DEMO_USERS

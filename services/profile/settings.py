@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import ServiceSettings
+from services.common.settings import DatabaseSettings
 
 
-class ProfileSettings(ServiceSettings):
-    """Every variable is listed, with its default, in services/profile/README.md."""
+class ProfileSettings(DatabaseSettings):
+    """Every variable is listed, with its default and its old names, in services/profile/README.md."""
 
     model_config = SettingsConfigDict(env_prefix="PROFILE_", extra="ignore", populate_by_name=True)
 
@@ -17,12 +17,9 @@ class ProfileSettings(ServiceSettings):
     user_pool_client_id: str = Field("", validation_alias="SHOP_USER_POOL_CLIENT_ID")
     # Confirm sign-ups at once (admin_confirm_sign_up), as a dev pool's pre-sign-up trigger with
     # autoConfirmUser would: the local emulator delivers no confirmation e-mails.
-    auto_confirm: bool = False
-    # Secrets Manager id of the database credentials; empty means shop/<stage>/database.
-    database_secret_id: str = ""
-    migrate_on_start: bool = True
-    db_pool_size: int = Field(5, ge=1, le=100)
-    max_addresses: int = Field(20, ge=1, le=1000)
+    auto_confirm: bool = Field(False, description="confirm every sign-up at once (the emulator sends no e-mail)")
+    db_pool_size: int = Field(5, ge=1, le=200, description="connections kept open per process")
+    max_addresses: int = Field(20, ge=1, le=1000, description="addresses per user")
 
     @model_validator(mode="after")
     def _pool_is_named(self) -> ProfileSettings:
@@ -37,8 +34,3 @@ class ProfileSettings(ServiceSettings):
         if missing:
             raise ValueError(f"{' and '.join(missing)} must name the Cognito user pool and its 'web' client")
         return self
-
-    @property
-    def database_secret(self) -> str:
-        """The secret holding the database credentials: shop/<stage>/database unless given."""
-        return self.database_secret_id or self.resource("database", sep="/")

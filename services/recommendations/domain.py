@@ -13,10 +13,21 @@ from itertools import combinations
 from typing import Literal
 
 from reference.events import OrderData
+from services.common.errors import Invalid
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
 Source = Literal["bought-together", "popular"]
+
+
+class NotCounted(Invalid):
+    """An event the queue's filter policy should have kept out: it fails, and ends in the DLQ for a look."""
+
+
+def counted(event_type: str) -> None:
+    """Only confirmed orders are counted; raises ``NotCounted`` for anything else."""
+    if event_type != "OrderConfirmed":
+        raise NotCounted(f"{event_type} is not counted: the queue's filter should not let it in")
 
 
 @dataclass(frozen=True, slots=True)

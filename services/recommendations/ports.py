@@ -23,9 +23,3 @@ class Rankings(abc.ABC):
     @abc.abstractmethod
     async def popular(self, limit: int, exclude: str | None = None) -> list[Item]:
         """The products in most orders (then most units), ties by product id."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None: ...
-
-    @abc.abstractmethod
-    async def close(self) -> None: ...

@@ -1,29 +1,27 @@
-"""The consumer's handler and the queries: counting confirmed orders, ranking what goes with a product."""
+"""The recommendations service's use cases: count a confirmed order (the consumer's handler), rank what goes along."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from reference.events import Event, OrderData, payload
+from services.common.consumer import UnitOfWork
 from services.recommendations import domain
 from services.recommendations.ports import Counts, Rankings
 
 
 class Recommender:
-    """``await recommender(event, conn)`` counts an OrderConfirmed; the queries read the counts."""
+    """``handle(event, uow)`` counts an OrderConfirmed in the consumer's unit of work; the queries read the counts."""
 
-    def __init__(self, rankings: Rankings, counts_for: Callable[[AsyncConnection], Counts]):
+    def __init__(self, rankings: Rankings, counts_for: Callable[[UnitOfWork], Counts]):
         self.rankings = rankings
         self.counts_for = counts_for
 
-    async def __call__(self, event: Event, conn: AsyncConnection) -> None:
-        if event.event_type != "OrderConfirmed":
-            raise ValueError(f"{event.event_type} is not counted: the queue's filter should not let it in")
+    async def handle(self, event: Event, uow: UnitOfWork) -> None:
+        domain.counted(event.event_type)
         order = payload(event)
         assert isinstance(order, OrderData)
-        await self.counts_for(conn).add(domain.basket_of(order))
+        await self.counts_for(uow).add(domain.basket_of(order))
 
     async def for_product(self, product_id: str, limit: int) -> domain.Recommendations:
         together = await self.rankings.bought_together(product_id, limit)

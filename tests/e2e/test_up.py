@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from localcloud.backends import free_port
+from localcloud.backends import refused_port
 
 BACKING_SERVERS = ("pginstall/bin/postgres", "valkey-server", "moto.server")
 
@@ -25,12 +25,15 @@ class Descendants:
     """Every process a launched supervisor started, recorded while it runs.
 
     Only its own descendants count, so other stacks running on the machine (another terminal,
-    another test session) can neither hide a leftover nor be mistaken for one.
+    another test session) can neither hide a leftover nor be mistaken for one. Each is kept as a
+    ``psutil.Process``, which remembers its start time: a pid the kernel hands to a new process
+    after ours died is not mistaken for ours.
     """
 
     def __init__(self, proc: subprocess.Popen[str]):
         self.root = psutil.Process(proc.pid)
         self.seen: dict[int, str] = {}
+        self.processes: dict[int, psutil.Process] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -42,12 +45,18 @@ class Descendants:
 
     def record(self) -> None:
         try:
-            for child in self.root.children(recursive=True):
-                if child.pid not in self.seen:
-                    with contextlib.suppress(psutil.Error):
-                        self.seen[child.pid] = " ".join(child.cmdline())
-        except psutil.Error:
-            pass
+            children = self.root.children(recursive=True)
+        except psutil.Error:  # the supervisor itself is gone: nothing new can appear
+            return
+        for child in children:
+            if child.pid in self.seen:
+                continue
+            try:
+                command = " ".join(child.cmdline())
+            except psutil.Error:  # it ended between the listing and this read: nothing to wait for
+                continue
+            self.seen[child.pid] = command
+            self.processes[child.pid] = child
 
     def stop(self) -> None:
         self._stop.set()
@@ -57,21 +66,32 @@ class Descendants:
         return {pid for pid, cmd in self.seen.items() if any(n in cmd for n in names)}
 
 
-def wait_gone(pids: set[int], timeout_s: float = 15) -> set[int]:
-    """The pids still alive after waiting up to ``timeout_s`` (zombies count as gone)."""
+def running(process: psutil.Process) -> bool:
+    """Whether ``process`` still runs. One that ended (or became a zombie) at any point, even between two
+    reads of it, is gone: every read that can find it missing answers False instead of raising."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # includes psutil.ZombieProcess
+        return False
+
+
+def wait_gone(family: Descendants, timeout_s: float = 15) -> set[int]:
+    """The pids of ``family`` still running after waiting up to ``timeout_s`` (zombies count as gone)."""
     deadline = time.monotonic() + timeout_s
-    alive = set(pids)
+    alive = dict(family.processes)
     while alive and time.monotonic() < deadline:
-        alive = {p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE}
-        time.sleep(0.1)
-    return alive
+        alive = {pid: p for pid, p in alive.items() if running(p)}
+        if alive:
+            time.sleep(0.1)
+    return set(alive)
 
 
 @contextmanager
-def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[subprocess.Popen[str], int, Descendants]]:
-    port = free_port()
+def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[subprocess.Popen[str], Descendants]]:
+    """``up`` on a port the supervisor binds itself (``--port 0``): no other process can take it between a pick
+    here and its bind there. The port is in the ``ready:`` line (``ready_port``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localcloud", "up", "--port", str(port), *args],
+        [sys.executable, "-m", "localcloud", "up", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -79,7 +99,7 @@ def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[su
     )
     family = Descendants(proc)
     try:
-        yield proc, port, family
+        yield proc, family
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -87,7 +107,9 @@ def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[su
         family.stop()
 
 
-def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 60) -> list[str]:
+def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 240) -> list[str]:
+    """The supervisor's lines up to ``ready:``. The supervisor bounds every step itself (and says which one
+    failed); this budget only stops a hang, so it is wide: on a loaded 2-core box a start took over 70 s."""
     lines: list[str] = []
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None
@@ -101,11 +123,18 @@ def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 60) -> list
     pytest.fail("no 'ready:' line; output was:\n" + "\n".join(lines))
 
 
+def ready_port(lines: list[str]) -> int:
+    """The front door's port, from the last line ``ready: http://127.0.0.1:<port>``."""
+    found = re.fullmatch(r"ready: http://127\.0\.0\.1:(\d+)", lines[-1])
+    assert found, lines[-1]
+    return int(found[1])
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_reports_ready_serves_healthz_and_leaves_no_process_when_stopped(stop):
-    with launched() as (proc, port, family):
+    with launched() as (proc, family):
         lines = read_until_ready(proc)
-        assert lines[-1] == f"ready: http://127.0.0.1:{port}"
+        port = ready_port(lines)
         assert any(line.startswith("up in ") for line in lines)
 
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
@@ -124,17 +153,17 @@ def test_up_reports_ready_serves_healthz_and_leaves_no_process_when_stopped(stop
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out
         assert "stopped" in out
-    assert wait_gone(set(family.seen)) == set()
+    assert wait_gone(family) == set()
 
 
 def test_nothing_survives_even_a_sigkill_of_the_supervisor():
-    with launched() as (proc, _port, family):
+    with launched() as (proc, family):
         read_until_ready(proc)
         family.record()
         proc.kill()
         proc.wait()
     assert family.servers(BACKING_SERVERS)
-    assert wait_gone(set(family.seen)) == set()
+    assert wait_gone(family) == set()
 
 
 def test_a_malformed_setting_fails_fast_naming_it_without_a_traceback():
@@ -151,19 +180,18 @@ def test_a_malformed_setting_fails_fast_naming_it_without_a_traceback():
 
 
 def test_a_component_that_fails_to_start_stops_those_already_started(servers):
-    unreachable = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
-    with launched({"REDIS_URL": unreachable}) as (proc, _port, family):
+    with refused_port() as port, launched({"REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as (proc, family):
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "REDIS_URL points at a server that does not answer" in out
     assert "Traceback" not in out
     assert family.servers(BACKING_SERVERS), "PostgreSQL had started before Valkey was found missing"
-    assert wait_gone(set(family.seen)) == set()
+    assert wait_gone(family) == set()
 
 
 def test_a_busy_front_door_port_is_reported_before_anything_starts():
-    with launched() as (first, port, _family):
-        read_until_ready(first)
+    with launched() as (first, _family):
+        port = ready_port(read_until_ready(first))
         second = subprocess.run(
             [sys.executable, "-m", "localcloud", "up", "--port", str(port)], capture_output=True, text=True, timeout=30
         )
@@ -180,9 +208,9 @@ def test_given_urls_replace_the_embedded_servers(servers):
         "AWS_ENDPOINT_URL": servers.aws.url,
         "SHOP_STAGE": "given",
     }
-    with launched(env) as (proc, port, family):
+    with launched(env) as (proc, family):
         lines = read_until_ready(proc)
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        health = httpx.get(f"http://127.0.0.1:{ready_port(lines)}/healthz", timeout=10).json()
         family.record()
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)

@@ -18,8 +18,8 @@ from services.cart.domain import Cart, Limits
 from services.cart.settings import CartSettings
 from services.catalog.app import create_app as create_catalog
 from services.catalog.settings import CatalogSettings
+from services.common.errors import DomainError
 from services.common.identity import Caller
-from services.common.problems import Problem
 
 ADMIN = Caller("admin-sub", "admin@example.com", frozenset({"admin"})).headers()
 ALICE = Caller("alice-sub", "alice@example.com").headers()
@@ -181,7 +181,7 @@ class CartMachine(RuleBasedStateMachine):
 
         try:
             saved = asyncio.run(go())
-        except Problem:
+        except DomainError:
             return
         self.version += 1
         assert saved.version == self.version

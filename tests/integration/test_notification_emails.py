@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from reference.events import Event, new_event
+from services.common.consumer import QueueConsumer
+from services.common.sqs import SqsSource
 from services.notification.adapters.templates import PACKAGED
-from services.notification.app import create_app
+from services.notification.app import QUEUE, create_app
 from services.notification.cli import emulator_messages
 from services.notification.settings import NotificationSettings
 from tests.consumer_support import drain, publish, queue_depth
@@ -40,10 +43,18 @@ def payment_event(event_type: str, order_id: str, **extra) -> Event:
 
 @pytest.fixture
 def make_app(aws, provisioned, database_secret):
+    """The service with its consumer switched off; the test polls the queue itself (``consumer``)."""
+
     def make(**settings):
         return create_app(NotificationSettings(run_consumer=False, **settings))
 
     return make
+
+
+def consumer(app, aws) -> QueueConsumer:
+    """The service's own policy over its queue, polled when the test says (the app built no consumer)."""
+    assert not hasattr(app.state, "consumer"), "NOTIFICATION_RUN_CONSUMER=false must build no consumer"
+    return QueueConsumer(SqsSource.connect(QUEUE, stage=aws.stage, region=aws.region, wait_s=0), app.state.policy)
 
 
 @pytest.fixture
@@ -72,10 +83,10 @@ async def internal(client, **params) -> list[dict]:
 async def test_each_subscribed_event_type_sends_one_email_with_its_subject_to_its_customer(aws, app, client):
     publish(aws, *(order_event(t, "o-1") for t in ("OrderConfirmed", "OrderCancelled", "OrderFulfilled")))
     publish(aws, order_event("OrderRefunded", "o-1", reason="damaged"))
-    assert (await drain(app.state.consumer)).handled == 4
+    assert (await drain(consumer(app, aws))).handled == 4
     # Payment events name only the order: the address is the one learned from its order events.
     publish(aws, payment_event("PaymentFailed", "o-1", reason="card declined"), payment_event("PaymentRefunded", "o-1"))
-    assert (await drain(app.state.consumer)).handled == 2
+    assert (await drain(consumer(app, aws))).handled == 2
 
     kept = {m["subject"]: m["destinations"]["ToAddresses"] for m in sent_by_ses(aws)}
     assert kept == {
@@ -99,7 +110,7 @@ async def test_a_payment_event_may_carry_its_own_address_and_the_cli_shows_what_
     from services.notification.cli import main
 
     publish(aws, payment_event("PaymentFailed", "o-2", email="bob@example.com", customer_sub="sub-bob"))
-    assert (await drain(app.state.consumer)).handled == 1
+    assert (await drain(consumer(app, aws))).handled == 1
     assert [m["destinations"]["ToAddresses"] for m in sent_by_ses(aws)] == [["bob@example.com"]]
 
     assert await asyncio.to_thread(main, ["--limit", "5", "--emulator"]) == 0  # the CLI runs its own event loop
@@ -113,7 +124,7 @@ async def test_a_duplicate_delivery_sends_once(aws, provisioned, app, client):
     event = order_event("OrderConfirmed", "o-3")
     for _ in range(3):  # at-least-once: the relay may publish an event again after a crash
         publish(aws, event)
-    outcome = await drain(app.state.consumer)
+    outcome = await drain(consumer(app, aws))
     assert (outcome.handled, outcome.duplicates) == (1, 2)
     assert len(sent_by_ses(aws)) == 1
     assert len(await internal(client)) == 1
@@ -124,14 +135,14 @@ async def test_events_the_filter_excludes_never_arrive(aws, provisioned, app):
     publish(aws, order_event("OrderPlaced", "o-4"), order_event("OrderPaid", "o-4"))
     publish(aws, payment_event("PaymentAuthorized", "o-4"), payment_event("PaymentCaptured", "o-4"))
     assert queue_depth(aws, provisioned.queues["notification"]) == 0
-    assert (await drain(app.state.consumer)).handled == 0
+    assert (await drain(consumer(app, aws))).handled == 0
     assert sent_by_ses(aws) == []
 
 
 async def test_an_event_without_an_address_is_recorded_as_skipped_and_not_retried(aws, provisioned, app, client):
     publish(aws, order_event("OrderConfirmed", "o-5", email=None), payment_event("PaymentFailed", "o-unknown"))
     publish(aws, order_event("OrderCancelled", "o-6", email="not an address"))
-    assert (await drain(app.state.consumer)).handled == 3
+    assert (await drain(consumer(app, aws))).handled == 3
     assert queue_depth(aws, provisioned.queues["notification"]) == 0
     assert sent_by_ses(aws) == []
     skipped = {r["order_id"]: r["skip_reason"] for r in await internal(client, status="skipped")}
@@ -150,8 +161,9 @@ async def failing_five_times(aws, provisioned, app) -> None:
     event = order_event("OrderConfirmed", "o-7")
     publish(aws, event)
     failed = 0
+    polled = consumer(app, aws)
     for _ in range(8):
-        failed += (await app.state.consumer.poll_once(wait_s=0)).failed
+        failed += (await polled.poll_once(wait_s=0)).failed
     assert failed == 5
     dead = aws.client("sqs").receive_message(QueueUrl=provisioned.dlqs["notification"]).get("Messages", [])
     assert [Event.model_validate_json(m["Body"]).event_id for m in dead] == [event.event_id]
@@ -181,7 +193,7 @@ async def test_customers_see_only_their_own_emails_newest_first(aws, app, client
     publish(aws, order_event("OrderFulfilled", "o-8"))
     other = order_event("OrderConfirmed", "o-9", email="carol@example.com", customer_sub="sub-carol")
     publish(aws, other)
-    assert (await drain(app.state.consumer)).handled == 3
+    assert (await drain(consumer(app, aws))).handled == 3
 
     mine = await client.get("/notifications", headers={"X-Shop-User": ALICE})
     assert mine.status_code == 200
@@ -198,3 +210,19 @@ async def test_customers_see_only_their_own_emails_newest_first(aws, app, client
     assert too_many.status_code == 422
     assert too_many.json()["errors"][0]["field"] == "limit"
     assert (await client.get("/internal/notifications", params={"status": "lost"})).status_code == 422
+
+
+async def test_with_its_consumer_on_the_service_sends_by_itself_and_reports_the_consumer_as_a_background_part(
+    aws, provisioned, database_secret
+):
+    app = create_app(NotificationSettings(consumer_wait_s=1))
+    async with LifespanManager(app):
+        publish(aws, order_event("OrderConfirmed", "o-10"))
+        deadline = time.monotonic() + 20
+        while not sent_by_ses(aws) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            ready = (await client.get("/readyz")).json()
+    assert [m["subject"] for m in sent_by_ses(aws)] == ["Your order o-10 is confirmed"]
+    assert ready["checks"]["consumer"]["critical"] is False
+    assert ready["checks"]["database"]["critical"] is True

@@ -121,24 +121,6 @@ async def test_malformed_auth_bodies_name_the_bad_field(settings: Any) -> None:
     assert broken.status_code == 422
 
 
-def test_the_settings_refuse_to_start_without_a_user_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pydantic import ValidationError
-
-    from services.profile.settings import ProfileSettings
-
-    monkeypatch.delenv("SHOP_USER_POOL_ID", raising=False)
-    monkeypatch.setenv("SHOP_USER_POOL_CLIENT_ID", "abc")
-    with pytest.raises(ValidationError, match="SHOP_USER_POOL_ID"):
-        ProfileSettings()
-
-
-def test_no_request_reaches_cognito_before_the_app_starts(settings: Any) -> None:
-    from services.profile.app import create_app
-
-    app = create_app(settings)
-    assert not hasattr(app.state, "identity")
-
-
 async def test_a_user_who_must_set_a_new_password_is_told_so(settings: Any, aws: Any) -> None:
     idp = aws.client("cognito-idp")
     idp.admin_create_user(

@@ -187,3 +187,16 @@ def test_the_migrations_build_the_schema_in_an_empty_database_and_rerun_as_no_op
         tables = conn.execute("select table_name from information_schema.tables where table_schema = 'profile'")
         assert {r[0] for r in tables} == {"profiles", "addresses", "alembic_version"}
         assert conn.execute("select version_num from profile.alembic_version").fetchall() == [("0001",)]
+
+
+async def test_other_services_read_a_profile_by_sub_and_an_unknown_sub_is_a_404_naming_it(
+    settings: Any, ada: Person
+) -> None:
+    async with running(settings) as api:
+        await api.get("/me", headers=ada.headers)
+        found = await api.get(f"/internal/profiles/{ada.sub}")
+        missing = await api.get("/internal/profiles/nobody")
+        malformed = await api.get("/internal/profiles/a b")
+    assert (found.status_code, found.json()["email"]) == (200, ada.email)
+    assert (missing.status_code, missing.json()["field"]) == (404, "sub")
+    assert malformed.status_code == 422

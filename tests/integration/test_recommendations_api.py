@@ -7,7 +7,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from reference.events import Event, new_event
-from services.recommendations.app import create_app
+from services.common.consumer import QueueConsumer
+from services.common.sqs import SqsSource
+from services.recommendations.app import QUEUE, create_app
 from services.recommendations.settings import RecommendationsSettings
 from tests.consumer_support import drain, publish, queue_depth
 
@@ -31,9 +33,16 @@ def order(order_id: str, lines: dict[str, int], event_type: str = "OrderConfirme
 
 @pytest.fixture
 async def app(aws, provisioned, database_secret):
+    """The service with its consumer switched off; the test polls the queue itself (``consumer``)."""
     app = create_app(RecommendationsSettings(run_consumer=False))
     async with LifespanManager(app):
         yield app
+
+
+def consumer(app, aws) -> QueueConsumer:
+    """The service's own policy over its queue, polled when the test says (the app built no consumer)."""
+    assert not hasattr(app.state, "consumer"), "RECOMMENDATIONS_RUN_CONSUMER=false must build no consumer"
+    return QueueConsumer(SqsSource.connect(QUEUE, stage=aws.stage, region=aws.region, wait_s=0), app.state.policy)
 
 
 @pytest.fixture
@@ -52,7 +61,7 @@ async def together(client, product_id: str, **params) -> tuple[str, list[tuple[s
 async def test_counts_after_a_few_orders_are_symmetric_and_ranked(aws, app, client):
     publish(aws, order("o-1", {"mug": 1, "tea": 2, "spoon": 1}), order("o-2", {"mug": 1, "tea": 1}))
     publish(aws, order("o-3", {"mug": 2, "plate": 3}), order("o-4", {"mug": 1, "spoon": 5}, "OrderPlaced"))
-    assert (await drain(app.state.consumer)).handled == 3  # OrderPlaced is not confirmed: the filter keeps it out
+    assert (await drain(consumer(app, aws))).handled == 3  # OrderPlaced is not confirmed: the filter keeps it out
 
     assert await together(client, "mug") == ("bought-together", [("tea", 2), ("plate", 1), ("spoon", 1)])
     assert await together(client, "tea") == ("bought-together", [("mug", 2), ("spoon", 1)])
@@ -75,7 +84,7 @@ async def test_a_duplicate_delivery_is_counted_once(aws, provisioned, app, clien
     event = order("o-5", {"mug": 1, "tea": 1})
     for _ in range(3):
         publish(aws, event)
-    outcome = await drain(app.state.consumer)
+    outcome = await drain(consumer(app, aws))
     assert (outcome.handled, outcome.duplicates) == (1, 2)
     assert queue_depth(aws, provisioned.queues["recommendations"]) == 0
     assert await together(client, "mug") == ("bought-together", [("tea", 1)])
@@ -85,7 +94,7 @@ async def test_a_duplicate_delivery_is_counted_once(aws, provisioned, app, clien
 async def test_products_without_co_purchases_fall_back_to_popular_and_limits_are_bounded(aws, app, client):
     assert await together(client, "mug") == ("popular", [])  # nothing ordered yet: empty, never an error
     publish(aws, order("o-6", {"tea": 1}), order("o-7", {"mug": 1}), order("o-8", {"mug": 2}))
-    await drain(app.state.consumer)
+    await drain(consumer(app, aws))
 
     assert await together(client, "mug") == ("popular", [("tea", 1)])  # bought alone: popular, without itself
     assert await together(client, "no-such-product") == ("popular", [("mug", 2), ("tea", 1)])

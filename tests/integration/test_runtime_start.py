@@ -1,6 +1,7 @@
 """The chassis' start-up promise: a service with an outbox starts while SNS is unreachable, reports its relay as
 not ready in /readyz (degraded, still 200: the API keeps serving), keeps its events in the outbox, and
-publishes them once SNS answers again.
+publishes them once SNS answers again. A service with a queue consumer starts while SQS is unreachable
+the same way, and its consumer connects once SQS answers.
 
 SNS (and STS, which the publisher asks for the account once) are reached through a fault proxy that
 resets every connection; the database secret and everything else reach the emulator directly, as in
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse
 
@@ -59,25 +61,37 @@ async def readiness(client: httpx.AsyncClient, until: Callable[[dict[str, Any]],
         await asyncio.sleep(0.2)
 
 
+@asynccontextmanager
+async def unreachable(aws: Any, monkeypatch: pytest.MonkeyPatch, *apis: str) -> AsyncIterator[FaultProxy]:
+    """The AWS ``apis`` (``SNS``, ``SQS``...) reached through a proxy that resets every connection until it passes."""
+    async with FaultProxy("127.0.0.1", urlparse(aws.endpoint_url).port) as proxy:
+        proxy.set(Mode.RESET)
+        for api in apis:
+            monkeypatch.setenv(f"AWS_ENDPOINT_URL_{api}", proxy.url)
+        yield proxy
+
+
+async def degraded(client: httpx.AsyncClient, part: str, api: str, proxy: FaultProxy) -> None:
+    """``/readyz`` reports ``part`` down for want of ``api`` as a background part: degraded, still 200."""
+    down = await readiness(client, lambda b: b["checks"].get(part, {}).get("status") == "down")
+    assert down["http_status"] == 200, down
+    assert down["status"] == "degraded", down
+    assert down["checks"][part]["critical"] is False
+    assert down["checks"]["database"]["status"] == "up"
+    assert api in down["checks"][part]["detail"]
+    assert proxy.counters["reset"] >= 1, "the fault never took effect: no connection reached the proxy"
+
+
 @pytest.mark.parametrize("service", sorted(RELAY_SERVICES))
 async def test_a_service_starts_with_sns_unreachable_and_its_relay_recovers_when_sns_returns(
     service, aws, database_secret, serve_app, monkeypatch
 ):
-    async with FaultProxy("127.0.0.1", urlparse(aws.endpoint_url).port) as proxy:
-        proxy.set(Mode.RESET)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", proxy.url)
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+    async with unreachable(aws, monkeypatch, "SNS", "STS") as proxy:
         app = RELAY_SERVICES[service](aws, database_secret)
         url = await serve_app(app)
 
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            down = await readiness(client, lambda b: b["checks"].get("relay", {}).get("status") == "down")
-            assert down["http_status"] == 200, down
-            assert down["status"] == "degraded", down
-            assert down["checks"]["relay"]["critical"] is False
-            assert down["checks"]["database"]["status"] == "up"
-            assert "SNS" in down["checks"]["relay"]["detail"]
-            assert proxy.counters["reset"] >= 1, "the fault never took effect: no connection reached the proxy"
+            await degraded(client, "relay", "SNS", proxy)
 
             # An event committed meanwhile waits in the outbox.
             relay = app.state.relay
@@ -102,3 +116,39 @@ async def test_a_service_starts_with_sns_unreachable_and_its_relay_recovers_when
             while await relay.pending() and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert await relay.pending() == 0, "the waiting event was not published after SNS returned"
+
+
+def _consumer_services() -> dict[str, Callable[[Any, str], FastAPI]]:
+    from services.notification.app import create_app as create_notification
+    from services.notification.settings import NotificationSettings
+    from services.recommendations.app import create_app as create_recommendations
+    from services.recommendations.settings import RecommendationsSettings
+
+    return {
+        "notification": lambda aws, secret: create_notification(
+            NotificationSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, consumer_wait_s=1)
+        ),
+        "recommendations": lambda aws, secret: create_recommendations(
+            RecommendationsSettings(stage=aws.stage, aws_region=aws.region, database_secret=secret, consumer_wait_s=1)
+        ),
+    }
+
+
+# Every service that consumes a queue, built with its settings for the test's stage and database.
+CONSUMER_SERVICES = _consumer_services()
+
+
+@pytest.mark.parametrize("service", sorted(CONSUMER_SERVICES))
+async def test_a_service_starts_with_sqs_unreachable_and_its_consumer_recovers_when_sqs_returns(
+    service, aws, database_secret, serve_app, monkeypatch
+):
+    async with unreachable(aws, monkeypatch, "SQS") as proxy:
+        url = await serve_app(CONSUMER_SERVICES[service](aws, database_secret))
+
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            await degraded(client, "consumer", "SQS", proxy)
+
+            proxy.set(Mode.PASS)
+            up = await readiness(client, lambda b: b["status"] == "ok")
+            assert up["checks"]["consumer"]["status"] == "up", up
+            assert proxy.counters["forwarded"] >= 1

@@ -39,7 +39,7 @@ def test_a_payment_event_uses_the_address_learned_from_its_order():
 
 
 def test_an_event_outside_the_subscription_is_refused():
-    with pytest.raises(ValueError, match="OrderPlaced"):
+    with pytest.raises(domain.NotSubscribed, match="OrderPlaced"):
         domain.notice_for(new_event("OrderPlaced", source="order", subject="o-1", data=confirmed().data), None)
 
 

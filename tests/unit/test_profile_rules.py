@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
+from services.common.problems import from_error
 from services.profile import domain
 from services.profile.adapters.cognito import CognitoIdentity, describe_policy
-from services.profile.api import problem_for
 
 ADDRESS = domain.AddressFields("Ada Lovelace", "1 Main St", "Springfield", "us", " 62701 ")
 
@@ -92,7 +94,7 @@ def test_each_cognito_refusal_has_its_answer(code: str, action: str, status: int
     error = ClientError({"Error": {"Code": code, "Message": "refused"}}, "Op")
     with pytest.raises(domain.AuthError) as raised:
         identity._translate(error, action)
-    assert problem_for(raised.value).status == status
+    assert from_error(raised.value).status_code == status
 
 
 def test_an_unexpected_cognito_error_is_not_disguised_as_a_client_error() -> None:
@@ -100,3 +102,21 @@ def test_an_unexpected_cognito_error_is_not_disguised_as_a_client_error() -> Non
     error = ClientError({"Error": {"Code": "InternalErrorException", "Message": "boom"}}, "Op")
     with pytest.raises(ClientError):
         identity._translate(error, "sign-in")
+
+
+def test_a_refusal_answers_with_its_code_the_field_at_fault_and_when_to_retry() -> None:
+    weak = from_error(domain.WeakPassword("at least 10 characters"))
+    body = json.loads(weak.body)
+    assert (body["code"], body["errors"][0]["field"], body["detail"]) == (
+        "weak_password", "password", "password: must be at least 10 characters"
+    )  # fmt: skip
+    assert json.loads(from_error(domain.AccountExists("taken")).body)["field"] == "email"
+    throttled = from_error(domain.Throttled("slow down"))
+    assert (throttled.status_code, throttled.headers["retry-after"]) == (429, "5")
+    full = json.loads(from_error(domain.AddressBookFull(3)).body)
+    assert (full["status"], full["code"], full["limit"]) == (409, "address_book_full", 3)
+    invalid = json.loads(from_error(domain.Invalid([domain.FieldError("phone", "bad")])).body)
+    assert (invalid["title"], invalid["errors"]) == (
+        "Invalid request",
+        [{"field": "phone", "in": "body", "message": "bad"}],
+    )

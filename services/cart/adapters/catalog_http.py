@@ -10,7 +10,7 @@ import httpx
 from services.cart.domain import Product
 from services.cart.ports import Catalog
 from services.common import http
-from services.common.problems import Unavailable
+from services.common.errors import Unavailable
 
 
 class HttpCatalog(Catalog):

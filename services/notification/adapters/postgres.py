@@ -5,37 +5,38 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common.consumer import UnitOfWork
 from services.notification.adapters.tables import contacts, emails
 from services.notification.domain import Contact, Email, Notice
 from services.notification.ports import Ledger, SentEmail, SentEmails
 
 
 class PostgresLedger(Ledger):
-    """The record, written on the consumer's connection: it commits with the event's processed mark."""
+    """The record, written in the consumer's unit of work: it commits with the event's processed mark."""
 
-    def __init__(self, conn: AsyncConnection):
-        self.conn = conn
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
 
     async def contact(self, order_id: str) -> Contact | None:
-        row = (await self.conn.execute(select(contacts).where(contacts.c.order_id == order_id))).first()
+        row = (await self.uow.execute(select(contacts).where(contacts.c.order_id == order_id))).first()
         return Contact(row.order_id, row.customer_sub, row.email) if row else None
 
     async def remember(self, contact: Contact) -> None:
         values = {"customer_sub": contact.customer_sub, "email": contact.email}
         if not contact.email:  # a later event without an address must not erase a known one
             values.pop("email")
-        await self.conn.execute(
+        await self.uow.execute(
             insert(contacts)
             .values(order_id=contact.order_id, customer_sub=contact.customer_sub, email=contact.email)
             .on_conflict_do_update(index_elements=[contacts.c.order_id], set_={**values, "updated_at": func.now()})
         )
 
     async def record(self, notice: Notice, email: Email | None) -> None:
-        await self.conn.execute(
+        await self.uow.execute(
             emails.insert().values(
                 event_id=notice.event_id,
                 event_type=notice.event_type,
@@ -51,7 +52,7 @@ class PostgresLedger(Ledger):
         )
 
     async def mark_sent(self, event_id: UUID, message_id: str) -> None:
-        await self.conn.execute(
+        await self.uow.execute(
             update(emails)
             .where(emails.c.event_id == event_id)
             .values(status="sent", ses_message_id=message_id, sent_at=func.clock_timestamp())
@@ -78,13 +79,6 @@ class PostgresSentEmails(SentEmails):
         query = query.order_by(emails.c.created_at.desc(), emails.c.event_id.desc()).limit(limit)
         async with self.engine.connect() as conn:
             return [_sent(r._mapping) for r in await conn.execute(query)]
-
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("select 1"))
-
-    async def close(self) -> None:
-        await self.engine.dispose()
 
 
 def _sent(row: Any) -> SentEmail:

@@ -93,7 +93,7 @@ class CognitoIdentity(IdentityProvider):
     def _translate(self, exc: ClientError, action: str) -> NoReturn:
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
-        error: domain.DomainError
+        error: domain.AuthError | domain.Invalid
         if code in ("UsernameExistsException", "AliasExistsException"):
             error = domain.AccountExists("an account with this e-mail address already exists")
         elif code == "InvalidPasswordException":

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -107,13 +107,6 @@ class PostgresProfiles(ProfileRepository):
         async with self.engine.begin() as conn:
             result = await conn.execute(addresses.delete().where(addresses.c.sub == sub, addresses.c.id == address_id))
             return result.rowcount == 1
-
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("select 1"))
-
-    async def close(self) -> None:
-        await self.engine.dispose()
 
 
 async def _ensure_profile(conn: AsyncConnection, sub: str, email: str) -> Any:

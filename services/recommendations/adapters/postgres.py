@@ -6,17 +6,20 @@ counting overlapping baskets lock rows in the same order and cannot deadlock.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.common.consumer import UnitOfWork
 from services.recommendations.adapters.tables import co_purchases, products
 from services.recommendations.domain import Basket, Item
 from services.recommendations.ports import Counts, Rankings
 
 
 class PostgresCounts(Counts):
-    def __init__(self, conn: AsyncConnection):
+    """Counts written in the consumer's unit of work (or any connection in a transaction)."""
+
+    def __init__(self, conn: UnitOfWork | AsyncConnection):
         self.conn = conn
 
     async def add(self, basket: Basket) -> None:
@@ -73,10 +76,3 @@ class PostgresRankings(Rankings):
     async def _items(self, query: object) -> list[Item]:
         async with self.engine.connect() as conn:
             return [Item(r[0], r[1], int(r[2])) for r in await conn.execute(query)]
-
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("select 1"))
-
-    async def close(self) -> None:
-        await self.engine.dispose()

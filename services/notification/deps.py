@@ -1,0 +1,19 @@
+"""The notification routes' dependencies, as ``Annotated`` aliases reading what the app's parts built."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from services.notification.service import Notifications
+
+MAX_LIMIT = 100
+
+
+def _notifications(request: Request) -> Notifications:
+    return request.app.state.notifications
+
+
+NotificationsDep = Annotated[Notifications, Depends(_notifications)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many, newest first")]
