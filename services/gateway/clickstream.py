@@ -97,7 +97,9 @@ class Producer:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.linger_s)
-            await self.flush()
+            if not stop.is_set():
+                await self.flush()
+        await self.close()
 
     async def ready(self) -> None:
         """Raises while the stream refuses records (a readiness check; not critical: shoppers never wait on it)."""
@@ -142,10 +144,7 @@ class Producer:
         return [e for e, r in zip(batch, answer["Records"], strict=True) if "ErrorCode" in r]
 
     async def close(self, timeout_s: float = 3.0) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """A last flush (what ``run`` does when the service stops); says what could not be sent."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.flush(), timeout_s)
         if self.queue or self.dropped:
@@ -238,15 +237,12 @@ _KEEPS_REQUEST = ("/api/cart/items", "/api/checkout")
 
 
 class ServerEvents:
-    """Pure ASGI middleware: server-side events of the requests that mean something; the producer's lifespan."""
+    """Pure ASGI middleware: server-side events of the requests that mean something."""
 
     def __init__(self, app: ASGIApp, producer: Producer):
         self.app, self.producer = app, producer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, self._closing(receive), send)
-            return
         path = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith(WATCHED) or not self.producer.settings.enabled:
             await self.app(scope, receive, send)
@@ -286,15 +282,6 @@ class ServerEvents:
                 self.producer.add(record)
         except Exception:  # analytics never breaks a request that already got its answer
             log.exception("server-side event failed")
-
-    def _closing(self, receive: Receive) -> Receive:
-        async def wrapped() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                await self.producer.close()
-            return message
-
-        return wrapped
 
 
 # --------------------------------------------------------------------------- the browser's events
