@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
@@ -20,11 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import logs, problems
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
-from services.common.runtime import Parts, Probe, Runtime, run_checks, verdict
+from services.common.runtime import Parts, Runtime, run_checks, verdict
 from services.common.settings import ServiceSettings
-
-Check = Callable[[], Awaitable[object]]
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 MAX_BODY_BYTES = 1 << 20
 JSON_TYPES = ("application/json", "application/merge-patch+json")
@@ -38,16 +35,10 @@ def create_service_app(
     routers: Iterable[APIRouter] = (),
     *,
     parts: Parts | None = None,
-    lifespan: Lifespan | None = None,
-    checks: Callable[[FastAPI], dict[str, Check]] | None = None,
     version: str = "0.1.0",
     body_types: tuple[str, ...] = JSON_TYPES,
 ) -> FastAPI:
-    """A FastAPI app with the shared skeleton; ``parts(runtime)`` builds what the service runs (see runtime.py).
-
-    ``lifespan``/``checks`` are the older way (a context manager and a dict of critical checks); they
-    still work while services move to ``parts``.
-    """
+    """A FastAPI app with the shared skeleton; ``parts(runtime)`` builds what the service runs (see runtime.py)."""
     logs.configure(name, settings.log_level)
 
     @asynccontextmanager
@@ -56,11 +47,7 @@ def create_service_app(
             app.state.runtime = runtime
             if parts is not None:
                 await parts(runtime)
-            if lifespan is None:
-                yield
-                return
-            async with lifespan(app):
-                yield
+            yield
 
     app = FastAPI(title=f"shop {name} service", version=version, lifespan=run)
     app.state.settings = settings
@@ -75,9 +62,7 @@ def create_service_app(
     @app.get("/readyz", tags=["ops"], summary="Every dependency answers")
     async def readyz() -> JSONResponse:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
-        probes = dict(runtime.probes) if runtime else {}
-        probes.update({n: Probe(c, critical=True) for n, c in (checks(app) if checks else {}).items()})
-        results = await run_checks(probes)
+        results = await run_checks(runtime.probes if runtime else {})
         status, code = verdict(results)
         return JSONResponse({"status": status, "service": name, "checks": results}, status_code=code)
 
