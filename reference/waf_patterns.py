@@ -15,7 +15,7 @@ import base64
 
 # Shell: an operator, then a command; command substitution; $IFS; shellshock; interpreters by path.
 _OP = r"(?:[;|`]|&&|\|\||\$\(|&)[ \t]*"
-_END = r"(?:\.exe)?(?:[\s;|&<>`$)]|$)"
+_END = r"(?:\.exe)?(?:[\s;|&<>`$)'\"]|$)"
 CODE = (
     _OP + r"(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|ping|nslookup|dig|getent|echo)" + _END,
     _OP
@@ -42,7 +42,7 @@ CODE = (
     r"|<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod)\b",
     # XML external entities and includes (XML as such is not an attack).
     r"<!entity\b|<!doctype\b[^>]{0,200}(?:\[|\bsystem\b|\bpublic\b)|<xi:include\b|<xs:include\b|xmlns:xi\s*="
-    r"|\+adw(?:aiq|-)",
+    r"|encoding\s*=\s*[\"']?utf-7",
 )
 
 WEB = (
@@ -65,10 +65,10 @@ WEB = (
     r"\b(?:alert|confirm|prompt)(?:\s*`|\(|\?\.|\.call\b|\.apply\b|\)\s*\(|&(?:amp;)?lpar)|\b(?:eval|atob|setinterval"
     r"|settimeout|fromcharcode|fetch)\s*\(",
     # Paths out of the web root, files an attacker wants, and schemes that read them.
-    r"(?:\.|%c0%ae|\xc0\xae|0x2e){2}(?:[/\\\x00\xc8]|\xc0\xaf|\xc1\x9c|0x2f|0x5c|;/)|/etc/(?:\./|/)*(?:passwd"
-    r"|shadow|group|hosts|issue|sudoers|crontab)|/proc/(?:self|\d+)/|\\\\[^\\]{1,30}\\[a-z]\$",
-    r"\b(?:boot|win|system)\.ini\b|tuser\.dat|\\windows\\|system32|/\.ssh/|\bid_rsa\b|\.htpasswd|wp-config"
-    r"|web\.config|/\.git/|/\.env\b|/var/log/|/(?:web|meta)-inf\b",
+    r"(?:\.|%2e|%c0%ae|\xc0\xae|0x2e){2}(?:[/\\\x00\xc8]|%2f|%5c|%u221[56]|%c0%af|\xc0\xaf|\xc1\x9c|0x2f|0x5c|;/)"
+    r"|/etc/(?:\./|/)*(?:passwd|shadow|group|hosts|issue|sudoers|crontab)|/proc/(?:self|\d+)/",
+    r"\\\\[^\\]{1,30}\\[a-z]\$|\b(?:boot|win|system)\.ini\b|tuser\.dat|\\windows\\|system32|/\.ssh/|id_rsa|\.htpasswd"
+    r"|wp-config|web\.config|/\.git/|/\.env\b|/var/log/|/(?:web|meta)-inf\b",
 )
 
 # Where a request may not point the shop's servers (SSRF), and header splitting (CRLF, mail commands).
@@ -84,6 +84,8 @@ NETWORK = (
     r"://[^/\s]{0,40}\xe2[\x91-\x93][\x80-\xbf]",
     r"(?:[\r\n]|\xe5\x98[\x8a\x8d]|%0[ad])\s*(?:set-cookie|location|content-(?:type|length)|refresh|host"
     r"|transfer-encoding|access-control-[a-z-]+|x-[a-z-]+)\s*:",
+    # Serialised PHP objects; an LDAP filter closed and reopened.
+    r"\b[oc]:\d+:\"[a-z_\\]+\":\d+:\{|\)\s*\(\s*[&|!]\s*\)|\)\s*\(\s*\|\s*\(",
     r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:|[\r\n]\s*(?:bcc|cc)\s*:\s*[^\s@]+@|[\r\n]\s*quit\s*[\r\n]"
     r"|[\r\n]\s*[a-z]\d{1,4}\s+(?:capability|fetch|login|select|examine|list|status|append|store|logout)\b",
 )

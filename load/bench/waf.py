@@ -318,9 +318,7 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
     started = time.perf_counter()
     in_process = score(evaluator(), items)
     through_door = asyncio.run(_through_front_door(items))
-    from load.bench import waf_shoppers
-
-    shoppers = waf_shoppers.blocked_shoppers(evaluator())
+    shoppers = blocked_shoppers(evaluator())
     return {
         "scenario": "waf",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -370,6 +368,31 @@ async def _through_front_door(items: list[GtwCase]) -> Scores:
             upstream.should_exit = door.should_exit = True
             for task in tasks:
                 await task
+
+
+def echo_app() -> Any:
+    """The API behind the front door: answers every request with 200 (the bench measures the WAF, not a service)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+def blocked_shoppers(ev: Any) -> tuple[int, int]:
+    """(sent, blocked) over the shopper corpus (tests/waf_corpus/shoppers.toml) in process."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from edge_support import load_shoppers  # the corpus and its placements live with the tests
+
+    items = load_shoppers()
+    return len(items), sum(ev.evaluate(c.request()).blocked for c in items)
 
 
 def asyncio_task(coro: Any) -> Any:
