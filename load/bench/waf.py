@@ -339,7 +339,6 @@ async def _through_front_door(items: list[GtwCase]) -> Scores:
 
     import httpx
     import uvicorn
-    from load.bench.waf_shoppers import echo_app
 
     from localcloud.backends import free_port
     from localcloud.edge.settings import EdgeSettings

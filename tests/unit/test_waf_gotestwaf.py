@@ -1,4 +1,4 @@
-"""GoTestWAF's test cases against the web ACL, in process: the block rate, the false positives, and no class falling back.
+"""GoTestWAF's test cases against the web ACL, in process: block rate, false positives, no class falling back.
 
 The corpus is read from ../shared/waf-corpora/gotestwaf beside the clone (never copied here); without
 it the tests skip and say so. The floors are the blocked counts measured when the rules last improved.
