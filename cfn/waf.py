@@ -20,6 +20,7 @@ from reference.waf import (
     Override,
     Part,
     RateBased,
+    Regex,
     RegexMatch,
     Rule,
     SizeConstraint,
@@ -119,6 +120,12 @@ def statement(stmt: Statement) -> wafv2.Statement:
                     Arn=GetAtt(regex_set_id(regex_set), "Arn"),
                     FieldToMatch=field_to_match(field),
                     TextTransformations=transformations(field),
+                )
+            )
+        case Regex(field=field, pattern=pattern):
+            return wafv2.Statement(
+                RegexMatchStatement=wafv2.RegexMatchStatement(
+                    FieldToMatch=field_to_match(field), RegexString=pattern, TextTransformations=transformations(field)
                 )
             )
         case ByteMatch(field=field, search=search, position=position):

@@ -151,6 +151,14 @@ class RegexMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class Regex:
+    """One regular expression (up to 512 characters) matches the field (WAF's RegexMatchStatement)."""
+
+    field: FieldToMatch
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
 class ByteMatch:
     """The field (after its transformations) holds ``search`` where ``position`` says."""
 
@@ -212,6 +220,7 @@ Statement = (
     | SqliMatch
     | XssMatch
     | RegexMatch
+    | Regex
     | ByteMatch
     | IpSetReference
     | GeoMatch
@@ -300,6 +309,8 @@ def check_web_acl(acl: WebAcl) -> list[str]:
             earlier = {label for r in acl.rules if r.priority < rule.priority for label in r.labels}
             if isinstance(stmt, LabelMatch) and stmt.key not in earlier:
                 problems.append(f"rule {rule.name} matches label {stmt.key} that no earlier rule adds")
+            if isinstance(stmt, Regex) and (len(stmt.pattern) > 512 or check_patterns((stmt.pattern[:200],))):
+                problems.append(f"rule {rule.name}: a regular expression AWS would refuse or read differently")
             if isinstance(stmt, RegexMatch) and stmt.regex_set not in regex_sets:
                 problems.append(f"rule {rule.name} references unknown regex pattern set {stmt.regex_set}")
             if field is not None and len(field.transforms) > 10:
@@ -389,6 +400,8 @@ def statement_capacity(stmt: Statement) -> int:
             return _field_cost(40, field)
         case RegexMatch(field=field):
             return _field_cost(25, field)
+        case Regex(field=field):
+            return _field_cost(3, field)
         case ByteMatch(field=field, position=position):
             return _field_cost(_BYTE_MATCH[position], field)
     raise TypeError(stmt)
@@ -405,25 +418,21 @@ def capacity(acl: WebAcl) -> dict[str, int]:
     return {rule.name: statement_capacity(rule.statement) for rule in acl.rules}
 
 
-_DECODE = (Transform.URL_DECODE, Transform.HTML_ENTITY_DECODE)
-QUERY = FieldToMatch(Part.QUERY, transforms=_DECODE)
-BODY = FieldToMatch(Part.BODY, transforms=_DECODE)
-URI = FieldToMatch(Part.URI, transforms=(Transform.URL_DECODE,))
-# The bearer token and the cookies are opaque to these rules; the managed groups inspect cookies.
-HEADERS = FieldToMatch(Part.HEADERS, transforms=_DECODE, excluded=("authorization", "cookie"))
-
 # What the pattern sets read: each field decoded the ways an attacker may encode it, then lower case.
-# Every transformation costs 10 WCU per statement, so each set gets only the decoding its syntax needs:
-# HTML entities matter for script in markup (web-injection), double URL encoding for paths.
+# Every transformation costs 10 WCU per statement, so each set gets only the decoding its syntax needs
+# (HTML entities matter for script in markup); double encoding (%252e, %250a) is left to the patterns,
+# which name a still-encoded %2e, %2f or %0a after one decoding.
 _T = Transform
 _U, _L = _T.URL_DECODE_UNI, _T.LOWERCASE
-ARGUMENTS = FieldToMatch(Part.ALL_QUERY_ARGUMENTS, transforms=(_U, _L))
-ARGUMENTS_HTML = FieldToMatch(Part.ALL_QUERY_ARGUMENTS, transforms=(_U, _T.HTML_ENTITY_DECODE, _L))
+# Argument by argument for shell syntax: a raw query string's own & would read as a shell operator (&cat=...).
+# Query strings are decoded twice: %2527 is a classic of the public bypass lists.
+ARGUMENTS = FieldToMatch(Part.ALL_QUERY_ARGUMENTS, transforms=(_U, _U, _L))
+QUERY_TEXT = FieldToMatch(Part.QUERY, transforms=(_U, _L))
+QUERY_HTML = FieldToMatch(Part.QUERY, transforms=(_U, _U, _T.HTML_ENTITY_DECODE, _L))
 # A JSON body's \\u escapes first (GoTestWAF's and any JSON encoder's), then a form's %xx and +.
 BODY_TEXT = FieldToMatch(Part.BODY, transforms=(_T.JS_DECODE, _U, _L))
-BODY_HTML = FieldToMatch(Part.BODY, transforms=(_T.JS_DECODE, _U, _T.HTML_ENTITY_DECODE, _L))
+BODY_HTML = FieldToMatch(Part.BODY, transforms=(_T.JS_DECODE, _U, _U, _T.HTML_ENTITY_DECODE, _L))
 PATH = FieldToMatch(Part.URI, transforms=(_U, _L))
-PATH_TWICE = FieldToMatch(Part.URI, transforms=(_U, _U, _L))  # %252e%252e%252f, %250d%250a
 HEADER_VALUES = FieldToMatch(Part.HEADERS, transforms=(_U, _L), excluded=("authorization", "cookie"))
 COOKIE_VALUES = FieldToMatch(Part.COOKIES, transforms=(_U, _L))
 METHOD = FieldToMatch(Part.METHOD)
@@ -470,7 +479,7 @@ WEB_ACL = WebAcl(
         Rule(
             "unknown-method",
             25,
-            Not(AnyOf(tuple(ByteMatch(METHOD, m, Position.EXACTLY) for m in API_METHODS))),
+            Not(Regex(METHOD, "^(?:" + "|".join(API_METHODS) + ")$")),
             Action.BLOCK,
             summary="WebDAV and other methods no behaviour serves",
         ),
@@ -485,14 +494,14 @@ WEB_ACL = WebAcl(
             "web-injection",
             31,
             "web-injection",
-            (ARGUMENTS_HTML, BODY_HTML, PATH_TWICE, HEADER_VALUES, COOKIE_VALUES),
+            (QUERY_HTML, BODY_HTML, PATH, HEADER_VALUES, COOKIE_VALUES),
             "SQL, script in markup, paths out of the web root",
         ),
         _regex_rule(
             "network-injection",
             32,
             "network-injection",
-            (ARGUMENTS, BODY_TEXT, PATH_TWICE),
+            (QUERY_TEXT, BODY_TEXT, PATH, HEADER_VALUES),
             "SSRF (metadata, private and obfuscated addresses, callbacks), CRLF, mail commands",
         ),
         _regex_rule("base64-payloads", 33, "base64-payloads", RAW, "the same attacks Base64-encoded"),

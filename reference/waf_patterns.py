@@ -17,11 +17,12 @@ import base64
 _OP = r"(?:[;|`]|&&|\|\||\$\(|&)[ \t]*"
 _END = r"(?:\.exe)?(?:[\s;|&<>`$)'\"]|$)"
 CODE = (
-    _OP + r"(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|ping|nslookup|dig|getent|echo)" + _END,
+    _OP + r"(?:cat|ls|id|dir|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|ping|nslookup|getent|echo)" + _END,
     _OP
     + r"(?:rm|chmod|python[23]?|perl|ruby|php|powershell|cmd|sleep|busybox|tftp|telnet|base64|env|ifconfig|net)"
     + _END,
     r"\$\{?ifs\b|\$\(\s*[a-z]|`\s*(?:[a-z]+(?:\s+-|\s*`)|/)|\(\)\s*\{\s*:?\s*;?\s*\}\s*;|/bin/(?:ba|z|da|k|c)?sh\b"
+    r"|[;|`&]\s*/(?:usr/)?s?bin/"
     r"|\bcmd(?:\.exe)?\s+/c\b|\|\s*set\s+/a\b",
     # PHP and other interpreters' code.
     r"<\?(?:php|=)|\b(?:eval|assert|system|passthru|shell_exec|exec|popen|proc_open|include|require|phpinfo|md5"
@@ -54,9 +55,9 @@ WEB = (
     r"\binformation_schema\b|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|@@version\b|\binto\s+(?:out|dump)file"
     r"|\bwaitfor\s+delay\b|\bdeclare\s+@\w|\bexec(?:ute)?\s+(?:master|xp_|sp_)",
     r"['\"`)\d][ \t]*(?:or|and|xor|\|\||&&)\s+(?:not\s+)?['\"\(]?\w*['\"]?\s*(?:=|<>|!=|<=|>=|\blike\b|\bis\b"
-    r"|\bin\s*\()|['\"][ \t]*(?:--|#|/\*)|/\*!\d*",
+    r"|\bin\s*\()|['\"`)\d][ \t]*(?:or|and)\s+(?:true|false)\b|['\"][ \t]*(?:--|#|/\*)|/\*!\d*",
     r";\s*(?:drop\s+(?:table|database)|truncate\s+table|shutdown|insert\s+into|delete\s+from|declare\s+@|update\s+\w+\s+set)\b"
-    r"|['\")]\s*;\s*select\b|\border\s+by\s+\d+\s*(?:--|#|$)",
+    r"|['\")]\s*;\s*select\b|\b(?:order\s+by|having)\s+\d+\s*(?:--|#|$|=)",
     # Script in markup: tags that run script, event handlers in a tag or after a quote, script URLs.
     r"<(?:script|iframe|object|embed|svg|math|frameset|applet|base|meta|link|style|template|isindex)\b|<[a-z]*\x00"
     r"|(?:<[^>]*[\s/\"'+]|[\"'`](?:\s|/)*)on[a-z]{3,}\s*=",
@@ -76,7 +77,7 @@ NETWORK = (
     r"169\.254\.169\.254|metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|metadata\.azure|\[::ffff:"
     r"|\binstance-data\b",
     r"(?:https?|ftp|gopher|dict|ldap|tftp|smb|ws)://(?:[^/@\s]*@)?(?:localhost|127\.|0\.0\.0\.0|0+(?:[:/]|$)|10\."
-    r"|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|\[|0x[0-9a-f]+|\d{8,10}(?:[:/]|$)|0\d+\.)",
+    r"|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|\[|0x[0-9a-f]+|0?\d{8,11}(?:[:/]|$)|0\d+\.)",
     r"burpcollaborator\.net|\.oast\.(?:me|fun|live|site|online|pro)|interact\.sh|oastify\.com|\.dnslog\.cn"
     r"|\.ceye\.io|\.ngrok\.io|requestbin\.|pipedream\.net|\.nip\.io|\.xip\.io|localtest\.me",
     # Script reaching for the page (XSS without markup), GraphQL introspection (the shop has no GraphQL).
@@ -85,9 +86,9 @@ NETWORK = (
     r"(?:[\r\n]|\xe5\x98[\x8a\x8d]|%0[ad])\s*(?:set-cookie|location|content-(?:type|length)|refresh|host"
     r"|transfer-encoding|access-control-[a-z-]+|x-[a-z-]+)\s*:",
     # Serialised PHP objects; an LDAP filter closed and reopened.
-    r"\b[oc]:\d+:\"[a-z_\\]+\":\d+:\{|\)\s*\(\s*[&|!]\s*\)|\)\s*\(\s*\|\s*\(",
-    r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:|[\r\n]\s*(?:bcc|cc)\s*:\s*[^\s@]+@|[\r\n]\s*quit\s*[\r\n]"
-    r"|[\r\n]\s*[a-z]\d{1,4}\s+(?:capability|fetch|login|select|examine|list|status|append|store|logout)\b",
+    r"\b[oc]:\d+:\"[a-z_\\]+\":\d+:\{|\)\s*\(\s*[&|!]\s*\)|\)\s*\(\s*\|\s*\(|['\"]\s*;\s*return\s",
+    r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:|[\r\n]\s*(?:bcc|cc)\s*:\s*[^\s@]+@|[\r\n]\s*(?:quit|data)\s*(?:[\r\n]|$)"
+    r"|[\r\n]\s*[a-z]\d{1,4}\s+(?:capability|fetch|login|select|list|logout)\b",
 )
 
 # Attack syntax as it reads once Base64-encoded, at each of the three byte alignments: a payload

@@ -41,6 +41,7 @@ from reference.waf import (
     Part,
     Position,
     RateBased,
+    Regex,
     RegexMatch,
     Rule,
     SizeConstraint,
@@ -359,6 +360,9 @@ class Evaluator:
             case RegexMatch(field=fm, regex_set=name):
                 regex = re.compile("|".join(f"(?:{p})" for p in self.acl.regex_set(name).patterns))
                 return _field_check(fm, lambda v: regex.search(v) is not None, Inspection.values)
+            case Regex(field=fm, pattern=pattern):
+                one = re.compile(pattern)
+                return _field_check(fm, lambda v: one.search(v) is not None, Inspection.values)
             case ByteMatch(field=fm, search=search, position=position):
                 return _field_check(fm, _byte_test(search, position), Inspection.values)
             case SizeConstraint(field=fm, comparison=comparison, size=size):
