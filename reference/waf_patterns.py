@@ -21,7 +21,7 @@ CODE = (
     _OP
     + r"(?:rm|chmod|python[23]?|perl|ruby|php|powershell|cmd|sleep|busybox|tftp|telnet|base64|env|ifconfig|net)"
     + _END,
-    r"\$\{?ifs\b|\$\(\s*[a-z]|`\s*(?:[a-z]+(?:\s+-|\s*`)|/)|\(\)\s*\{\s*:?\s*;?\s*\}\s*;|/bin/(?:ba|z|da|k|c)?sh\b"
+    r"\$\{?ifs\b|\$\(\s*[a-z][\w-]*[\s)]|`\s*(?:[a-z]+(?:\s+-|\s*`)|/)|\(\)\s*\{\s*:?\s*;?\s*\}\s*;|/bin/(?:ba|z|da|k|c)?sh\b"
     r"|[;|`&]\s*/(?:usr/)?s?bin/"
     r"|\bcmd(?:\.exe)?\s+/c\b|\|\s*set\s+/a\b",
     # PHP and other interpreters' code.
@@ -38,9 +38,9 @@ CODE = (
     # NoSQL operators and server-side JavaScript.
     r"[{,\[\s'\"]\s*['\"]?\$(?:where|ne|eq|gt|gte|lt|lte|in|nin|regex|exists|or|and|nor|not|expr|elemmatch)['\"]?"
     r"\s*[:\]]|\bdb\.[a-z_]+\.[a-z]+\(|(?:^|[;{}])\s*var\s+[a-z_$][\w$]*\s*=|\}\s*while\s*\(",
-    # LDAP filters; server-side includes.
-    r"\(\s*[&|!]\s*\(|\*\s*\)\s*\(|\(\s*[a-z]+\s*=\s*\*\s*\)|userpassword|objectclass\s*=|:\d+(?:\.\d+){3,}:="
-    r"|<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod)\b",
+    # LDAP filters (an attribute test after the operator: a random password holds (&( too).
+    r"\(\s*[&|!]\s*\(\s*[\w.-]+\s*[=~<>]|\*\s*\)\s*\(+\s*[|&!]?\s*[\w.-]+\s*[=~<>]|\(\s*[a-z]+\s*=\s*\*\s*\)"
+    r"|userpassword|objectclass\s*=|:\d+(?:\.\d+){3,}:=",
     # XML external entities and includes (XML as such is not an attack).
     r"<!entity\b|<!doctype\b[^>]{0,200}(?:\[|\bsystem\b|\bpublic\b)|<xi:include\b|<xs:include\b|xmlns:xi\s*="
     r"|encoding\s*=\s*[\"']?utf-7",
@@ -55,7 +55,7 @@ WEB = (
     r"\binformation_schema\b|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|@@version\b|\binto\s+(?:out|dump)file"
     r"|\bwaitfor\s+delay\b|\bdeclare\s+@\w|\bexec(?:ute)?\s+(?:master|xp_|sp_)",
     r"['\"`)\d][ \t]*(?:or|and|xor|\|\||&&)\s+(?:not\s+)?['\"\(]?\w*['\"]?\s*(?:=|<>|!=|<=|>=|\blike\b|\bis\b"
-    r"|\bin\s*\()|['\"`)\d][ \t]*(?:or|and)\s+(?:true|false)\b|['\"][ \t]*(?:--|#|/\*)|/\*!\d*",
+    r"|\bin\s*\()|['\"`)\d][ \t]*(?:or|and)\s+(?:true|false)\b|[\w)]['\"][ \t]*(?:--|#|/\*)|/\*!\d*",
     r";\s*(?:drop\s+(?:table|database)|truncate\s+table|shutdown|insert\s+into|delete\s+from|declare\s+@|update\s+\w+\s+set)\b"
     r"|['\")]\s*;\s*select\b|\b(?:order\s+by|having)\s+\d+\s*(?:--|#|$|=)",
     # Script in markup: tags that run script, event handlers in a tag or after a quote, script URLs.
@@ -77,12 +77,13 @@ NETWORK = (
     r"169\.254\.169\.254|metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|metadata\.azure|\[::ffff:"
     r"|\binstance-data\b",
     r"(?:https?|ftp|gopher|dict|ldap|tftp|smb|ws)://(?:[^/@\s]*@)?(?:localhost|127\.|0\.0\.0\.0|0+(?:[:/]|$)|10\."
-    r"|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|\[|0x[0-9a-f]+|0?\d{8,11}(?:[:/]|$)|0\d+\.)",
+    r"|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|\[|0x[0-9a-f]+|0?\d{8,11}(?:[:/]|$)|0[0-7]+\.\d)",
     r"burpcollaborator\.net|\.oast\.(?:me|fun|live|site|online|pro)|interact\.sh|oastify\.com|\.dnslog\.cn"
     r"|\.ceye\.io|\.ngrok\.io|requestbin\.|pipedream\.net|\.nip\.io|\.xip\.io|localtest\.me",
     # Script reaching for the page (XSS without markup), GraphQL introspection (the shop has no GraphQL).
     r"document\s*(?:\.\s*(?:cookie|domain|write)|\[)|\.constructor\(|__proto__|\b__schema\b|introspectionquery",
-    r"://[^/\s]{0,40}\xe2[\x91-\x93][\x80-\xbf]",
+    # Enclosed alphanumerics in a host name (ⓛⓞⓒⓐⓛⓗⓞⓢⓣ); server-side includes.
+    r"://[^/\s]{0,40}\xe2[\x91-\x93][\x80-\xbf]|<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod)\b",
     r"(?:[\r\n]|\xe5\x98[\x8a\x8d]|%0[ad])\s*(?:set-cookie|location|content-(?:type|length)|refresh|host"
     r"|transfer-encoding|access-control-[a-z-]+|x-[a-z-]+)\s*:",
     # Serialised PHP objects; an LDAP filter closed and reopened.
