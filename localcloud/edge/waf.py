@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote
 
 from localcloud.edge import managed
 from localcloud.edge.detect import is_sqli, is_xss
-from localcloud.edge.transforms import TRANSFORMS, latin1
+from localcloud.edge.transforms import TRANSFORMS, apply, latin1
 from reference.waf import (
     Action,
     AllOf,
@@ -138,18 +138,21 @@ class Inspection:
 
     def values(self, fm: FieldToMatch) -> tuple[str, ...]:
         """The field's values after its text transformations, in order."""
-
-        def make() -> tuple[str, ...]:
-            out = self.raw(fm)
-            if fm.part is Part.JSON_BODY and out is INVALID:
-                if fm.invalid_json is not InvalidJson.EVALUATE_AS_STRING:
-                    return out
-                out = (self.body_text,)
-            for t in fm.transforms:
-                out = tuple(_TRANSFORMS[t](v) for v in out)
-            return out
-
-        return self._once(fm, make)  # type: ignore[return-value]
+        key = id(fm)  # a field lives as long as its compiled web ACL; hashing the dataclass costs more
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            pass
+        out = self.raw(fm)
+        if fm.part is Part.JSON_BODY and out is INVALID:
+            if fm.invalid_json is not InvalidJson.EVALUATE_AS_STRING:
+                self._memo[key] = out
+                return out
+            out = (self.body_text,)
+        if fm.transforms:
+            out = tuple(_transformed(fm.transforms, v) for v in out)
+        self._memo[key] = out
+        return out
 
     def json_values(self, scope: JsonScope) -> tuple[str, ...]:
         """A JSON body's keys and/or values (strings as bytes, other scalars as their JSON text), or INVALID."""
@@ -275,6 +278,30 @@ class RateCounter:
             del self._arrivals[ip]
 
 
+MEMO_LIMIT = 2048  # values up to this size (headers, paths, arguments: they repeat) are transformed and matched once
+
+
+def _transformed(transforms: tuple[Transform, ...], value: str) -> str:
+    if len(value) > MEMO_LIMIT:
+        return apply(transforms, value)
+    return _transformed_memo(transforms, value)
+
+
+@lru_cache(maxsize=65536)
+def _transformed_memo(transforms: tuple[Transform, ...], value: str) -> str:
+    return apply(transforms, value)
+
+
+def _memo_search(regex: re.Pattern[str]) -> Callable[[str], bool]:
+    """``regex.search`` as a yes/no, remembered for the short values that come back on every request."""
+
+    @lru_cache(maxsize=65536)
+    def short(value: str) -> bool:
+        return regex.search(value) is not None
+
+    return lambda value: short(value) if len(value) <= MEMO_LIMIT else regex.search(value) is not None
+
+
 def _walk(node: object, keys: list[str], values: list[str]) -> None:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -299,7 +326,10 @@ def _field_check(fm: FieldToMatch, test: Callable[[str], bool], values: Callable
         got = values(insp, fm)  # type: ignore[call-arg]
         if got is INVALID:
             return fm.invalid_json is InvalidJson.MATCH
-        return any(test(v) for v in got)  # type: ignore[attr-defined]
+        for v in got:  # type: ignore[attr-defined]
+            if test(v):
+                return True
+        return False
 
     return check
 
@@ -359,10 +389,10 @@ class Evaluator:
                 return _field_check(fm, is_xss, Inspection.detect_values)
             case RegexMatch(field=fm, regex_set=name):
                 regex = re.compile("|".join(f"(?:{p})" for p in self.acl.regex_set(name).patterns))
-                return _field_check(fm, lambda v: regex.search(v) is not None, Inspection.values)
+                return _field_check(fm, _memo_search(regex), Inspection.values)
             case Regex(field=fm, pattern=pattern):
                 one = re.compile(pattern)
-                return _field_check(fm, lambda v: one.search(v) is not None, Inspection.values)
+                return _field_check(fm, _memo_search(one), Inspection.values)
             case ByteMatch(field=fm, search=search, position=position):
                 return _field_check(fm, _byte_test(search, position), Inspection.values)
             case SizeConstraint(field=fm, comparison=comparison, size=size):
