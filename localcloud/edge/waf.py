@@ -326,10 +326,7 @@ def _field_check(fm: FieldToMatch, test: Callable[[str], bool], values: Callable
         got = values(insp, fm)  # type: ignore[call-arg]
         if got is INVALID:
             return fm.invalid_json is InvalidJson.MATCH
-        for v in got:  # type: ignore[attr-defined]
-            if test(v):
-                return True
-        return False
+        return any(test(v) for v in got)  # type: ignore[attr-defined]
 
     return check
 
