@@ -427,7 +427,7 @@ def table(report: dict[str, Any]) -> str:
              f"(load average {report['load_average']['before']} -> {report['load_average']['after']})"]  # fmt: skip
     for where, text in tables.items():
         lines += [f"\n{where}:", text]
-    lines.append(f"\nshopper corpus and the load harness's shoppers: {shoppers['blocked']}/{shoppers['sent']} blocked")
+    lines.append(f"\nshopper corpus (tests/waf_corpus/shoppers.toml): {shoppers['blocked']}/{shoppers['sent']} blocked")
     return "\n".join(lines)
 
 
