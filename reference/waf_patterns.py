@@ -54,10 +54,13 @@ WEB = (
     r"|group_concat|xp_cmdshell|sp_executesql|fn_varbintohexstr|dbms_\w+|utl_\w+|randomblob)\s*\(",
     r"\binformation_schema\b|\bsysobjects\b|\bpg_catalog\b|\bsqlite_master\b|@@version\b|\binto\s+(?:out|dump)file"
     r"|\bwaitfor\s+delay\b|\bdeclare\s+@\w|\bexec(?:ute)?\s+(?:master|xp_|sp_)",
-    r"['\"`)\d][ \t]*(?:or|and|xor|\|\||&&)\s+(?:not\s+)?['\"\(]?\w*['\"]?\s*(?:=|<>|!=|<=|>=|\blike\b|\bis\b"
-    r"|\bin\s*\()|['\"`)\d][ \t]*(?:or|and)\s+(?:true|false)\b|[\w)]['\"][ \t]*(?:--|#|/\*)|/\*!\d*",
+    # Tautologies: a quote, bracket or number, an operator, then a comparison of two operands ("10 and is it" passes).
+    r"['\"`)\d][ \t]*(?:or|and|xor|\|\||&&)\s+(?:not\s+)?['\"\(]?\w*['\"]?\s*(?:=|<>|!=|<=|>=)\s*[-'\"\(\w]"
+    r"|['\"`)\d][ \t]*(?:or|and)\s+(?:true|false|null)\s*(?:--|#|/\*|;|\)|[\"&]|$)|/\*!\d*",
     r";\s*(?:drop\s+(?:table|database)|truncate\s+table|shutdown|insert\s+into|delete\s+from|declare\s+@|update\s+\w+\s+set)\b"
     r"|['\")]\s*;\s*select\b|\b(?:order\s+by|having)\s+\d+\s*(?:--|#|$|=)",
+    # A quote closed then commented out (admin'--), and LIKE between literals.
+    r"[\w)]['\"](?:--|#|/\*)|[\w)]['\"][ \t]+(?:--|#)[ \t]*[-+]?[ \t]*(?:[\"&}]|$)|(?:['\"]\w*['\"]|\b\d+)\s+r?like\s+['\"\d]",
     # Script in markup: tags that run script, event handlers in a tag or after a quote, script URLs.
     r"<(?:script|iframe|object|embed|svg|math|frameset|applet|base|meta|link|style|template|isindex)\b|<[a-z]*\x00"
     r"|(?:<[^>]*[\s/\"'+]|[\"'`](?:\s|/)*)on[a-z]{3,}\s*=",
@@ -68,12 +71,13 @@ WEB = (
     # Paths out of the web root, files an attacker wants, and schemes that read them.
     r"(?:\.|%2e|%c0%ae|\xc0\xae|0x2e){2}(?:[/\\\x00\xc8]|%2f|%5c|%u221[56]|%c0%af|\xc0\xaf|\xc1\x9c|0x2f|0x5c|;/)"
     r"|/etc/(?:\./|/)*(?:passwd|shadow|group|hosts|issue|sudoers|crontab)|/proc/(?:self|\d+)/",
-    r"\\\\[^\\]{1,30}\\[a-z]\$|\b(?:boot|win|system)\.ini\b|tuser\.dat|\\windows\\|system32|/\.ssh/|id_rsa|\.htpasswd"
-    r"|wp-config|web\.config|/\.git/|/\.env\b|/var/log/|/(?:web|meta)-inf\b",
 )
 
-# Where a request may not point the shop's servers (SSRF), and header splitting (CRLF, mail commands).
+# Where a request may not point the shop's servers (SSRF), header splitting (CRLF, mail commands), and the
+# files an attacker wants (a set holds at most 10 expressions: these did not fit web-injection).
 NETWORK = (
+    r"\\\\[^\\]{1,30}\\[a-z]\$|\b(?:boot|win|system)\.ini\b|tuser\.dat|\\windows\\|system32|/\.ssh/|id_rsa|\.htpasswd"
+    r"|wp-config|web\.config|/\.git/|/\.env\b|/var/log/|/(?:web|meta)-inf\b",
     r"169\.254\.169\.254|metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|metadata\.azure|\[::ffff:"
     r"|\binstance-data\b",
     r"(?:https?|ftp|gopher|dict|ldap|tftp|smb|ws)://(?:[^/@\s]*@)?(?:localhost|127\.|0\.0\.0\.0|0+(?:[:/]|$)|10\."
