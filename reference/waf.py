@@ -456,7 +456,9 @@ WEB_ACL = WebAcl(
     regex_sets=(
         RegexSet("code-injection", _patterns.CODE, "shell commands, PHP, templates, Java, NoSQL, LDAP, SSI, XXE"),
         RegexSet("web-injection", _patterns.WEB, "SQL, script in markup, paths out of the web root"),
-        RegexSet("network-injection", _patterns.NETWORK, "SSRF targets and callbacks, CRLF and mail commands"),
+        RegexSet(
+            "ssrf-crlf-files", _patterns.NETWORK, "SSRF targets and callbacks, CRLF and mail commands, sensitive files"
+        ),
         RegexSet("base64-payloads", _patterns.base64_patterns(), "attack syntax Base64-encoded"),
     ),
     rules=(
@@ -498,11 +500,11 @@ WEB_ACL = WebAcl(
             "SQL, script in markup, paths out of the web root",
         ),
         _regex_rule(
-            "network-injection",
+            "ssrf-crlf-files",
             32,
-            "network-injection",
+            "ssrf-crlf-files",
             (QUERY_TEXT, BODY_TEXT, PATH, HEADER_VALUES),
-            "SSRF (metadata, private and obfuscated addresses, callbacks), CRLF, mail commands",
+            "SSRF (metadata, private and obfuscated addresses, callbacks), CRLF, mail commands, sensitive files",
         ),
         _regex_rule("base64-payloads", 33, "base64-payloads", RAW, "the same attacks Base64-encoded"),
         Rule(

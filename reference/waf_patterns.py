@@ -60,7 +60,8 @@ WEB = (
     r";\s*(?:drop\s+(?:table|database)|truncate\s+table|shutdown|insert\s+into|delete\s+from|declare\s+@|update\s+\w+\s+set)\b"
     r"|['\")]\s*;\s*select\b|\b(?:order\s+by|having)\s+\d+\s*(?:--|#|$|=)",
     # A quote closed then commented out (admin'--), and LIKE between literals.
-    r"[\w)]['\"](?:--|#|/\*)|[\w)]['\"][ \t]+(?:--|#)[ \t]*[-+]?[ \t]*(?:[\"&}]|$)|(?:['\"]\w*['\"]|\b\d+)\s+r?like\s+['\"\d]",
+    r"[\w)]['\"](?:--|#|/\*)|[\w)]['\"][ \t]+(?:--|#)[ \t]*[-+]?[ \t]*(?:[\"&}]|$)"
+    r"|(?:['\"]\w*['\"]|\b\d+)\s+r?like\s+['\"\d]",
     # Script in markup: tags that run script, event handlers in a tag or after a quote, script URLs.
     r"<(?:script|iframe|object|embed|svg|math|frameset|applet|base|meta|link|style|template|isindex)\b|<[a-z]*\x00"
     r"|(?:<[^>]*[\s/\"'+]|[\"'`](?:\s|/)*)on[a-z]{3,}\s*=",
