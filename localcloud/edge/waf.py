@@ -111,7 +111,15 @@ class Inspection:
             return value
 
     def raw(self, fm: FieldToMatch) -> tuple[str, ...]:
-        """The field as WAF sees it, one character per byte; () when it is absent."""
+        """The field as WAF sees it, one character per byte; () when it is absent (extracted once per request)."""
+        key = (fm.part, fm.name, fm.excluded, fm.scope)  # fields that differ only in transformations share it
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._memo[key] = self._extract(fm)
+            return value  # type: ignore[return-value]
+
+    def _extract(self, fm: FieldToMatch) -> tuple[str, ...]:
         r = self.request
         match fm.part:
             case Part.QUERY:
@@ -320,13 +328,29 @@ Check = Callable[[Inspection], bool]
 
 
 def _field_check(fm: FieldToMatch, test: Callable[[str], bool], values: Callable[[FieldToMatch], object]) -> Check:
-    """A statement over a field: any value matching; a JSON body that is not JSON matches as its fallback says."""
+    """A statement over a field: any value matching; a JSON body that is not JSON matches as its fallback says.
 
-    def check(insp: Inspection) -> bool:
+    The verdict is remembered per raw field value when it is short: a product page's headers and
+    path come back on every request, and the transformations and patterns then run once.
+    """
+    remembered: dict[tuple[str, ...], bool] = {}
+
+    def evaluate(insp: Inspection) -> bool:
         got = values(insp, fm)  # type: ignore[call-arg]
         if got is INVALID:
             return fm.invalid_json is InvalidJson.MATCH
         return any(test(v) for v in got)  # type: ignore[attr-defined]
+
+    def check(insp: Inspection) -> bool:
+        raw = insp.raw(fm)
+        if raw is INVALID or sum(map(len, raw)) > MEMO_LIMIT:
+            return evaluate(insp)
+        verdict = remembered.get(raw)
+        if verdict is None:
+            if len(remembered) >= 65536:
+                remembered.clear()
+            verdict = remembered[raw] = evaluate(insp)
+        return verdict
 
     return check
 
