@@ -81,8 +81,8 @@ NETWORK = (
     r"|wp-config|web\.config|/\.git/|/\.env\b|/var/log/|/(?:web|meta)-inf\b",
     r"169\.254\.169\.254|metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|metadata\.azure|\[::ffff:"
     r"|\binstance-data\b",
-    r"(?:https?|ftp|gopher|dict|ldap|tftp|smb|ws)://(?:[^/@\s]*@)?(?:localhost|127\.|0\.0\.0\.0|0+(?:[:/]|$)|10\."
-    r"|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|\[|0x[0-9a-f]+|0?\d{8,11}(?:[:/]|$)|0[0-7]+\.\d)",
+    r"(?:https?|ftp|gopher|dict|ldap|tftp|smb|ws)://(?:[^/@\s]*@)?(?:localhost|127\.|\d{1,3}(?:\.\d{1,3}){3}"
+    r"|0+(?:[:/]|$)|\[|0x[0-9a-f]+|0?\d{8,11}(?:[:/]|$)|0[0-7]+\.\d)",
     r"burpcollaborator\.net|\.oast\.(?:me|fun|live|site|online|pro)|interact\.sh|oastify\.com|\.dnslog\.cn"
     r"|\.ceye\.io|\.ngrok\.io|requestbin\.|pipedream\.net|\.nip\.io|\.xip\.io|localtest\.me",
     # Script reaching for the page (XSS without markup), GraphQL introspection (the shop has no GraphQL).
@@ -95,6 +95,18 @@ NETWORK = (
     r"\b[oc]:\d+:\"[a-z_\\]+\":\d+:\{|\)\s*\(\s*[&|!]\s*\)|\)\s*\(\s*\|\s*\(|['\"]\s*;\s*return\s",
     r"[\r\n]\s*(?:rcpt\s+to|mail\s+from)\s*:|[\r\n]\s*(?:bcc|cc)\s*:\s*[^\s@]+@|[\r\n]\s*(?:quit|data)\s*(?:[\r\n]|$)"
     r"|[\r\n]\s*[a-z]\d{1,4}\s+(?:capability|fetch|login|select|list|logout)\b",
+)
+
+# Files nobody but an attacker asks for by their extension (a path's end).
+RESTRICTED_EXTENSIONS = (
+    r"\.(?:sql|bak|backup|old|orig|swp|sqlite3?|db|mdb|log|ini|conf|cfg|env|pem|key|htaccess|htpasswd)$"
+)
+
+# Vulnerability scanners, fuzzers and exploit kits as their user agents name them (lower case).
+SCANNERS = (
+    r"nessus|nmap|nikto|sqlmap|masscan|zgrab|dirbuster|gobuster|feroxbuster|wpscan|acunetix|netsparker|nuclei|w3af"
+    r"|openvas|havij|fimap|zmeu|jorgee|morfeus|paros|webshag|whatweb|wfuzz|fuzz faster u fool|ffuf|\.nasl\b"
+    r"|arachni|skipfish|appscan|burp ?suite|commix|xsstrike|dalfox|jaeles|interactsh|qualys|nettacker"
 )
 
 # Attack syntax as it reads once Base64-encoded, at each of the three byte alignments: a payload

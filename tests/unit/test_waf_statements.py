@@ -111,7 +111,7 @@ def test_base64_cores_find_a_token_at_every_offset_of_an_encoded_payload() -> No
 def test_the_web_acl_fits_the_capacity_its_base_price_covers() -> None:
     total = sum(capacity(WEB_ACL).values())
     assert total <= MAX_CAPACITY
-    assert capacity(WEB_ACL)["aws-common"] == 700
+    assert capacity(WEB_ACL)["aws-known-bad-inputs"] == 200
     # 25 a regex pattern set, +10 all query arguments, +10 each transformation, x2 a JSON body's base.
     field = FieldToMatch(Part.ALL_QUERY_ARGUMENTS, transforms=(Transform.URL_DECODE, Transform.LOWERCASE))
     assert statement_capacity(RegexMatch(field, "s")) == 55
