@@ -20,6 +20,7 @@ FLOORS = {
     "owasp/mail-injection": 24, "owasp/nosql-injection": 50, "owasp/path-traversal": 20, "owasp/rce": 6,
     "owasp/shell-injection": 32, "owasp/sql-injection": 48, "owasp/ss-include": 24, "owasp/sst-injection": 16,
     "owasp/xml-injection": 6, "owasp/xss-scripting": 216, "owasp-api/rest": 7, "owasp-api/soap": 5,
+    "community/community-user-agent": 9, "owasp/rce-urlparam": 9, "owasp/rce-urlpath": 3,
 }  # fmt: skip
 
 
