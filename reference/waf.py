@@ -418,21 +418,18 @@ def capacity(acl: WebAcl) -> dict[str, int]:
     return {rule.name: statement_capacity(rule.statement) for rule in acl.rules}
 
 
-# What the pattern sets read: each field decoded the ways an attacker may encode it, then lower case.
-# Every transformation costs 10 WCU per statement, so each set gets only the decoding its syntax needs
-# (HTML entities matter for script in markup; headers are rarely URL-encoded twice).
+# What the pattern sets read: each field decoded every way an attacker may encode it, then lower case.
+# A query string or path: %xx first (a JavaScript escape may arrive as %5Cu003c), then JavaScript escapes
+# (\\u003c), %xx again (%2527 is a classic of the public bypass lists), HTML entities (&#x3c;). A body: its
+# JSON escapes first. Headers are rarely URL-encoded twice. Each transformation costs 10 WCU a statement.
 _T = Transform
-_U, _L = _T.URL_DECODE_UNI, _T.LOWERCASE
+_U, _J, _H, _L = _T.URL_DECODE_UNI, _T.JS_DECODE, _T.HTML_ENTITY_DECODE, _T.LOWERCASE
 # Argument by argument for shell syntax: a raw query string's own & would read as a shell operator (&cat=...).
-# Query strings, bodies and paths are decoded twice: %2527 is a classic of the public bypass lists.
-ARGUMENTS = FieldToMatch(Part.ALL_QUERY_ARGUMENTS, transforms=(_U, _U, _L))
-QUERY_TEXT = FieldToMatch(Part.QUERY, transforms=(_U, _U, _L))
-QUERY_HTML = FieldToMatch(Part.QUERY, transforms=(_U, _U, _T.HTML_ENTITY_DECODE, _L))
-# A JSON body's \\u escapes first (GoTestWAF's and any JSON encoder's), then a form's %xx and +.
-BODY_TEXT = FieldToMatch(Part.BODY, transforms=(_T.JS_DECODE, _U, _U, _L))
-BODY_HTML = FieldToMatch(Part.BODY, transforms=(_T.JS_DECODE, _U, _U, _T.HTML_ENTITY_DECODE, _L))
-PATH = FieldToMatch(Part.URI, transforms=(_U, _U, _L))
-HEADER_VALUES = FieldToMatch(Part.HEADERS, transforms=(_U, _L), excluded=("authorization", "cookie"))
+ARGUMENTS = FieldToMatch(Part.ALL_QUERY_ARGUMENTS, transforms=(_U, _J, _U, _H, _L))
+QUERY_TEXT = FieldToMatch(Part.QUERY, transforms=(_U, _J, _U, _H, _L))
+BODY_TEXT = FieldToMatch(Part.BODY, transforms=(_J, _U, _U, _H, _L))
+PATH = FieldToMatch(Part.URI, transforms=(_U, _J, _U, _H, _L))
+HEADER_VALUES = FieldToMatch(Part.HEADERS, transforms=(_U, _J, _H, _L), excluded=("authorization", "cookie"))
 COOKIE_VALUES = FieldToMatch(Part.COOKIES, transforms=(_U, _L))
 METHOD = FieldToMatch(Part.METHOD)
 USER_AGENT = FieldToMatch(Part.HEADER, "user-agent")
@@ -531,7 +528,7 @@ WEB_ACL = WebAcl(
             "web-injection",
             31,
             "web-injection",
-            (QUERY_HTML, BODY_HTML, PATH, HEADER_VALUES, COOKIE_VALUES),
+            (QUERY_TEXT, BODY_TEXT, PATH, HEADER_VALUES, COOKIE_VALUES),
             "SQL, script in markup, paths out of the web root",
         ),
         _regex_rule(

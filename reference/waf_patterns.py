@@ -77,7 +77,7 @@ WEB = (
 # Where a request may not point the shop's servers (SSRF), header splitting (CRLF, mail commands), and the
 # files an attacker wants (a set holds at most 10 expressions: these did not fit web-injection).
 NETWORK = (
-    r"\\\\[^\\]{1,30}\\[a-z]\$|\b(?:boot|win|system)\.ini\b|tuser\.dat|\\windows\\|system32|/\.ssh/|id_rsa|\.htpasswd"
+    r"\\\\[^\\]{1,30}\\[a-z]\$|(?:boot|win|system)\.ini\b|tuser\.dat|\\windows\\|system32|/\.ssh/|id_rsa|\.htpasswd"
     r"|wp-config|web\.config|/\.git/|/\.env\b|/var/log/|/(?:web|meta)-inf\b",
     r"169\.254\.169\.254|metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|metadata\.azure|\[::ffff:"
     r"|\binstance-data\b",
