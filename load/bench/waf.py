@@ -219,6 +219,30 @@ def build(placeholder: str | dict[str, Any], payload: str) -> dict[str, Any] | N
     raise ValueError(f"unknown GoTestWAF placeholder {kind}")
 
 
+OTHER_ENCODERS = ("JSUnicode", "XMLEntity", "Base64", "URL", "Plain")
+EVERY_PLACEMENT = ("URLParam", "HTMLForm", "JSONBody", "XMLBody", "Header", "URLPath")
+
+
+def recombined(items: list[GtwCase]) -> list[GtwCase]:
+    """The attacks' payloads with every encoder in every placement, not only those their file names.
+
+    A hold-out of the same families: the payloads as GoTestWAF's other encoders (JavaScript escapes,
+    XML entities, padded Base64) would send them, wherever a payload can go. A raw payload is not put
+    in a URL (it would not be one).
+    """
+    out = []
+    for klass, payload in sorted({(c.klass, c.payload) for c in items if "kb-" not in c.name}):
+        for encoder in OTHER_ENCODERS:
+            encoded = encode(encoder, payload)
+            for placeholder in EVERY_PLACEMENT:
+                if encoder == "Plain" and placeholder in ("URLParam", "URLPath"):
+                    continue
+                built = build(placeholder, encoded)
+                set_name, _, name = klass.partition("/")
+                out.append(GtwCase(set_name, name, "", payload, encoder, placeholder, **built))  # type: ignore[arg-type]
+    return out
+
+
 # --------------------------------------------------------------------------- scoring
 
 
