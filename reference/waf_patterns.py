@@ -120,8 +120,8 @@ BASE64_TOKENS = (
     "DECLARE @", "' or ", "' OR ", "JSON_", "/etc/passwd", "../", "..\\", "c$\\", "${jndi",
     "<?php", "{{", "${", "#{", "<#assign", "$where", "$or", "new Date", "while(", "(&(",
     "(|(", "objectclass", "userPassword", "/bin/", "getent", "$IFS", "&& ", "; cat ",
-    "\nRCPT", "Set-Cookie",
-    "(prompt", "(alert", "(confirm", "prompt`", "alert`", ".call(", ".apply(", "window.", "set /a", "CAPABILITY", "QUIT\r\n",
+    "\nRCPT", "Set-Cookie", "CAPABILITY", "QUIT\r\n",
+    "(prompt", "(alert", "(confirm", "prompt`", "alert`", ".call(", ".apply(", "window.", "set /a",
     ";wget", "|wget", "wget http", "curl http", ".insert(", ".find(", "</script", "src=http",
 )  # fmt: skip
 
