@@ -8,38 +8,40 @@ from cfn.common import explain, imported, logical_id, name, tags
 from cfn.security import kms_export
 from reference.waf import (
     Action,
+    AllOf,
     AnyOf,
+    ByteMatch,
     FieldToMatch,
     GeoMatch,
     IpSetReference,
     LabelMatch,
     ManagedRuleGroup,
+    Not,
     Override,
     Part,
     RateBased,
+    Regex,
+    RegexMatch,
     Rule,
     SizeConstraint,
     SqliMatch,
     Statement,
-    Transform,
     WebAcl,
     XssMatch,
 )
 
 WEB_ACL = "WebAcl"
 COMPARISONS = {">": "GT", ">=": "GE", "<": "LT", "<=": "LE", "==": "EQ", "!=": "NE"}
-TRANSFORMS = {
-    Transform.URL_DECODE: "URL_DECODE",
-    Transform.HTML_ENTITY_DECODE: "HTML_ENTITY_DECODE",
-    Transform.LOWERCASE: "LOWERCASE",
-    Transform.COMPRESS_WHITE_SPACE: "COMPRESS_WHITE_SPACE",
-}
 # CloudFront inspects the first 16 KiB of a body; a larger body counts as matching (fail closed).
 OVERSIZE = "MATCH"
 
 
 def ip_set_id(ip_set: str) -> str:
     return logical_id("ip", "set", ip_set)
+
+
+def regex_set_id(regex_set: str) -> str:
+    return logical_id("regex", "set", regex_set)
 
 
 def field_to_match(field: FieldToMatch) -> wafv2.FieldToMatch:
@@ -59,11 +61,30 @@ def field_to_match(field: FieldToMatch) -> wafv2.FieldToMatch:
             return wafv2.FieldToMatch(
                 Headers=wafv2.Headers(MatchPattern=pattern, MatchScope="VALUE", OversizeHandling=OVERSIZE)
             )
+        case Part.ALL_QUERY_ARGUMENTS:
+            return wafv2.FieldToMatch(AllQueryArguments={})
+        case Part.JSON_BODY:
+            return wafv2.FieldToMatch(
+                JsonBody=wafv2.JsonBody(
+                    MatchPattern=wafv2.JsonMatchPattern(All={}),
+                    MatchScope=field.scope.value,
+                    InvalidFallbackBehavior=field.invalid_json.value,
+                    OversizeHandling=OVERSIZE,
+                )
+            )
+        case Part.COOKIES:
+            return wafv2.FieldToMatch(
+                Cookies=wafv2.Cookies(
+                    MatchPattern=wafv2.CookieMatchPattern(All={}), MatchScope="VALUE", OversizeHandling=OVERSIZE
+                )
+            )
+        case Part.METHOD:
+            return wafv2.FieldToMatch(Method={})
     raise ValueError(field.part)
 
 
 def transformations(field: FieldToMatch) -> list[wafv2.TextTransformation]:
-    kinds = [TRANSFORMS[t] for t in field.transforms] or ["NONE"]
+    kinds = [t.aws for t in field.transforms] or ["NONE"]
     return [wafv2.TextTransformation(Priority=i, Type=kind) for i, kind in enumerate(kinds)]
 
 
@@ -85,10 +106,35 @@ def statement(stmt: Statement) -> wafv2.Statement:
                     TextTransformations=transformations(field),
                 )
             )
-        case SqliMatch(field=field):
+        case SqliMatch(field=field, sensitivity=sensitivity):
             return wafv2.Statement(
                 SqliMatchStatement=wafv2.SqliMatchStatement(
-                    FieldToMatch=field_to_match(field), TextTransformations=transformations(field)
+                    FieldToMatch=field_to_match(field),
+                    TextTransformations=transformations(field),
+                    SensitivityLevel=sensitivity.value,
+                )
+            )
+        case RegexMatch(field=field, regex_set=regex_set):
+            return wafv2.Statement(
+                RegexPatternSetReferenceStatement=wafv2.RegexPatternSetReferenceStatement(
+                    Arn=GetAtt(regex_set_id(regex_set), "Arn"),
+                    FieldToMatch=field_to_match(field),
+                    TextTransformations=transformations(field),
+                )
+            )
+        case Regex(field=field, pattern=pattern):
+            return wafv2.Statement(
+                RegexMatchStatement=wafv2.RegexMatchStatement(
+                    FieldToMatch=field_to_match(field), RegexString=pattern, TextTransformations=transformations(field)
+                )
+            )
+        case ByteMatch(field=field, search=search, position=position):
+            return wafv2.Statement(
+                ByteMatchStatement=wafv2.ByteMatchStatement(
+                    FieldToMatch=field_to_match(field),
+                    PositionalConstraint=position.value,
+                    SearchString=search,
+                    TextTransformations=transformations(field),
                 )
             )
         case XssMatch(field=field):
@@ -113,6 +159,10 @@ def statement(stmt: Statement) -> wafv2.Statement:
             )
         case AnyOf(statements=inner):
             return wafv2.Statement(OrStatement=wafv2.OrStatement(Statements=[statement(s) for s in inner]))
+        case AllOf(statements=inner):
+            return wafv2.Statement(AndStatement=wafv2.AndStatement(Statements=[statement(s) for s in inner]))
+        case Not(statement=inner):
+            return wafv2.Statement(NotStatement=wafv2.NotStatement(Statement=statement(inner)))
     raise TypeError(stmt)
 
 
@@ -149,6 +199,15 @@ def add_web_acl(t: Template, acl: WebAcl) -> wafv2.WebACL:
             Addresses=list(ip_set.addresses),
         )
         t.add_resource(explain(resource, "WAF", f"waf:{ip_set.name}"))
+    for regex_set in acl.regex_sets:
+        resource = wafv2.RegexPatternSet(
+            regex_set_id(regex_set.name),
+            Name=name(regex_set.name),
+            Description=regex_set.purpose,
+            Scope="CLOUDFRONT",
+            RegularExpressionList=list(regex_set.patterns),
+        )
+        t.add_resource(explain(resource, "WAF", f"waf:{regex_set.name}"))
     default = {"Allow": wafv2.AllowAction()} if acl.default_action is Action.ALLOW else {"Block": wafv2.BlockAction()}
     web_acl = wafv2.WebACL(
         WEB_ACL,

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -90,6 +91,24 @@ def _case(item: dict[str, Any], client_ip: str) -> Case:
         expect=item.get("expect", "none"), expect_sub_rule=item.get("expect_sub_rule"),
         expect_labels=tuple(item.get("expect_labels", ())), client_ip=client_ip, known_miss=item.get("known_miss"),
     )  # fmt: skip
+
+
+def load_shoppers() -> list[Case]:
+    """tests/waf_corpus/shoppers.toml as requests: each text in the search box, in a JSON write, in a form."""
+    data = tomllib.loads((CORPUS / "shoppers.toml").read_text())
+    json_type, form_type = {"content-type": "application/json"}, {"content-type": "application/x-www-form-urlencoded"}
+    cases = []
+    for i, text in enumerate(data["texts"]):
+        cases += [
+            Case(f"search-{i}", "search", "/api/search", query=f"q={quote_plus(text)}&page=1", headers=dict(BROWSER)),
+            Case(f"review-{i}", "json", "/api/catalog/products/p-0001/reviews", "POST", headers=BROWSER | json_type,
+                 body=json.dumps({"rating": 4, "text": text}, ensure_ascii=False).encode()),
+            Case(f"form-{i}", "form", "/api/me", "POST", headers=BROWSER | form_type,
+                 body=f"name=Anna&note={quote_plus(text)}".encode()),
+        ]  # fmt: skip
+    for i, (path, body) in enumerate(data["bodies"]):
+        cases.append(Case(f"body-{i}", "json", path, "POST", headers=BROWSER | json_type, body=body.encode()))
+    return cases
 
 
 @dataclass

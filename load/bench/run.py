@@ -239,13 +239,14 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
-    from load.bench import checkout, edge, search  # they build on this module
+    from load.bench import checkout, edge, search, waf  # they build on this module
 
     scenarios = {
         "catalog": (catalog, table),
         "checkout": (checkout.bench, checkout.table),
         "edge": (edge.bench, edge.table),
         "search": (search.bench, search.table),
+        "waf": (waf.bench, waf.table),
     }
     parser.add_argument("scenario", nargs="?", default="catalog", choices=sorted(scenarios))
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per target (default 15)")

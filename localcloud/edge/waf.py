@@ -9,8 +9,8 @@ extracted and transformed lazily (only when a statement asks) and at most once.
 from __future__ import annotations
 
 import base64
-import html
 import ipaddress
+import json
 import os
 import re
 import time
@@ -22,18 +22,27 @@ from urllib.parse import parse_qsl, unquote
 
 from localcloud.edge import managed
 from localcloud.edge.detect import is_sqli, is_xss
+from localcloud.edge.transforms import TRANSFORMS, apply, latin1
 from reference.waf import (
     Action,
+    AllOf,
     AnyOf,
+    ByteMatch,
     Comparison,
     FieldToMatch,
     GeoMatch,
+    InvalidJson,
     IpSetReference,
+    JsonScope,
     LabelMatch,
     ManagedRuleGroup,
+    Not,
     Override,
     Part,
+    Position,
     RateBased,
+    Regex,
+    RegexMatch,
     Rule,
     SizeConstraint,
     SqliMatch,
@@ -55,13 +64,8 @@ _COMPARE: dict[Comparison, Callable[[int, int], bool]] = {
     Comparison.EQ: lambda a, b: a == b,
     Comparison.NE: lambda a, b: a != b,
 }
-_WHITE_SPACE = re.compile(r"\s+")
-_TRANSFORMS: dict[Transform, Callable[[str], str]] = {
-    Transform.URL_DECODE: unquote,
-    Transform.HTML_ENTITY_DECODE: html.unescape,
-    Transform.LOWERCASE: str.lower,
-    Transform.COMPRESS_WHITE_SPACE: lambda s: _WHITE_SPACE.sub(" ", s),
-}
+_TRANSFORMS: dict[Transform, Callable[[str], str]] = TRANSFORMS
+INVALID = object()  # a JSON body statement's field when the body is not JSON
 
 
 def new_request_id() -> str:
@@ -107,6 +111,15 @@ class Inspection:
             return value
 
     def raw(self, fm: FieldToMatch) -> tuple[str, ...]:
+        """The field as WAF sees it, one character per byte; () when it is absent (extracted once per request)."""
+        key = (fm.part, fm.name, fm.excluded, fm.scope)  # fields that differ only in transformations share it
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._memo[key] = self._extract(fm)
+            return value  # type: ignore[return-value]
+
+    def _extract(self, fm: FieldToMatch) -> tuple[str, ...]:
         r = self.request
         match fm.part:
             case Part.QUERY:
@@ -120,22 +133,57 @@ class Inspection:
                 return () if value is None else (value,)
             case Part.HEADERS:
                 return tuple(v for k, v in r.headers if k not in fm.excluded)
+            case Part.ALL_QUERY_ARGUMENTS:
+                return tuple(pair.partition("=")[2] for pair in r.query.split("&") if pair)
+            case Part.JSON_BODY:
+                return self.json_values(fm.scope)
+            case Part.COOKIES:
+                raw = "; ".join(v for k, v in r.headers if k == "cookie")
+                return tuple(c.partition("=")[2].strip() for c in raw.split(";") if c.strip())
+            case Part.METHOD:
+                return (r.method,)
         raise ValueError(fm.part)
 
     def values(self, fm: FieldToMatch) -> tuple[str, ...]:
         """The field's values after its text transformations, in order."""
+        key = id(fm)  # a field lives as long as its compiled web ACL; hashing the dataclass costs more
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            pass
+        out = self.raw(fm)
+        if fm.part is Part.JSON_BODY and out is INVALID:
+            if fm.invalid_json is not InvalidJson.EVALUATE_AS_STRING:
+                self._memo[key] = out
+                return out
+            out = (self.body_text,)
+        if fm.transforms:
+            out = tuple(_transformed(fm.transforms, v) for v in out)
+        self._memo[key] = out
+        return out
 
-        def make() -> tuple[str, ...]:
-            out = self.raw(fm)
-            for t in fm.transforms:
-                out = tuple(_TRANSFORMS[t](v) for v in out)
-            return out
+    def json_values(self, scope: JsonScope) -> tuple[str, ...]:
+        """A JSON body's keys and/or values (strings as bytes, other scalars as their JSON text), or INVALID."""
 
-        return self._once(fm, make)  # type: ignore[return-value]
+        def make() -> object:
+            try:
+                doc = json.loads(self.request.body[:BODY_INSPECTION_LIMIT])
+            except (ValueError, UnicodeDecodeError):
+                return INVALID
+            keys: list[str] = []
+            values: list[str] = []
+            _walk(doc, keys, values)
+            return keys, values
+
+        parsed = self._once("json", make)
+        if parsed is INVALID:
+            return INVALID  # type: ignore[return-value]
+        keys, values = parsed  # type: ignore[misc]
+        return tuple({JsonScope.KEY: keys, JsonScope.VALUE: values, JsonScope.ALL: keys + values}[scope])
 
     @property
     def body_text(self) -> str:
-        return self._once("body", lambda: self.request.body[:BODY_INSPECTION_LIMIT].decode("utf-8", "replace"))  # type: ignore[return-value]
+        return self._once("body", lambda: latin1(self.request.body[:BODY_INSPECTION_LIMIT]))  # type: ignore[return-value]
 
     def detect_values(self, fm: FieldToMatch) -> tuple[str, ...]:
         """What the SQLi/XSS detectors read: the field's values, but a query string argument by argument.
@@ -159,7 +207,8 @@ class Inspection:
     def size(self, fm: FieldToMatch) -> int:
         if fm.part is Part.BODY:
             return len(self.request.body)
-        return sum(len(v.encode()) for v in self.values(fm))
+        values = self.values(fm)
+        return 0 if values is INVALID else sum(len(v) for v in values)
 
     # The parts the managed rule groups inspect (their own transformations: URL decoding).
     @property
@@ -237,7 +286,87 @@ class RateCounter:
             del self._arrivals[ip]
 
 
+MEMO_LIMIT = 2048  # values up to this size (headers, paths, arguments: they repeat) are transformed and matched once
+
+
+def _transformed(transforms: tuple[Transform, ...], value: str) -> str:
+    if len(value) > MEMO_LIMIT:
+        return apply(transforms, value)
+    return _transformed_memo(transforms, value)
+
+
+@lru_cache(maxsize=65536)
+def _transformed_memo(transforms: tuple[Transform, ...], value: str) -> str:
+    return apply(transforms, value)
+
+
+def _memo_search(regex: re.Pattern[str]) -> Callable[[str], bool]:
+    """``regex.search`` as a yes/no, remembered for the short values that come back on every request."""
+
+    @lru_cache(maxsize=65536)
+    def short(value: str) -> bool:
+        return regex.search(value) is not None
+
+    return lambda value: short(value) if len(value) <= MEMO_LIMIT else regex.search(value) is not None
+
+
+def _walk(node: object, keys: list[str], values: list[str]) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            keys.append(k.encode("utf-8", "surrogatepass").decode("latin-1"))
+            _walk(v, keys, values)
+    elif isinstance(node, list):
+        for v in node:
+            _walk(v, keys, values)
+    elif isinstance(node, str):
+        values.append(node.encode("utf-8", "surrogatepass").decode("latin-1"))
+    else:
+        values.append(json.dumps(node))
+
+
 Check = Callable[[Inspection], bool]
+
+
+def _field_check(fm: FieldToMatch, test: Callable[[str], bool], values: Callable[[FieldToMatch], object]) -> Check:
+    """A statement over a field: any value matching; a JSON body that is not JSON matches as its fallback says.
+
+    The verdict is remembered per raw field value when it is short: a product page's headers and
+    path come back on every request, and the transformations and patterns then run once.
+    """
+    remembered: dict[tuple[str, ...], bool] = {}
+
+    def evaluate(insp: Inspection) -> bool:
+        got = values(insp, fm)  # type: ignore[call-arg]
+        if got is INVALID:
+            return fm.invalid_json is InvalidJson.MATCH
+        return any(test(v) for v in got)  # type: ignore[attr-defined]
+
+    def check(insp: Inspection) -> bool:
+        raw = insp.raw(fm)
+        if raw is INVALID or sum(map(len, raw)) > MEMO_LIMIT:
+            return evaluate(insp)
+        verdict = remembered.get(raw)
+        if verdict is None:
+            if len(remembered) >= 65536:
+                remembered.clear()
+            verdict = remembered[raw] = evaluate(insp)
+        return verdict
+
+    return check
+
+
+def _byte_test(search: str, position: Position) -> Callable[[str], bool]:
+    match position:
+        case Position.EXACTLY:
+            return lambda v: v == search
+        case Position.STARTS_WITH:
+            return lambda v: v.startswith(search)
+        case Position.ENDS_WITH:
+            return lambda v: v.endswith(search)
+        case Position.CONTAINS:
+            return lambda v: search in v
+    word = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(search) + r"(?![A-Za-z0-9_])")
+    return lambda v: word.search(v) is not None
 
 
 class Evaluator:
@@ -269,10 +398,24 @@ class Evaluator:
             case AnyOf(statements=inner):
                 checks = [self._compile(s, rule) for s in inner]
                 return lambda insp: any(check(insp) for check in checks)
+            case AllOf(statements=inner):
+                checks = [self._compile(s, rule) for s in inner]
+                return lambda insp: all(check(insp) for check in checks)
+            case Not(statement=inner):
+                check = self._compile(inner, rule)
+                return lambda insp: not check(insp)
             case SqliMatch(field=fm):
-                return lambda insp: any(is_sqli(v) for v in insp.detect_values(fm))
+                return _field_check(fm, is_sqli, Inspection.detect_values)
             case XssMatch(field=fm):
-                return lambda insp: any(is_xss(v) for v in insp.detect_values(fm))
+                return _field_check(fm, is_xss, Inspection.detect_values)
+            case RegexMatch(field=fm, regex_set=name):
+                regex = re.compile("|".join(f"(?:{p})" for p in self.acl.regex_set(name).patterns))
+                return _field_check(fm, _memo_search(regex), Inspection.values)
+            case Regex(field=fm, pattern=pattern):
+                one = re.compile(pattern)
+                return _field_check(fm, _memo_search(one), Inspection.values)
+            case ByteMatch(field=fm, search=search, position=position):
+                return _field_check(fm, _byte_test(search, position), Inspection.values)
             case SizeConstraint(field=fm, comparison=comparison, size=size):
                 compare = _COMPARE[comparison]
                 return lambda insp: compare(insp.size(fm), size)

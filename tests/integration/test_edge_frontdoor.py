@@ -127,11 +127,11 @@ async def test_a_blocked_request_gets_403_naming_its_request_id_as_cloudfront_do
     assert problem.json()["requestId"] == problem.headers["x-amz-cf-id"]
     assert edge.upstream_seen == [], "a blocked request never reaches the origin"
     values = {(m["MetricName"], m["Dimensions"]["Rule"]): m["Value"] for m in metrics["metrics"]}
-    assert values[("BlockedRequests", "WafSqli")] == 2
+    assert values[("BlockedRequests", "WafWebInjection")] == 2
     assert values[("BlockedRequests", "ALL")] == 2
     assert {m["Dimensions"]["WebACL"] for m in metrics["metrics"]} == {"shop-web-acl"}
     record = (await edge.waf_records())[0]
-    assert (record["terminatingRuleId"], record["action"]) == ("sqli", "BLOCK")
+    assert (record["terminatingRuleId"], record["action"]) == ("web-injection", "BLOCK")
 
 
 async def test_a_counted_request_passes_and_is_logged_and_counted_under_its_rule(edge: Any) -> None:
@@ -231,4 +231,4 @@ async def test_rule_counts_reach_the_emulators_cloudwatch_under_waf_metric_names
             break
         await asyncio.sleep(0.1)
     rules = {d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "Rule"}
-    assert rules == {"WafXss", "ALL"}
+    assert rules == {"WafWebInjection", "ALL"}

@@ -11,13 +11,23 @@ from typing import Any
 
 import httpx
 import pytest
-from edge_support import CLIENT_IP_HEADER, Case, Score, create_buckets, load_corpus, publish_storefront, start_edge
+from edge_support import (
+    CLIENT_IP_HEADER,
+    Case,
+    Score,
+    create_buckets,
+    load_corpus,
+    load_shoppers,
+    publish_storefront,
+    start_edge,
+)
 
 from localcloud.edge.waf import Evaluator
 from reference.waf import WEB_ACL
 
 ATTACKS = load_corpus("attacks")
 BENIGN = load_corpus("benign")
+SHOPPERS = load_shoppers()
 
 
 def outcome(evaluator: Evaluator, case: Case) -> tuple[list[str], str, str | None, list[str]]:
@@ -113,3 +123,15 @@ async def send(client: httpx.AsyncClient, case: Case) -> httpx.Response:
     if not headers.get("user-agent"):
         del request.headers["user-agent"]
     return await client.send(request)
+
+
+async def test_the_shopper_corpus_passes_a_running_front_door(serve_app: Any, aws: Any, tmp_path: Path) -> None:
+    create_buckets(aws.client("s3"), aws.stage)
+    edge = await start_edge(serve_app, aws.stage, tmp_path)
+    blocked = []
+    async with httpx.AsyncClient(base_url=edge.url, timeout=10) as client:
+        for case in SHOPPERS:
+            response = await send(client, case)
+            if response.status_code == 403:
+                blocked.append((case.id, case.query or case.body[:100]))
+    assert blocked == []
