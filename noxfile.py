@@ -105,7 +105,7 @@ def deploy(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure with Locust against a same-run ceiling: nox -s bench -- catalog|search|checkout|edge [--profile]."""
+    """Measure against a same-run ceiling: nox -s bench -- catalog|search|checkout|edge|waf [--profile]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
