@@ -50,6 +50,7 @@ FREE: dict[str, str] = {
     "AWS::EKS::PodIdentityAssociation": "free",
     "AWS::CloudFront::OriginAccessControl": "free",
     "AWS::WAFv2::IPSet": "free",
+    "AWS::WAFv2::RegexPatternSet": "free (the rules that use a set are billed as rules of the web ACL)",
     "AWS::WAFv2::LoggingConfiguration": "billed as the WafLogs log group's vended logs",
     "AWS::QuickSight::DataSource": "QuickSight bills per author/reader subscription, outside these stacks",
     "AWS::QuickSight::DataSet": "a direct-query dataset over Athena: no SPICE capacity; Athena bills the scans",

@@ -211,8 +211,8 @@ def _comparison(op: str) -> str:
 
 
 def web_acl(acl: waf.WebAcl = waf.WEB_ACL) -> list[str]:
-    """The web ACL's rules in evaluation order; the WCU column appears once the model carries capacities."""
-    capacity = getattr(waf, "capacity", None)  # a function of the model, when it has one
+    """The web ACL's rules in evaluation order, each with its WCU as reference/waf.py computes it."""
+    wcu = waf.capacity(acl)
     lines = [
         "## WAF rules",
         "",
@@ -221,21 +221,16 @@ def web_acl(acl: waf.WebAcl = waf.WEB_ACL) -> list[str]:
         "",
     ]
     header = ["priority", "rule", "statement", "action", "metric", "labels", "summary"]
-    if capacity:
-        header.insert(4, "WCU")
+    header.insert(4, "WCU")
     rows = []
     for r in sorted(acl.rules, key=lambda r: r.priority):
         action = r.action.value if r.action else f"managed group (override: {r.override.value if r.override else '?'})"
         row: list[Any] = [r.priority, _code(r.name), _statement(r.statement), action, _code(r.metric_name)]
         row += [", ".join(f"`{label}`" for label in r.labels), r.summary]
-        if capacity:
-            row.insert(4, capacity(r))
+        row.insert(4, wcu[r.name])
         rows.append(row)
     lines += _table(header, rows)
-    if capacity:
-        lines += [f"Total: **{sum(capacity(r) for r in acl.rules)} WCU**.", ""]
-    else:
-        lines += ["The model carries no web ACL capacity units (WCU) yet, so none are shown here.", ""]
+    lines += [f"Total: **{sum(wcu.values())} WCU** of the {waf.MAX_CAPACITY} the web ACL's base price covers.", ""]
     if acl.ip_sets:
         lines += _table(
             ("IP set", "addresses", "purpose"),

@@ -174,12 +174,14 @@ def test_a_service_page_lists_every_setting_of_its_class_and_every_route_of_its_
     assert "`/api/me`" in page  # the public path through the gateway
 
 
-def test_the_waf_table_shows_capacity_units_once_the_model_has_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "WCU" not in resources.web_acl()[4]
-    monkeypatch.setattr(waf, "capacity", lambda rule: 7, raising=False)
+def test_the_waf_table_shows_each_rules_capacity_units_and_the_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(waf, "capacity", lambda acl: {r.name: 7 for r in acl.rules})
     lines = resources.web_acl()
     assert "WCU" in lines[4]
-    assert f"Total: **{7 * len(waf.WEB_ACL.rules)} WCU**." in lines
+    assert (
+        f"Total: **{7 * len(waf.WEB_ACL.rules)} WCU** of the {waf.MAX_CAPACITY} the web ACL's base price covers."
+        in lines
+    )
 
 
 def test_figures_say_not_measured_until_a_bench_has_run(tmp_path: Path) -> None:
