@@ -430,6 +430,11 @@ QUERY_TEXT = FieldToMatch(Part.QUERY, transforms=(_U, _J, _U, _H, _L))
 BODY_TEXT = FieldToMatch(Part.BODY, transforms=(_J, _U, _U, _H, _L))
 PATH = FieldToMatch(Part.URI, transforms=(_U, _J, _U, _H, _L))
 HEADER_VALUES = FieldToMatch(Part.HEADERS, transforms=(_U, _J, _H, _L), excluded=("authorization", "cookie"))
+# For SSRF targets: the browser's own Referer and Origin name the shop's address (127.0.0.1 locally, a private
+# address behind a VPN), which the address patterns would read as a target; nothing here fetches them.
+HEADERS_BUT_SITE_URLS = FieldToMatch(
+    Part.HEADERS, transforms=(_U, _J, _H, _L), excluded=("authorization", "cookie", "referer", "origin")
+)
 COOKIE_VALUES = FieldToMatch(Part.COOKIES, transforms=(_U, _L))
 METHOD = FieldToMatch(Part.METHOD)
 USER_AGENT = FieldToMatch(Part.HEADER, "user-agent")
@@ -535,7 +540,7 @@ WEB_ACL = WebAcl(
             "ssrf-crlf-files",
             32,
             "ssrf-crlf-files",
-            (QUERY_TEXT, BODY_TEXT, PATH, HEADER_VALUES, COOKIE_VALUES),
+            (QUERY_TEXT, BODY_TEXT, PATH, HEADERS_BUT_SITE_URLS, COOKIE_VALUES),
             "SSRF (metadata, private and obfuscated addresses, callbacks), CRLF, mail commands, sensitive files",
         ),
         _regex_rule("base64-payloads", 33, "base64-payloads", RAW, "the same attacks Base64-encoded"),

@@ -192,3 +192,25 @@ def test_the_evaluator_and_the_renderer_read_the_same_rules_so_a_new_rule_appear
     assert teapot["Statement"]["SizeConstraintStatement"]["FieldToMatch"] == {"SingleHeader": {"Name": "x-teapot"}}
     assert evaluator.evaluate(get(headers=[*UA, ("x-teapot", "short and stout")])).rule == "no-teapots"
     assert not Evaluator(WEB_ACL).evaluate(get(headers=[*UA, ("x-teapot", "short and stout")])).blocked
+
+
+CHROMIUM = [
+    (
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0 Safari/537.36",
+    ),
+    ("sec-ch-ua", '"Not:A-Brand";v="8", "Chromium";v="156"'),
+    ("accept", "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"),
+    ("sec-fetch-site", "same-origin"),
+    ("accept-language", "en-US,en;q=0.9"),
+]
+
+
+@pytest.mark.parametrize("site", ["http://127.0.0.1:8080", "http://10.0.4.7", "https://shop.example.com"])
+def test_a_browser_loading_the_shops_own_assets_passes_whatever_address_the_shop_has(site: str) -> None:
+    # The local shop's address is a loopback one, an intranet deployment's a private one: the browser names it in
+    # Referer and Origin on every asset and API call, and the SSRF patterns must not read it as a target.
+    headers = [*CHROMIUM, ("referer", f"{site}/"), ("origin", site)]
+    evaluator = Evaluator(WEB_ACL)
+    for path in ("/v/c796b6634286/js/app.js", "/v/c796b6634286/styles.css", "/api/catalog/categories"):
+        assert evaluator.evaluate(WafRequest("GET", path, "", headers)).action == Action.ALLOW, path
