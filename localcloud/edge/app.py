@@ -85,7 +85,7 @@ class FrontDoor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.access_log.flush()
+        self.access_log.close()
         self.waf_log.flush()
         if self.api is not None:
             await self.api.close()

@@ -91,6 +91,7 @@ class StreamShipper:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stopped = False
         self.sent = self.dropped = self.failed_puts = 0
 
     def add(self, line: str) -> None:
@@ -99,17 +100,28 @@ class StreamShipper:
             if len(self._pending) > self.max_pending:
                 del self._pending[0]
                 self.dropped += 1
-        if self._thread is None:
+        if self._thread is None and not self._stopped:
             self._thread = threading.Thread(target=self._run, name="edge-log-shipper", daemon=True)
             self._thread.start()
             atexit.register(self.drain)
 
     def _run(self) -> None:
         client = self.client_factory()
-        while True:
+        while not self._stopped:
             self._wake.wait(self.interval_s)
             self._wake.clear()
-            self._ship(client)
+            if not self._stopped:
+                self._ship(client)
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """End the thread and ship what is pending once more (the front door's shutdown, not the interpreter's
+        exit, when nobody may be left to read a warning)."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            atexit.unregister(self.drain)
+        self.drain()
 
     def _ship(self, client: Any) -> None:
         with self._lock:
@@ -161,6 +173,12 @@ class AccessLog(LineFile):
         super().add(line)
         if self.shipper is not None:
             self.shipper.add(line)
+
+    def close(self) -> None:
+        """Write what is buffered and stop shipping."""
+        self.flush()
+        if self.shipper is not None:
+            self.shipper.stop()
 
 
 def edge_shipper(settings: LocalCloudSettings) -> StreamShipper | None:
