@@ -23,8 +23,7 @@ async def drain(consumer: QueueConsumer, rounds: int = 20) -> Tally:
         got = await consumer.poll_once(wait_s=0)
         if got == Tally():
             break
-        for name in ("handled", "duplicates", "failed", "poison"):
-            setattr(total, name, getattr(total, name) + getattr(got, name))
+        total += got
     return total
 
 

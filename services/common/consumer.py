@@ -82,6 +82,11 @@ class Tally:
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
 
+    def __iadd__(self, other: Tally) -> Tally:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
 
 class UnitOfWork:
     """What a handler may do: run statements in the message's transaction and emit events through the outbox.

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
@@ -197,7 +198,6 @@ Parts = Callable[[Runtime], Awaitable[None]]
 
 async def run_checks(probes: dict[str, Probe], timeout_s: float = 2.0) -> dict[str, dict[str, Any]]:
     """Run every probe at once; each answers up/down with its latency, and whether it is critical."""
-    import time
 
     async def one(probe: Probe) -> dict[str, Any]:
         start = time.perf_counter()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from consumer_support import drain as drain_consumer
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from localcloud.provision import Outputs
@@ -94,10 +95,7 @@ async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Ou
     for _ in range(3):  # at-least-once: the same event may arrive several times
         sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody=event.model_dump_json())
     consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
-    total = consumer_mod.Tally()
-    while (outcome := await consumer.poll_once(wait_s=0)) != consumer_mod.Tally():
-        total.handled += outcome.handled
-        total.duplicates += outcome.duplicates
+    total = await drain_consumer(consumer)
     assert (total.handled, total.duplicates) == (1, 2)
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(ledger.c.order_id))).scalars().all() == ["o-4"]

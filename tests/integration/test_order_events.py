@@ -8,10 +8,11 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from consumer_support import drain
 from order_support import order_body, outbox_rows, payment_consumer, running, settings_for, user
 
 from reference.events import Event, new_event
-from services.common.consumer import IdempotentPolicy, Outcome, Tally
+from services.common.consumer import IdempotentPolicy, Outcome
 from services.common.outbox import SnsPublisher
 from services.order import payments
 
@@ -26,18 +27,6 @@ def publish(aws, *events: Event) -> None:
     """Publish through SNS, as the payment service's relay does; SNS delivers to the order-payments queue."""
     bodies = [json.loads(e.model_dump_json()) for e in events]
     assert len(SnsPublisher(aws.stage, aws.region).publish("payment-events", bodies)) == len(events)
-
-
-async def drain(consumer, rounds: int = 10) -> Tally:
-    """Poll until the queue gives nothing more (or ``rounds`` polls); the outcomes added up."""
-    total = Tally()
-    for _ in range(rounds):
-        got = await consumer.poll_once(wait_s=0)
-        if got == Tally():
-            break
-        for name in ("handled", "duplicates", "failed", "poison"):
-            setattr(total, name, getattr(total, name) + getattr(got, name))
-    return total
 
 
 async def confirmed_order(client, order_id: str, payment_id: str = "pay-1") -> None:
