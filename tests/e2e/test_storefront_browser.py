@@ -113,7 +113,9 @@ def shop() -> Iterator[Stack]:
                 proc.wait()
 
 
-def _ready_url(proc: subprocess.Popen[str], timeout_s: float = 120) -> str:
+def _ready_url(proc: subprocess.Popen[str], timeout_s: float | None = None) -> str:
+    # The stack's own wait (SHOP_READY_TIMEOUT, 60 s by default) plus its start before the services.
+    timeout_s = timeout_s or float(os.environ.get("SHOP_READY_TIMEOUT", "60")) + 60
     lines: list[str] = []
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None
