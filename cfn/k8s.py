@@ -4,7 +4,8 @@ Per service: a ServiceAccount (bound to its IAM role by the cluster layer's pod 
 association), a Deployment spread over the AZs, a PodDisruptionBudget, a HorizontalPodAutoscaler
 and a Service; queue consumers get a ``<service>-worker`` Deployment and topic publishers an
 outbox ``<service>-relay`` one (the diagram's EVT). The gateway gets the Ingress the AWS Load
-Balancer Controller turns into the ALB. ``python -m cfn.k8s`` writes ``build/k8s/<stage>/``.
+Balancer Controller turns into the ALB. NetworkPolicies deny everything in the namespace but the
+calls of reference.access (``network_policies``). ``python -m cfn.k8s`` writes ``build/k8s/<stage>/``.
 """
 
 from __future__ import annotations
