@@ -8,8 +8,8 @@ atomic step per item, and a transaction all at once; this launcher gives moto's 
 guarantee by serialising its writes (one lock for all tables: coarser than AWS, which locks per
 item, but writes to the emulator are short), then serves moto's own application unchanged.
 
-Snapshots are for the tests: ``POST /_shop/snapshots/<name>`` copies every resource the emulator
-holds (moto's in-memory backends, deep-copied), and ``POST /_shop/snapshots/<name>/restore``
+Snapshots are for the tests: ``POST /_localcloud/snapshots/<name>`` copies every resource the emulator
+holds (moto's in-memory backends, deep-copied), and ``POST /_localcloud/snapshots/<name>/restore``
 replaces the emulator's whole state with a copy of it. A test that needs every resource of
 ``reference/`` then restores a provisioned state in milliseconds instead of provisioning again
 (112 API calls, about a second each time). AWS has no such operation; nothing but the tests'
@@ -101,7 +101,7 @@ def _keeping(live: Iterable[BackendDict]) -> dict[int, Any]:
 
 
 SNAPSHOTS = Snapshots()
-_ROUTE = re.compile(r"/_shop/snapshots/(?P<name>[A-Za-z0-9_.-]{1,64})(?P<restore>/restore)?")
+_ROUTE = re.compile(r"/_localcloud/snapshots/(?P<name>[A-Za-z0-9_.-]{1,64})(?P<restore>/restore)?")
 
 
 def with_snapshots(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
@@ -125,12 +125,12 @@ def with_snapshots(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterabl
 
 def take_snapshot(endpoint_url: str, name: str) -> bool:
     """Ask the emulator at ``endpoint_url`` to snapshot its state; False when it is not this launcher's."""
-    return httpx.post(f"{endpoint_url.rstrip('/')}/_shop/snapshots/{name}", timeout=30).status_code == 201
+    return httpx.post(f"{endpoint_url.rstrip('/')}/_localcloud/snapshots/{name}", timeout=30).status_code == 201
 
 
 def restore_snapshot(endpoint_url: str, name: str) -> bool:
     """Restore snapshot ``name`` at ``endpoint_url``; False when it has none of that name (or is not ours)."""
-    return httpx.post(f"{endpoint_url.rstrip('/')}/_shop/snapshots/{name}/restore", timeout=30).status_code == 200
+    return httpx.post(f"{endpoint_url.rstrip('/')}/_localcloud/snapshots/{name}/restore", timeout=30).status_code == 200
 
 
 # --------------------------------------------------------------------------- the server
