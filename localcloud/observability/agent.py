@@ -102,13 +102,10 @@ class Listener:
     def __init__(self, sock: socket.socket, recorder: Recorder):
         self.sock = sock
         self.recorder = recorder
+        self.address: tuple[str, int] = sock.getsockname()
         self.sock.settimeout(0.5)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="emf-listener", daemon=True)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.sock.getsockname()
 
     def start(self) -> Listener:
         self.thread.start()
