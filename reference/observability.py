@@ -225,8 +225,14 @@ GRAPHS = (
     Graph("Requests per service", NAMESPACE, "Latency", "SampleCount", Watched.SERVICE, unit="requests"),
     Graph("5xx rate per service", NAMESPACE, "Fault", "Average", Watched.SERVICE, unit="fraction"),
     Graph("p99 latency per service", NAMESPACE, "Latency", "p99", Watched.SERVICE, unit="ms"),
-    Graph("Checkout p99", NAMESPACE, "Latency", "p99", dimensions=(("Service", "checkout"), ("Route", CHECKOUT_ROUTE)),
-          unit="ms"),  # fmt: skip
+    Graph(
+        "Checkout p99",
+        NAMESPACE,
+        "Latency",
+        "p99",
+        dimensions=(("Service", "checkout"), ("Route", CHECKOUT_ROUTE)),
+        unit="ms",
+    ),
     Graph("Checkout failure rate", NAMESPACE, CHECKOUT_FAILED, "Average", unit="fraction"),
     Graph("Orders placed", NAMESPACE, ORDERS_PLACED, "Sum", unit="orders"),
     Graph("Payment declines", NAMESPACE, PAYMENT_DECLINES, "Sum", unit="declines"),

@@ -152,7 +152,9 @@ def reason(alarm: AlarmView, verdict: Verdict, values: list[float | None], start
         words = "not " + words
     transition = f"minimum {alarm.m} datapoint{'s' if alarm.m > 1 else ''} for OK -> ALARM transition"
     if verdict.state != "ALARM":
-        transition = f"minimum {alarm.n - alarm.m + 1} datapoint{'s' if alarm.n - alarm.m else ''} for ALARM -> OK transition"
+        transition = (
+            f"minimum {alarm.n - alarm.m + 1} datapoint{'s' if alarm.n - alarm.m else ''} for ALARM -> OK transition"
+        )
     return (
         f"Threshold Crossed: {count} out of the last {of} datapoints [{shown}] {verb} {words} the threshold "
         f"({float(alarm.raw['Threshold'])}) ({transition})."
@@ -174,7 +176,9 @@ def reason_data(alarm: AlarmView, verdict: Verdict, values: list[float | None], 
     return json.dumps(data)
 
 
-def notification(alarm: AlarmView, old: str, new: str, why: str, now: float, region: str, account: str) -> dict[str, Any]:
+def notification(
+    alarm: AlarmView, old: str, new: str, why: str, now: float, region: str, account: str
+) -> dict[str, Any]:
     """The message CloudWatch publishes to an alarm's SNS actions."""
     raw = alarm.raw
     trigger: dict[str, Any] = {

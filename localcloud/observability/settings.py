@@ -19,4 +19,4 @@ class ObservabilitySettings(BaseSettings):
     evaluate_every_s: float = Field(10.0, gt=0, le=600, description="how often the evaluator judges every alarm")
     sqs_poll_s: float = Field(60.0, gt=0, le=600, description="how often AWS/SQS metrics are published (AWS: 60 s)")
     publish_every_s: float = Field(10.0, gt=0, le=600, description="how often the agent calls PutMetricData")
-    snapshot_every_s: float = Field(30.0, gt=0, le=3600, description="how often the dashboard's data is written")
+    snapshot_every_s: float = Field(10.0, gt=0, le=3600, description="how often the dashboard's data is written")

@@ -48,7 +48,7 @@ class Store:
         with self.lock:
             self.series.setdefault(key, Series()).points.append((at, value, count))
 
-    def keys(self) -> list[MetricKey]:
+    def metric_keys(self) -> list[MetricKey]:
         with self.lock:
             return list(self.series)
 

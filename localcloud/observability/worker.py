@@ -1,8 +1,9 @@
 """The local CloudWatch's one process: the EMF agent, the SQS poller and the alarm evaluator, on one loop.
 
 Run by ``nox -s up`` as the child ``observability`` (launch.py), or in a test's thread (``Worker.start``).
-Its files are in ``<run dir>/observability/``: ``history.jsonl`` (every alarm state change),
-``dashboard.json`` (the graphs' series and the alarms' states, for dashboard.py) and ``status.json``.
+Its files are in ``build/observability/<stage>/`` (they outlive the stack, for the load report):
+``history.jsonl`` (every alarm state change), ``dashboard.json`` (the graphs' series and the alarms' states,
+for dashboard.py) and ``status.json`` (counts).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from localcloud.health import aws_client
 from localcloud.observability import alarms as alarm_defs
 from localcloud.observability.agent import Listener, Recorder
+from localcloud.observability.dashboard import folder
 from localcloud.observability.evaluator import Evaluator
 from localcloud.observability.launch import AGENT_FD
 from localcloud.observability.poller import QueuePoller
@@ -108,7 +110,7 @@ class Worker:
         _write(self.folder / "dashboard.json", snapshot(self.store, self.evaluator.cloudwatch, self.outputs.stage))
         status = {"pid": os.getpid(), "updated_at": time.time(), "documents": self.recorder.documents,
                   "rejected": self.recorder.rejected, "values": self.recorder.values,
-                  "evaluations": self.evaluator.evaluations, "agent": "udp://%s:%d" % self.address}  # fmt: skip
+                  "evaluations": self.evaluator.evaluations, "agent": "udp://{}:{}".format(*self.address)}  # fmt: skip
         _write(self.folder / "status.json", status)
 
 
@@ -152,7 +154,9 @@ def main() -> int:
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     clients = {s: aws_client(s, endpoint_url=endpoint, region=outputs.region) for s in ("cloudwatch", "sns", "sqs")}
     sock = socket.socket(fileno=int(os.environ[AGENT_FD]))
-    worker = Worker(sock, clients, outputs, Path(outputs_file).parent / "observability")
+    files = folder(outputs.stage)
+    (files / "history.jsonl").unlink(missing_ok=True)  # a new stack: its alarms start afresh
+    worker = Worker(sock, clients, outputs, files)
 
     def stop(signum: int, frame: object) -> None:
         worker.stopping.set()

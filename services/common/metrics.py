@@ -213,7 +213,7 @@ def start(runtime: Any) -> None:
     runtime.on_close(lambda: recorder().flush())
 
 
-# ---------------------------------------------------------------------- business metrics (names: reference/observability.py)
+# ------------------------------------------------------------ business metrics (names: reference/observability.py)
 
 
 def checkout_outcome(status: str, reason: str | None, total_minor: int, currency: str) -> None:

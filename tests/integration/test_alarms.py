@@ -85,7 +85,7 @@ async def worker(aws, provisioned, tmp_path, monkeypatch):
     settings = ObservabilitySettings(evaluate_every_s=0.25, publish_every_s=1, sqs_poll_s=30, snapshot_every_s=30)
     clients = {s: aws.client(s) for s in ("cloudwatch", "sns", "sqs")}
     running = Worker(bind(), clients, provisioned, tmp_path, settings).start()
-    monkeypatch.setenv("SHOP_METRICS_SINK", "udp://127.0.0.1:%d" % running.address[1])
+    monkeypatch.setenv("SHOP_METRICS_SINK", f"udp://127.0.0.1:{running.address[1]}")
     monkeypatch.setenv("SHOP_METRICS_FLUSH_S", "0.2")
     monkeypatch.setattr(metrics, "_recorder", None)  # rebuilt from the variables above
     yield running

@@ -62,7 +62,7 @@ async def test_requests_are_counted_by_route_template_with_faults_errors_and_lat
     assert statistic("Sum", store.window(error, *everything)) == 1  # the 404
     service = MetricKey("Shop", "Latency", (("Service", "order"),))
     assert statistic("SampleCount", store.window(service, *everything)) == 5  # + the unmatched 404; no /healthz
-    assert MetricKey("Shop", "Latency", (("Route", "GET (unmatched)"), ("Service", "order"))) in store.keys()
+    assert MetricKey("Shop", "Latency", (("Route", "GET (unmatched)"), ("Service", "order"))) in store.metric_keys()
 
 
 def test_a_checkout_outcome_and_a_decline_are_business_metrics(written):
