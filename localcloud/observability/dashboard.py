@@ -44,7 +44,7 @@ td, th { border-bottom: 1px solid #eee; padding: .25em .5em; text-align: left; v
 <table><tr><th>state</th><th>alarm</th><th>since</th><th>reason</th></tr>
 {% for a in alarms %}<tr>
 <td><span class="state" style="background: {{ colours[a.StateValue] }}">{{ a.StateValue }}</span></td>
-<td>{{ a.AlarmName }}<br><small>{{ a.AlarmDescription }}</small></td><td>{{ a.StateUpdatedTimestamp }}</td>
+<td>{{ a.AlarmName }}<br><small>{{ a.AlarmDescription }}</small></td><td>{{ a.StateUpdatedTimestamp[:19] }}</td>
 <td><small>{{ a.StateReason }}</small></td></tr>
 {% endfor %}</table>
 <h2>History</h2>
@@ -60,7 +60,10 @@ def render(data: dict[str, Any], history: list[dict[str, Any]], page: Path) -> P
     from jinja2 import Environment
 
     page.parent.mkdir(parents=True, exist_ok=True)
-    graphs = [g | {"png": _png(g)} for g in data.get("graphs", [])]
+    times = [t for g in data.get("graphs", []) for pts in g.get("lines", {}).values() for t, _ in pts]
+    end = float(data.get("generated_at") or max(times, default=0))
+    span = (max(min(times, default=end), end - 3600) - 60, end + 30)  # one x axis for every graph
+    graphs = [g | {"png": _png(g, span)} for g in data.get("graphs", [])]
     alarms = sorted(data.get("alarms", []), key=lambda a: (a["StateValue"] != "ALARM", a["AlarmName"]))
     states = [a["StateValue"] for a in alarms]
     counts = ", ".join(f"{states.count(s)} {s}" for s in STATE_COLOURS if s in states) or "no alarms"
@@ -76,7 +79,7 @@ def _time(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _png(graph: dict[str, Any]) -> str | None:
+def _png(graph: dict[str, Any], span: tuple[float, float]) -> str | None:
     lines = {k: [(t, v) for t, v in pts if v is not None] for k, pts in graph.get("lines", {}).items()}
     lines = {k: v for k, v in lines.items() if v}
     if not lines:
@@ -93,7 +96,10 @@ def _png(graph: dict[str, Any]) -> str | None:
             times = [datetime.fromtimestamp(t, UTC) for t, _ in points]
             ax.plot(times, [v for _, v in points], marker="o", markersize=2.5, linewidth=1.2, label=label)
         ax.set_ylabel(graph.get("unit", ""))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.set_xlim(datetime.fromtimestamp(span[0], UTC), datetime.fromtimestamp(span[1], UTC))
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
         if len(lines) > 1:

@@ -140,25 +140,27 @@ def _iso(t: float) -> str:
 
 
 def reason(alarm: AlarmView, verdict: Verdict, values: list[float | None], starts: list[float]) -> str:
-    """CloudWatch's NewStateReason text."""
-    if not verdict.judged:
+    """CloudWatch's NewStateReason text (missing datapoints filled by the treatment are counted and named)."""
+    if not verdict.judged and alarm.missing not in ("breaching", "notBreaching"):
         return f"Insufficient Data: {len(values)} datapoints were unknown."
-    shown = ", ".join(f"{values[i]} ({_stamp(starts[i])})" for i in verdict.judged)
+    filled = max(0, alarm.n - len(verdict.judged)) if alarm.missing in ("breaching", "notBreaching") else 0
+    breaching = verdict.breaching + (filled if alarm.missing == "breaching" else 0)
+    total = len(verdict.judged) + filled
+    count = breaching if verdict.state == "ALARM" else total - breaching
     words = COMPARISONS[alarm.raw["ComparisonOperator"]][1]
-    count, of = (verdict.breaching, len(verdict.judged)) if verdict.state == "ALARM" else (
-        len(verdict.judged) - verdict.breaching, len(verdict.judged))  # fmt: skip
-    verb = "was" if count == 1 else "were"
     if verdict.state != "ALARM":
         words = "not " + words
-    transition = f"minimum {alarm.m} datapoint{'s' if alarm.m > 1 else ''} for OK -> ALARM transition"
-    if verdict.state != "ALARM":
-        transition = (
-            f"minimum {alarm.n - alarm.m + 1} datapoint{'s' if alarm.n - alarm.m else ''} for ALARM -> OK transition"
-        )
-    return (
-        f"Threshold Crossed: {count} out of the last {of} datapoints [{shown}] {verb} {words} the threshold "
-        f"({float(alarm.raw['Threshold'])}) ({transition})."
+    shown = ", ".join(f"{values[i]} ({_stamp(starts[i])})" for i in verdict.judged)
+    text = (
+        f"Threshold Crossed: {count} out of the last {total} datapoints [{shown}] {'was' if count == 1 else 'were'} "
+        f"{words} the threshold ({float(alarm.raw['Threshold'])})"
     )
+    if filled:
+        treated = "Breaching" if alarm.missing == "breaching" else "NonBreaching"
+        text += f" ({filled} missing datapoint{'s' if filled > 1 else ''} treated as [{treated}])"
+    need = alarm.m if verdict.state == "ALARM" else alarm.n - alarm.m + 1
+    arrow = "OK -> ALARM" if verdict.state == "ALARM" else "ALARM -> OK"
+    return f"{text} (minimum {need} datapoint{'s' if need > 1 else ''} for {arrow} transition)."
 
 
 def reason_data(alarm: AlarmView, verdict: Verdict, values: list[float | None], starts: list[float], now: float) -> str:
