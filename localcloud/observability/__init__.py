@@ -11,7 +11,7 @@ alarm. One background worker of ``nox -s up`` (``python -m localcloud.observabil
   missing-data rules; a state change is SetAlarmState plus CloudWatch's message to the alarm's actions.
 
 ``python -m localcloud.observability`` (``nox -s alarms``) prints the alarms' states and history and draws the
-dashboard (dashboard.py). See docs/observability.md. This module stays light: ``up`` imports it at start.
+dashboard (dashboard.py). See docs/metrics-and-alarms.md. This module stays light: ``up`` imports it at start.
 """
 
 from localcloud.observability.launch import start

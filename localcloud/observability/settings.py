@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ObservabilitySettings(BaseSettings):
-    """Every variable is listed in docs/observability.md."""
+    """Every variable is listed in docs/metrics-and-alarms.md."""
 
     model_config = SettingsConfigDict(env_prefix="SHOP_OBSERVABILITY_", extra="ignore")
 

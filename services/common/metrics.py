@@ -52,7 +52,7 @@ Key = tuple[tuple[tuple[str, str], ...], str]  # (dimensions, metric name)
 
 
 class MetricsSettings(BaseSettings):
-    """``SHOP_METRICS_*``: where EMF goes, how often, under which namespace (docs/observability.md)."""
+    """``SHOP_METRICS_*``: where EMF goes, how often, under which namespace (docs/metrics-and-alarms.md)."""
 
     model_config = SettingsConfigDict(env_prefix="SHOP_METRICS_", extra="ignore")
 
