@@ -190,3 +190,40 @@ async def test_declined_cards_raise_the_checkout_failure_alarm_page_its_topic_an
     assert recovered["OldStateValue"] == "ALARM"
     history = [i["HistorySummary"] for i in read_history(worker.evaluator.history_file, name)]
     assert history[-2:] == [f"Alarm updated from {message['OldStateValue']} to ALARM", "Alarm updated from ALARM to OK"]
+
+
+def test_the_poller_publishes_queue_depth_oldest_age_and_dlq_arrivals_as_aws_sqs_does(aws, provisioned):
+    from datetime import UTC, datetime
+
+    from localcloud.observability.agent import Recorder
+    from localcloud.observability.poller import QueuePoller
+    from localcloud.observability.store import MetricKey, Store
+
+    sqs, cloudwatch = aws.client("sqs"), aws.client("cloudwatch")
+    queue, dlq = provisioned.queues["notification"], provisioned.dlqs["notification"]
+    queue_name, dlq_name = queue.rsplit("/", 1)[1], dlq.rsplit("/", 1)[1]
+    store = Store()
+    recorder = Recorder(store, cloudwatch)
+    poller = QueuePoller(sqs, {queue_name: queue, dlq_name: dlq}, {dlq_name}, recorder)
+    now = time.time()
+    poller.poll(now)  # both empty
+    sqs.send_message(QueueUrl=queue, MessageBody="{}")
+    poller.poll(now + 10)  # the message arrived after the last empty sighting
+    sqs.send_message(QueueUrl=dlq, MessageBody="{}")
+    sqs.send_message(QueueUrl=dlq, MessageBody="{}")
+    poller.poll(now + 40)
+
+    def values(namespace: str, metric: str, name: str) -> list[float]:
+        return [v for _, v, _ in store.window(MetricKey(namespace, metric, (("QueueName", name),)), 0, now + 60)]
+
+    assert values("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue_name) == [0, 1, 1]
+    # an upper bound: the time since the queue was last seen empty (the message was sent just after)
+    assert values("AWS/SQS", "ApproximateAgeOfOldestMessage", queue_name) == [0, 10, 40]
+    assert values("Shop", "DeadLetterArrivals", dlq_name) == [0, 0, 2]
+    assert recorder.publish() > 0
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": dlq_name}], Statistics=["Maximum"], Period=60,
+        StartTime=datetime.fromtimestamp(now - 60, UTC), EndTime=datetime.fromtimestamp(now + 120, UTC),
+    )  # fmt: skip
+    assert max(p["Maximum"] for p in stats["Datapoints"]) == 2
