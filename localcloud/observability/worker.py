@@ -83,6 +83,7 @@ class Worker:
             (s.sqs_poll_s, lambda: self.poller.poll(time.time()), "sqs poll"),
             (s.evaluate_every_s, lambda: self.evaluator.tick(time.time()), "evaluation"),
             (s.snapshot_every_s, self.write_files, "snapshot"),
+            (60.0, lambda: self.store.prune(time.time()), "prune"),
         ]
         due = [0.0] * len(jobs)
         while not self.stopping.is_set():
@@ -93,7 +94,6 @@ class Worker:
                         job()
                     except Exception:  # the emulator may blip: the next round tries again
                         log.exception("%s failed; trying again in %.1f s", what, every)
-            self.store.prune(time.time())
             self.stopping.wait(min(0.2, *(max(0.0, d - time.monotonic()) for d in due)))
         self.listener.stop()
         self.recorder.publish()
