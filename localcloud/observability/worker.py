@@ -120,28 +120,32 @@ def _write(path: Path, data: Any) -> None:
     os.replace(temp, path)
 
 
-def snapshot(store: Store, cloudwatch: Any, stage: str, now: float | None = None) -> dict[str, Any]:
-    """The dashboard's data: each graph's lines (one value per period over the last hour) and every alarm's state."""
-    now = now if now is not None else time.time()
+def graph_series(store: Store, stage: str, now: float) -> list[dict[str, Any]]:
+    """Each graph of GRAPHS with its lines: per watched resource, the statistic per period over the last hour."""
     graphs = []
     for graph in GRAPHS:
         lines = {}
+        end = (now // graph.period_s + 1) * graph.period_s
         for suffix, dimensions in alarm_defs.watched(graph, stage):  # type: ignore[arg-type]
             key = MetricKey(graph.namespace, graph.metric, dims_key((d["Name"], d["Value"]) for d in dimensions))
-            end = (now // graph.period_s + 1) * graph.period_s
-            points = store.window(key, end - SNAPSHOT_SPAN_S, end)
             buckets: dict[float, list[tuple[float, float, int]]] = {}
-            for p in points:
+            for p in store.window(key, end - SNAPSHOT_SPAN_S, end):
                 buckets.setdefault((p[0] // graph.period_s) * graph.period_s, []).append(p)
             series = [(t, statistic(graph.statistic, ps)) for t, ps in sorted(buckets.items())]
             if series:
                 lines[suffix or graph.metric] = series
         graphs.append({"title": graph.title, "statistic": graph.statistic, "unit": graph.unit, "lines": lines})
+    return graphs
+
+
+def snapshot(store: Store, cloudwatch: Any, stage: str, now: float | None = None) -> dict[str, Any]:
+    """The dashboard's data: the graphs' lines and every alarm's state."""
+    now = now if now is not None else time.time()
     states = []
     for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
         states += [{k: a.get(k) for k in ("AlarmName", "StateValue", "StateReason", "StateUpdatedTimestamp",
                                           "AlarmDescription")} for a in page["MetricAlarms"]]  # fmt: skip
-    return {"generated_at": now, "stage": stage, "graphs": graphs, "alarms": states}
+    return {"generated_at": now, "stage": stage, "graphs": graph_series(store, stage, now), "alarms": states}
 
 
 def main() -> int:
