@@ -130,7 +130,11 @@ def writer(sink: str) -> Callable[[str], None]:
     address = (parts.hostname or "127.0.0.1", parts.port or 25888)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)  # UDP never waits: a full buffer drops a document, not a request
-    return lambda line: sock.sendto(line.encode(), address) and None
+
+    def to_agent(line: str) -> None:
+        sock.sendto(line.encode(), address)
+
+    return to_agent
 
 
 _recorder: Recorder | None = None
