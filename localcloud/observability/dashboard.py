@@ -62,7 +62,8 @@ def render(data: dict[str, Any], history: list[dict[str, Any]], page: Path) -> P
     page.parent.mkdir(parents=True, exist_ok=True)
     times = [t for g in data.get("graphs", []) for pts in g.get("lines", {}).values() for t, _ in pts]
     end = float(data.get("generated_at") or max(times, default=0))
-    span = (max(min(times, default=end), end - 3600) - 60, end + 30)  # one x axis for every graph
+    start = min(max(min(times, default=end), end - 3600), end - 600)  # at least 10 minutes, at most an hour
+    span = (start - 60, end + 30)  # one x axis for every graph
     graphs = [g | {"png": _png(g, span)} for g in data.get("graphs", [])]
     alarms = sorted(data.get("alarms", []), key=lambda a: (a["StateValue"] != "ALARM", a["AlarmName"]))
     states = [a["StateValue"] for a in alarms]
