@@ -166,3 +166,10 @@ def analytics(session: nox.Session) -> None:
     """Run Athena's named queries locally (DuckDB over the lake), print the funnel and orders, write the dashboard."""
     _install(session, "local", "bench")
     session.run("python", "-m", "localcloud.analytics", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def alarms(session: nox.Session) -> None:
+    """Show the local alarms' states and history (a table) and draw the metrics dashboard of the running stack."""
+    _install(session, "local", "bench")
+    session.run("python", "-m", "localcloud.observability", *session.posargs)
