@@ -160,3 +160,10 @@ def analytics(session: nox.Session) -> None:
     """Run Athena's named queries locally (DuckDB over the lake), print the funnel and orders, write the dashboard."""
     _install(session, "local", "bench")
     session.run("python", "-m", "localcloud.analytics", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """Measure the capacity curve (1, 2, 4 replicas of gateway+catalog, 250m pods, HAProxy); write its report."""
+    _install(session, "local", "bench")
+    session.run("python", "-m", "load.scale", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

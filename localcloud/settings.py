@@ -31,7 +31,7 @@ class AwsMode(StrEnum):
 
 class Balancer(StrEnum):
     AUTO = "auto"  # HAProxy in front of the gateway and every multi-replica service when any runs more than one
-    HAPROXY = "haproxy"  # always, even with one replica each (the ALB hop between the front door and the gateway)
+    HAPROXY = "haproxy"  # always: the gateway and every service in SHOP_REPLICAS, even at one replica
     NONE = "none"  # never: one replica per service, reached directly
 
 
@@ -100,9 +100,9 @@ class LocalCloudSettings(BaseSettings):
         if self.balancer is Balancer.NONE:
             return set()
         multi = {n for n in present if self.replicas.get(n, 1) > 1}
-        if self.balancer is Balancer.HAPROXY or multi:
-            return multi | ({"gateway"} & set(present))
-        return set()
+        if self.balancer is Balancer.HAPROXY:  # every service named in SHOP_REPLICAS, even at 1: same hops at any N
+            return multi | ({"gateway", *self.replicas} & set(present))
+        return multi | ({"gateway"} & set(present)) if multi else set()
 
 
 def parse_replicas(text: str) -> dict[str, int]:

@@ -39,6 +39,7 @@ def test_the_balancer_fronts_the_gateway_and_each_multi_replica_service_only_whe
     assert load_settings().balanced(present) == set()
     assert load_settings(SHOP_REPLICAS="catalog=2").balanced(present) == {"gateway", "catalog"}
     assert load_settings(SHOP_BALANCER="haproxy").balanced(present) == {"gateway"}
+    assert load_settings(SHOP_BALANCER="haproxy", SHOP_REPLICAS="catalog=1").balanced(present) == {"gateway", "catalog"}
     assert load_settings(SHOP_REPLICAS="catalog=2", SHOP_BALANCER="none").balanced(present) == set()
 
 

@@ -1,0 +1,52 @@
+"""``python -m load.scale [curve] [--replicas 1,2,4] [--seconds 10] ...``: the capacity curve and its report.
+
+Starts the local cloud once per replica count (gateway and catalog at N replicas each, 250m
+CPU quota per replica, HAProxy in front), offers product pages open-loop at rising rates, and
+writes ``artifacts/scale/<timestamp>/report.html`` (plots inline) and ``result.json``.
+Figures taken on a busy machine mean little: the report prints the load average beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from load.bench.run import ROOT
+
+ARTIFACTS = ROOT / "artifacts" / "scale"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m load.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", nargs="?", default="curve", choices=["curve"])
+    parser.add_argument("--replicas", default="1,2,4", help="replica counts to measure (default 1,2,4)")
+    parser.add_argument("--seconds", type=float, default=10, help="seconds per offered rate (default 10)")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds of warm-up per replica count (default 5)")
+    parser.add_argument("--start", type=float, default=20, help="first offered rate per replica, /s (default 20)")
+    parser.add_argument("--factor", type=float, default=1.3, help="each rate is this times the last (default 1.3)")
+    parser.add_argument("--max-rate", type=float, default=2000, help="stop the ladder here (default 2000/s)")
+    parser.add_argument("--cpu-quota", default="request", help="each replica's quota: request (250m), 0.5, none")
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default artifacts/scale/<timestamp>)")
+    args = parser.parse_args(argv)
+    args.replicas = [int(n) for n in args.replicas.split(",")]
+    if args.cpu_quota == "none":
+        args.cpu_quota = ""
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    from load.scale import curve, report
+
+    out = args.out or ARTIFACTS / time.strftime("%Y%m%d-%H%M%S")
+    result = curve.run(args)
+    curve.write(out, result)
+    page = report.write(out, result)
+    print(f"report: {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
