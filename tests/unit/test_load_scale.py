@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
+from load.openloop import Summary
+from load.scale import report
+from load.scale.curve import BROWSE, holds, rates
 from load.scale.usl import Usl, fit
 
 
@@ -40,3 +44,45 @@ def test_efficiency_at_four_replicas_of_a_contended_service() -> None:
     usl = Usl(100.0, 0.1, 0.0)
     assert usl.throughput(4) == pytest.approx(400 / 1.3)
     assert usl.efficiency(4) == pytest.approx(1 / 1.3)
+
+
+def _summary(rate: float, p95: float, p99: float, errors: int = 0, achieved: float | None = None) -> Summary:
+    sent = int(rate * 10)
+    return Summary(rate, 10, sent, sent, errors, achieved if achieved is not None else rate, p95 / 2, p95, p99,
+                   p99, 0)  # fmt: skip
+
+
+def test_an_offered_rate_holds_only_within_every_part_of_the_browse_objective() -> None:
+    assert holds(_summary(50, BROWSE.p95_ms - 1, BROWSE.p99_ms - 1))
+    assert not holds(_summary(50, BROWSE.p95_ms + 1, BROWSE.p99_ms - 1))
+    assert not holds(_summary(50, BROWSE.p95_ms - 1, BROWSE.p99_ms + 1))
+    assert not holds(_summary(50, 10, 20, errors=50))  # 10 % errors
+    assert not holds(_summary(50, 10, 20, achieved=40))  # fast answers, but a fifth of the rate never went out
+
+
+def test_the_rate_ladder_is_geometric_up_to_its_limit() -> None:
+    assert rates(10, 2, 100) == [10, 20, 40, 80]
+    assert rates(10, 1.5, 9) == []
+
+
+def test_the_report_draws_the_curve_and_the_fit(tmp_path: Path) -> None:
+    def step(n: int, capacity: float) -> dict[str, object]:
+        sweep = [_summary(r, 100 * r / capacity, 200 * r / capacity).as_dict() for r in (capacity / 2, capacity)]
+        return {"replicas": n, "capacity_rps": capacity, "per_pod_rps": capacity / n, "load_average": (1.0, 1, 1),
+                "sweep": sweep, "throttling": {"gateway-1": {"nr_periods": 9, "nr_throttled": 3}},
+                "balancer": [{"svname": "gateway-1", "status": "UP", "stot": "10", "hrsp_5xx": "0"}]}  # fmt: skip
+
+    result = {
+        "when": "now", "cpus": 2, "cpu_quota": "request", "seconds_per_rate": 10,
+        "objective": {"group": "browse", "p95_ms": 500, "p99_ms": 1000, "max_error_rate": 0.01, "min_achieved": 0.95},
+        "load_average_before": (1.0, 1, 1), "load_average_after": (1.0, 1, 1),
+        "steps": [step(1, 40.0), step(2, 76.0), step(4, 140.0)],
+        "measured_efficiency": {"1": 1.0, "2": 0.95, "4": 0.875},
+        "usl": {"lambda": 40, "sigma": 0.05, "kappa": 0.001, "peak_n": 30.8},
+    }  # fmt: skip
+    page = report.write(tmp_path, result).read_text()
+    assert page.count("<svg") == 2
+    assert "contention sigma 0.050" in page
+    assert "<td>4</td><td>140.0</td><td>35.0</td><td>0.88</td>" in page
+    assert (tmp_path / "throughput.svg").exists()
+    assert (tmp_path / "latency.svg").exists()
