@@ -44,11 +44,13 @@ def binary() -> str | None:
     return shutil.which("haproxy")
 
 
-def config(pools: Sequence[Pool], stats: socket.socket) -> str:
-    """HAProxy's configuration for ``pools`` and a stats page on ``stats`` (``/stats``, ``/stats;csv``)."""
+def config(pools: Sequence[Pool], stats: socket.socket, admin: Path | None = None) -> str:
+    """HAProxy's configuration for ``pools``, a stats page on ``stats`` (``/stats``, ``/stats;csv``) and,
+    with ``admin``, its runtime API on that Unix socket (adding and removing replicas while it runs)."""
     lines = [
         "global",
         "    maxconn 8192",
+        *([f"    stats socket {admin} mode 600 level admin"] if admin else []),
         "defaults",
         "    mode http",
         "    option http-keep-alive",
@@ -75,7 +77,7 @@ def config(pools: Sequence[Pool], stats: socket.socket) -> str:
             "    http-check expect status 200",
             f"    default-server inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}",
         ]
-        lines += [f"    server {name} {address} check" for name, address in pool.replicas]
+        lines += [f"    server {name} {server_line(address)}" for name, address in pool.replicas]
     return "\n".join(lines) + "\n"
 
 
@@ -85,13 +87,54 @@ def start(pools: Sequence[Pool], stats: socket.socket, run_dir: Path, log_dir: P
     if exe is None:
         raise StartError("haproxy is not installed (apt-get install haproxy)")
     cfg = run_dir / "haproxy.cfg"
-    cfg.write_text(config(pools, stats))
+    cfg.write_text(config(pools, stats, admin_socket(run_dir)))
     fds = [stats.fileno(), *(p.front.fileno() for p in pools)]
     child = spawn("balancer", [exe, "-db", "-f", str(cfg)], log_dir=log_dir, pass_fds=fds)
     stats.close()
     for pool in pools:
         pool.front.close()  # HAProxy has its own copies
     return child
+
+
+def admin_socket(run_dir: Path) -> Path:
+    return run_dir / "haproxy.sock"
+
+
+def server_line(address: str) -> str:
+    """A replica's server options; servers added at run time do not inherit ``default-server``."""
+    return f"{address} check inter {CHECK_INTERVAL_MS}ms fall {FALL} rise {RISE}"
+
+
+def command(admin: Path | str, line: str, timeout_s: float = 5.0) -> str:
+    """One command of HAProxy's runtime API (e.g. ``add server catalog/catalog-3 127.0.0.1:4003``); its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.connect(str(admin))
+        sock.sendall(line.encode() + b"\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode().strip()
+
+
+def add_replica(admin: Path | str, pool: str, name: str, address: str) -> None:
+    """Put a new replica in ``pool``: added in maintenance, health checks on, then enabled (it takes
+    traffic once its /readyz passes a check)."""
+    for line in (f"add server {pool}/{name} {server_line(address)}", f"enable health {pool}/{name}",
+                 f"enable server {pool}/{name}"):  # fmt: skip
+        answer = command(admin, line)
+        if answer and not answer.startswith("New server registered"):
+            raise StartError(f"haproxy refused {line!r}: {answer}")
+
+
+def drain_replica(admin: Path | str, pool: str, name: str) -> None:
+    """Take a replica out of rotation (maintenance: no new requests; those in flight finish)."""
+    command(admin, f"disable server {pool}/{name}")
+
+
+def remove_replica(admin: Path | str, pool: str, name: str) -> None:
+    """Forget a drained replica whose process has stopped."""
+    command(admin, f"del server {pool}/{name}")
 
 
 def stats(url: str, timeout_s: float = 2.0) -> list[dict[str, str]]:

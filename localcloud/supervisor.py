@@ -201,6 +201,7 @@ def start_services(
                 for name in sorted(balanced)
             ]  # fmt: skip
             extra["SHOP_BALANCER_STATS_URL"] = fleet.url(stats_sock)
+            extra["SHOP_BALANCER_ADMIN_SOCKET"] = str(lb.admin_socket(run_dir))
             balancer = lb.start(pools, stats_sock, run_dir, log_dir)
             stack.callback(balancer.stop)
             children.append(balancer)

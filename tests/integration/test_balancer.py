@@ -109,3 +109,23 @@ def test_a_socket_handed_over_keeps_its_port(tmp_path: Path) -> None:
             pass  # HAProxy accepts on the very socket the supervisor bound
     finally:
         child.stop()
+
+
+def test_replicas_are_added_and_removed_while_it_runs(balanced: tuple[str, str, Path, Path], tmp_path: Path) -> None:
+    front, stats, _, _ = balanced
+    admin = lb.admin_socket(tmp_path)
+    three, address = _replica(tmp_path / "three")
+    try:
+        lb.add_replica(admin, "web", "web-3", address)
+        _until(lambda: {r["svname"]: r["status"] for r in lb.stats(stats)}.get("web-3", "").startswith("UP"))
+        for _ in range(30):
+            with urllib.request.urlopen(f"{front}/readyz", timeout=5):  # noqa: S310 - loopback
+                pass
+        assert _counts(stats)["web-3"] > 0
+        lb.drain_replica(admin, "web", "web-3")
+        _until(lambda: {r["svname"]: r["status"] for r in lb.stats(stats)}["web-3"].startswith("MAINT"))
+    finally:
+        three.terminate()
+        three.wait(10)
+    lb.remove_replica(admin, "web", "web-3")
+    assert "web-3" not in _counts(stats)

@@ -76,8 +76,8 @@ def test_the_balancer_config_balances_least_request_and_checks_readyz() -> None:
     backend = text.split("\nbackend catalog\n")[1]
     assert "balance leastconn" in backend
     assert "option httpchk GET /readyz" in backend
-    assert "server catalog-1 127.0.0.1:4001 check" in backend
-    assert "server catalog-2 127.0.0.1:4002 check" in backend
+    assert "server catalog-1 127.0.0.1:4001 check inter" in backend
+    assert "server catalog-2 127.0.0.1:4002 check inter" in backend
     assert f"frontend catalog\n    bind fd@{fds[0]}\n" in text  # the service's own socket, handed over
     assert f"bind fd@{fds[1]}" in text
     assert "stats uri /stats" in text
