@@ -178,9 +178,11 @@ async def run(
     duration_s: float,
     max_in_flight: int = 256,
     timeout_s: float = 10.0,
+    keep: list[Sample] | None = None,
 ) -> Summary:
     """Offer ``rate`` requests/s for ``duration_s`` over keep-alive connections; wait for the stragglers
-    (at most ``timeout_s`` each), then summarise. A request still unanswered after its timeout is an error."""
+    (at most ``timeout_s`` each), then summarise. A request still unanswered after its timeout is an error.
+    ``keep`` receives every sample (for latency over time)."""
     due = schedule(rate, duration_s)
     picks = mix(journeys, len(due))
     samples: list[Sample] = []
@@ -199,6 +201,8 @@ async def run(
             journey = journeys[picks[i]]
             tasks.append(asyncio.create_task(_one(session, slots, journey, i, start + at, at, samples)))
         await asyncio.gather(*tasks)
+    if keep is not None:
+        keep.extend(samples)
     return summarise(samples, rate, duration_s, lags)
 
 

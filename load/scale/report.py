@@ -152,3 +152,62 @@ rate answered.</p>
 <table><tr><th>replicas</th><th>pod</th><th>periods</th><th>throttled</th></tr>{throttled}</table>
 </body></html>
 """
+
+
+def step_plot(result: dict[str, Any], path: Path) -> str | None:
+    timeline = result.get("timeline") or []
+    if not timeline:
+        return None
+    services = [k for k in timeline[0] if k not in ("t", "offered")]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    t = [row["t"] for row in timeline]
+    for name in services:
+        top.step(t, [row[name]["replicas"] for row in timeline], where="post", label=f"{name} replicas")
+    top.set_ylabel("replicas")
+    offered = top.twinx()
+    offered.plot(t, [row["offered"] for row in timeline], color="grey", linestyle=":", label="offered /s")
+    offered.set_ylabel("offered product pages / s")
+    top.legend(loc="upper left", fontsize=8)
+    top.set_title("replicas under a step load (HPA algorithm on measured CPU)")
+    top.grid(alpha=0.3)
+    p99 = result.get("p99") or []
+    bottom.plot([w["t"] for w in p99], [w["p99_ms"] for w in p99], "o-", markersize=3, label="p99")
+    bottom.axhline(result["objective_p99_ms"], color="red", linestyle="--", linewidth=1, label="objective")
+    bottom.set_yscale("log")
+    bottom.set_ylabel("p99 per window (ms)")
+    bottom.set_xlabel("seconds")
+    bottom.legend(fontsize=8)
+    bottom.grid(alpha=0.3)
+    return _svg(fig, path)
+
+
+def write_step(out: Path, result: dict[str, Any]) -> Path:
+    svg = step_plot(result, out / "step.svg") or "<p>No timeline.</p>"
+    h = result["hpa"]
+    rows = "".join(
+        f"<tr><td>{row['t']}</td><td>{_fmt(row['offered'])}</td>"
+        + "".join(
+            f"<td>{row[n]['replicas']} &rarr; {row[n]['desired']}</td><td>{_fmt(row[n]['cpu_pct'])}</td>"
+            for n in row
+            if n not in ("t", "offered")
+        )
+        + "</tr>"
+        for row in result["timeline"]
+    )
+    services = [k for k in (result["timeline"][0] if result["timeline"] else {}) if k not in ("t", "offered")]
+    head = "".join(f"<th>{html.escape(n)} replicas</th><th>{html.escape(n)} CPU %</th>" for n in services)
+    page = out / "report.html"
+    page.write_text(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Autoscaling under a step</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+svg{{max-width:100%;height:auto}}.note{{background:#fff4e0;padding:.6em 1em}}</style></head>
+<body><h1>Autoscaling replayed under a step load</h1>
+<p class="note">Measured {html.escape(result["when"])} on {result["cpus"]} cores (load average after
+{_fmt(result["load_average_after"][0])}). HPA: target {h["target_pct"]:.0f}% CPU of the request, sync
+{h["sync_s"]:.0f} s, scale-down window {h["window_s"]:.0f} s, 1 to {h["max"]} replicas.</p>
+<figure>{svg}</figure>
+<table><tr><th>t (s)</th><th>offered /s</th>{head}</tr>{rows}</table>
+</body></html>
+""")
+    return page

@@ -52,3 +52,16 @@ def test_scale_down_never_goes_below_min_nor_up_above_max() -> None:
     hpa = Hpa(min_replicas=2, max_replicas=5, target=70, window_s=0)
     assert hpa.sync(0, 4, 1) == 2
     assert hpa.sync(15, 4, 1000) == 5
+
+
+def test_latency_windows_follow_the_intended_send_time_of_each_phase() -> None:
+    from load.openloop import Sample
+    from load.scale.step import windows
+
+    samples = [(0.0, Sample("p", 1.0, 0.010, 200)), (0.0, Sample("p", 6.0, 0.500, 200))]
+    samples += [(10.0, Sample("p", 1.0, 2.0, 0, "timeout"))]  # second phase began at 10 s: due at 11 s
+    assert windows(samples, 5) == [
+        {"t": 5, "p99_ms": 10.0, "errors": 0, "sent": 1},
+        {"t": 10, "p99_ms": 500.0, "errors": 0, "sent": 1},
+        {"t": 15, "p99_ms": 2000.0, "errors": 1, "sent": 1},
+    ]
