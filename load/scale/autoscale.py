@@ -11,7 +11,7 @@ KEDA's SQS scaler feeds an HPA an ``AverageValue`` target of ``queueLength``, wi
 queue's ``ApproximateNumberOfMessages + ApproximateNumberOfMessagesNotVisible``: the same
 arithmetic gives ``desired = ceil(messages / queueLength)``.
 
-Not done yet (issue 16): driving real processes with this controller under a step load.
+``load/scale/step.py`` drives real processes with it under a step load (``nox -s scale -- step``).
 """
 
 from __future__ import annotations
