@@ -128,6 +128,13 @@ def _page(result: dict[str, Any], plots: dict[str, str | None]) -> str:
         else "<p>No USL fit: no replica count held any rate, or none at 1 replica.</p>"
     )
     figures = "".join(f"<figure>{svg}</figure>" for svg in plots.values() if svg)
+    four = result["measured_efficiency"].get("4")
+    target = (
+        f"<p><b>Target</b> (issue 16): 4 replicas hold &ge; 3.2&times; one replica's rate (efficiency &ge; 0.8): "
+        f"{'met' if four >= 0.8 else 'NOT met'} (measured {four:.2f}).</p>"
+        if four is not None
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Capacity curve</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}}
@@ -141,6 +148,7 @@ offered rate, open loop, latency from the intended send time. Objective ({o["gro
 p99 &le; {o["p99_ms"]:.0f} ms, errors &le; {o["max_error_rate"]:.0%}, at least {o["min_achieved"]:.0%} of the offered
 rate answered.</p>
 {fit}
+{target}
 <table><tr><th>replicas</th><th>held (req/s)</th><th>per pod</th><th>efficiency</th><th>load avg</th></tr>{rows}</table>
 {figures}
 <h2>Every offered rate</h2>

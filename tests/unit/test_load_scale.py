@@ -83,6 +83,7 @@ def test_the_report_draws_the_curve_and_the_fit(tmp_path: Path) -> None:
     page = report.write(tmp_path, result).read_text()
     assert page.count("<svg") == 2
     assert "contention sigma 0.050" in page
+    assert "efficiency &ge; 0.8): met (measured 0.88)" in page
     assert "<td>4</td><td>140.0</td><td>35.0</td><td>0.88</td>" in page
     assert (tmp_path / "throughput.svg").exists()
     assert (tmp_path / "latency.svg").exists()
