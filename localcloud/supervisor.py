@@ -143,8 +143,9 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
         workers.append(firehose.start(env, log_dir))
         stack.callback(workers[-1].stop)
     placement: dict[str, str] = {}
+    cap: Callable[[], None] = lambda: None  # noqa: E731
     if services:
-        started, placement = start_services(settings, services, socks, env, run_dir, stack, console)
+        started, placement, cap = start_services(settings, services, socks, env, run_dir, stack, console)
         children += started
     seeds = fleet.seed_modules(services)
     if find_spec("storefront.publish") and settings.aws_mode is AwsMode.EMULATOR:
@@ -155,6 +156,7 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
             detail.append(", ".join(wave))
         for module in wave:
             console.say(f"             {summaries[module]}")
+    cap()  # CPU quotas from here on: the seeds ran at full speed
 
     with console.timed("frontdoor") as detail:
         door = start_frontdoor(settings, front_socket, env, log_dir)
@@ -177,9 +179,9 @@ def start_services(
     run_dir: Path,
     stack: ExitStack,
     console: Console,
-) -> tuple[list[Child], dict[str, str]]:
-    """Every replica of every service (in its CPU cgroup when quotas are on) and, in front of the balanced
-    ones, HAProxy on the service's own address; returns the children and where the balancer's stats are."""
+) -> tuple[list[Child], dict[str, str], Callable[[], None]]:
+    """Every replica of every service and, in front of the balanced ones, HAProxy on the service's own
+    address; returns the children, where the balancer is, and what puts each replica in its CPU cgroup."""
     log_dir = run_dir / "logs"
     fronts = {name: fleet.url(sock) for name, sock in socks.items()}
     balanced = settings.balanced([s.name for s in services])
@@ -207,19 +209,24 @@ def start_services(
             children.append(balancer)
         fleet.wait_ready([c for c in children if c.name != "balancer"], {r.name: r.url for r in replicas},
                          settings.ready_timeout_s)  # fmt: skip
-        if placed:  # once ready, as a startup CPU boost would: importing under 250m takes four times as long
-            for replica, child in zip(replicas, children, strict=False):
-                placed(replica, child)
         detail.append(", ".join(_where(s.name, fronts[s.name], replicas) for s in services))
-    if quota_note:
-        console.say(f"             {quota_note}")
     if balanced:
         with console.timed("balancer") as detail:
             names = {r.name for r in replicas if r.service.name in balanced}
             lb.wait_up(extra["SHOP_BALANCER_STATS_URL"], names, settings.ready_timeout_s, children[-1])
             detail.append(f"haproxy (leastconn, /readyz checks) for {', '.join(sorted(balanced))}; "
                           f"stats {extra['SHOP_BALANCER_STATS_URL']}/stats")  # fmt: skip
-    return children, extra
+
+    def cap() -> None:
+        """Quotas once the stack is seeded, as a startup CPU boost gives a pod on EKS: importing a service
+        under 250m took four times as long, and the seeds call the services."""
+        if placed:
+            for replica, child in zip(replicas, children, strict=False):
+                placed(replica, child)
+        if quota_note:
+            console.say(f"  quotas     {quota_note}")
+
+    return children, extra, cap
 
 
 def _where(name: str, front: str, replicas: list[fleet.Replica]) -> str:

@@ -37,6 +37,7 @@ class Step:
     balancer: list[dict[str, str]] = field(default_factory=list)
     throttling: dict[str, dict[str, int]] = field(default_factory=dict)
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    error: str = ""  # why this count could not be measured (the stack did not start, ...)
 
     @property
     def capacity(self) -> float:
@@ -56,6 +57,7 @@ class Step:
                 for r in self.balancer
             ],
             "throttling": self.throttling,
+            "error": self.error,
         }
 
 
@@ -148,7 +150,13 @@ def run(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     load_before = os.getloadavg()
-    steps = [measure(args, n, say) for n in args.replicas]
+    steps = []
+    for n in args.replicas:
+        try:
+            steps.append(measure(args, n, say))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - one count failing must not lose the others
+            say(f"  -> {n} replica(s) not measured: {exc}")
+            steps.append(Step(n, load_average=os.getloadavg(), error=str(exc) or type(exc).__name__))
     points = [(s.replicas, s.capacity) for s in steps if s.capacity > 0]
     usl = None
     if any(n == 1 for n, _ in points):

@@ -97,7 +97,7 @@ def _page(result: dict[str, Any], plots: dict[str, str | None]) -> str:
     rows = "".join(
         f"<tr><td>{s['replicas']}</td><td>{_fmt(s['capacity_rps'])}</td><td>{_fmt(s['per_pod_rps'])}</td>"
         f"<td>{_fmt(result['measured_efficiency'].get(str(s['replicas'])), 2)}</td>"
-        f"<td>{_fmt(s['load_average'][0])}</td></tr>"
+        f"<td>{_fmt(s['load_average'][0])}</td><td>{html.escape(s.get('error') or '')}</td></tr>"
         for s in result["steps"]
     )
     sweeps = "".join(
@@ -149,7 +149,8 @@ p99 &le; {o["p99_ms"]:.0f} ms, errors &le; {o["max_error_rate"]:.0%}, at least {
 rate answered.</p>
 {fit}
 {target}
-<table><tr><th>replicas</th><th>held (req/s)</th><th>per pod</th><th>efficiency</th><th>load avg</th></tr>{rows}</table>
+<table><tr><th>replicas</th><th>held (req/s)</th><th>per pod</th><th>efficiency</th><th>load avg</th>
+<th>not measured because</th></tr>{rows}</table>
 {figures}
 <h2>Every offered rate</h2>
 <table><tr><th>replicas</th><th>offered</th><th>achieved</th><th>p50</th><th>p95</th><th>p99 ms</th><th>errors</th></tr>
