@@ -134,7 +134,7 @@ def measure(args: argparse.Namespace, replicas: int, say: Any = print) -> Step:
         journey = product_journey(gateway)
         say(f"  warm-up: {args.warmup:.0f} s at {args.start:.0f}/s")
         sweep(gateway, [journey], [args.start], duration_s=args.warmup, holds=lambda s: True, say=say)
-        ladder = rates(args.start * replicas, args.factor, args.max_rate)
+        ladder = rates(args.start, args.factor, args.max_rate)  # from the same rate at every N: a 0 means 0
         step.summaries = sweep(gateway, [journey], ladder, duration_s=args.seconds, holds=holds, say=say)
         step.load_average = os.getloadavg()
         if stats := running.get("SHOP_BALANCER_STATS_URL"):

@@ -48,6 +48,8 @@ def fit(points: Sequence[tuple[int, float]]) -> Usl:
     n = np.array([p[0] for p in rest], dtype=float)
     y = n * lam / np.array([p[1] for p in rest]) - 1
     columns = np.column_stack([n - 1, n * (n - 1)])
+    if len(rest) == 1:  # one equation cannot separate two unknowns: contention alone
+        return Usl(lam, max(float(np.linalg.lstsq(columns[:, :1], y, rcond=None)[0][0]), 0.0), 0.0)
     sigma, kappa = np.linalg.lstsq(columns, y, rcond=None)[0]
     if kappa < 0:  # no coherency cost visible: contention alone
         sigma, kappa = float(np.linalg.lstsq(columns[:, :1], y, rcond=None)[0][0]), 0.0

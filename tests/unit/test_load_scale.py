@@ -35,6 +35,12 @@ def test_superlinear_points_do_not_give_negative_figures() -> None:
     assert fitted.kappa >= 0
 
 
+def test_two_counts_give_contention_only() -> None:
+    fitted = fit([(1, 20.0), (2, 30.0)])  # 2 / 1.5 - 1 = sigma * 1
+    assert fitted.sigma == pytest.approx(1 / 3)
+    assert fitted.kappa == 0.0
+
+
 def test_the_fit_needs_one_replica() -> None:
     with pytest.raises(ValueError, match="1 replica"):
         fit([(2, 10.0), (4, 20.0)])
