@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
@@ -173,11 +174,12 @@ def step_plot(result: dict[str, Any], path: Path) -> str | None:
     for name in services:
         top.step(t, [row[name]["replicas"] for row in timeline], where="post", label=f"{name} replicas")
     top.set_ylabel("replicas")
+    top.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     offered = top.twinx()
-    offered.plot(t, [row["offered"] for row in timeline], color="grey", linestyle=":", label="offered /s")
+    offered.step(t, [row["offered"] for row in timeline], where="post", color="grey", linestyle=":")
     offered.set_ylabel("offered product pages / s")
     top.legend(loc="upper left", fontsize=8)
-    top.set_title("replicas under a step load (HPA algorithm on measured CPU)")
+    top.set_title("replicas under a step load (HPA algorithm on measured CPU); dotted: offered rate")
     top.grid(alpha=0.3)
     p99 = result.get("p99") or []
     bottom.plot([w["t"] for w in p99], [w["p99_ms"] for w in p99], "o-", markersize=3, label="p99")

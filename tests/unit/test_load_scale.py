@@ -93,3 +93,19 @@ def test_the_report_draws_the_curve_and_the_fit(tmp_path: Path) -> None:
     assert "<td>4</td><td>140.0</td><td>35.0</td><td>0.88</td>" in page
     assert (tmp_path / "throughput.svg").exists()
     assert (tmp_path / "latency.svg").exists()
+
+
+def test_the_step_report_plots_replicas_and_p99_over_time(tmp_path: Path) -> None:
+    def row(t: float, offered: float, gateway: int) -> dict[str, object]:
+        return {"t": t, "offered": offered, "gateway": {"replicas": gateway, "desired": gateway, "cpu_pct": 50.0}}
+
+    result = {
+        "when": "now", "cpus": 2, "load_average_after": (1.0, 1, 1), "objective_p99_ms": 1000,
+        "hpa": {"target_pct": 70, "sync_s": 15, "window_s": 300, "max": 4},
+        "timeline": [row(15, 5, 1), row(30, 40, 1), row(45, 40, 3), row(60, 5, 3)],
+        "p99": [{"t": 15, "p99_ms": 50.0}, {"t": 30, "p99_ms": 2000.0}, {"t": 45, "p99_ms": 300.0}],
+    }  # fmt: skip
+    page = report.write_step(tmp_path, result).read_text()
+    assert "<svg" in page
+    assert "<td>45</td><td>40</td><td>3 &rarr; 3</td><td>50.0</td>" in page
+    assert (tmp_path / "step.svg").exists()
