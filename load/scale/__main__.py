@@ -22,11 +22,11 @@ ARTIFACTS = ROOT / "artifacts" / "scale"
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m load.scale", description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", nargs="?", default="curve", choices=["curve", "step"])
+    parser.add_argument("mode", nargs="?", default="curve", choices=["curve", "step"], help="curve (default) or step")
     parser.add_argument("--replicas", default="1,2,4", help="replica counts to measure (default 1,2,4)")
     parser.add_argument("--seconds", type=float, default=10, help="seconds per offered rate (default 10)")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of warm-up per replica count (default 5)")
-    parser.add_argument("--start", type=float, default=20, help="first offered rate per replica, /s (default 20)")
+    parser.add_argument("--start", type=float, default=5, help="first offered rate, /s (default 5)")
     parser.add_argument("--factor", type=float, default=1.3, help="each rate is this times the last (default 1.3)")
     parser.add_argument("--max-rate", type=float, default=2000, help="stop the ladder here (default 2000/s)")
     parser.add_argument("--cpu-quota", default="request", help="each replica's quota: request (250m), 0.5, none")
