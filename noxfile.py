@@ -164,6 +164,6 @@ def analytics(session: nox.Session) -> None:
 
 @nox.session
 def scale(session: nox.Session) -> None:
-    """Measure the capacity curve (1, 2, 4 replicas of gateway+catalog, 250m pods, HAProxy); write its report."""
+    """Capacity curve over 1, 2, 4 replicas of gateway+catalog (250m pods, HAProxy), or -- step (autoscaling)."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.scale", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
