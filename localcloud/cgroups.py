@@ -97,6 +97,7 @@ class Quotas:
         layout = detect(root)
         if layout is None:
             return None, f"no CPU cgroup controller under {root}"
+        sweep_stale(layout.base)
         path = layout.base / name
         try:
             if layout.version == 2 and "cpu" not in (root / "cgroup.subtree_control").read_text().split():
@@ -151,3 +152,16 @@ def _evict(path: Path, base: Path) -> None:
 
 def name_for(stage: str) -> str:
     return f"cloudshop-{stage}-{os.getpid()}"
+
+
+def sweep_stale(base: Path) -> None:
+    """Remove the empty groups of local clouds whose supervisor is gone (a SIGKILL skips its clean-up;
+    its children die with it, so their groups are empty)."""
+    for parent in base.glob("cloudshop-*-*"):
+        pid = parent.name.rsplit("-", 1)[1]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        for group in [*parent.iterdir(), parent]:
+            if group.is_dir():
+                with contextlib.suppress(OSError):  # not empty (still in use): leave it
+                    group.rmdir()

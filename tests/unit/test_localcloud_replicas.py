@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -142,3 +143,14 @@ def test_without_a_cpu_controller_quotas_are_off_and_say_why(tmp_path: Path) -> 
     quotas, why = cgroups.Quotas.open("shop", root=tmp_path)
     assert quotas is None
     assert "no CPU cgroup controller" in why
+
+
+def test_groups_left_by_a_killed_supervisor_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
+    cpu = _fake_v1(tmp_path)
+    dead = cpu / "cloudshop-local-999999999"  # no such pid
+    (dead / "gateway-1").mkdir(parents=True)
+    live = cpu / f"cloudshop-local-{os.getpid()}"
+    (live / "gateway-1").mkdir(parents=True)
+    cgroups.sweep_stale(cpu)
+    assert not dead.exists()
+    assert (live / "gateway-1").exists()
