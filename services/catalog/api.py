@@ -27,11 +27,13 @@ from services.catalog.schemas import CategoryIn, ProductIn, ProductPatch, StockI
 from services.common import caching
 from services.common.identity import Admin
 from services.common.problems import Problem
+from services.common.types import query_int, text
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 JSON = "application/json"
 BINARY = {"type": "string", "format": "binary"}
-PRODUCT_ID = Annotated[str, Path(max_length=64)]
+PRODUCT_ID = Annotated[text(min_length=1, max_length=64), Path()]
+SLUG = Annotated[text(min_length=1, max_length=64), Path()]
 
 
 def _read(answer: Answer) -> Response:
@@ -51,16 +53,16 @@ async def list_categories(catalog: CatalogDep) -> Response:
 
 
 @router.get("/categories/{slug}", summary="One category")
-async def get_category(catalog: CatalogDep, slug: Annotated[str, Path(max_length=64)]) -> Response:
+async def get_category(catalog: CatalogDep, slug: SLUG) -> Response:
     return _read(await catalog.category(slug))
 
 
 @router.get("/products", summary="A page of products, optionally of one category, in a chosen order")
 async def list_products(
     catalog: CatalogDep,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    category: Annotated[text(max_length=64) | None, Query()] = None,
+    page: Annotated[query_int(ge=1, le=100_000), Query()] = 1,
+    page_size: Annotated[query_int(ge=1, le=MAX_PAGE_SIZE), Query()] = DEFAULT_PAGE_SIZE,
     sort: domain.Sort = domain.Sort.NAME,
 ) -> Response:
     return _read(await catalog.products(category, sort, domain.Page(page, page_size)))

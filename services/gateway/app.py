@@ -57,7 +57,7 @@ def create_app(
         rt.state.gateway = Gateway(settings, routes, verifier, edge, upstream)
         rt.background("clickstream", producer.run, ready=producer.ready)
 
-    app = create_service_app("gateway", settings, [router], parts=parts)
+    app = create_service_app("gateway", settings, [router], parts=parts, body_prefix="/api")
     producer = clickstream.install(app)  # POST /api/clickstream and the server-side events (clickstream.py)
     app.openapi = lambda: openapi_of(app)  # type: ignore[method-assign]
     if not settings.access_log:

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from services.common.context import request_id
+from services.common.types import text
 from services.order.deps import OrdersDep
 from services.order.domain import Command
 from services.order.schemas import CancelIn, ConfirmIn, OrderIn, order_out
 
 router = APIRouter(prefix="/internal/orders", tags=["internal"])
-OrderId = Annotated[str, Path(min_length=1, max_length=100)]
+OrderId = Annotated[text(min_length=1, max_length=100), Path()]
 CONFLICT = {409: {"description": "the transition is not allowed from the order's state (from_status, to_status)"}}
 
 

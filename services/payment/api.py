@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from services.common.identity import User
+from services.common.types import text
 from services.payment.deps import Orchestrator
 from services.payment.domain import AuthorizationRequest, Operation
 from services.payment.schemas import (
@@ -26,7 +27,7 @@ from services.payment.schemas import (
     PaymentOut,
 )
 
-OrderId = Annotated[str, Query(min_length=1, max_length=64)]
+OrderId = Annotated[text(min_length=1, max_length=64), Query()]
 
 internal = APIRouter(prefix="/internal/payments", tags=["internal"])
 public = APIRouter(prefix="/payments", tags=["payments"])

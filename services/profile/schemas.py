@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
+from services.common.types import name, text
 from services.profile.domain import Address, AddressFields, Profile, ProfileFields, SignUp, Tokens
 
 # A hard cap before the domain's own limits: nobody's street name is a kilobyte long.
-Text = Annotated[str, Field(max_length=1000)]
-Password = Annotated[str, Field(min_length=1, max_length=256)]
+Text = text(max_length=1000)
+PersonName = name(min_length=0, max_length=1000)  # required-ness is the domain's rule
+Password = text(min_length=1, max_length=256)
 
 
 class Body(BaseModel):
@@ -68,7 +69,7 @@ class TokensOut(BaseModel):
 
 
 class ProfileIn(Body):
-    display_name: Text = ""
+    display_name: PersonName = ""
     phone: Text = Field("", description="E.164, e.g. +14155550100")
     marketing_opt_in: StrictBool = False
 
@@ -103,7 +104,7 @@ class ProfileOut(BaseModel):
 
 
 class AddressIn(Body):
-    full_name: Text
+    full_name: PersonName
     line1: Text
     line2: Text = ""
     city: Text
