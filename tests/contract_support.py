@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +54,8 @@ class Stack:
     gateway: str
     pool: Pool
     idp: Any
+    stage: str = ""
+    serve: Callable[[Any], Awaitable[str]] | None = None  # run one more ASGI app (the edge) until the stack stops
     tokens: dict[str, str] = field(default_factory=dict)
     apps: dict[str, Any] = field(default_factory=dict)
 
@@ -136,19 +138,24 @@ async def shop(servers: Any) -> AsyncIterator[Stack]:
             "gateway": create_gateway(gateway_settings(pool, servers.valkey.url, prefix)),
         }
         running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+        async def serve(app: Any, sock: Any = None) -> str:
+            sock = sock or backends.listen("127.0.0.1", 0)
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", log_level="warning", lifespan="on"))
+            task = asyncio.create_task(server.serve(sockets=[sock]))
+            running.append((server, task))
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("a server stopped before it started")
+                await asyncio.sleep(0.01)
+            return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
         try:
             for name, app in apps.items():
-                config = uvicorn.Config(app, host="127.0.0.1", log_level="warning", lifespan="on")
-                server = uvicorn.Server(config)
-                task = asyncio.create_task(server.serve(sockets=[sockets[name]]))
-                running.append((server, task))
-                while not server.started:
-                    if task.done():
-                        task.result()
-                        raise RuntimeError(f"{name} stopped before it started")
-                    await asyncio.sleep(0.01)
+                await serve(app, sockets[name])
             idp = health.aws_client("cognito-idp", endpoint_url=url, region=servers.region)
-            stack = Stack({n: u for n, u in urls.items() if n != "gateway"}, urls["gateway"], pool, idp)
+            stack = Stack({n: u for n, u in urls.items() if n != "gateway"}, urls["gateway"], pool, idp, stage, serve)
             stack.apps = apps
             yield stack
         finally:

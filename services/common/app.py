@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference.bodies import JSON_TYPES, MAX_BODY_BYTES  # noqa: F401 - re-exported: services name them from here
-from services.common import logs, problems
+from services.common import logs, openapi, problems
 from services.common.bodies import BodyGuard
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
 from services.common.runtime import Parts, Runtime, run_checks, verdict
@@ -56,6 +56,7 @@ def create_service_app(
     problems.install(app)
     for router in routers:
         app.include_router(router)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign] - the error model in every document
 
     @app.get("/healthz", tags=["ops"], summary="The process answers")
     async def healthz() -> dict[str, str]:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -91,6 +91,16 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     return out
 
 
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route of ``app`` serves at ``path`` (the complete ``Allow`` of a 405)."""
+    methods: set[str] = set()
+    for route in routing.iter_route_contexts(getattr(app, "routes", ())):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path) and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem body."""
 
@@ -105,16 +115,23 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "Invalid request", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = TITLES.get(exc.status_code, "HTTP error")
         detail, extensions = str(exc.detail), {}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route whose path matched; a path served by several
+            # routes (GET, PATCH and DELETE of one product) takes them all.
+            allowed = allowed_methods(request.app, request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not served here; this path takes {', '.join(allowed)}"
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON it can read): name the body.
             detail = "the body could not be read: send UTF-8 JSON"
             extensions = {"field": "body", "errors": [{"field": "body", "in": "body", "message": detail}]}
         elif exc.status_code in (413, 415):
             extensions = {"field": "body"}
-        return problem_response(exc.status_code, title, detail, dict(exc.headers or {}), **extensions)
+        return problem_response(exc.status_code, title, detail, headers, **extensions)
 
     # Unexpected exceptions become 500 problems in services.common.app.RequestContext, where the
     # request id is still known.

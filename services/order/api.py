@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from services.common.errors import NotFound
 from services.common.identity import User
+from services.common.openapi import errors
 from services.common.types import query_int, text
 from services.order.deps import OrdersDep
 from services.order.schemas import order_out
@@ -26,6 +28,6 @@ async def list_orders(
     return {**found, "items": [order_out(o) for o in found["items"]]}
 
 
-@router.get("/{order_id}", summary="One of the caller's orders (someone else's is 404)")
+@router.get("/{order_id}", summary="One of the caller's orders (someone else's is 404)", responses=errors(NotFound))
 async def get_order(orders: OrdersDep, user: User, order_id: OrderId) -> dict[str, Any]:
     return order_out(await orders.get(order_id, customer_sub=user.sub))

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from contract_support import Stack, shop
+from edge_support import start_edge
 
 from services.common.identity import Caller
 
@@ -199,6 +200,17 @@ async def test_a_chunked_body_past_the_limit_is_a_413_before_the_rest_is_sent(st
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line.split()[1] == b"413", answer[:300]
     assert b"application/problem+json" in rest
+
+
+async def test_an_admin_uploads_a_product_image_through_the_front_door(stack, tmp_path):
+    edge = await start_edge(stack.serve, stack.stage, tmp_path, gateway=stack.gateway)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    headers = {**stack.bearer("admin", ("admin",)), "content-type": "image/png"}
+    async with httpx.AsyncClient(base_url=edge.url, timeout=30) as client:
+        r = await client.put("/api/catalog/products/p-mug/image", content=png, headers=headers)
+        assert r.status_code == 200, r.text
+        product = await client.get("/api/catalog/products/p-mug")
+    assert product.json()["image_url"] == r.json()["image_url"]
 
 
 async def test_an_admin_uploads_a_product_image_through_the_gateway(stack):
