@@ -109,7 +109,7 @@ async def create_category(catalog: CatalogDep, _: Admin, body: CategoryIn) -> di
     "/products",
     status_code=201,
     summary="Create a product with its stock (admin)",
-    responses=errors(NotFound, Conflict, _404="no such category", _409="the id or sku exists"),
+    responses=errors(Conflict, _409="the id or sku exists"),  # an unknown category is a 422 naming it
 )
 async def create_product(catalog: CatalogDep, _: Admin, body: ProductIn) -> Response:
     product = NewProduct(

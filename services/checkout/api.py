@@ -46,7 +46,7 @@ def _answer(co: Checkout, first: bool) -> JSONResponse:
         _504="the payment provider did not answer in time",
     ),
 )
-async def checkout(body: CheckoutIn, checkouts: CheckoutsDep, user: User, key: IdempotencyKey = None) -> JSONResponse:
+async def checkout(body: CheckoutIn, checkouts: CheckoutsDep, user: User, key: IdempotencyKey) -> JSONResponse:
     co, first = await checkouts.checkout(user, key, body.model_dump())
     return _answer(co, first)
 

@@ -112,7 +112,9 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = field_errors(exc.errors())
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(422, "Invalid request", detail, errors=errors)
+        return problem_response(
+            422, "Invalid request", detail, field=errors[0]["field"] if errors else "body", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -202,6 +202,20 @@ async def test_a_chunked_body_past_the_limit_is_a_413_before_the_rest_is_sent(st
     assert b"application/problem+json" in rest
 
 
+async def test_the_gateway_documents_every_public_path_of_the_services_and_no_internal_one(stack):
+    async with httpx.AsyncClient(base_url=stack.gateway, timeout=30) as client:
+        document = (await client.get("/api/openapi.json")).json()
+    paths = document["paths"]
+    assert "/api/{path}" not in paths
+    assert {"/api/catalog/products/{product_id}/image", "/api/checkout", "/api/auth/signup", "/api/me"} <= set(paths)
+    assert not [p for p in paths if "internal" in p]
+    upload = paths["/api/catalog/products/{product_id}/image"]["put"]
+    assert set(upload["requestBody"]["content"]) == {"image/png", "image/jpeg", "image/svg+xml", "image/webp"}
+    assert {"401", "403", "413", "415", "429", "503", "504"} <= set(upload["responses"])
+    key = next(p for p in paths["/api/checkout"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+    assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (8, 200)
+
+
 async def test_an_admin_uploads_a_product_image_through_the_front_door(stack, tmp_path):
     edge = await start_edge(stack.serve, stack.stage, tmp_path, gateway=stack.gateway)
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
