@@ -202,6 +202,14 @@ async def test_a_chunked_body_past_the_limit_is_a_413_before_the_rest_is_sent(st
     assert b"application/problem+json" in rest
 
 
+@VIA
+async def test_a_method_the_path_does_not_serve_is_a_405_naming_every_method_it_does(stack, via):
+    r = await call(stack, via, "catalog", "PUT", "/catalog/products/p-mug", json={})
+    assert r.status_code == 405
+    assert r.headers["content-type"] == "application/problem+json"
+    assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+
+
 async def test_the_gateway_documents_every_public_path_of_the_services_and_no_internal_one(stack):
     async with httpx.AsyncClient(base_url=stack.gateway, timeout=30) as client:
         document = (await client.get("/api/openapi.json")).json()

@@ -9,6 +9,7 @@ content type the document does not list, or bad input that was accepted.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -29,11 +30,12 @@ CHECKS = (
     "content_type_conformance",
     "response_schema_conformance",
     "negative_data_rejection",
+    "unsupported_method",  # an undocumented method is a 405 whose Allow names the documented ones
 )
 # Cases per operation and mode: the services' own documents get more, the gateway's (the same operations under
 # /api, with its own statuses) fewer, so the whole fuzz stays within about a minute on a loaded 2-core box.
 EXAMPLES = {"service": 3, "gateway": 1}
-SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+RUNNER = Path(__file__).parent.parent / "api_fuzz_runner.py"
 CONFIG = Path(__file__).parent.parent / "api_fuzz.toml"
 
 
@@ -63,31 +65,37 @@ class Run:
         return f"{self.target}: {self.operations} operations, {self.cases} cases, exit {self.code}"
 
 
-async def fuzz(target: str, url: str, headers: dict[str, str], examples: int, tmp: Path) -> Run:
-    """Run the CLI over ``url``'s document (positive and negative data, a fixed seed)."""
+def arguments(url: str, headers: dict[str, str], examples: int) -> list[str]:
+    """The CLI's arguments for ``url``'s document (positive and negative data, a fixed seed)."""
     args = [
-        str(SCHEMATHESIS), "--config-file", str(CONFIG), "--no-color", "run", f"{url}/openapi.json", "--url", url,
+        "--config-file", str(CONFIG), "--no-color", "run", f"{url}/openapi.json", "--url", url,
         "--checks", ",".join(CHECKS), "--mode", "all", "--phases", "examples,fuzzing",
         "--max-examples", str(examples), "--seed", "12", "--no-shrink", "--generation-database", "none",
         "--request-timeout", "30", "--suppress-health-check", "all", "--warnings", "off",
     ]  # fmt: skip
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
+    return args
+
+
+async def fuzz(plan: list[dict[str, Any]], tmp: Path) -> list[Run]:
+    """Every document of ``plan`` fuzzed in one process (tests/api_fuzz_runner.py: schemathesis imported once)."""
     process = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp
+        sys.executable, str(RUNNER), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=tmp
     )
-    out, _ = await process.communicate()
-    output = out.decode(errors="replace")
-    (tmp / f"{target}.txt").write_text(output)
-    return Run(target, process.returncode or 0, output)
+    out, _ = await process.communicate(json.dumps(plan).encode())
+    runs = [Run(r["target"], r["code"], r["output"]) for r in json.loads(out)]
+    for run in runs:
+        (tmp / f"{run.target}.txt").write_text(run.output)
+    return runs
 
 
 @pytest.mark.timeout(600)
 async def test_the_fuzzer_finds_no_server_error_schema_violation_or_undocumented_answer(stack, tmp_path):
     admin = Caller("fuzzer", "fuzzer@example.com", frozenset({"admin"})).headers()
-    # One after another: every server runs on this test's event loop, so parallel runs only queue behind it.
-    done = [await fuzz(name, url, admin, EXAMPLES["service"], tmp_path) for name, url in stack.urls.items()]
-    done.append(await fuzz("gateway", stack.gateway, stack.bearer("admin", ("admin",)), EXAMPLES["gateway"], tmp_path))
+    plan = [{"target": n, "args": arguments(u, admin, EXAMPLES["service"])} for n, u in stack.urls.items()]
+    gateway = arguments(stack.gateway, stack.bearer("admin", ("admin",)), EXAMPLES["gateway"])
+    done = await fuzz([*plan, {"target": "gateway", "args": gateway}], tmp_path)
     summary = "\n".join(run.line() for run in done)
     total = f"all: {sum(r.operations for r in done)} operations, {sum(r.cases for r in done)} cases"
     print(f"{summary}\n{total}")
