@@ -89,10 +89,8 @@ async def public_document(app: FastAPI) -> dict[str, Any]:
     missing = []
     for name, prefixes in _owners().items():
         service_doc = await _fetch(gateway, name) if gateway is not None else None
-        if service_doc is None:
-            missing.append(name)
-            continue
-        merge(document, name, service_doc, prefixes)
+        if service_doc is None or not merge(document, name, service_doc, prefixes):
+            missing.append(name)  # unreadable, or not a document of the service's public paths
     if missing:
         generic = docs.post_process(
             _generic(app), documented.routes
@@ -121,8 +119,11 @@ async def _fetch(gateway: Any, name: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) and isinstance(document.get("paths"), dict) else None
 
 
-def merge(into: dict[str, Any], service: str, document: dict[str, Any], prefixes: tuple[str, ...]) -> None:
-    """Add ``service``'s public paths to ``into`` under /api, its schemas named ``<service>.<Name>``."""
+def merge(into: dict[str, Any], service: str, document: dict[str, Any], prefixes: tuple[str, ...]) -> int:
+    """Add ``service``'s public paths to ``into`` under /api, its schemas named ``<service>.<Name>``; how many."""
+    public = [p for p in document["paths"] if p.strip("/").split("/")[0] in prefixes and "internal" not in p.split("/")]
+    if not public:
+        return 0
     schemas = document.get("components", {}).get("schemas", {})
     text = json.dumps({"paths": document["paths"], "schemas": schemas})
     for name in schemas:
@@ -142,6 +143,7 @@ def merge(into: dict[str, Any], service: str, document: dict[str, Any], prefixes
                 for status, description in GATEWAY_ERRORS.items():
                     operation["responses"].setdefault(str(status), docs.problem(status, description))
         into["paths"]["/api" + path] = item
+    return len(public)
 
 
 def _generic(app: FastAPI) -> dict[str, Any]:
