@@ -25,7 +25,7 @@ class ContentTooLarge(HTTPException):
 
 
 class BodyGuard:
-    """Pure ASGI middleware: 415 for a content type the route does not take, 413 past its size limit.
+    """Pure ASGI middleware: 415 for a content type the route does not take, 413 past its size limit (any method).
 
     ``path_prefix`` is stripped before the route's rule is looked up (the gateway's ``/api``);
     ``allowed_types`` are what a route without a rule of its own takes.
@@ -37,8 +37,13 @@ class BodyGuard:
         self.prefix = path_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        length = header(scope, b"content-length")
+        chunked = header(scope, b"transfer-encoding") is not None
+        if length in (None, "0") and not chunked:
+            await self.app(scope, receive, send)  # no body: nothing to guard (the common GET)
             return
         path: str = scope["path"]
         if self.prefix and path.startswith(self.prefix + "/"):
@@ -46,13 +51,11 @@ class BodyGuard:
         rule = body_rule(scope["method"], path)
         allowed = rule.types if rule.path != "*" else self.allowed
         limit = rule.max_bytes
-        length = header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await refuse(scope, receive, send, 413, "Content too large", f"the body may be at most {limit} bytes")
             return
-        has_body = (length not in (None, "0")) or header(scope, b"transfer-encoding") is not None
         ctype = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if has_body and ctype not in allowed:
+        if scope["method"] in BODY_METHODS and ctype not in allowed:
             detail = f"content type {ctype or '(none)'} is not accepted here; send {' or '.join(allowed)}"
             await refuse(scope, receive, send, 415, "Unsupported media type", detail)
             return
