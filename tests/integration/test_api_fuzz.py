@@ -34,7 +34,7 @@ CHECKS = (
 )
 # Cases per operation and mode: the services' own documents get more, the gateway's (the same operations under
 # /api, with its own statuses) fewer, so the whole fuzz stays within about a minute on a loaded 2-core box.
-EXAMPLES = {"service": 3, "gateway": 1}
+EXAMPLES = {"service": 6, "gateway": 2}
 RUNNER = Path(__file__).parent.parent / "api_fuzz_runner.py"
 CONFIG = Path(__file__).parent.parent / "api_fuzz.toml"
 
