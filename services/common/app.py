@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference.bodies import JSON_TYPES, MAX_BODY_BYTES  # noqa: F401 - re-exported: services name them from here
-from services.common import logs, openapi, problems
+from services.common import logs, metrics, openapi, problems
 from services.common.bodies import BodyGuard
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
 from services.common.runtime import Parts, Runtime, run_checks, verdict
@@ -47,6 +47,7 @@ def create_service_app(
     async def run(app: FastAPI) -> AsyncIterator[None]:
         async with Runtime(name, settings, app.state) as runtime:
             app.state.runtime = runtime
+            metrics.start(runtime)
             if parts is not None:
                 await parts(runtime)
             yield
@@ -70,6 +71,7 @@ def create_service_app(
         return JSONResponse({"status": status, "service": name, "checks": results}, status_code=code)
 
     app.add_middleware(BodyGuard, allowed_types=body_types, path_prefix=body_prefix)
+    app.add_middleware(metrics.RequestMetrics, service=name)
     app.add_middleware(RequestContext)
     return app
 
