@@ -55,8 +55,11 @@ def config(region: str) -> dict[str, Any]:
         "service": {
             "extensions": ["health_check"],
             "pipelines": {
-                "traces": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch/traces"],
-                           "exporters": ["awsxray"]}  # fmt: skip
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "batch/traces"],
+                    "exporters": ["awsxray"],
+                }
             },
         },
     }

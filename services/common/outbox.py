@@ -201,7 +201,9 @@ class OutboxRelay:
         names = [f"{topic} publish {r.body.get('event_type', '')}".strip() for r in rows]
         with telemetry.Spans(names, [r.trace_context for r in rows]) as spans:
             try:
-                done = await asyncio.to_thread(self.publisher.publish, topic, [r.body for r in rows], spans.carriers)
+                bodies = [r.body for r in rows]
+                with telemetry.untraced():  # each entry carries its own event's context (see telemetry.untraced)
+                    done = await asyncio.to_thread(self.publisher.publish, topic, bodies, spans.carriers)
             except Exception as exc:
                 errors.append(f"publishing to {topic} failed: {type(exc).__name__}: {exc}")
                 log.exception("publishing to %s failed; will retry", topic)

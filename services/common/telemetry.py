@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from reference.observability import SAMPLING_RULES, SamplingRule
 
@@ -228,7 +229,9 @@ def instrument_app(app: Any) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS, tracer_provider=_provider)
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=EXCLUDED_URLS, tracer_provider=_provider, exclude_spans=["receive", "send"]
+    )
 
 
 def instrument_engine(engine: Any) -> None:
@@ -340,6 +343,19 @@ class Spans:
                 started.end()
 
 
+@contextlib.contextmanager
+def untraced() -> Iterator[None]:
+    """No spans, no injected context for the calls inside (the relay's PublishBatch: botocore's SNS
+    instrumentation would write the *call's* context into every entry, over each event's own)."""
+    if _provider is None:
+        yield
+        return
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield
+
+
 def fail(current: Any, reason: str) -> None:
     """Mark ``current`` (from ``span``) as failed with ``reason`` (no-op when tracing is off)."""
     if current is None:
@@ -424,7 +440,7 @@ def segment_document(span: Any, service: str) -> dict[str, Any]:
         "start_time": span.start_time / 1e9,
         "end_time": (span.end_time or span.start_time) / 1e9,
         "metadata": {"otel": {"name": span.name, "kind": kind, "attributes": _jsonable(attrs)}},
-        "annotations": {"operation": span.name[:250]},
+        "annotations": {"operation": _operation(span.name, kind, attrs)[:250]},
     }
     if parent is not None:
         doc["parent_id"] = f"{parent.span_id:016x}"
@@ -451,6 +467,15 @@ def segment_document(span: Any, service: str) -> dict[str, Any]:
     if failed and span.status.description:
         doc["cause"] = {"exceptions": [{"id": new_segment_id(), "message": span.status.description[:1000]}]}
     return {k: v for k, v in doc.items() if v is not None}
+
+
+def _operation(name: str, kind: str, attrs: Mapping[str, Any]) -> str:
+    """What the span did: a client call names its method and path (OpenTelemetry names it by the method only)."""
+    method = attrs.get("http.request.method") or attrs.get("http.method")
+    url = str(attrs.get("url.full") or attrs.get("http.url") or "")
+    if kind == "CLIENT" and method and url:
+        return f"{method} {urlsplit(url).path}"
+    return name
 
 
 def _subsegment_name(name: str, kind: str, attrs: Mapping[str, Any]) -> str:
