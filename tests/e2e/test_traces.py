@@ -170,7 +170,11 @@ def test_a_checkout_is_one_trace_through_every_service_it_touches_and_the_consum
 
     answer = xray.batch_get_traces(TraceIds=[trace_id])
     assert [t["Id"] for t in answer["Traces"]] == [trace_id]  # one trace, not one per hop
-    services = {s.service for s in traces.fetch(xray, trace_id)}
+    spans = traces.fetch(xray, trace_id)
+    services = {s.service for s in spans}
+    page = REPO / "artifacts" / "traces" / f"{trace_id}.html"  # the waterfall, kept for a person to look at
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(traces.page(trace_id, spans))
     assert {"frontdoor", "gateway", "checkout", "cart", "catalog", "order", "payment", "notification"} <= services
 
     # A log line leads to its trace: the checkout service logged this request with the trace's id.
