@@ -202,8 +202,9 @@ class OutboxRelay:
         with telemetry.Spans(names, [r.trace_context for r in rows]) as spans:
             try:
                 bodies = [r.body for r in rows]
+                traced = [spans.carriers] if any(spans.carriers) else []  # tracing off: the plain call
                 with telemetry.untraced():  # each entry carries its own event's context (see telemetry.untraced)
-                    done = await asyncio.to_thread(self.publisher.publish, topic, bodies, spans.carriers)
+                    done = await asyncio.to_thread(self.publisher.publish, topic, bodies, *traced)
             except Exception as exc:
                 errors.append(f"publishing to {topic} failed: {type(exc).__name__}: {exc}")
                 log.exception("publishing to %s failed; will retry", topic)
