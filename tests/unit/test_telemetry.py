@@ -138,3 +138,24 @@ def test_tracing_off_imports_no_opentelemetry_and_carries_no_context():
         assert current is None
     with pytest.raises(ValueError, match="SHOP_TRACING"):
         telemetry.setup("svc", "jaeger")
+
+
+def test_an_event_carries_its_trace_from_the_writer_through_the_relay_to_the_consumer(monkeypatch):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)  # on for this test only, no global provider set
+    with provider.get_tracer("t").start_as_current_span("POST /checkout", kind=trace.SpanKind.SERVER) as request:
+        stored = telemetry.carrier()  # what outbox.enqueue keeps in the row
+    with telemetry.Spans(["order-events publish OrderPlaced"], [stored]) as relay:
+        attributes = telemetry.message_attributes(relay.carriers[0])  # what SNS/SQS carry
+    with telemetry.span("OrderPlaced process", telemetry.from_message_attributes(attributes), kind="consumer"):
+        pass
+    consumer, producer = exporter.get_finished_spans()[-1], exporter.get_finished_spans()[-2]
+    assert consumer.context.trace_id == producer.context.trace_id == request.get_span_context().trace_id
+    assert producer.parent.span_id == request.get_span_context().span_id
+    assert consumer.parent.span_id == producer.context.span_id
+    doc = telemetry.segment_document(consumer, "notification")
+    assert doc["name"] == "notification"
+    assert "type" not in doc  # a consumer's unit of work is a segment of its own service
+    assert doc["parent_id"] == f"{producer.context.span_id:016x}"
