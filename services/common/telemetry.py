@@ -235,15 +235,22 @@ def instrument_app(app: Any) -> None:
 
 
 def instrument_engine(engine: Any) -> None:
-    """Client spans for every statement of an SQLAlchemy (async) engine."""
+    """Client spans for every statement of an SQLAlchemy (async) engine; each engine of a process on its own.
+
+    The instrumentation's ``EngineTracer`` directly, not ``SQLAlchemyInstrumentor().instrument``: that
+    one works once per process (a second engine would go untraced), wraps ``create_engine``
+    globally, and refuses SQLAlchemy 2.1 by its declared range (its event hooks work on 2.1).
+    """
     if _provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry import metrics, trace
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 
-    # skip_dep_check: the instrumentation declares SQLAlchemy < 2.1; its event hooks work on 2.1 (tested).
-    SQLAlchemyInstrumentor().instrument(
-        engine=getattr(engine, "sync_engine", engine), tracer_provider=_provider, skip_dep_check=True
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", tracer_provider=_provider)
+    usage = metrics.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
     )
+    EngineTracer(tracer, getattr(engine, "sync_engine", engine), usage)
 
 
 def flush(timeout_s: float = 5.0) -> None:

@@ -159,3 +159,20 @@ def test_an_event_carries_its_trace_from_the_writer_through_the_relay_to_the_con
     assert doc["name"] == "notification"
     assert "type" not in doc  # a consumer's unit of work is a segment of its own service
     assert doc["parent_id"] == f"{producer.context.span_id:016x}"
+
+
+def test_every_engine_of_a_process_gets_its_statements_traced(monkeypatch):
+    import sqlalchemy as sa
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+    engines = [sa.create_engine("sqlite://"), sa.create_engine("sqlite://")]
+    with provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER):
+        for engine in engines:
+            telemetry.instrument_engine(engine)
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+    statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system") == "sqlite"]
+    assert [s.attributes["db.statement"] for s in statements] == ["select 1", "select 1"]
