@@ -10,10 +10,11 @@ its ratio to the ceiling measured just before it: on a shared machine the load c
 stacks, and the ratio cancels part of that. The cost is ``1 - ratio(on) / ratio(off)``.
 
 Throughput on a busy 2-core machine moves with whatever else runs, so the bench also reports the
-figure that does not: the CPU time the stack's service processes (those of its stage, found by
-their environment) spent per request during the measured seconds. The cost by CPU is
-``cpu_ms(on) / cpu_ms(off) - 1``: what tracing adds to every request's work. The emulator's CPU
-(which receives the segments locally; X-Ray does in AWS) is not counted.
+figure that moves less: the CPU time the gateway and catalog processes of its stage (found by their
+environment) spent per request during the measured seconds, less what they spend idle (their
+background loops, measured for 10 s just before). The cost by CPU is ``cpu_ms(on) / cpu_ms(off) - 1``:
+what tracing adds to every request's work. The emulator's CPU (which receives the segments locally;
+X-Ray does in AWS) is not counted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import psutil
 
 from load.bench.run import Result, Target, catalog_targets, hello_world, local_cloud, locust, results_lines
 
+PATH = ("gateway", "catalog")  # the processes a product page goes through
+IDLE_S = 10.0
 MODES = (("off", "off", "rules"), ("on, rules", "xray", "rules"), ("on, all", "xray", "all"))
 TARGET_COST = 0.10
 
@@ -55,10 +58,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 top = locust(Target(f"ceiling before {label}", hello, ["/hello"]), args.users, args.seconds, work)
                 print(f"measuring {gateway.label}: {args.warmup} s warm-up, then {args.seconds} s", flush=True)
                 locust(gateway, args.users, args.warmup, work)
-                processes = services_of(env["SHOP_STAGE"])
-                before = cpu_seconds(processes)
+                processes = services_of(env["SHOP_STAGE"], PATH)
+                idle = cpu_seconds(processes)
+                time.sleep(IDLE_S)  # what the two processes spend with no request (their background loops)
+                before, started = cpu_seconds(processes), time.monotonic()
+                idle_rate = (before - idle) / IDLE_S
                 measured = locust(gateway, args.users, args.seconds, work)
-                cpu_ms[label] = (cpu_seconds(processes) - before) * 1000 / max(measured.requests, 1)
+                spent = cpu_seconds(processes) - before - idle_rate * (time.monotonic() - started)
+                cpu_ms[label] = spent * 1000 / max(measured.requests, 1)
                 loads[label] = round(os.getloadavg()[0], 2)
                 results += [top, measured]
                 ratios[label] = measured.rps / top.rps if top.rps else 0.0
@@ -102,13 +109,13 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def services_of(stage: str) -> list[psutil.Process]:
-    """The service processes (uvicorn ``services.<name>.app``) of the stack of ``stage``."""
+def services_of(stage: str, names: tuple[str, ...]) -> list[psutil.Process]:
+    """The processes of services ``names`` (uvicorn ``services.<name>.app``) of the stack of ``stage``."""
+    apps = {f"services.{name}.app:create_app" for name in names}
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            argv = proc.info["cmdline"] or []
-            is_service = any(a.startswith("services.") and a.endswith(".app:create_app") for a in argv)
+            is_service = bool(apps & set(proc.info["cmdline"] or []))
             if is_service and proc.environ().get("SHOP_STAGE") == stage:
                 found.append(proc)
         except psutil.Error:  # gone, or not ours to read
