@@ -7,9 +7,10 @@ emulator's X-Ray API (``SHOP_TRACING=xray``, services/common/telemetry.py). On E
 X-Ray API never holds a request. Sampling stays in the services (the rules of
 reference/observability.py, also rendered as ``AWS::XRay::SamplingRule`` by cfn/observability.py).
 
-``manifests(v)`` renders a ConfigMap (the collector's configuration), a ServiceAccount, a Deployment
-(two replicas, the shop's pod security) and a Service on 4317 (gRPC) and 4318 (HTTP);
-``service_env(v)`` is what every service container gets to use it.
+``manifests(region)`` renders a ConfigMap (the collector's configuration), a ServiceAccount, a
+Deployment (two replicas, the shop's pod security), a Service on 4317 (gRPC) and 4318 (HTTP), and the
+two network policies the namespace's default deny needs: the shop's pods may reach the collector, and
+the collector may reach X-Ray over HTTPS. ``service_env()`` is what every service container gets.
 """
 
 from __future__ import annotations
@@ -136,4 +137,28 @@ def manifests(region: str, replicas: int = 2) -> list[dict[str, Any]]:
                 ],
             },
         },
+        *network_policies(),
     ]
+
+
+def network_policies() -> list[dict[str, Any]]:
+    """Beside the namespace's default deny: every shop pod sends OTLP to the collector; the collector takes it
+    and sends to X-Ray (HTTPS, through the VPC endpoint or the NAT)."""
+    collector = {"matchLabels": {"app.kubernetes.io/name": NAME}}
+    shop = {"matchLabels": {"app.kubernetes.io/part-of": "shop"}}
+    otlp = [{"protocol": "TCP", "port": OTLP_GRPC}, {"protocol": "TCP", "port": OTLP_HTTP}]
+
+    def policy(name: str, selector: dict[str, Any], why: str, **spec: Any) -> dict[str, Any]:
+        metadata = _meta() | {"name": name, "annotations": {"shop/why": why}}
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata,
+                "spec": {"podSelector": selector, **spec}}  # fmt: skip
+
+    return [
+        policy("traces-to-collector", shop, "every pod sends its spans to the ADOT collector (OTLP)",
+               policyTypes=["Egress"], egress=[{"to": [{"podSelector": collector}], "ports": otlp}]),
+        policy(f"{NAME}-ingress", collector, "the shop's pods send OTLP",
+               policyTypes=["Ingress"], ingress=[{"from": [{"podSelector": shop}], "ports": otlp}]),
+        policy(f"{NAME}-egress", collector, "PutTraceSegments to X-Ray over HTTPS",
+               policyTypes=["Egress"], egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                                                "ports": [{"protocol": "TCP", "port": 443}]}]),
+    ]  # fmt: skip
