@@ -34,7 +34,8 @@ def up(session: nox.Session) -> None:
     _install(session, "local")
     session.run(
         "python", "-m", "localcloud", "up", *session.posargs,
-        env={"SHOP_LAUNCHED_AT": str(STARTED), "PYTHONUNBUFFERED": "1"},
+        env={"SHOP_LAUNCHED_AT": str(STARTED), "PYTHONUNBUFFERED": "1",
+             "SHOP_TRACING": os.environ.get("SHOP_TRACING", "xray")},  # traces to the emulator's X-Ray: nox -s trace
         interrupt_timeout=30, terminate_timeout=10,
     )  # fmt: skip
 
@@ -114,6 +115,13 @@ def bench(session: nox.Session) -> None:
     """Measure against a same-run ceiling: nox -s bench -- catalog|search|checkout|edge|waf [--profile]."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def trace(session: nox.Session) -> None:
+    """Print a trace's waterfall from the running stack's X-Ray API and write its HTML page: -- <trace id>."""
+    _install(session, "local")
+    session.run("python", "-m", "localcloud.traces", *session.posargs)
 
 
 @nox.session

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from cfn import adot
 from cfn.cache_search import CACHE_PORT
 from cfn.cluster import NAMESPACE
 from cfn.data import POSTGRES_PORT
@@ -57,6 +58,7 @@ def env_for(svc: Service, v: Values) -> list[dict[str, str]]:
         env[env_name(g)] = g.target if g.kind == "email" else physical_name(g.target, v.stage)
     if svc.node == "API":  # API --> COG: tokens are verified against the pool's JWKS (read from a stack output)
         env["SHOP_COGNITO_USER_POOL"] = physical_name(RESOURCES.user_pool.name, v.stage)
+    env |= adot.service_env()  # traces as OTLP to the ADOT collector (cfn/adot.py)
     return [{"name": k, "value": val} for k, val in sorted(env.items())]
 
 
@@ -337,6 +339,7 @@ def manifests(v: Values = Values()) -> dict[str, list[dict[str, Any]]]:
     for svc in SERVICES:
         files[f"20-{svc.name}.yaml"] = service_manifests(svc, v)
     files["30-network-policies.yaml"] = network_policies()
+    files["30-adot-collector.yaml"] = adot.manifests(v.region)
     return files
 
 

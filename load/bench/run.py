@@ -239,13 +239,14 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
-    from load.bench import checkout, edge, search, waf  # they build on this module
+    from load.bench import checkout, edge, search, tracing, waf  # they build on this module
 
     scenarios = {
         "catalog": (catalog, table),
         "checkout": (checkout.bench, checkout.table),
         "edge": (edge.bench, edge.table),
         "search": (search.bench, search.table),
+        "tracing": (tracing.bench, tracing.table),
         "waf": (waf.bench, waf.table),
     }
     parser.add_argument("scenario", nargs="?", default="catalog", choices=sorted(scenarios))

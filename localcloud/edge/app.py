@@ -22,6 +22,7 @@ from localcloud.edge.local import LocalRoutes
 from localcloud.edge.origins import ApiOrigin, OriginError
 from localcloud.edge.settings import EdgeSettings
 from localcloud.edge.static import Buckets
+from localcloud.edge.tracing import EdgeTracer
 from localcloud.edge.waf import Decision, Evaluator, WafRequest
 from localcloud.settings import AwsMode, LocalCloudSettings
 from reference.edge import behavior_for
@@ -67,6 +68,7 @@ class FrontDoor:
         self.csp_reports = csp.CspReports()
         gateway = self.services.get("gateway")
         self.api = ApiOrigin(gateway, edge.origin_timeout_s) if gateway else None
+        self.tracer = EdgeTracer()
         self._tasks: list[asyncio.Task[None]] = []
 
     # ------------------------------------------------------------------ lifespan
@@ -79,6 +81,7 @@ class FrontDoor:
             await self.api.start()
         await self.local.start()
         self._tasks.append(asyncio.create_task(self._flush_logs()))
+        self._start_tracing(endpoint)
         if self.edge.metrics_interval_s and endpoint and self.settings.aws_mode is AwsMode.EMULATOR:
             self._tasks.append(asyncio.create_task(self._push_metrics(endpoint)))
 
@@ -98,6 +101,20 @@ class FrontDoor:
             await asyncio.sleep(self.edge.log_flush_s)
             self.access_log.flush()
             self.waf_log.flush()
+
+    def _start_tracing(self, endpoint: str | None) -> None:
+        """With SHOP_TRACING=xray: the front door's segments go to the X-Ray API once a second (issue 14)."""
+        if self.tracer.mode != "xray":
+            return
+        xray = health.aws_client("xray", endpoint_url=endpoint, region=self.settings.aws_region)
+        self.tracer = EdgeTracer(self.tracer.mode, client=xray)
+
+        async def flush_traces() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(self.tracer.flush)
+
+        self._tasks.append(asyncio.create_task(flush_traces()))
 
     async def _push_metrics(self, endpoint: str) -> None:
         """The emulator's CloudWatch gets the per-rule counts in batches, as WAF publishes them once a minute."""
@@ -178,7 +195,9 @@ class FrontDoor:
             return self._log(ex)
         try:
             if behavior.origin == "api":
-                await proxy.from_api(self.api, scope, send, ex, body, hmap, location)
+                trace = self.tracer.begin(hmap.get("x-amzn-trace-id"), method, path)
+                await proxy.from_api(self.api, scope, send, ex, body, hmap, location, trace)
+                self.tracer.finish(trace, method, path, ex.status, client_ip)
             else:
                 await self.buckets.serve(scope, send, ex, behavior, hmap, location)
         except OriginError as exc:

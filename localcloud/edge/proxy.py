@@ -2,7 +2,8 @@
 
 The forwarded request carries what CloudFront adds (``X-Forwarded-For``, ``X-Forwarded-Proto``,
 ``Via``, ``X-Amz-Cf-Id``, ``CloudFront-Viewer-Country``) and none of the hop-by-hop headers; the
-answer comes back whole when small, streamed when large.
+answer comes back whole when small, streamed when large. With a trace (``tracing``), the gateway gets
+the front door's ``X-Amzn-Trace-Id`` and the viewer gets the trace's id back in the same header.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from localcloud.edge import responses
 from localcloud.edge.exchange import Exchange, Scope, Send
 from localcloud.edge.headers import edge_headers
 from localcloud.edge.origins import ApiOrigin, Upstream
+from localcloud.edge.tracing import EdgeTrace
 
 NOT_FORWARDED = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
@@ -30,17 +32,29 @@ def forwarded_headers(scope: Scope, ex: Exchange, hmap: dict[str, str], location
 
 
 async def from_api(
-    api: ApiOrigin | None, scope: Scope, send: Send, ex: Exchange, body: bytes, hmap: dict[str, str], location: str
+    api: ApiOrigin | None,
+    scope: Scope,
+    send: Send,
+    ex: Exchange,
+    body: bytes,
+    hmap: dict[str, str],
+    location: str,
+    trace: EdgeTrace | None = None,
 ) -> None:
     """Forward the request to the gateway and relay its answer (502 when no gateway runs)."""
     if api is None:
         await responses.problem(send, ex, 502, "Bad gateway", "the API gateway service is not running", location)
         return
     out = forwarded_headers(scope, ex, hmap, location)
+    if trace is not None:
+        out = [(k, v) for k, v in out if k != "x-amzn-trace-id"] + [("x-amzn-trace-id", trace.forwarded())]
     raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     query = scope["query_string"].decode("latin-1")
     upstream = await api.send(scope["method"], raw_path + (f"?{query}" if query else ""), out, body)
     ex.result = ex.detailed = "Error" if upstream.status >= 400 else "Miss"
+    if trace is not None:
+        upstream.headers[:] = [(k, v) for k, v in upstream.headers if k != "x-amzn-trace-id"]
+        upstream.headers.append(("x-amzn-trace-id", trace.returned()))
     await relay(send, ex, upstream, location)
 
 

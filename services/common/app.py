@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference.bodies import JSON_TYPES, MAX_BODY_BYTES  # noqa: F401 - re-exported: services name them from here
-from services.common import logs, metrics, openapi, problems
+from services.common import logs, metrics, openapi, problems, telemetry
 from services.common.bodies import BodyGuard
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
 from services.common.runtime import Parts, Runtime, run_checks, verdict
@@ -42,6 +42,7 @@ def create_service_app(
 ) -> FastAPI:
     """A FastAPI app with the shared skeleton; ``parts(runtime)`` builds what the service runs (see runtime.py)."""
     logs.configure(name, settings.log_level)
+    tracing = _start_tracing(name, settings)
 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +52,7 @@ def create_service_app(
             if parts is not None:
                 await parts(runtime)
             yield
+        telemetry.flush(timeout_s=2.0)  # the last spans of a stopping service
 
     app = FastAPI(title=f"shop {name} service", version=version, lifespan=run)
     app.state.settings = settings
@@ -73,7 +75,14 @@ def create_service_app(
     app.add_middleware(BodyGuard, allowed_types=body_types, path_prefix=body_prefix)
     app.add_middleware(metrics.RequestMetrics, service=name)
     app.add_middleware(RequestContext)
+    if tracing:
+        telemetry.instrument_app(app)  # outermost: the server span covers the whole request
     return app
+
+
+def _start_tracing(name: str, settings: ServiceSettings) -> bool:
+    """OpenTelemetry for this process when ``SHOP_TRACING`` is not off (issue 14; see telemetry.py)."""
+    return telemetry.setup(name, settings.tracing, settings.trace_sampling, region=settings.aws_region)
 
 
 class RequestContext:

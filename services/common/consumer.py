@@ -9,6 +9,11 @@ after the queue's ``maxReceiveCount`` failed receives, moves it to the dead-lett
 message that is not a valid envelope (a poison message) is left alone the same way and ends
 in the DLQ. Messages are deleted (in one batch call) only after their transaction committed.
 
+Each message is handled in a consumer span continuing the trace its message attributes carry
+(services/common/telemetry.py): the idempotent policy opens one per message around the handler,
+so the handler's SQL and the events it emits join that trace; for other policies (the search
+indexer decides a batch at once) ``QueueConsumer`` records one per message around the batch.
+
 ``QueueConsumer`` joins a source and a policy into the loop the runtime runs; it connects to
 SQS lazily and retries until AWS answers, so a service starts while SQS is unreachable and
 reports the consumer as not ready meanwhile.
@@ -30,7 +35,7 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reference.events import Event
-from services.common import outbox
+from services.common import outbox, telemetry
 from services.common.background import build_with_backoff
 from services.common.sqs import Message, SqsSource, in_daemon_thread  # noqa: F401 - in_daemon_thread re-exported
 
@@ -130,19 +135,32 @@ class Policy(Protocol):
 class IdempotentPolicy:
     """Each event once: its effects and the record that it was handled commit together."""
 
+    traces_each = True  # opens a consumer span per message itself (QueueConsumer need not)
+
     def __init__(self, engine: AsyncEngine, handler: Handler):
         self.engine = engine
         self.handler = handler
 
     async def decide(self, messages: Sequence[Message]) -> list[Outcome]:
-        return [await self.process(m.body) for m in messages]
+        return [await self.process(m.body, telemetry.from_message_attributes(m.attributes)) for m in messages]
 
-    async def process(self, body: str) -> Outcome:
+    async def process(self, body: str, trace: dict[str, str] | None = None) -> Outcome:
+        """Decide one message, in a consumer span continuing ``trace`` (its message attributes' context)."""
+        with telemetry.span("process", trace, kind="consumer") as current:
+            outcome = await self._process(body, current)
+            if not outcome.settled:
+                telemetry.fail(current, f"{outcome.value}: left on the queue for redelivery or the DLQ")
+            return outcome
+
+    async def _process(self, body: str, current: object) -> Outcome:
         try:
             event = Event.model_validate_json(body)
         except ValidationError as exc:
             log.error("poison message left for the DLQ: %s", exc.errors()[:3])
             return Outcome.POISON
+        if current is not None:
+            current.update_name(f"{event.event_type} process")  # type: ignore[attr-defined]
+            current.set_attribute("messaging.message.id", str(event.event_id))  # type: ignore[attr-defined]
         try:
             async with self.engine.begin() as conn:
                 first = await conn.execute(
@@ -193,7 +211,14 @@ class QueueConsumer:
         tally = Tally()
         if not messages:
             return tally
-        outcomes = await self.policy.decide(messages)
+        if getattr(self.policy, "traces_each", False):
+            outcomes = await self.policy.decide(messages)
+        else:
+            names = [f"{self.name} process"] * len(messages)
+            with telemetry.Spans(names, [telemetry.from_message_attributes(m.attributes) for m in messages],
+                                 kind="consumer") as spans:  # fmt: skip
+                outcomes = await self.policy.decide(messages)
+                spans.settle([o.settled for o in outcomes], [o.value for o in outcomes])
         for outcome in outcomes:
             tally.add(outcome)
         await self.source.delete([m for m, o in zip(messages, outcomes, strict=True) if o.settled])

@@ -1,4 +1,8 @@
-"""JSON logs on stdout, one object per line, each carrying the service name and the request id."""
+"""JSON logs on stdout, one object per line, each carrying the service name, the request id and the trace id.
+
+The trace id is in X-Ray form (``1-5f1d2c3a-...``, what ``nox -s trace -- <id>`` and the X-Ray console
+take), so a log line leads to its trace; ``-`` when tracing is off or the line belongs to no trace.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from services.common import telemetry
 from services.common.context import request_id
 
 
@@ -18,6 +23,7 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = request_id.get()
+        record.trace_id = telemetry.current_trace_id() or "-"
         return True
 
 
@@ -26,7 +32,7 @@ def configure(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s",
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )

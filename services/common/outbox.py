@@ -6,6 +6,11 @@ describes, and a relay publishes it to SNS afterwards. No event is lost and none
   delivery is at-least-once, and consumers deduplicate by ``event_id``;
 - several relays (replicas) share the work with ``FOR UPDATE SKIP LOCKED``.
 
+Each row keeps the trace context of the transaction that wrote it (``trace_context``: the
+``traceparent`` and ``X-Amzn-Trace-Id`` headers, NULL when tracing is off); the relay publishes
+each event in a producer span of that trace and sends the span's context as message attributes,
+so the consumers continue the same trace (services/common/telemetry.py).
+
 The relay is the diagram's "Event publisher" node: ORDER, CHECKOUT, PAY --> EVT --> SNS.
 """
 
@@ -26,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reference import physical_name
 from reference.events import Event
+from services.common import telemetry
 from services.common.background import build_with_backoff
 
 log = logging.getLogger("services.outbox")
@@ -44,11 +50,16 @@ def _columns() -> list[sa.Column[Any]]:
     ]
 
 
+def _trace_column() -> sa.Column[Any]:
+    return sa.Column("trace_context", JSONB, nullable=True)
+
+
 metadata = sa.MetaData()
 outbox = sa.Table(
     "outbox",
     metadata,
     *_columns(),
+    _trace_column(),
     sa.Index("outbox_unpublished", "created_at", postgresql_where=sa.text("published_at is null")),
 )
 
@@ -59,11 +70,22 @@ def create_outbox_table(op: Any) -> None:
     op.create_index("outbox_unpublished", "outbox", ["created_at"], postgresql_where=sa.text("published_at is null"))
 
 
+def add_trace_context_column(op: Any) -> None:
+    """For a service's Alembic migration: the outbox row's trace context (issue 14)."""
+    op.add_column(outbox.name, _trace_column())
+
+
 async def enqueue(conn: AsyncConnection, event: Event) -> None:
-    """Write ``event`` to the outbox inside the caller's transaction."""
+    """Write ``event`` to the outbox inside the caller's transaction, with the caller's trace context."""
     body = json.loads(event.model_dump_json())
     await conn.execute(
-        outbox.insert().values(event_id=event.event_id, topic=event.topic, event_type=event.event_type, body=body)
+        outbox.insert().values(
+            event_id=event.event_id,
+            topic=event.topic,
+            event_type=event.event_type,
+            body=body,
+            trace_context=telemetry.carrier() or None,
+        )
     )
 
 
@@ -83,15 +105,17 @@ class SnsPublisher:
         """One cheap SNS call: raises while SNS is unreachable."""
         self.sns.list_topics()
 
-    def publish(self, topic: str, events: list[dict[str, Any]]) -> set[str]:
-        """Publish up to 10 envelopes to one topic; returns the event ids SNS accepted."""
+    def publish(self, topic: str, events: list[dict[str, Any]], traces: list[dict[str, str]] | None = None) -> set[str]:
+        """Publish up to 10 envelopes to one topic (each with its trace context, if any); returns the
+        event ids SNS accepted."""
+        traces = traces or [{} for _ in events]
         entries = [
             {
                 "Id": str(i),
                 "Message": json.dumps(body, separators=(",", ":")),
-                "MessageAttributes": Event.model_validate(body).attributes(),
+                "MessageAttributes": Event.model_validate(body).attributes() | telemetry.message_attributes(trace),
             }
-            for i, body in enumerate(events)
+            for i, (body, trace) in enumerate(zip(events, traces, strict=True))
         ]
         result = self.sns.publish_batch(TopicArn=self.topic_arn(topic), PublishBatchRequestEntries=entries)
         return {events[int(ok["Id"])]["event_id"] for ok in result.get("Successful", [])}
@@ -140,7 +164,7 @@ class OutboxRelay:
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(outbox.c.event_id, outbox.c.topic, outbox.c.body)
+                    sa.select(outbox.c.event_id, outbox.c.topic, outbox.c.body, outbox.c.trace_context)
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.created_at)
                     .limit(limit)
@@ -155,14 +179,10 @@ class OutboxRelay:
             published: set[str] = set()
             errors: list[str] = []
             for topic in sorted({r.topic for r in rows}):
-                bodies = [r.body for r in rows if r.topic == topic]
-                for start in range(0, len(bodies), BATCH):
-                    chunk = bodies[start : start + BATCH]
-                    try:
-                        published |= await asyncio.to_thread(self.publisher.publish, topic, chunk)
-                    except Exception as exc:
-                        errors.append(f"publishing to {topic} failed: {type(exc).__name__}: {exc}")
-                        log.exception("publishing to %s failed; will retry", topic)
+                of_topic = [r for r in rows if r.topic == topic]
+                for start in range(0, len(of_topic), BATCH):
+                    chunk = of_topic[start : start + BATCH]
+                    published |= await self._publish(topic, chunk, errors)
             self.error = errors[0] if errors else None
             ids = [r.event_id for r in rows]
             done = [i for i in ids if str(i) in published]
@@ -174,6 +194,23 @@ class OutboxRelay:
                     outbox.update().where(outbox.c.event_id.in_(failed)).values(attempts=outbox.c.attempts + 1)
                 )
             return len(done)
+
+    async def _publish(self, topic: str, rows: list[Any], errors: list[str]) -> set[str]:
+        """One PublishBatch, each event in a producer span of the trace that wrote it."""
+        assert self.publisher is not None
+        names = [f"{topic} publish {r.body.get('event_type', '')}".strip() for r in rows]
+        with telemetry.Spans(names, [r.trace_context for r in rows]) as spans:
+            try:
+                bodies = [r.body for r in rows]
+                traced = [spans.carriers] if any(spans.carriers) else []  # tracing off: the plain call
+                with telemetry.untraced():  # each entry carries its own event's context (see telemetry.untraced)
+                    done = await asyncio.to_thread(self.publisher.publish, topic, bodies, *traced)
+            except Exception as exc:
+                errors.append(f"publishing to {topic} failed: {type(exc).__name__}: {exc}")
+                log.exception("publishing to %s failed; will retry", topic)
+                done = set()
+            spans.settle([str(r.event_id) in done for r in rows], "SNS did not accept it; the relay retries")
+        return done
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; a full batch means more may wait, so go again at once."""

@@ -44,7 +44,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import State
 
-from services.common import db, http
+from services.common import db, http, telemetry
 from services.common.background import Loop, Loops
 from services.common.consumer import Policy, QueueConsumer
 from services.common.outbox import OutboxRelay, SnsPublisher
@@ -111,6 +111,7 @@ class Runtime:
         s: Any = self.settings
         url = await db.prepare(package, schema, s.database_secret_id, s.aws_region, migrate_schema=s.migrate_on_start)
         engine = db.async_engine(url, schema, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow)
+        telemetry.instrument_engine(engine)  # SQL spans when tracing is on
         self.on_close(engine.dispose)
 
         async def ping() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +48,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     shutdown_grace_s: float = Field(
         5.0, ge=0, le=60, description="on stop, background loops get this long to finish what they hold"
+    )
+    # Traces (services/common/telemetry.py): one name in every service, as SHOP_STAGE.
+    tracing: Literal["off", "xray", "otlp"] = Field(
+        "off",
+        validation_alias="SHOP_TRACING",
+        description="off (nothing imported); xray: segments to the X-Ray API (the emulator locally); otlp: to ADOT",
+    )
+    trace_sampling: Literal["rules", "all"] = Field(
+        "rules",
+        validation_alias="SHOP_TRACE_SAMPLING",
+        description="rules: reference/observability.py SAMPLING_RULES; all: every request (local debugging)",
     )
 
     @model_validator(mode="before")

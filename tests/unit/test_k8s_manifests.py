@@ -116,3 +116,17 @@ def test_queue_consumers_scale_on_queue_depth_with_keda_not_on_cpu() -> None:
         assert scaled[worker]["scaleTargetRef"] == {"name": worker}
     auth = [d for d in manifests()["00-namespace.yaml"] if d["kind"] == "TriggerAuthentication"]
     assert auth[0]["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": "workload"}
+
+
+def test_the_adot_collector_takes_otlp_from_every_service_and_sends_to_x_ray() -> None:
+    docs = [d for ds in manifests().values() for d in ds]
+    collector = [d for d in docs if d["metadata"]["name"].startswith("adot-collector")]
+    assert {d["kind"] for d in collector} >= {"ConfigMap", "ServiceAccount", "Deployment", "Service", "NetworkPolicy"}
+    config = next(d for d in collector if d["kind"] == "ConfigMap")["data"]["collector.yaml"]
+    assert "awsxray" in config
+    assert "otlp" in config
+    for svc in SERVICES:
+        deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == svc.name)
+        env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["SHOP_TRACING"] == "otlp"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(":4318")

@@ -35,9 +35,12 @@ def policies(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """Deployment name -> the labels of its pods."""
+    """Deployment name -> the labels of its pods (the services' ones; the ADOT collector has its own policies)."""
+    names = {s.name for s in SERVICES}
     return {
-        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] == "Deployment"
+        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
+        for d in docs
+        if d["kind"] == "Deployment" and service_of(d["metadata"]["name"]) in names
     }
 
 

@@ -1,0 +1,525 @@
+"""Traces: OpenTelemetry in the chassis, exported as X-Ray segments (locally) or OTLP to ADOT (on EKS).
+
+``setup(name, settings)`` is called once by the app factory. With ``SHOP_TRACING=off`` (the default)
+nothing of OpenTelemetry is imported: a service pays nothing at start-up (issue 14 measured the
+import cost; see docs/tracing.md). With ``xray`` or ``otlp`` it builds one tracer provider for the
+process with:
+
+- **X-Ray ids** (``AwsXRayIdGenerator``: the first 32 bits of a trace id are its start time, as X-Ray
+  requires) and **both propagators**: W3C ``traceparent`` and ``X-Amzn-Trace-Id``;
+- **sampling from reference/** (``SAMPLING_RULES``): a trace starts only at a server span (a request);
+  each rule keeps ``reservoir`` traces a second, then ``rate`` of the rest, as X-Ray's rules do;
+  downstream services follow the caller's decision. Background work (the relay's and consumers'
+  polls) starts no trace of its own; it joins the trace of the event it carries.
+  ``SHOP_TRACE_SAMPLING=all`` keeps every request (local debugging, the traces test);
+- **instrumentation** of FastAPI (``instrument_app``), httpx, botocore, redis and each SQLAlchemy
+  engine the runtime builds (``instrument_engine``);
+- **export**: ``xray`` converts each finished span to an X-Ray segment document and sends batches
+  with ``PutTraceSegments`` to the endpoint boto3 is configured for (the emulator locally); ``otlp``
+  sends OTLP/HTTP to the ADOT collector (``OTEL_EXPORTER_OTLP_ENDPOINT``), which does the same
+  conversion and sends to X-Ray.
+
+Events carry the trace: ``carrier()`` is stored with the outbox row, the relay publishes it as
+SNS message attributes, SQS hands them to the consumer, and ``consuming()`` continues the trace
+there, so one trace spans a checkout, its events and every consumer (and the DLQ: a redriven
+message keeps its attributes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from reference.observability import SAMPLING_RULES, SamplingRule
+
+XRAY_HEADER = "X-Amzn-Trace-Id"
+TRACE_ATTRIBUTES = ("traceparent", XRAY_HEADER)  # what travels in the outbox row and as message attributes
+MODES = ("off", "xray", "otlp")
+EXCLUDED_URLS = "healthz,readyz"
+MAX_DOCUMENTS = 50  # PutTraceSegments: at most 50 documents per call
+log = logging.getLogger("services.telemetry")
+
+# X-Ray's default rule, for a request no rule of reference/ matches: one a second, then 5 %.
+DEFAULT_RULE = SamplingRule("Default", 10000, "*", rate=0.05, reservoir=1)
+
+_provider: Any = None  # the process' TracerProvider once tracing is on
+_lock = threading.Lock()
+
+
+def enabled() -> bool:
+    """Whether this process traces (``setup`` turned it on)."""
+    return _provider is not None
+
+
+# --------------------------------------------------------------------------- X-Ray ids and headers
+
+
+def xray_trace_id(trace_id: int) -> str:
+    """An OpenTelemetry trace id in X-Ray form: ``1-<8 hex: start time>-<24 hex>``."""
+    hex_id = f"{trace_id:032x}"
+    return f"1-{hex_id[:8]}-{hex_id[8:]}"
+
+
+def new_xray_trace_id(now: float | None = None) -> str:
+    """A fresh X-Ray trace id (what the ALB puts in ``Root=`` for a request that has none)."""
+    return f"1-{int(now if now is not None else time.time()):08x}-{random.getrandbits(96):024x}"
+
+
+def new_segment_id() -> str:
+    return f"{random.getrandbits(64) or 1:016x}"
+
+
+def parse_xray_header(value: str | None) -> dict[str, str]:
+    """``Root=1-..;Parent=..;Sampled=1`` as a dict (keys as given; empty when absent or malformed)."""
+    fields: dict[str, str] = {}
+    for part in (value or "").split(";"):
+        key, sep, val = part.strip().partition("=")
+        if sep and key:
+            fields[key] = val
+    return fields
+
+
+def format_xray_header(fields: Mapping[str, str]) -> str:
+    return ";".join(f"{k}={v}" for k, v in fields.items())
+
+
+def current_trace_id() -> str | None:
+    """The X-Ray id of the trace the caller runs in (None when tracing is off or outside any trace)."""
+    if _provider is None:
+        return None
+    from opentelemetry import trace
+
+    ctx = trace.get_current_span().get_span_context()
+    return xray_trace_id(ctx.trace_id) if ctx.is_valid else None
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+class RuleSampler:
+    """X-Ray's sampling rules applied locally: the first matching rule (by priority) keeps ``reservoir``
+    requests each second, then ``rate`` of the rest. AWS shares a rule's reservoir between all hosts
+    through the X-Ray API; here each process has its own (the difference is in docs/tracing.md)."""
+
+    def __init__(
+        self,
+        rules: Sequence[SamplingRule] = SAMPLING_RULES,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ):
+        self.rules = sorted(rules, key=lambda r: r.priority)
+        self.clock, self.rand = clock, rand
+        self._lock = threading.Lock()
+        self._window: dict[str, tuple[int, int]] = {}  # rule -> (second, taken from its reservoir)
+
+    def rule_for(self, path: str, method: str) -> SamplingRule:
+        for rule in self.rules:
+            method_ok = rule.http_method == "*" or rule.http_method.upper() == method.upper()
+            if method_ok and fnmatch.fnmatchcase(path, rule.url_path):
+                return rule
+        return DEFAULT_RULE
+
+    def sample(self, path: str, method: str) -> bool:
+        rule = self.rule_for(path, method)
+        second = int(self.clock())
+        with self._lock:
+            start, taken = self._window.get(rule.name, (second, 0))
+            if start != second:
+                taken = 0
+            if taken < rule.reservoir:
+                self._window[rule.name] = (second, taken + 1)
+                return True
+            self._window[rule.name] = (second, taken)
+        return self.rand() < rule.rate
+
+
+def decider(mode: str) -> Callable[[str, str], bool]:
+    """``sample(path, method)`` for ``SHOP_TRACE_SAMPLING``: ``rules`` (reference/) or ``all``."""
+    if mode == "all":
+        return lambda _path, _method: True
+    return RuleSampler().sample
+
+
+# --------------------------------------------------------------------------- set-up (OpenTelemetry imported here only)
+
+
+def setup(service: str, mode: str, sampling: str = "rules", *, region: str | None = None) -> bool:
+    """Turn tracing on for this process (once; later calls only report). False when ``mode`` is off."""
+    global _provider
+    if mode == "off":
+        return False
+    if mode not in MODES:
+        raise ValueError(f"SHOP_TRACING must be one of {', '.join(MODES)}, not {mode!r}")
+    with _lock:
+        if _provider is not None:
+            return True
+        from opentelemetry import propagate, trace
+        from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+        from opentelemetry.propagate import set_global_textmap
+        from opentelemetry.propagators.aws import AwsXRayPropagator
+        from opentelemetry.propagators.composite import CompositePropagator
+        from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": service, "cloud.provider": "aws", "cloud.platform": "aws_eks"}),
+            id_generator=AwsXRayIdGenerator(),
+            sampler=_otel_sampler(decider(sampling)),
+        )
+        exporter = XRayExporter(service, region=region) if mode == "xray" else _otlp_exporter()
+        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=1000))
+        trace.set_tracer_provider(provider)
+        set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), AwsXRayPropagator()]))
+        assert propagate.get_global_textmap() is not None
+        HTTPXClientInstrumentor().instrument()
+        BotocoreInstrumentor().instrument()
+        RedisInstrumentor().instrument()
+        _provider = provider
+    log.info("tracing on: %s export, %s sampling", mode, sampling)
+    return True
+
+
+def _otlp_exporter() -> Any:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()  # reads OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT: the ADOT collector's :4318
+
+
+def _otel_sampler(sample: Callable[[str, str], bool]) -> Any:
+    from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
+    from opentelemetry.trace import SpanKind
+
+    class XRayRules(Sampler):
+        """Root spans: only requests start a trace, kept by the X-Ray rules; everything else follows its parent."""
+
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                          trace_state=None):  # fmt: skip
+            attrs = attributes or {}
+            if kind is not SpanKind.SERVER:
+                return SamplingResult(Decision.DROP)
+            path = str(attrs.get("url.path") or attrs.get("http.target") or "/").split("?")[0]
+            method = str(attrs.get("http.request.method") or attrs.get("http.method") or "GET")
+            keep = sample(path, method)
+            return SamplingResult(Decision.RECORD_AND_SAMPLE if keep else Decision.DROP, attributes)
+
+        def get_description(self) -> str:
+            return "XRayRules"
+
+    return ParentBased(root=XRayRules())
+
+
+def instrument_app(app: Any) -> None:
+    """Server spans for every route of a FastAPI app (not /healthz, /readyz)."""
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=EXCLUDED_URLS, tracer_provider=_provider, exclude_spans=["receive", "send"]
+    )
+
+
+def instrument_engine(engine: Any) -> None:
+    """Client spans for every statement of an SQLAlchemy (async) engine; each engine of a process on its own.
+
+    The instrumentation's ``EngineTracer`` directly, not ``SQLAlchemyInstrumentor().instrument``: that
+    one works once per process (a second engine would go untraced), wraps ``create_engine``
+    globally, and refuses SQLAlchemy 2.1 by its declared range (its event hooks work on 2.1).
+    """
+    if _provider is None:
+        return
+    from opentelemetry import metrics, trace
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", tracer_provider=_provider)
+    usage = metrics.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(tracer, getattr(engine, "sync_engine", engine), usage)
+
+
+def flush(timeout_s: float = 5.0) -> None:
+    """Send what is buffered (a stopping service's last spans)."""
+    if _provider is not None:
+        _provider.force_flush(int(timeout_s * 1000))
+
+
+# --------------------------------------------------------------------------- context through events
+
+
+def carrier() -> dict[str, str]:
+    """The current trace context as headers (``traceparent``, ``X-Amzn-Trace-Id``); empty when off."""
+    if _provider is None:
+        return {}
+    from opentelemetry import propagate
+
+    out: dict[str, str] = {}
+    propagate.inject(out)
+    return out
+
+
+def message_attributes(context: Mapping[str, str] | None) -> dict[str, dict[str, str]]:
+    """SNS/SQS message attributes carrying a stored trace context."""
+    return {k: {"DataType": "String", "StringValue": v} for k, v in (context or {}).items() if k in TRACE_ATTRIBUTES}
+
+
+def from_message_attributes(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """The trace context an SQS message carries (its message attributes, as ReceiveMessage returns them)."""
+    out = {}
+    for name in TRACE_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, Mapping) and value.get("StringValue"):
+            out[name] = str(value["StringValue"])
+    return out
+
+
+@contextlib.contextmanager
+def span(name: str, context: Mapping[str, str] | None = None, *, kind: str = "internal",
+         attributes: Mapping[str, Any] | None = None) -> Iterator[Any]:  # fmt: skip
+    """A span (current inside the block) continuing ``context`` if given, else the current trace.
+
+    ``kind``: internal, producer or consumer. Yields the span (None when tracing is off); an
+    exception marks it as failed and goes on.
+    """
+    if _provider is None:
+        yield None
+        return
+    from opentelemetry import propagate, trace
+
+    parent = propagate.extract(dict(context)) if context else None
+    tracer = trace.get_tracer("services.common.telemetry", tracer_provider=_provider)
+    with tracer.start_as_current_span(
+        name, context=parent, kind=getattr(trace.SpanKind, kind.upper()), attributes=dict(attributes or {})
+    ) as current:
+        yield current
+
+
+class Spans:
+    """One span per message of a batch (``kind`` producer or consumer), each continuing its message's trace.
+
+    None is made current (the messages belong to different traces); ``carriers`` are the spans'
+    contexts, to send with the messages, so each consumer's span is a child of its producer span.
+    """
+
+    def __init__(self, names: Sequence[str], contexts: Sequence[Mapping[str, str] | None], kind: str = "producer"):
+        self.names, self.contexts, self.kind = names, contexts, kind
+        self.spans: list[Any] = []
+        self.carriers: list[dict[str, str]] = [{} for _ in names]
+
+    def __enter__(self) -> Spans:
+        if _provider is None:
+            return self
+        from opentelemetry import propagate, trace
+
+        tracer = trace.get_tracer("services.common.telemetry", tracer_provider=_provider)
+        for i, (name, stored) in enumerate(zip(self.names, self.contexts, strict=True)):
+            if not stored:  # written while tracing was off, or outside a request: no trace to continue
+                self.spans.append(None)
+                continue
+            kind = getattr(trace.SpanKind, self.kind.upper())
+            started = tracer.start_span(name, context=propagate.extract(dict(stored)), kind=kind)
+            self.spans.append(started)
+            propagate.inject(self.carriers[i], context=trace.set_span_in_context(started))
+        return self
+
+    def settle(self, accepted: Sequence[bool], reason: str | Sequence[str]) -> None:
+        """Mark the spans of the messages not ``accepted`` as failed, with ``reason`` (one, or one each)."""
+        reasons = [reason] * len(accepted) if isinstance(reason, str) else reason
+        for started, ok, why in zip(self.spans, accepted, reasons, strict=False):
+            if not ok:
+                fail(started, why)
+
+    def __exit__(self, *exc: object) -> None:
+        for started in self.spans:
+            if started is not None:
+                started.end()
+
+
+@contextlib.contextmanager
+def untraced() -> Iterator[None]:
+    """No spans, no injected context for the calls inside (the relay's PublishBatch: botocore's SNS
+    instrumentation would write the *call's* context into every entry, over each event's own)."""
+    if _provider is None:
+        yield
+        return
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield
+
+
+def fail(current: Any, reason: str) -> None:
+    """Mark ``current`` (from ``span``) as failed with ``reason`` (no-op when tracing is off)."""
+    if current is None:
+        return
+    from opentelemetry.trace import Status, StatusCode
+
+    current.set_status(Status(StatusCode.ERROR, reason))
+
+
+# --------------------------------------------------------------------------- X-Ray export
+
+
+@dataclass(frozen=True)
+class XRaySender:
+    """Sends segment documents with ``PutTraceSegments`` (50 a call) to the endpoint boto3 is set up for."""
+
+    client: Any
+
+    @classmethod
+    def connect(cls, region: str | None = None) -> XRaySender:
+        import boto3
+
+        return cls(boto3.client("xray", region_name=region))
+
+    def send(self, documents: Sequence[dict[str, Any]]) -> int:
+        """Send ``documents``; returns how many X-Ray refused (logged)."""
+        refused = 0
+        for start in range(0, len(documents), MAX_DOCUMENTS):
+            batch = documents[start : start + MAX_DOCUMENTS]
+            chunk = [json.dumps(d, separators=(",", ":"), default=str) for d in batch]
+            answer = self.client.put_trace_segments(TraceSegmentDocuments=chunk)
+            for item in answer.get("UnprocessedTraceSegments", []):
+                refused += 1
+                log.warning("X-Ray refused segment %s: %s", item.get("Id"), item.get("Message"))
+        return refused
+
+
+class XRayExporter:
+    """An OpenTelemetry span exporter writing X-Ray segment documents (what ADOT's awsxray exporter does)."""
+
+    def __init__(self, service: str, *, region: str | None = None, sender: XRaySender | None = None):
+        self.service = service
+        self.region = region
+        self._sender = sender
+
+    def export(self, spans: Sequence[Any]) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        try:
+            if self._sender is None:
+                self._sender = XRaySender.connect(self.region)
+            self._sender.send([segment_document(s, self.service) for s in spans])
+        except Exception as exc:  # noqa: BLE001 - a lost trace must never fail the request
+            log.warning("sending %d spans to X-Ray failed: %s", len(spans), exc)
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+SEGMENT_KINDS = ("SERVER", "CONSUMER")
+
+
+def segment_document(span: Any, service: str) -> dict[str, Any]:
+    """One finished OpenTelemetry span as an X-Ray segment document.
+
+    Server and consumer spans, and spans whose parent is in another process, are *segments* named
+    after the service; the others are independent *subsegments* (``type: subsegment``) under their
+    parent span, named after what they call (the downstream service, ``SQS``, ``postgres``, ...).
+    """
+    ctx, parent, kind = span.context, span.parent, span.kind.name
+    attrs = dict(span.attributes or {})
+    is_segment = kind in SEGMENT_KINDS or parent is None or parent.is_remote
+    doc: dict[str, Any] = {
+        "name": service if is_segment else _subsegment_name(span.name, kind, attrs),
+        "id": f"{ctx.span_id:016x}",
+        "trace_id": xray_trace_id(ctx.trace_id),
+        "start_time": span.start_time / 1e9,
+        "end_time": (span.end_time or span.start_time) / 1e9,
+        "metadata": {"otel": {"name": span.name, "kind": kind, "attributes": _jsonable(attrs)}},
+        "annotations": {"operation": _operation(span.name, kind, attrs)[:250]},
+    }
+    if parent is not None:
+        doc["parent_id"] = f"{parent.span_id:016x}"
+    if is_segment:
+        doc["origin"] = "AWS::EKS::Container"
+    else:
+        doc["type"] = "subsegment"
+        doc["namespace"] = "aws" if attrs.get("rpc.system") == "aws-api" else "remote" if kind == "CLIENT" else "local"
+    status = _http_status(attrs)
+    if http := _http(attrs, status):
+        doc["http"] = http
+    if attrs.get("rpc.system") == "aws-api":
+        doc["aws"] = {"operation": attrs.get("rpc.method"), "region": attrs.get("cloud.region"),
+                      "request_id": attrs.get("aws.request_id")}  # fmt: skip
+    if database := attrs.get("db.system") or attrs.get("db.system.name"):
+        query = str(attrs.get("db.statement") or attrs.get("db.query.text") or "")
+        doc["sql"] = {"database_type": database, "sanitized_query": query[:1000]}
+    failed = span.status.status_code.name == "ERROR"
+    if status is not None and 400 <= status < 500:
+        doc["error"] = True
+        doc["throttle"] = status == 429 or None
+    elif failed or (status is not None and status >= 500):
+        doc["fault"] = True
+    if failed and span.status.description:
+        doc["cause"] = {"exceptions": [{"id": new_segment_id(), "message": span.status.description[:1000]}]}
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def _operation(name: str, kind: str, attrs: Mapping[str, Any]) -> str:
+    """What the span did: a client call names its method and path (OpenTelemetry names it by the method only)."""
+    method = attrs.get("http.request.method") or attrs.get("http.method")
+    url = str(attrs.get("url.full") or attrs.get("http.url") or "")
+    if kind == "CLIENT" and method and url:
+        return f"{method} {urlsplit(url).path}"
+    return name
+
+
+def _subsegment_name(name: str, kind: str, attrs: Mapping[str, Any]) -> str:
+    if attrs.get("rpc.system") == "aws-api":
+        return str(attrs.get("rpc.service") or name)
+    if attrs.get("db.system") or attrs.get("db.system.name"):
+        return str(attrs.get("db.name") or attrs.get("db.namespace") or attrs.get("db.system") or name)
+    if kind == "CLIENT" and (host := attrs.get("server.address") or attrs.get("net.peer.name")):
+        return _service_at(str(host), attrs.get("server.port") or attrs.get("net.peer.port"))
+    return name
+
+
+def _service_at(host: str, port: Any) -> str:
+    """The shop service at ``host:port`` (its DNS name on EKS, its local port here), else the host."""
+    from reference.services import SERVICES
+
+    for svc in SERVICES:
+        if host == svc.name or (port is not None and str(port) == str(svc.port) and host in ("127.0.0.1", "localhost")):
+            return svc.name
+    return host
+
+
+def _http_status(attrs: Mapping[str, Any]) -> int | None:
+    status = attrs.get("http.response.status_code") or attrs.get("http.status_code")
+    return int(status) if status is not None else None
+
+
+def _http(attrs: Mapping[str, Any], status: int | None) -> dict[str, Any]:
+    method = attrs.get("http.request.method") or attrs.get("http.method")
+    if method is None:
+        return {}
+    url = attrs.get("url.full") or attrs.get("http.url") or attrs.get("url.path") or attrs.get("http.target")
+    out: dict[str, Any] = {"request": {"method": method, "url": url}}
+    if status is not None:
+        out["response"] = {"status": status}
+    return out
+
+
+def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in attrs.items()}

@@ -1,0 +1,178 @@
+"""Traces without a server: X-Ray ids and headers, the sampling rules, spans as X-Ray segment documents,
+the front door's header, and the waterfall ``nox -s trace`` reads back (services/common/telemetry.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from localcloud import traces
+from localcloud.edge.tracing import EdgeTracer
+from reference.observability import SAMPLING_RULES
+from services.common import telemetry
+
+pytest.importorskip("opentelemetry.sdk", reason="the tracing extras are not installed")
+
+from opentelemetry import trace
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_otel_trace_id_reads_as_an_x_ray_id_with_its_start_time_first():
+    assert telemetry.xray_trace_id(0x5F1D2C3A_0123456789ABCDEF01234567) == "1-5f1d2c3a-0123456789abcdef01234567"
+    fresh = telemetry.new_xray_trace_id(now=0x5F1D2C3A)
+    assert fresh.startswith("1-5f1d2c3a-")
+    assert len(fresh) == 35
+
+
+def test_the_x_ray_header_round_trips_and_garbage_gives_nothing():
+    header = "Root=1-5f1d2c3a-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+    assert telemetry.format_xray_header(telemetry.parse_xray_header(header)) == header
+    assert telemetry.parse_xray_header("garbage") == {}
+
+
+def test_each_rule_keeps_its_reservoir_per_second_then_its_rate():
+    clock = Clock()
+    sampler = telemetry.RuleSampler(SAMPLING_RULES, clock=clock, rand=lambda: 0.99)  # never in the rate
+    assert [sampler.sample("/api/checkout", "POST") for _ in range(6)] == [True] * 5 + [False]
+    assert sampler.sample("/api/catalog/products/1", "GET") is True  # the api rule's own reservoir of 1
+    assert sampler.sample("/api/catalog/products/2", "GET") is False
+    clock.now += 1
+    assert sampler.sample("/api/catalog/products/3", "GET") is True  # a new second, a full reservoir
+    assert sampler.rule_for("/healthz", "GET").name == "health"
+    assert sampler.rule_for("/elsewhere", "GET").name == "Default"
+
+
+def test_a_rate_keeps_that_share_of_what_the_reservoir_did_not():
+    sampler = telemetry.RuleSampler(SAMPLING_RULES, clock=Clock(), rand=lambda: 0.4)
+    sampler.sample("/api/checkout", "POST")
+    for _ in range(5):
+        sampler.sample("/api/checkout", "POST")
+    assert sampler.sample("/api/checkout", "POST") is True  # 0.4 < the checkout rule's rate 0.5
+    assert sampler.sample("/health", "GET") is False  # rate 0, reservoir 0
+
+
+def _spans() -> list:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("POST /checkout", kind=trace.SpanKind.SERVER,
+                                      attributes={"http.request.method": "POST", "url.path": "/checkout",
+                                                  "http.response.status_code": 201}):  # fmt: skip
+        cart = {"http.request.method": "GET", "server.address": "127.0.0.1", "server.port": 8103,
+                "http.response.status_code": 503}  # fmt: skip
+        with tracer.start_as_current_span("GET", kind=trace.SpanKind.CLIENT, attributes=cart):
+            pass
+        with tracer.start_as_current_span("SNS.PublishBatch", kind=trace.SpanKind.CLIENT,
+                                          attributes={"rpc.system": "aws-api", "rpc.service": "SNS",
+                                                      "rpc.method": "PublishBatch"}):  # fmt: skip
+            pass
+    return exporter.get_finished_spans()
+
+
+def test_a_server_span_is_a_segment_and_what_it_calls_are_subsegments_named_after_the_callee():
+    client, aws, server = (telemetry.segment_document(s, "checkout") for s in _spans())
+    assert server["name"] == "checkout"
+    assert "type" not in server
+    assert "parent_id" not in server
+    assert server["http"] == {"request": {"method": "POST", "url": "/checkout"}, "response": {"status": 201}}
+    assert server["trace_id"].startswith("1-")
+    assert len(server["id"]) == 16
+    assert client["type"] == "subsegment"
+    assert client["name"] == "cart"
+    assert client["parent_id"] == server["id"]
+    assert client["namespace"] == "remote"
+    assert client["fault"] is True
+    assert aws["name"] == "SNS"
+    assert aws["namespace"] == "aws"
+    assert aws["aws"]["operation"] == "PublishBatch"
+    json.dumps(server)  # a document X-Ray can take
+
+
+def test_the_front_door_continues_a_viewer_trace_and_starts_one_otherwise():
+    door = EdgeTracer("xray", "all")
+    given = door.begin("Root=1-5f1d2c3a-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=0", "GET", "/api/x")
+    assert (given.root, given.parent, given.sampled) == ("1-5f1d2c3a-0123456789abcdef01234567", "53995c3f42cd8ad8",
+                                                         False)  # fmt: skip
+    assert given.forwarded() == f"Root={given.root};Parent={given.segment_id};Sampled=0"
+    fresh = door.begin("Root=not-an-id", "POST", "/api/checkout")
+    assert fresh.root != "not-an-id"
+    assert fresh.sampled
+    assert fresh.parent is None
+    assert fresh.returned() == f"Root={fresh.root};Sampled=1"
+    assert EdgeTracer("off").begin(None, "GET", "/api/x").sampled is False
+
+
+def test_the_waterfall_nests_aws_style_subsegments_and_names_the_service_edges():
+    seg = {"name": "gateway", "id": "a" * 16, "trace_id": "1-x-y", "start_time": 10.0, "end_time": 10.5,
+           "subsegments": [{"name": "catalog", "id": "b" * 16, "start_time": 10.1, "end_time": 10.3}]}  # fmt: skip
+    child = {"name": "catalog", "id": "c" * 16, "parent_id": "b" * 16, "trace_id": "1-x-y", "start_time": 10.15,
+             "end_time": 10.25, "fault": True}  # fmt: skip
+    answer = {"Traces": [{"Id": "1-x-y", "Segments": [{"Id": d["id"], "Document": json.dumps(d)}
+                                                      for d in (child, seg)]}]}  # fmt: skip
+    spans = traces.tree(traces.documents(answer, "1-x-y"))
+    assert [(s.service, s.depth, s.status) for s in spans] == [("gateway", 0, "ok"), ("gateway", 1, "ok"),
+                                                               ("catalog", 2, "fault")]  # fmt: skip
+    assert traces.service_edges(spans) == {("gateway", "catalog")}
+    assert "catalog" in traces.waterfall(spans)
+    assert "<table>" in traces.page("1-x-y", spans)
+
+
+def test_tracing_off_imports_no_opentelemetry_and_carries_no_context():
+    assert telemetry.setup("svc", "off") is False
+    assert telemetry.carrier() == {}
+    assert telemetry.current_trace_id() is None
+    with telemetry.span("x") as current:
+        assert current is None
+    with pytest.raises(ValueError, match="SHOP_TRACING"):
+        telemetry.setup("svc", "jaeger")
+
+
+def test_an_event_carries_its_trace_from_the_writer_through_the_relay_to_the_consumer(monkeypatch):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)  # on for this test only, no global provider set
+    with provider.get_tracer("t").start_as_current_span("POST /checkout", kind=trace.SpanKind.SERVER) as request:
+        stored = telemetry.carrier()  # what outbox.enqueue keeps in the row
+    with telemetry.Spans(["order-events publish OrderPlaced"], [stored]) as relay:
+        attributes = telemetry.message_attributes(relay.carriers[0])  # what SNS/SQS carry
+    with telemetry.span("OrderPlaced process", telemetry.from_message_attributes(attributes), kind="consumer"):
+        pass
+    consumer, producer = exporter.get_finished_spans()[-1], exporter.get_finished_spans()[-2]
+    assert consumer.context.trace_id == producer.context.trace_id == request.get_span_context().trace_id
+    assert producer.parent.span_id == request.get_span_context().span_id
+    assert consumer.parent.span_id == producer.context.span_id
+    doc = telemetry.segment_document(consumer, "notification")
+    assert doc["name"] == "notification"
+    assert "type" not in doc  # a consumer's unit of work is a segment of its own service
+    assert doc["parent_id"] == f"{producer.context.span_id:016x}"
+
+
+def test_every_engine_of_a_process_gets_its_statements_traced(monkeypatch):
+    import sqlalchemy as sa
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+    engines = [sa.create_engine("sqlite://"), sa.create_engine("sqlite://")]
+    with provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER):
+        for engine in engines:
+            telemetry.instrument_engine(engine)
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+    statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system") == "sqlite"]
+    assert [s.attributes["db.statement"] for s in statements] == ["select 1", "select 1"]
