@@ -9,26 +9,21 @@ when the emulator is not ours to reset).
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import json
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
 import pytest
 import redis
-import uvicorn
+from server_support import Uvicorns, key_prefix, new_database, provision, use_emulator
 
-from localcloud import backends, containers, health, moto_server
+from localcloud import backends, containers, health
 from localcloud.backends import Endpoint
-from localcloud.provision import Outputs, Provisioner
+from localcloud.provision import Outputs
 from localcloud.provision import database_secret as database_secret_value
 from localcloud.settings import load_settings
 
@@ -98,21 +93,8 @@ def _memo(fn: Callable[[], bool]) -> Callable[[], bool]:
 @pytest.fixture
 def pg_url(servers: Servers) -> Iterator[str]:
     """A URL of a new, empty database of its own, dropped after the test."""
-    admin = health.libpq_url(servers.postgres.url)
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"create database {name}")
-    try:
-        yield _with_database(admin, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {name} with (force)")
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    base = base.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{query}" if query else "")
+    with new_database(servers.postgres.url) as url:
+        yield url
 
 
 # --------------------------------------------------------------------------- Redis
@@ -132,15 +114,8 @@ class RedisSpace:
 @pytest.fixture
 def redis_space(servers: Servers) -> Iterator[RedisSpace]:
     """A key prefix of this test's own; every key under it is deleted afterwards."""
-    space = RedisSpace(servers.valkey.url, f"test:{uuid.uuid4().hex[:12]}:")
-    yield space
-    client = space.client()
-    try:
-        keys = list(client.scan_iter(match=f"{space.prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with key_prefix(servers.valkey.url) as prefix:
+        yield RedisSpace(servers.valkey.url, prefix)
 
 
 # --------------------------------------------------------------------------- AWS
@@ -160,52 +135,16 @@ class Aws:
 
 @pytest.fixture
 def aws(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    """Fresh emulator state: moto is reset when it is ours, else the test gets a unique stage name.
-
-    The endpoint and dummy credentials are also put in the environment, where boto3 finds them
-    by itself: code under test creates its clients exactly as it does in production.
-    """
-    url = servers.aws.url.rstrip("/")
-    for name, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": servers.region,
-        "AWS_DEFAULT_REGION": servers.region,
-        "AWS_ACCESS_KEY_ID": health.EMULATOR_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": health.EMULATOR_CREDENTIALS["aws_secret_access_key"],
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    if servers.aws.kind == "external":
-        stage = f"t{uuid.uuid4().hex[:8]}"
-    else:
-        httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
-        stage = "test"
-    monkeypatch.setenv("SHOP_STAGE", stage)
-    return Aws(url, servers.region, stage)
-
-
-_PROVISIONED: dict[str, Outputs] = {}  # snapshot name -> what provisioning returned when it was taken
+    """Fresh emulator state, and the environment pointing at it (server_support.use_emulator)."""
+    stage = use_emulator(servers, monkeypatch)
+    return Aws(servers.aws.url.rstrip("/"), servers.region, stage)
 
 
 @pytest.fixture
 def provisioned(aws: Aws, servers: Servers) -> Outputs:
-    """Every resource of the reference model, provisioned into this test's fresh AWS state.
-
-    The first test provisions for real (112 API calls) and the emulator snapshots the result; later tests
-    restore that snapshot, the same state in milliseconds (localcloud/moto_server.py). An emulator that is
-    not our launcher (a container, a given URL) is provisioned every time.
-    """
-    name = f"provisioned-{aws.stage}"
-    ours = servers.aws.kind == "embedded"
-    if ours and name in _PROVISIONED and moto_server.restore_snapshot(aws.endpoint_url, name):
-        return copy.deepcopy(_PROVISIONED[name])
-    outputs = Provisioner(
-        endpoint_url=aws.endpoint_url, region=aws.region, stage=aws.stage, database_url=servers.postgres.url
-    ).provision()
-    if ours and moto_server.take_snapshot(aws.endpoint_url, name):
-        _PROVISIONED[name] = copy.deepcopy(outputs)
-    return outputs
+    """Every resource of the reference model, in this test's fresh AWS state (restored from a snapshot after the
+    first time: server_support.provision)."""
+    return provision(servers, aws.stage)
 
 
 @pytest.fixture
@@ -231,23 +170,6 @@ async def serve_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
 
     For tests where one service calls another over HTTP, as they do on EKS.
     """
-    running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
-
-    async def start(app: Any) -> str:
-        # Bound here and handed over: no other process can take the port between a pick and uvicorn's bind.
-        sock = backends.listen("127.0.0.1", 0)
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if task.done():
-                task.result()  # raises why it could not start
-                raise RuntimeError("uvicorn stopped before it started")
-            await asyncio.sleep(0.01)
-        running.append((server, task))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, task in reversed(running):
-        server.should_exit = True
-        await task
+    uvicorns = Uvicorns()
+    yield uvicorns.start
+    await uvicorns.stop()

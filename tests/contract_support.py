@@ -8,7 +8,6 @@ are real users of the emulator's pool, so requests through the gateway carry rea
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,14 +15,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-import psycopg
 import pytest
-import uvicorn
 from gateway_support import Pool, gateway_settings, sign_in
+from server_support import Uvicorns, key_prefix, new_database, provision, use_emulator
 
 from localcloud import backends, health
-from localcloud.provision import Provisioner
 from localcloud.provision import database_secret as database_secret_value
 from services.cart.app import create_app as create_cart
 from services.catalog.app import create_app as create_catalog
@@ -71,44 +67,17 @@ class Stack:
         return {"Authorization": f"Bearer {self.token(who, groups)}"}
 
 
-def _database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    admin = health.libpq_url(admin_url)
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"create database {name}")
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {name} with (force)")
-
-    base, _, query = admin.partition("?")
-    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else ""), drop
-
-
 @asynccontextmanager
 async def shop(servers: Any) -> AsyncIterator[Stack]:
     """The ten services and the gateway, each under uvicorn on a port of its own, until the block ends."""
     url = servers.aws.url.rstrip("/")
-    prefix = f"test:{uuid.uuid4().hex[:12]}:"
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_REGION": servers.region,
-            "AWS_DEFAULT_REGION": servers.region,
-            "AWS_ACCESS_KEY_ID": health.EMULATOR_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": health.EMULATOR_CREDENTIALS["aws_secret_access_key"],
-        }.items():
-            env.setenv(name, value)
-        env.delenv("AWS_SESSION_TOKEN", raising=False)
-        env.delenv("AWS_PROFILE", raising=False)
-        stage = f"t{uuid.uuid4().hex[:8]}" if servers.aws.kind == "external" else "test"
-        if servers.aws.kind != "external":
-            httpx.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
-        env.setenv("SHOP_STAGE", stage)
-        cloud = Provisioner(
-            endpoint_url=url, region=servers.region, stage=stage, database_url=servers.postgres.url
-        ).provision()
-        pg_url, drop = _database(servers.postgres.url)
+    with (
+        pytest.MonkeyPatch.context() as env,
+        new_database(servers.postgres.url) as pg_url,
+        key_prefix(servers.valkey.url) as prefix,
+    ):
+        stage = use_emulator(servers, env)
+        cloud = provision(servers, stage)
         aws = health.aws_client("secretsmanager", endpoint_url=url, region=servers.region)
         aws.put_secret_value(SecretId=cloud.secrets["database"], SecretString=json.dumps(database_secret_value(pg_url)))
         pool = Pool(cloud.user_pool_id, cloud.user_pool_clients["web"], servers.region, url)
@@ -137,30 +106,15 @@ async def shop(servers: Any) -> AsyncIterator[Stack]:
             "recommendations": create_recommendations(RecommendationsSettings(consumer_wait_s=1)),
             "gateway": create_gateway(gateway_settings(pool, servers.valkey.url, prefix)),
         }
-        running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
-
-        async def serve(app: Any, sock: Any = None) -> str:
-            sock = sock or backends.listen("127.0.0.1", 0)
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", log_level="warning", lifespan="on"))
-            task = asyncio.create_task(server.serve(sockets=[sock]))
-            running.append((server, task))
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("a server stopped before it started")
-                await asyncio.sleep(0.01)
-            return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
+        uvicorns = Uvicorns()
         try:
             for name, app in apps.items():
-                await serve(app, sockets[name])
+                await uvicorns.start(app, sockets[name])
             idp = health.aws_client("cognito-idp", endpoint_url=url, region=servers.region)
-            stack = Stack({n: u for n, u in urls.items() if n != "gateway"}, urls["gateway"], pool, idp, stage, serve)
+            stack = Stack(
+                {n: u for n, u in urls.items() if n != "gateway"}, urls["gateway"], pool, idp, stage, uvicorns.start
+            )
             stack.apps = apps
             yield stack
         finally:
-            for server, _ in reversed(running):
-                server.should_exit = True
-            for _, task in reversed(running):
-                await task
-            drop()
+            await uvicorns.stop()
