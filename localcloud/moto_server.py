@@ -43,9 +43,13 @@ def make_writes_atomic() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     make_writes_atomic()
-    from moto.server import main as moto_main
+    import moto.server
 
-    moto_main(argv)
+    from localcloud.moto_snapshot import with_snapshot_routes
+
+    # The seed cache's routes (localcloud/moto_snapshot.py), answered before moto's own.
+    moto.server.DomainDispatcherApplication = with_snapshot_routes(moto.server.DomainDispatcherApplication)
+    moto.server.main(argv)
 
 
 if __name__ == "__main__":
