@@ -2,13 +2,14 @@
 
 Each start runs the stack as ``nox -s up`` does (its own stage ``benchup``, a free port), reads the
 console's part lines (``postgres up 0.48 s``...) until ``ready:``, then takes the CPU-seconds of the
-whole process tree (user + system, every process the supervisor started, exited ones included) and
-stops it (SIGTERM, which the supervisor treats as Ctrl-C). A "warm" start has the virtual environment installed and the seed cache
-filled: the bench primes the cache with one start it does not count when the cache misses
-(``--no-prime`` counts that one too). It prints min / median / max per part, the CPU-seconds and
+whole process tree (user + system of every process the supervisor started, exited ones included, by
+process) and stops it (SIGTERM, which the supervisor treats as Ctrl-C). A "warm" start has the
+virtual environment installed and the seed cache filled: when the cache misses, the bench first
+fills it with one start it does not count (``--no-prime`` counts that one too; ``SHOP_SEED_CACHE=off``
+measures starts that seed every time). It prints min / median / max per part, the CPU-seconds and
 the load average around each start (the machine is shared: a load above the core count means the
-wall-clock figures are mostly other people's work), writes ``artifacts/bench/up.json`` and a plot
-``artifacts/bench/up.png``.
+wall-clock figures are mostly other people's work), and writes ``artifacts/bench/up.json`` and a
+plot ``artifacts/bench/up.png``.
 """
 
 from __future__ import annotations
@@ -49,16 +50,31 @@ def parts_of(lines: list[str]) -> dict[str, float]:
     return parts
 
 
-def tree_cpu_s(root: psutil.Process) -> float:
-    """User + system CPU-seconds of ``root`` and every descendant, including reaped children's."""
-    total = 0.0
+# Which process is which, by its command line; the supervisor's reaped children (seeds, initdb, pg_dump) count
+# under "supervisor + seeds".
+GROUPS = (
+    ("services", "uvicorn services."),
+    ("frontdoor", "localcloud.frontdoor"),
+    ("moto", "localcloud.moto_server"),
+    ("postgres", "pginstall/bin/postgres"),
+    ("valkey", "valkey-server"),
+)
+
+
+def tree_cpu_s(root: psutil.Process) -> dict[str, float]:
+    """User + system CPU-seconds of ``root`` and every descendant (reaped children's included), by group."""
+    groups: dict[str, float] = {}
     for proc in [root, *root.children(recursive=True)]:
         try:
             times = proc.cpu_times()
+            command = " ".join(proc.cmdline())
         except psutil.Error:
             continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+        group = "supervisor + seeds" if proc.pid == root.pid else "other"
+        group = next((name for name, mark in GROUPS if mark in command), group)
+        spent = times.user + times.system + times.children_user + times.children_system
+        groups[group] = round(groups.get(group, 0.0) + spent, 2)
+    return groups
 
 
 def one_start(env: dict[str, str]) -> dict[str, Any]:
@@ -67,7 +83,7 @@ def one_start(env: dict[str, str]) -> dict[str, Any]:
     argv = [sys.executable, "-m", "localcloud", "up", "--port", "0"]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
-    cpu = None
+    cpu: dict[str, float] | None = None
     deadline = time.monotonic() + READY_TIMEOUT_S
     try:
         assert proc.stdout is not None
@@ -91,7 +107,8 @@ def one_start(env: dict[str, str]) -> dict[str, Any]:
         raise SystemExit(f"the stack did not get ready (exit code {proc.returncode}); its output is above")
     return {
         "parts": parts_of(lines),
-        "cpu_s": round(cpu, 2),
+        "cpu_s": round(sum(cpu.values()), 2),
+        "cpu_s_by_process": cpu,
         "seed_cache": "restored" if any("kept from an earlier run" in line for line in lines) else "seeded",
         "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     }
@@ -147,6 +164,9 @@ def table(report: dict[str, Any]) -> str:
     for name, row in report["summary"].items():
         label = "CPU-seconds" if name == "cpu_s" else name
         lines.append(f"{label:<12} {row['min']:>8.2f} {row['median']:>9.2f} {row['max']:>8.2f}")
+    groups = dict.fromkeys(g for s in starts for g in s["cpu_s_by_process"])
+    medians = {g: statistics.median(s["cpu_s_by_process"].get(g, 0.0) for s in starts) for g in groups}
+    lines.append("CPU-seconds by process (median): " + ", ".join(f"{g} {v:.1f}" for g, v in medians.items()))
     lines.append(f"load average around the starts: {min(loads):.1f} to {max(loads):.1f}")
     if max(loads) > (report["machine"]["cpus"] or 1):
         lines.append("warning: other work was running: wall-clock figures are inflated; compare CPU-seconds")
