@@ -11,7 +11,8 @@ code that writes them and the digest changes, so the seed runs again and a new e
 (entries are never updated in place, and an entry is used only if complete).
 
 It applies only when the stack starts from empty servers it owns (embedded PostgreSQL, Valkey and
-moto, the default): a database given by ``DATABASE_URL`` may hold anything, so there the seed runs.
+moto, the default): a database given by ``DATABASE_URL`` may hold anything, so there the seed runs, and a
+fresh Valkey holds no cached listing older than the restored rows (the seed's cache invalidation is not needed).
 ``SHOP_SEED_CACHE=off`` turns it off; ``SHOP_SEED_CACHE=<dir>`` moves it (default
 ``$XDG_CACHE_HOME/cloudshop/seed-cache``, else ``~/.cache/cloudshop/seed-cache``).
 """
