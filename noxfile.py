@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -40,9 +41,14 @@ def up(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run every lane: unit, integration (real servers), e2e (whole stack, browser); -- tests/integration runs one."""
+    """Run every lane: unit, integration (real servers), e2e (whole stack, browser); -- tests/integration runs one.
+
+    The tests run on one worker per core (SHOP_TEST_WORKERS=N to choose, 0 for none), each with its own servers;
+    the e2e lane's whole stacks stay on one worker (tests/e2e/conftest.py).
+    """
     _install(session, "local", "cfn", "bench", "test")
-    session.run("pytest", *session.posargs)
+    workers = os.environ.get("SHOP_TEST_WORKERS", "logical")
+    session.run("pytest", "-n", workers, "--dist", "loadgroup", *session.posargs)
 
 
 @nox.session
@@ -160,3 +166,10 @@ def analytics(session: nox.Session) -> None:
     """Run Athena's named queries locally (DuckDB over the lake), print the funnel and orders, write the dashboard."""
     _install(session, "local", "bench")
     session.run("python", "-m", "localcloud.analytics", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def alarms(session: nox.Session) -> None:
+    """Show the local alarms' states and history (a table) and draw the metrics dashboard of the running stack."""
+    _install(session, "local", "bench")
+    session.run("python", "-m", "localcloud.observability", *session.posargs)

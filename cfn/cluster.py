@@ -147,6 +147,8 @@ def add_addons(t: Template, cluster: eks.Cluster, nodes: list[eks.Nodegroup]) ->
             props["PodIdentityAssociations"] = [
                 eks.PodIdentityAssociationProperty(RoleArn=GetAtt(role, "Arn"), ServiceAccount=account)
             ]
+        if addon == "vpc-cni":  # the CNI enforces the NetworkPolicies of cfn/k8s.py only when this is on
+            props["ConfigurationValues"] = '{"enableNetworkPolicy": "true"}'
         resource = eks.Addon(
             logical_id("addon", addon),
             DependsOn=[n.title for n in nodes]

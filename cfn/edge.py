@@ -36,7 +36,7 @@ CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # the hosted zone id of every CloudFront ali
 CACHING_OPTIMIZED = edge_model.CACHING_OPTIMIZED.id
 CACHING_DISABLED = edge_model.CACHING_DISABLED.id
 ALL_VIEWER_EXCEPT_HOST = edge_model.ALL_VIEWER_EXCEPT_HOST
-SECURITY_HEADERS = edge_model.SECURITY_HEADERS.id
+RESPONSE_HEADERS = "SecurityHeaders"  # our response headers policy (reference/edge.py SECURITY_HEADERS)
 REALTIME_FIELDS = edge_model.REALTIME_LOG_FIELDS  # the local edge writes the same fields, in the same order
 SPA_FUNCTION = "SpaRoutes"
 # The single-page app's routes (paths whose last segment has no file extension) are served
@@ -124,13 +124,53 @@ def add_origin_buckets(t: Template) -> None:
     t.add_resource(explain(oac, "CF --> S3FE", "CF --> S3MEDIA"))
 
 
+def security_headers(policy: edge_model.ResponseHeadersPolicy) -> dict[str, object]:
+    """The policy's headers as CloudFront's config: its security headers where it has a field, custom ones else."""
+    headers = dict(policy.headers)
+    override = policy.override
+    hsts = dict(
+        part.strip().partition("=")[::2] for part in headers.pop("strict-transport-security").lower().split(";")
+    )
+    security = cloudfront.SecurityHeadersConfig(
+        ContentSecurityPolicy=cloudfront.ContentSecurityPolicy(
+            ContentSecurityPolicy=headers.pop("content-security-policy"), Override=override
+        ),
+        ContentTypeOptions=cloudfront.ContentTypeOptions(Override=override),
+        FrameOptions=cloudfront.FrameOptions(FrameOption=headers.pop("x-frame-options"), Override=override),
+        ReferrerPolicy=cloudfront.ReferrerPolicy(ReferrerPolicy=headers.pop("referrer-policy"), Override=override),
+        StrictTransportSecurity=cloudfront.StrictTransportSecurity(
+            AccessControlMaxAgeSec=int(hsts["max-age"]),
+            IncludeSubdomains="includesubdomains" in hsts,
+            Preload="preload" in hsts,
+            Override=override,
+        ),
+        XSSProtection=cloudfront.XSSProtection(Protection=headers.pop("x-xss-protection") != "0", Override=override),
+    )
+    assert headers.pop("x-content-type-options") == "nosniff", "CloudFront's ContentTypeOptions sends nosniff only"
+    custom = [cloudfront.CustomHeader(Header=k, Value=v, Override=override) for k, v in sorted(headers.items())]
+    return {"SecurityHeadersConfig": security, "CustomHeadersConfig": cloudfront.CustomHeadersConfig(Items=custom)}
+
+
+def add_response_headers(t: Template) -> None:
+    """CF: the CSP and the other security headers on every answer, from reference/edge.py (issue 22)."""
+    policy = edge_model.SECURITY_HEADERS
+    config = cloudfront.ResponseHeadersPolicyConfig(
+        Name=Sub(f"shop-${{Stage}}-{policy.name.removeprefix('shop-')}"),
+        Comment="strict CSP, HSTS, nosniff, no framing, COOP, Permissions-Policy (reference/edge.py)",
+        **security_headers(policy),
+    )
+    t.add_resource(
+        explain(cloudfront.ResponseHeadersPolicy(RESPONSE_HEADERS, ResponseHeadersPolicyConfig=config), "CF")
+    )
+
+
 def behavior(origin: str, path: str | None, *, api: bool = False) -> dict[str, object]:
     props: dict[str, object] = {
         "TargetOriginId": origin,
         "ViewerProtocolPolicy": "redirect-to-https",
         "Compress": True,
         "CachePolicyId": CACHING_DISABLED if api else CACHING_OPTIMIZED,
-        "ResponseHeadersPolicyId": SECURITY_HEADERS,
+        "ResponseHeadersPolicyId": Ref(RESPONSE_HEADERS),
         "RealtimeLogConfigArn": Ref("RealtimeLogs"),
     }
     if api:
@@ -308,5 +348,6 @@ def build() -> Template:
     add_web_acl(t, MODEL_WEB_ACL)
     waive_log_group(t.resources["WafLogs"])  # the web ACL's log group (cfn/waf.py): imported key, short retention
     add_realtime_logs(t)
+    add_response_headers(t)
     add_dns(t, add_distribution(t))
     return t

@@ -4,7 +4,8 @@ Per service: a ServiceAccount (bound to its IAM role by the cluster layer's pod 
 association), a Deployment spread over the AZs, a PodDisruptionBudget, a HorizontalPodAutoscaler
 and a Service; queue consumers get a ``<service>-worker`` Deployment and topic publishers an
 outbox ``<service>-relay`` one (the diagram's EVT). The gateway gets the Ingress the AWS Load
-Balancer Controller turns into the ALB. ``python -m cfn.k8s`` writes ``build/k8s/<stage>/``.
+Balancer Controller turns into the ALB. NetworkPolicies deny everything in the namespace but the
+calls of reference.access (``network_policies``). ``python -m cfn.k8s`` writes ``build/k8s/<stage>/``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import Any
 
 import yaml
 
+from cfn.cache_search import CACHE_PORT
 from cfn.cluster import NAMESPACE
+from cfn.data import POSTGRES_PORT
+from cfn.network import AZS, TIERS, subnet_cidrs
 from reference import RESOURCES, SERVICES, physical_name
-from reference.access import Grant, calls, grants_of
+from reference.access import Grant, Verb, calls, grants_of, service_calls
 from reference.model import Service
 
 PORT = 8080
@@ -254,7 +258,101 @@ def manifests(v: Values = Values()) -> dict[str, list[dict[str, Any]]]:
     files = {"00-namespace.yaml": [namespace], "10-ingress.yaml": [ingress(v)]}
     for svc in SERVICES:
         files[f"20-{svc.name}.yaml"] = service_manifests(svc, v)
+    files["30-network-policies.yaml"] = network_policies()
     return files
+
+
+# ------------------------------------------------------------------ network policies (issue 12)
+
+DNS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+# The EKS Pod Identity agent answers on the node's link-local address: every pod's AWS credentials come from it.
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+HTTPS = 443
+
+
+def tier_cidrs(tier: str) -> list[str]:
+    """The literal CIDRs of one subnet tier (cfn/network.py carves them in order: tier by tier, AZ by AZ)."""
+    i = TIERS.index(tier)
+    return subnet_cidrs()[i * AZS : (i + 1) * AZS]
+
+
+def pods_of(svc: Service) -> dict[str, Any]:
+    """A selector for every pod of a service: its API pods and its worker and relay pods."""
+    names = [svc.name, *(name for name, _ in workers(svc))]
+    return {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": names}]}
+
+
+def tcp(*ports: int | str) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def policy(name: str, selector: dict[str, Any], why: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta(name, annotations={"shop/why": why}),
+        "spec": {"podSelector": selector, **spec},
+    }
+
+
+def ingress_policy(svc: Service) -> dict[str, Any]:
+    """Who may open a connection to the service's API pods: its callers (the gateway: the ALB's subnets)."""
+    if svc.node == "API":  # ALB --> IN --> API: target type ip, so the ALB's nodes in the public subnets connect
+        sources = [{"ipBlock": {"cidr": c}} for c in tier_cidrs("public")]
+        why = "ALB --> IN --> API: the load balancer's nodes in the public subnets (target type ip)"
+    else:
+        mine = [c for c in service_calls() if c.callee == svc.name]
+        callers = sorted({c.caller for c in mine})
+        sources = [{"podSelector": pods_of(next(s for s in SERVICES if s.name == c))} for c in callers]
+        why = "; ".join(f"{c.caller} ({c.routes} routes: {c.because})" for c in mine) or "no caller"
+    rules = [{"from": sources, "ports": tcp("http")}] if sources else []
+    return policy(f"{svc.name}-ingress", {"matchLabels": labels(svc.name)}, why, policyTypes=["Ingress"], ingress=rules)
+
+
+def egress_policy(svc: Service) -> dict[str, Any]:
+    """Where the service's pods may connect: the services it calls, its database and cache, AWS over HTTPS."""
+    callees = sorted({c.callee for c in service_calls() if c.caller == svc.name})
+    rules = [{"to": [{"podSelector": {"matchLabels": labels(callee)}}], "ports": tcp("http")} for callee in callees]
+    verbs = {g.verb for g in grants_of(svc.name)}
+    data = [{"ipBlock": {"cidr": c}} for c in tier_cidrs("data")]
+    if Verb.CONNECT_DATABASE in verbs:
+        rules.append({"to": data, "ports": tcp(POSTGRES_PORT)})
+    if Verb.CONNECT_CACHE in verbs:
+        rules.append({"to": data, "ports": tcp(CACHE_PORT)})
+    # AWS APIs: interface endpoints in the private subnets, S3 and DynamoDB through gateway endpoints (public
+    # addresses a policy cannot list), Cognito's JWKS through the NAT; OpenSearch in the data subnets.
+    rules.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": tcp(HTTPS)})
+    why = "calls " + (", ".join(callees) or "no service") + "; " + ", ".join(sorted(verbs))
+    return policy(f"{svc.name}-egress", pods_of(svc), why, policyTypes=["Egress"], egress=rules)
+
+
+def network_policies() -> list[dict[str, Any]]:
+    """Default deny in the namespace, then each service's callers in and its own calls, data stores and AWS out."""
+    everyone: dict[str, Any] = {}
+    docs = [
+        policy(
+            "default-deny",
+            everyone,
+            "nothing in or out unless a policy below says so",
+            policyTypes=["Ingress", "Egress"],
+        ),
+        policy(
+            "dns-and-credentials",
+            everyone,
+            "every pod resolves names (CoreDNS) and gets AWS credentials (EKS Pod Identity agent)",
+            policyTypes=["Egress"],
+            egress=[
+                {"to": [DNS], "ports": [{"protocol": "UDP", "port": 53}, *tcp(53)]},
+                {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": tcp(80)},
+            ],
+        ),
+    ]
+    for svc in SERVICES:
+        docs += [ingress_policy(svc), egress_policy(svc)]
+    return docs
 
 
 class _NoAliases(yaml.SafeDumper):

@@ -14,8 +14,8 @@ from troposphere import Ref, Sub, Template, cloudwatch, logs, sns, xray
 from cfn.common import add_size, explain, export, imported, logical_id, name, new_template, tags, waive_log_group
 from cfn.messaging import dlq_export
 from cfn.security import kms_export
-from reference import RESOURCES
-from reference.observability import ALARMS, SAMPLING_RULES, AlarmRule, SamplingRule, Watched
+from reference import RESOURCES, SERVICES
+from reference.observability import ALARMS, GRAPHS, SAMPLING_RULES, AlarmRule, Graph, SamplingRule, Watched
 
 LAYER = "observability"
 KEY = kms_export("main")
@@ -36,15 +36,18 @@ def add_log_groups(t: Template) -> None:
         t.add_resource(explain(waive_log_group(resource), "CW", "EKS --> CW"))
 
 
-def watched(rule: AlarmRule) -> list[tuple[str, list[cloudwatch.MetricDimension], str]]:
-    """(name suffix, dimensions, model reference) for each resource the rule watches."""
+def watched(rule: AlarmRule | Graph) -> list[tuple[str, list[cloudwatch.MetricDimension], str]]:
+    """(name suffix, dimensions, model reference) for each resource the rule watches ("" for the shop as a whole)."""
     d = cloudwatch.MetricDimension
+    fixed = [d(Name=k, Value=v) for k, v in rule.dimensions]
     match rule.watched:
         case Watched.DLQ:
             return [
                 (q.name, [d(Name="QueueName", Value=imported(dlq_export(q.name)))], f"queue:{q.name}")
                 for q in RESOURCES.queues
             ]
+        case Watched.QUEUE:
+            return [(q.name, [d(Name="QueueName", Value=name(q.name))], f"queue:{q.name}") for q in RESOURCES.queues]
         case Watched.TABLE:
             return [
                 (tb.name, [d(Name="TableName", Value=name(tb.name))], f"table:{tb.name}") for tb in RESOURCES.tables
@@ -56,7 +59,16 @@ def watched(rule: AlarmRule) -> list[tuple[str, list[cloudwatch.MetricDimension]
         case Watched.CDN:
             dims = [d(Name="DistributionId", Value=imported("distribution-id")), d(Name="Region", Value="Global")]
             return [("cdn", dims, "CF --> CW")]
+        case Watched.SERVICE:
+            return [(sv.name, [d(Name="Service", Value=sv.name), *fixed], f"service:{sv.name}") for sv in SERVICES]
+        case Watched.SHOP:
+            return [("", fixed, "EKS --> CW")]
     raise ValueError(rule.watched)
+
+
+def alarm_name(rule: AlarmRule, suffix: str) -> str:
+    """The alarm's logical name (``shop-<stage>-`` in front makes it physical): the rule's, with the resource's."""
+    return f"{rule.name}-{suffix}" if suffix else rule.name
 
 
 def add_alarms(t: Template) -> list[cloudwatch.Alarm]:
@@ -71,16 +83,17 @@ def add_alarms(t: Template) -> list[cloudwatch.Alarm]:
         for suffix, dimensions, ref in watched(rule):
             alarm = cloudwatch.Alarm(
                 logical_id("alarm", rule.name, suffix),
-                AlarmName=name(f"{rule.name}-{suffix}"),
+                AlarmName=name(alarm_name(rule, suffix)),
                 AlarmDescription=rule.summary,
                 Namespace=rule.namespace,
                 MetricName=rule.metric,
                 Dimensions=dimensions,
                 Period=rule.period_s,
                 EvaluationPeriods=rule.evaluation_periods,
+                DatapointsToAlarm=rule.m_of_n[0],
                 ComparisonOperator=rule.comparison,
                 Threshold=rule.threshold,
-                TreatMissingData="notBreaching",
+                TreatMissingData=str(rule.missing),
                 AlarmActions=[Ref(topic)],
                 OKActions=[Ref(topic)],
                 **statistic,
@@ -90,15 +103,16 @@ def add_alarms(t: Template) -> list[cloudwatch.Alarm]:
 
 
 def add_dashboard(t: Template, alarms: list[cloudwatch.Alarm]) -> None:
-    """One alarm-status widget per alarm rule, in the order of reference/observability.py."""
-    widgets = []
+    """The graphs of reference/observability.py GRAPHS, then one alarm-status widget per alarm rule, in order."""
+    widgets = [graph_widget(graph, i) for i, graph in enumerate(GRAPHS)]
+    top = ((len(GRAPHS) + 1) // 2) * 6
     for i, rule in enumerate(ALARMS):
         arns = [f"${{{a.title}.Arn}}" for a in alarms if a.title.startswith(logical_id("alarm", rule.name))]
         widgets.append(
             {
                 "type": "alarm",
                 "x": (i % 2) * 12,
-                "y": (i // 2) * 4,
+                "y": top + (i // 2) * 4,
                 "width": 12,
                 "height": 4,
                 "properties": {"title": rule.summary or rule.name, "alarms": arns},
@@ -106,6 +120,43 @@ def add_dashboard(t: Template, alarms: list[cloudwatch.Alarm]) -> None:
         )
     body = Sub(json.dumps({"widgets": widgets}, sort_keys=True))
     t.add_resource(explain(cloudwatch.Dashboard("Dashboard", DashboardName=name("overview"), DashboardBody=body), "CW"))
+
+
+def graph_widget(graph: Graph, i: int) -> dict[str, object]:
+    """A CloudWatch metric widget: one line per resource the graph watches, its statistic per period."""
+    lines = []
+    if graph.watched is Watched.DLQ:  # an import cannot sit inside the body's Fn::Sub: name it as messaging does
+        resources = [(q.name, [("QueueName", name(q.dlq_name))]) for q in RESOURCES.queues]
+    else:
+        resources = [(suffix, [(d.Name, d.Value) for d in dims]) for suffix, dims, _ in watched(graph)]
+    for suffix, dimensions in resources:
+        dims = [x for key, value in dimensions for x in (key, _sub_value(value))]
+        lines.append([graph.namespace, graph.metric, *dims, {"label": suffix or graph.metric}])
+    return {
+        "type": "metric",
+        "x": (i % 2) * 12,
+        "y": (i // 2) * 6,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": graph.title,
+            "metrics": lines,
+            "stat": graph.statistic,
+            "period": graph.period_s,
+            "region": "${AWS::Region}",
+            "view": "timeSeries",
+            "yAxis": {"left": {"label": graph.unit, "showUnits": False}},
+        },
+    }
+
+
+def _sub_value(value: object) -> str:
+    """A dimension value as text inside the dashboard's Fn::Sub body (``shop-${Stage}-<queue>``)."""
+    if isinstance(value, Sub):
+        return value.to_dict()["Fn::Sub"]
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"no dashboard form for {value!r}")
 
 
 def add_sampling_rule(t: Template, rule: SamplingRule) -> None:

@@ -49,6 +49,7 @@ FREE: dict[str, str] = {
     "AWS::EKS::Addon": "free (what the CloudWatch add-on ingests is in the log groups' lines)",
     "AWS::EKS::PodIdentityAssociation": "free",
     "AWS::CloudFront::OriginAccessControl": "free",
+    "AWS::CloudFront::ResponseHeadersPolicy": "free (a policy; the headers ride on requests already priced)",
     "AWS::WAFv2::IPSet": "free",
     "AWS::WAFv2::RegexPatternSet": "free (the rules that use a set are billed as rules of the web ACL)",
     "AWS::WAFv2::LoggingConfiguration": "billed as the WafLogs log group's vended logs",

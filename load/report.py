@@ -28,6 +28,11 @@ TEMPLATES = jinja2.Environment(
 
 def write(out: Path, result: dict[str, Any]) -> Path:
     """``out/report.html`` with its plots beside it as PNG; also ``out/result.json``."""
+    stage = (result.get("args") or {}).get("stage")
+    if stage and "observability" not in result:  # the local CloudWatch dashboard of the run's stack, linked
+        from localcloud.observability.dashboard import for_load_run
+
+        result["observability"] = for_load_run(stage, out)
     (out / "result.json").write_text(json.dumps(result, indent=2, default=str))
     history = _rows(out / "stats_stats_history.csv")
     plots = {

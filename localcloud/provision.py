@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from localcloud.health import aws_client
+from localcloud.observability import alarms
+from localcloud.observability.settings import ObservabilitySettings
 from reference import RESOURCES, physical_name
 from reference.analytics import DATABASE as LAKE_DATABASE
 from reference.analytics import PARTITION_KEYS, LakeTable, storage, table_parameters
@@ -48,6 +50,8 @@ class Outputs:
     streams: dict[str, str] = field(default_factory=dict)  # -> stream ARN
     delivery_streams: dict[str, str] = field(default_factory=dict)  # -> delivery stream name
     glue_tables: dict[str, str] = field(default_factory=dict)  # -> "<database>.<table>"
+    alarm_topic: str = ""  # the alarms' SNS topic ARN
+    alarms: list[str] = field(default_factory=list)  # alarm names (reference/observability.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -118,6 +122,10 @@ class Provisioner:
         for sender in res.email_senders:
             self.client("ses").verify_email_identity(EmailAddress=sender.address)
         progress(f"ses: {len(res.email_senders)} sender identity")
+        out.alarm_topic, out.alarms = alarms.provision(
+            self.client("cloudwatch"), self.client("sns"), self.stage, ObservabilitySettings().alarm_period_s
+        )
+        progress(f"cloudwatch: {len(out.alarms)} alarms (reference/observability.py) to {out.alarm_topic}")
         return out
 
     # ----------------------------------------------------------------- KMS

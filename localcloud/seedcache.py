@@ -2,7 +2,7 @@
 
 The catalog seed writes the same 1,200 products and 1,200 images on every start, and moto keeps no
 state. After a seed has run on empty servers, its rows (``pg_dump --data-only`` of its schema) and
-its objects (a tar of its key prefix, taken inside moto: ``localcloud/moto_snapshot.py``) are saved
+its objects (a tar of its key prefix, taken inside moto: ``localcloud/moto_objects.py``) are saved
 under a **digest of everything that decides what the seed writes**: the bytes of its sources (the
 seed, its data, the service's migrations and adapters: the whole service package) and of the
 migration runner, the PostgreSQL and moto versions, and this module's format. The next start on

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 import localcloud
-from localcloud import backends, fleet, health, seedcache, state
+from localcloud import backends, fleet, health, observability, seedcache, state
 from localcloud.analytics import firehose
 from localcloud.backends import Endpoint
 from localcloud.processes import Child, StartError, spawn, wait_until
@@ -140,6 +140,8 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     workers: list[Child] = []
     if settings.aws_mode is AwsMode.EMULATOR:  # moto's Firehose moves no record from a Kinesis stream: ours does
         workers.append(firehose.start(env, log_dir))
+        stack.callback(workers[-1].stop)
+        workers.append(observability.start(env, log_dir))  # EMF agent, AWS/SQS metrics, alarm evaluator
         stack.callback(workers[-1].stop)
     if services:
         with console.timed("services") as detail:

@@ -106,9 +106,49 @@ def grants_of(service: str, all_grants: tuple[Grant, ...] | None = None) -> tupl
     return tuple(g for g in (all_grants or grants()) if g.service == service)
 
 
-def calls(arch: Architecture = ARCHITECTURE, services: tuple[Service, ...] = SERVICES) -> tuple[tuple[str, str], ...]:
-    """(caller, callee) service pairs: the service-to-service arrows (API --> CATALOG, ...)."""
+class Routes(StrEnum):
+    """Which of a callee's routes a call uses: the public ones (also behind the gateway) or ``/internal/...``."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """``caller`` calls ``callee``'s ``routes`` over HTTP, ``because`` of an arrow or a documented saga step."""
+
+    caller: str
+    callee: str
+    routes: Routes
+    because: str
+
+
+# Service-to-service calls the diagram does not draw: it shows the BFF's arrows only, while the checkout
+# saga (docs/commerce-core.md) calls five services' /internal routes and the cart prices its lines from the
+# catalog's public product route. tests/unit/test_k8s_network_policy.py checks this table against the
+# clients each service's app.py opens, so a new call cannot be added in code alone.
+SAGA_CALLS = (
+    Call("checkout", "profile", Routes.INTERNAL, "the shopper's e-mail and default address"),
+    Call("checkout", "cart", Routes.INTERNAL, "read the cart, remove the bought lines"),
+    Call("checkout", "catalog", Routes.INTERNAL, "reserve, commit, release stock"),
+    Call("checkout", "order", Routes.INTERNAL, "create, confirm, cancel the order"),
+    Call("checkout", "payment", Routes.INTERNAL, "authorize, capture, void the payment"),
+    Call("cart", "catalog", Routes.PUBLIC, "price and stock of a line"),
+)
+
+
+def service_calls(arch: Architecture = ARCHITECTURE, services: tuple[Service, ...] = SERVICES) -> tuple[Call, ...]:
+    """Every service-to-service call: the diagram's arrows (public routes, through the BFF) and SAGA_CALLS."""
     by_node = {s.node: s.name for s in services}
-    return tuple(
-        (by_node[e.source], by_node[e.target]) for e in arch.edges if e.source in by_node and e.target in by_node
+    drawn = tuple(
+        Call(by_node[e.source], by_node[e.target], Routes.PUBLIC, arrow(e.source, e.target))
+        for e in arch.edges
+        if e.source in by_node and e.target in by_node
     )
+    names = set(by_node.values())
+    return drawn + tuple(c for c in SAGA_CALLS if c.caller in names and c.callee in names)
+
+
+def calls(arch: Architecture = ARCHITECTURE, services: tuple[Service, ...] = SERVICES) -> tuple[tuple[str, str], ...]:
+    """(caller, callee) service pairs: the service-to-service arrows (API --> CATALOG, ...) and the saga's calls."""
+    return tuple(dict.fromkeys((c.caller, c.callee) for c in service_calls(arch, services)))

@@ -1,9 +1,11 @@
 """The CloudFront distribution as data: behaviours, cache policies, the response headers policy, real-time log fields.
 
 cfn/edge.py renders it to AWS::CloudFront::Distribution; the local edge (localcloud/edge/) serves by it.
-The policies are AWS managed ones: their ids are the same in every account and their settings are
-published in the CloudFront Developer Guide ("Use managed cache policies", "Use managed response
-headers policies"); the values below restate those pages so the local edge can apply them.
+The cache and origin request policies are AWS managed ones: their ids are the same in every account and
+their settings are published in the CloudFront Developer Guide ("Use managed cache policies"); the values
+below restate those pages so the local edge can apply them. The response headers policy is our own
+(issue 22): the managed SecurityHeadersPolicy sends no Content-Security-Policy, so SECURITY_HEADERS is
+rendered as an AWS::CloudFront::ResponseHeadersPolicy and sent, header for header, by the local edge.
 """
 
 from __future__ import annotations
@@ -31,10 +33,15 @@ class CachePolicy:
 
 @dataclass(frozen=True, slots=True)
 class ResponseHeadersPolicy:
+    """Headers the edge adds to every answer of a behaviour; ``id`` is empty for a policy the stack creates."""
+
     id: str
     name: str
     headers: tuple[tuple[str, str], ...]
     override: bool = False  # False: a header the origin sent wins
+
+    def header(self, name: str) -> str:
+        return dict(self.headers)[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +61,51 @@ CACHING_OPTIMIZED = CachePolicy(
 )
 CACHING_DISABLED = CachePolicy("4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "Managed-CachingDisabled", 0, 0, 0)
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # origin request policy
+# The Content-Security-Policy of every answer: the storefront is plain ES modules and one stylesheet
+# from its own origin (storefront/README.md), so nothing inline is allowed, nothing is framed, and
+# nothing leaves for another origin. An injected <script>, on* attribute or javascript: URL does not
+# run; a style attribute is not applied. The local edge adds its report-uri (docs/edge.md).
+CONTENT_SECURITY_POLICY = (
+    ("default-src", "'self'"),
+    ("script-src", "'self'"),
+    ("style-src", "'self'"),
+    ("img-src", "'self'"),  # product images are /media/... on the same origin
+    ("connect-src", "'self'"),  # /api/... only
+    ("font-src", "'self'"),
+    ("manifest-src", "'self'"),
+    ("object-src", "'none'"),
+    ("base-uri", "'self'"),
+    ("form-action", "'self'"),
+    ("frame-ancestors", "'none'"),
+)
+# Powerful features no page of the shop uses, off for it and anything it could embed.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
+
+
+def content_security_policy(report_uri: str | None = None) -> str:
+    """The CSP header value; ``report_uri`` adds where a browser posts each violation."""
+    directives = [f"{name} {value}" for name, value in CONTENT_SECURITY_POLICY]
+    if report_uri:
+        directives.append(f"report-uri {report_uri}")
+    return "; ".join(directives)
+
+
 SECURITY_HEADERS = ResponseHeadersPolicy(
-    "67f7725c-6f97-4210-82d7-5512b31e9d03",
-    "Managed-SecurityHeadersPolicy",
+    "",
+    "shop-security-headers",
     (
+        ("content-security-policy", content_security_policy()),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("permissions-policy", PERMISSIONS_POLICY),
         ("referrer-policy", "strict-origin-when-cross-origin"),
-        ("strict-transport-security", "max-age=31536000"),
+        ("strict-transport-security", "max-age=31536000; includeSubDomains"),
         ("x-content-type-options", "nosniff"),
-        ("x-frame-options", "SAMEORIGIN"),
-        ("x-xss-protection", "1; mode=block"),
+        ("x-frame-options", "DENY"),  # frame-ancestors 'none' for browsers without CSP level 2
+        ("x-xss-protection", "0"),  # the old XSS auditors are gone or harmful; the CSP does that job
     ),
+    override=True,  # the edge's word is final: an origin cannot loosen the policy
 )
 API_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE")
 MEDIA_PATH = "/media/*"

@@ -39,6 +39,13 @@ class Slo:
     def group_of(self, request_name: str) -> EndpointGroup | None:
         return next((g for g in self.groups if g.matches(request_name)), None)
 
+    def group(self, name: str) -> EndpointGroup:
+        """The group called ``name`` (KeyError if there is none): the alarms of reference/observability.py read it."""
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(name)
+
     def tightened(self, factor: float) -> Slo:
         """Every latency objective divided by ``factor`` (``nox -s load -- --tighten 1000`` must fail)."""
         groups = tuple(replace(g, p95_ms=g.p95_ms / factor, p99_ms=g.p99_ms / factor) for g in self.groups)

@@ -10,6 +10,7 @@ when the emulator is not ours to reset).
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import tempfile
 import uuid
@@ -25,7 +26,7 @@ import pytest
 import redis
 import uvicorn
 
-from localcloud import backends, containers, health
+from localcloud import backends, containers, health, moto_server
 from localcloud.backends import Endpoint
 from localcloud.provision import Outputs, Provisioner
 from localcloud.provision import database_secret as database_secret_value
@@ -184,12 +185,27 @@ def aws(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Aws:
     return Aws(url, servers.region, stage)
 
 
+_PROVISIONED: dict[str, Outputs] = {}  # snapshot name -> what provisioning returned when it was taken
+
+
 @pytest.fixture
 def provisioned(aws: Aws, servers: Servers) -> Outputs:
-    """Every resource of the reference model, provisioned into this test's fresh AWS state."""
-    return Provisioner(
+    """Every resource of the reference model, provisioned into this test's fresh AWS state.
+
+    The first test provisions for real (112 API calls) and the emulator snapshots the result; later tests
+    restore that snapshot, the same state in milliseconds (localcloud/moto_server.py). An emulator that is
+    not our launcher (a container, a given URL) is provisioned every time.
+    """
+    name = f"provisioned-{aws.stage}"
+    ours = servers.aws.kind == "embedded"
+    if ours and name in _PROVISIONED and moto_server.restore_snapshot(aws.endpoint_url, name):
+        return copy.deepcopy(_PROVISIONED[name])
+    outputs = Provisioner(
         endpoint_url=aws.endpoint_url, region=aws.region, stage=aws.stage, database_url=servers.postgres.url
     ).provision()
+    if ours and moto_server.take_snapshot(aws.endpoint_url, name):
+        _PROVISIONED[name] = copy.deepcopy(outputs)
+    return outputs
 
 
 @pytest.fixture

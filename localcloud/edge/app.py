@@ -3,7 +3,8 @@
 Every viewer request goes through the web ACL first (``waf``), then to the behaviour reference/edge.py
 picks for its path: ``/api/*`` to the API gateway (``proxy``), the rest to the buckets (``static``).
 Every answer carries the response headers policy and CloudFront's headers (``headers``) and leaves
-an access line (``exchange``, ``logs``); ``/healthz`` and ``/_edge/*`` are local-only (``local``).
+an access line (``exchange``, ``logs``); ``/healthz`` and ``/_edge/*`` are local-only (``local``; the CSP
+violation reports: ``csp``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import os
 
 from localcloud import health
-from localcloud.edge import logs, proxy, responses
+from localcloud.edge import csp, logs, proxy, responses
 from localcloud.edge.cache import EdgeCache
 from localcloud.edge.exchange import Exchange, Receive, Scope, Send, access_record
 from localcloud.edge.local import LocalRoutes
@@ -63,6 +64,7 @@ class FrontDoor:
         self.cache = EdgeCache(edge.cache_bytes)
         self.buckets = Buckets(self.cache)
         self.local = LocalRoutes(settings, self.services, self.metrics, self.cache)
+        self.csp_reports = csp.CspReports()
         gateway = self.services.get("gateway")
         self.api = ApiOrigin(gateway, edge.origin_timeout_s) if gateway else None
         self._tasks: list[asyncio.Task[None]] = []
@@ -118,6 +120,8 @@ class FrontDoor:
             path = scope["path"]
             if path == "/healthz":
                 await self.local.healthz(send)
+            elif path == csp.PATH:
+                await self.csp_reports(scope, receive, send)
             elif path.startswith("/_edge/"):
                 await self.local.edge(scope, receive, send)
             else:

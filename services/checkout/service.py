@@ -15,6 +15,7 @@ from services.checkout import domain
 from services.checkout.domain import TERMINAL, Checkout, StepFailed, past_pivot
 from services.checkout.ports import Checkouts, Profiles
 from services.checkout.saga import Saga
+from services.common import metrics
 from services.common.errors import Invalid, NotFound, Unavailable
 from services.common.identity import Caller
 
@@ -35,7 +36,9 @@ class CheckoutService:
         )  # fmt: skip
         co, created = await self.repo.start(co)
         if created:
-            return await self.saga.run(co), True
+            co = await self.saga.run(co)
+            metrics.checkout_outcome(co.status.value, co.failure_reason, co.total_minor, co.currency)
+            return co, True
         if co.request_hash != fingerprint:
             raise domain.KeyReused("this Idempotency-Key was used with a different body", field="Idempotency-Key")
         return await self._twin_outcome(co), False

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common import logs, problems
+from services.common import logs, metrics, problems
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
 from services.common.runtime import Parts, Runtime, run_checks, verdict
 from services.common.settings import ServiceSettings
@@ -45,6 +45,7 @@ def create_service_app(
     async def run(app: FastAPI) -> AsyncIterator[None]:
         async with Runtime(name, settings, app.state) as runtime:
             app.state.runtime = runtime
+            metrics.start(runtime)
             if parts is not None:
                 await parts(runtime)
             yield
@@ -67,6 +68,7 @@ def create_service_app(
         return JSONResponse({"status": status, "service": name, "checks": results}, status_code=code)
 
     app.add_middleware(BodyGuard, allowed_types=body_types)
+    app.add_middleware(metrics.RequestMetrics, service=name)
     app.add_middleware(RequestContext)
     return app
 

@@ -1,8 +1,10 @@
 """Who is calling: the gateway verifies the Cognito token and passes the identity in headers.
 
-Only the gateway is reachable from outside (the ingress routes to it alone, and on EKS a
-network policy admits only it to the other services); it strips these headers from every
-incoming request before setting them, so a client cannot forge them.
+Only the gateway is reachable from outside (the ingress routes to it alone); it strips these
+headers from every incoming request before setting them, so a client cannot forge them. On EKS
+the NetworkPolicies of cfn/k8s.py admit to each service only the pods of its callers
+(reference.access.service_calls), so no other pod can set them; a caller that is admitted can, as
+the gateway does (docs/infrastructure.md, "/internal routes, layer 4 and layer 7").
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from services.common import metrics
 from services.common.context import request_id
 from services.payment import domain
 from services.payment.domain import (
@@ -119,6 +120,8 @@ class PaymentOrchestrator:
         call = self.provider.authorize(str(payment.id), payment.amount_minor, payment.currency, payment.payment_method)
         result, attempt = await self._call(payment, Operation.AUTHORIZE, request, call)
         status, reason = settled_status(attempt.outcome, result.reason if result else None)
+        if status == PaymentStatus.DECLINED:
+            metrics.payment_declined(reason or "card_declined")
         moved = await self._move(
             payment.id, PENDING, status, reason=reason, provider_ref=attempt.provider_ref, attempt=attempt
         )

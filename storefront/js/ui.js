@@ -8,6 +8,8 @@ export function h(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    // The edge's CSP refuses inline handlers and style attributes (docs/edge.md): fail here, loudly.
+    else if (/^on/i.test(key) || key === "style") throw new TypeError(`h(): no "${key}" attribute under the CSP`);
     else if (key === "class") el.className += (el.className ? " " : "") + value;
     else if (key in el && typeof value !== "string") el[key] = value;
     else el.setAttribute(key, value === true ? "" : value);

@@ -6,6 +6,11 @@ Debian's chromium with Playwright through one journey, one test per step, in ord
 category, product page, search with a typo, add to cart, sign-up (the guest cart is merged),
 checkout, order history after signing in again. Each step keeps a screenshot in
 ``artifacts/screenshots/``. A step whose service is not there yet (search) is skipped, naming it.
+
+Under the edge's Content-Security-Policy (issue 22): every answer of the shop's origin carries it,
+and no step causes a violation, seen three ways: the page's ``securitypolicyviolation`` events, the
+browser console, and the reports the edge counts at ``/_edge/csp-reports``. The last step injects a
+script and a style attribute and checks that neither takes effect and that the edge counts them.
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 PASSWORD = "Journey-Shopper-1"
 SCRIPT_ERRORS: list[str] = []  # uncaught errors of the page's scripts, checked after every step
+CSP_CONSOLE: list[str] = []  # the console's "Refused to ..." lines: CSP violations of any document, checked too
+RESPONSES: list[Any] = []  # every answer of the shop's origin, checked for the CSP header after each step
+CSP_REPORTS = "/_edge/csp-reports"
+REPORTS_BEFORE: list[int] = []  # the edge's report count before the journey (a reused stack may hold older ones)
+# Runs before the page's own scripts in every document (Playwright injects it outside the page's CSP).
+VIOLATION_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(
+  `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} in ${e.sourceFile || e.documentURI}:${e.lineNumber}`));
+"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -98,7 +113,9 @@ def shop() -> Iterator[Stack]:
                 proc.wait()
 
 
-def _ready_url(proc: subprocess.Popen[str], timeout_s: float = 120) -> str:
+def _ready_url(proc: subprocess.Popen[str], timeout_s: float | None = None) -> str:
+    # The stack's own wait (SHOP_READY_TIMEOUT, 60 s by default) plus its start before the services.
+    timeout_s = timeout_s or float(os.environ.get("SHOP_READY_TIMEOUT", "60")) + 60
     lines: list[str] = []
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None
@@ -120,11 +137,31 @@ def page(shop: Stack) -> Iterator[Any]:
         context = browser.new_context(base_url=shop.url, viewport={"width": 1280, "height": 900}, locale="en-US")
         context.set_default_timeout(15_000)
         _serve_static_site_unless_the_front_door_does(context, shop)
+        REPORTS_BEFORE.append(csp_reports(shop)["count"])
+        context.add_init_script(VIOLATION_LISTENER)
         tab = context.new_page()
         tab.on("pageerror", lambda exc: SCRIPT_ERRORS.append(str(exc)))
+        tab.on("console", lambda msg: _note_csp_console(msg.text))
+        tab.on("response", lambda r: _note_response(shop, r))
         yield tab
         context.close()
         browser.close()
+
+
+def _note_csp_console(text: str) -> None:
+    if text.startswith("Refused to") and "Content Security Policy" in text:
+        CSP_CONSOLE.append(text)
+
+
+def _note_response(shop: Stack, response: Any) -> None:
+    if response.url.startswith(shop.url) and not response.url.startswith(f"{shop.url}{CSP_REPORTS}"):
+        RESPONSES.append(response)
+
+
+def csp_reports(shop: Stack) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(f"{shop.url}{CSP_REPORTS}", timeout=10).json()
 
 
 def _serve_static_site_unless_the_front_door_does(context: Any, shop: Stack) -> None:
@@ -192,6 +229,16 @@ def shot(page: Any, name: str) -> Path:
     return target
 
 
+def assert_csp_holds(page: Any) -> None:
+    """Every answer so far carried the CSP, and no document of the journey violated it."""
+    while RESPONSES:
+        response = RESPONSES.pop()
+        policy = response.all_headers().get("content-security-policy", "")
+        assert "script-src 'self'" in policy, f"{response.url} ({response.status}) came without the CSP"
+    assert page.evaluate("window.__cspViolations") == []
+    assert CSP_CONSOLE == []
+
+
 def assert_accessible_basics(page: Any) -> None:
     """Every form control has a label, every image an alt attribute, one h1, and no script error so far."""
     problems = page.evaluate(
@@ -211,6 +258,7 @@ def assert_accessible_basics(page: Any) -> None:
     )
     assert problems == []
     assert SCRIPT_ERRORS == []
+    assert_csp_holds(page)
 
 
 def settled(page: Any) -> None:
@@ -430,5 +478,41 @@ def test_the_shop_fits_a_phone_screen(page, journey):
     expect(page.locator("main h1")).to_be_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
+    assert_csp_holds(page)
     shot(page, "11-phone-product")
     print(f"journey took {time.monotonic() - journey.started:.1f} s after the stack was up")
+
+
+def test_the_journey_caused_no_csp_violation_and_an_injected_script_neither_runs_nor_goes_unreported(
+    page, journey, shop
+):
+    journey.needs("home")
+    reports_before = REPORTS_BEFORE[0]
+    assert_csp_holds(page)
+    assert csp_reports(shop)["count"] == reports_before, csp_reports(shop)["recent"]
+    page.goto("/")
+    expect(page.locator("main h1")).to_contain_text("Everything for home")
+    # What a stored XSS would try: an inline script, an inline handler, a style attribute.
+    page.evaluate(
+        """() => {
+          const s = document.createElement('script');
+          s.textContent = 'window.__injected = true';
+          document.head.append(s);
+          const img = document.createElement('img');
+          img.setAttribute('onerror', 'window.__handler = true');
+          img.src = '/no-such-image.png';
+          img.alt = '';
+          document.body.append(img);
+          document.querySelector('main h1').setAttribute('style', 'color: rgb(255, 0, 0)');
+        }"""
+    )
+    # A function, not an expression: Playwright evals a bare expression in the page, which the CSP refuses.
+    page.wait_for_function("() => window.__cspViolations.length >= 3")
+    assert page.evaluate("[window.__injected, window.__handler]") == [None, None]
+    assert page.evaluate("getComputedStyle(document.querySelector('main h1')).color") != "rgb(255, 0, 0)"
+    deadline = time.monotonic() + 15
+    while csp_reports(shop)["count"] < reports_before + 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)  # the browser posts its reports on its own schedule: poll with a deadline
+    seen = csp_reports(shop)
+    assert seen["count"] >= reports_before + 3, seen
+    assert {"script-src-elem", "script-src-attr", "style-src-attr"} <= set(seen["by_directive"]), seen

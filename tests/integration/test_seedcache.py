@@ -47,7 +47,7 @@ def test_a_second_start_restores_the_seed_and_a_changed_seed_runs_again(
     servers, provisioned, database_secret, redis_space, pg_url, aws, tmp_path
 ):
     if servers.aws.kind != "embedded":
-        pytest.skip("the restore route belongs to our moto launcher (localcloud/moto_snapshot.py)")
+        pytest.skip("the restore route belongs to our moto launcher (localcloud/moto_objects.py)")
     settings = CatalogSettings(
         stage=aws.stage, redis_url=redis_space.url, cache_prefix=f"{redis_space.prefix}catalog:", sweep_interval_s=0
     )

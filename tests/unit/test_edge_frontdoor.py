@@ -8,12 +8,12 @@ import httpx
 from localcloud.edge.app import create_app
 from localcloud.edge.cache import Stored, cache_key, ttl
 from localcloud.edge.exchange import Exchange
-from localcloud.edge.headers import edge_headers
+from localcloud.edge.headers import CSP_REPORT_PATH, edge_headers, policy_headers
 from localcloud.edge.proxy import forwarded_headers
 from localcloud.edge.settings import EdgeSettings
 from localcloud.edge.static import matches
 from localcloud.settings import LocalCloudSettings
-from reference.edge import CACHING_DISABLED, CACHING_OPTIMIZED, SECURITY_HEADERS
+from reference.edge import BEHAVIORS, CACHING_DISABLED, CACHING_OPTIMIZED, SECURITY_HEADERS, content_security_policy
 
 
 def test_ttls_follow_cache_control_within_the_policy_bounds() -> None:
@@ -49,7 +49,8 @@ def exchange(path: str = "/", headers: list[tuple[str, str]] | None = None, coun
 
 def test_every_answer_carries_the_security_headers_and_cloudfronts_own() -> None:
     out = dict(edge_headers([("content-type", "text/html"), ("content-length", "5")], exchange(), 7, "LOCAL1"))
-    assert all(out[name.lower()] == value for name, value in SECURITY_HEADERS.headers)
+    assert all(out[name] == value for name, value in policy_headers(SECURITY_HEADERS))
+    assert {"content-security-policy", "permissions-policy", "cross-origin-opener-policy"} <= set(out)
     assert (out["x-cache"], out["x-amz-cf-pop"], out["age"]) == ("Miss from cloudfront", "LOCAL1", "7")
     assert "content-length" not in out, "the edge sets the length of what it sends itself"
 
@@ -84,3 +85,45 @@ async def test_the_edge_answers_some_requests_itself_without_asking_an_origin() 
     assert wrong_method.status_code == 403
     assert cache.json() == {"objects": 0, "bytes": 0}
     assert bad_invalidation.status_code == 400
+
+
+def test_the_csp_allows_nothing_inline_no_framing_no_plugins_and_the_edge_adds_its_report_route() -> None:
+    csp = dict(d.split(" ", 1) for d in content_security_policy().split("; "))
+    assert all("unsafe" not in v and "*" not in v and "data:" not in v for v in csp.values()), csp
+    assert (csp["script-src"], csp["style-src"], csp["default-src"]) == ("'self'", "'self'", "'self'")
+    assert (csp["frame-ancestors"], csp["object-src"], csp["base-uri"]) == ("'none'", "'none'", "'self'")
+    assert all(b.response_headers is SECURITY_HEADERS for b in BEHAVIORS), "one policy for every behaviour"
+    local = dict(policy_headers(SECURITY_HEADERS))["content-security-policy"]
+    assert local == f"{content_security_policy()}; report-uri {CSP_REPORT_PATH}"
+
+
+def test_an_origins_own_security_header_cannot_loosen_the_edges() -> None:
+    origin = [
+        ("content-type", "text/html"),
+        ("content-security-policy", "script-src *"),
+        ("x-frame-options", "ALLOWALL"),
+    ]
+    out = edge_headers(origin, exchange("/api/catalog/products"), None, "LOCAL1")
+    assert [v for k, v in out if k == "content-security-policy"] == [
+        dict(policy_headers(SECURITY_HEADERS))["content-security-policy"]
+    ]
+    assert [v for k, v in out if k == "x-frame-options"] == ["DENY"]
+
+
+async def test_the_edge_counts_the_csp_violations_browsers_report() -> None:
+    door = create_app(LocalCloudSettings(), EdgeSettings(access_log=None, waf_log=None), services={})
+    report = {"csp-report": {"document-uri": "http://edge/p/1", "violated-directive": "script-src-elem",
+                             "effective-directive": "script-src-elem", "blocked-uri": "inline"}}  # fmt: skip
+    batched = [{"type": "csp-violation", "body": {"effectiveDirective": "style-src-attr", "blockedURL": "inline"}},
+               {"type": "deprecation", "body": {"id": "x"}}]  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=door), base_url="http://edge") as client:
+        before = (await client.get(CSP_REPORT_PATH)).json()
+        sent = await client.post(CSP_REPORT_PATH, json=report, headers={"content-type": "application/csp-report"})
+        also = await client.post(CSP_REPORT_PATH, json=batched, headers={"content-type": "application/reports+json"})
+        junk = await client.post(CSP_REPORT_PATH, content=b"not json")
+        after = (await client.get(CSP_REPORT_PATH)).json()
+    assert before["count"] == 0
+    assert (sent.status_code, also.status_code, junk.status_code) == (201, 201, 400)
+    assert after["count"] == 2
+    assert after["by_directive"] == {"script-src-elem": 1, "style-src-attr": 1}
+    assert after["recent"][0]["blocked-uri"] == "inline"

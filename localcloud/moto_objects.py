@@ -1,5 +1,8 @@
 """Copy a bucket's objects out of and into moto's S3 in one request: the S3 half of the seed cache.
 
+(Not the launcher's ``/_localcloud/snapshots/`` routes: those copy the whole emulator within one run,
+for the tests; these move one key prefix's objects as bytes, which outlive the run.)
+
 moto keeps no state between runs, and putting the catalog's 1,200 images back through S3's API
 costs about 8 CPU-seconds per start (signing and sending each request, moto parsing it: measured
 in docs/startup.md). Two routes of our moto launcher move every object under a key prefix as one
@@ -103,13 +106,12 @@ def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterab
     return response(environ, start_response)
 
 
-def with_snapshot_routes(dispatcher: type) -> type:
-    """moto's WSGI dispatcher class, answering the routes above before anything else."""
+def with_object_routes(app: Wsgi) -> Wsgi:
+    """The WSGI ``app`` with the two routes above in front of it; every other request goes to ``app``."""
 
-    class WithSnapshotRoutes(dispatcher):  # type: ignore[misc, valid-type]
-        def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            if environ.get("PATH_INFO", "").startswith(ROUTE):
-                return serve(environ, start_response)
-            return super().__call__(environ, start_response)
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(ROUTE):
+            return serve(environ, start_response)
+        return app(environ, start_response)
 
-    return WithSnapshotRoutes
+    return wsgi
