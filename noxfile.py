@@ -173,3 +173,10 @@ def alarms(session: nox.Session) -> None:
     """Show the local alarms' states and history (a table) and draw the metrics dashboard of the running stack."""
     _install(session, "local", "bench")
     session.run("python", "-m", "localcloud.observability", *session.posargs)
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """Capacity curve over 1, 2, 4 replicas of gateway+catalog (250m pods, HAProxy), or -- step (autoscaling)."""
+    _install(session, "local", "bench")
+    session.run("python", "-m", "load.scale", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

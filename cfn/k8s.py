@@ -21,7 +21,7 @@ from cfn.cache_search import CACHE_PORT
 from cfn.cluster import NAMESPACE
 from cfn.data import POSTGRES_PORT
 from cfn.network import AZS, TIERS, subnet_cidrs
-from reference import RESOURCES, SERVICES, physical_name
+from reference import RESOURCES, SERVICES, capacity, physical_name
 from reference.access import Grant, Verb, calls, grants_of, service_calls
 from reference.model import Service
 
@@ -40,8 +40,6 @@ class Values:
     certificate_arn: str = "arn:aws:acm:us-east-1:123456789012:certificate/example"
     alb_security_group: str = "sg-0123456789abcdef0"
     logs_bucket: str = ""
-    min_replicas: int = 2
-    max_replicas: int = 10
 
 
 def env_name(grant: Grant) -> str:
@@ -78,7 +76,10 @@ def container(
         "image": v.image,
         "command": command,
         "env": env_for(svc, v) + [{"name": k, "value": val} for k, val in sorted((extra_env or {}).items())],
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "resources": {
+            "requests": {"cpu": capacity.POD_CPU_REQUEST, "memory": capacity.POD_MEMORY_REQUEST},
+            "limits": {"memory": capacity.POD_MEMORY_LIMIT},
+        },
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -96,7 +97,14 @@ def container(
 
 
 def deployment(
-    name: str, svc: Service, v: Values, command: list[str], *, http: bool, extra_env: dict[str, str] | None = None
+    name: str,
+    svc: Service,
+    v: Values,
+    command: list[str],
+    *,
+    http: bool,
+    extra_env: dict[str, str] | None = None,
+    replicas: int = capacity.MIN_REPLICAS,
 ) -> dict[str, Any]:
     """Replicas spread evenly over the zones (hard) and the nodes (soft), non-root, read-only root filesystem."""
     pod_labels = labels(name)
@@ -105,7 +113,7 @@ def deployment(
         "kind": "Deployment",
         "metadata": meta(name),
         "spec": {
-            "replicas": v.min_replicas,
+            "replicas": replicas,
             "selector": {"matchLabels": pod_labels},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
@@ -140,41 +148,107 @@ def deployment(
     }
 
 
-def budget_and_scaler(name: str, v: Values) -> list[dict[str, Any]]:
-    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-    return [
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": meta(name),
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": labels(name)}},
+def budget(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(name),
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": labels(name)}},
+    }
+
+
+def autoscaler(name: str, plan: capacity.Plan) -> dict[str, Any]:
+    """CPU-based HPA with the capacity model's min, max and target (reference/capacity.py), and the
+    scale-down stabilisation window the local replay (load/scale) applies too."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta(name),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": plan.min_replicas,
+            "maxReplicas": plan.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": plan.target_utilisation_pct},
+                    },
+                }
+            ],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": capacity.SCALE_DOWN_WINDOW_S}},
         },
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": meta(name),
-            "spec": {
-                "scaleTargetRef": target,
-                "minReplicas": v.min_replicas,
-                "maxReplicas": v.max_replicas,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
-                    }
-                ],
+    }
+
+
+def budget_and_scaler(name: str, plan: capacity.Plan) -> list[dict[str, Any]]:
+    return [budget(name), autoscaler(name, plan)]
+
+
+KEDA_AUTH = "keda-aws-workload"
+
+
+def trigger_authentication() -> dict[str, Any]:
+    """KEDA reads each queue's depth as the worker's own pod identity (its IAM role may read its queue)."""
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": meta(KEDA_AUTH),
+        "spec": {"podIdentity": {"provider": "aws", "identityOwner": "workload"}},
+    }
+
+
+def scaled_object(name: str, queue: str, v: Values) -> dict[str, Any]:
+    """KEDA scales a queue consumer on its queue's depth: pods = ceil(messages / queueLength), where
+    queueLength is DRAIN_S seconds of one pod's measured throughput (reference/capacity.py)."""
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": meta(name),
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "minReplicaCount": capacity.MIN_REPLICAS,
+            "maxReplicaCount": capacity.MAX_CONSUMER_REPLICAS,
+            "pollingInterval": capacity.KEDA_POLLING_S,
+            "cooldownPeriod": capacity.SCALE_DOWN_WINDOW_S,
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": capacity.SCALE_DOWN_WINDOW_S}}
+                }
             },
+            "triggers": [
+                {
+                    "type": "aws-sqs-queue",
+                    "authenticationRef": {"name": KEDA_AUTH},
+                    "metadata": {
+                        "queueURL": physical_name(queue, v.stage),
+                        "queueLength": str(capacity.queue_length_per_pod(queue)),
+                        "awsRegion": v.region,
+                    },
+                }
+            ],
         },
-    ]
+    }
 
 
 def service_manifests(svc: Service, v: Values) -> list[dict[str, Any]]:
-    """Everything of one service: account, Deployment, budget, autoscaler, Service, and its workers."""
+    """Everything of one service: account, Deployment, budget, autoscaler, Service, and its workers
+    (a queue consumer scales on its queue's depth with KEDA, an outbox relay on CPU)."""
+    plan = capacity.plan(svc.name)
     app = ["uvicorn", f"services.{svc.name}.app:create_app", "--factory", "--host", "0.0.0.0", "--port", str(PORT)]  # noqa: S104
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(svc.name)},
-        deployment(svc.name, svc, v, app, http=True, extra_env={t: "false" for _, t in workers(svc)}),
-        *budget_and_scaler(svc.name, v),
+        deployment(
+            svc.name,
+            svc,
+            v,
+            app,
+            http=True,
+            extra_env={t: "false" for _, t in workers(svc)},
+            replicas=plan.min_replicas,
+        ),
+        *budget_and_scaler(svc.name, plan),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -188,7 +262,11 @@ def service_manifests(svc: Service, v: Values) -> list[dict[str, Any]]:
         # requests, these on queue depth and outbox backlog, independently.
         only_this = {t: "true" if t == toggle else "false" for _, t in roles}
         docs.append(deployment(worker, svc, v, app, http=True, extra_env=only_this))
-        docs += budget_and_scaler(worker, v)
+        queue = next((q.name for q in RESOURCES.queues if q.consumer == svc.name), None)
+        if worker.endswith("-worker") and queue:
+            docs += [budget(worker), scaled_object(worker, queue, v)]
+        else:
+            docs += budget_and_scaler(worker, capacity.relay_plan())
     return docs
 
 
@@ -255,7 +333,7 @@ def manifests(v: Values = Values()) -> dict[str, list[dict[str, Any]]]:
         "kind": "Namespace",
         "metadata": {"name": NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
     }
-    files = {"00-namespace.yaml": [namespace], "10-ingress.yaml": [ingress(v)]}
+    files = {"00-namespace.yaml": [namespace, trigger_authentication()], "10-ingress.yaml": [ingress(v)]}
     for svc in SERVICES:
         files[f"20-{svc.name}.yaml"] = service_manifests(svc, v)
     files["30-network-policies.yaml"] = network_policies()

@@ -25,6 +25,11 @@ settings (environment variables):
   SHOP_READY_TIMEOUT seconds to wait for the front door's /healthz (default 60)
   SHOP_SEED_CACHE    where seeded rows and images are kept between starts (default
                      ~/.cache/cloudshop/seed-cache); 'off' seeds on every start
+  SHOP_REPLICAS      processes per service, e.g. gateway=2,catalog=2 (default one each)
+  SHOP_BALANCER      auto (default): HAProxy in front of the gateway and every service with
+                     more than one replica, when any has; haproxy: always; none: never
+  SHOP_CPU_QUOTA     each replica's CPU quota as a pod's CPU request: request (250m, from
+                     reference/capacity.py), 250m, 0.5; unset: none (needs a writable CPU cgroup)
 
 Ctrl-C or SIGTERM stops every component; none is left running."""
 
@@ -40,13 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("up", help="start everything and serve until Ctrl-C (the default)")
     run.add_argument("--host", help="front door address (overrides SHOP_HOST)")
     run.add_argument("--port", type=int, help="front door port (overrides SHOP_PORT; 0: any free port)")
+    run.add_argument("--replicas", help="processes per service, e.g. gateway=2,catalog=2 (overrides SHOP_REPLICAS)")
+    run.add_argument("--balancer", choices=["auto", "haproxy", "none"], help="overrides SHOP_BALANCER")
+    run.add_argument("--cpu-quota", help="each replica's CPU quota: request, 250m, 0.5 (overrides SHOP_CPU_QUOTA)")
     args = parser.parse_args(argv)
 
-    overrides = {
-        k: v
-        for k, v in {"SHOP_HOST": getattr(args, "host", None), "SHOP_PORT": getattr(args, "port", None)}.items()
-        if v is not None
-    }
+    flags = {"SHOP_HOST": "host", "SHOP_PORT": "port", "SHOP_REPLICAS": "replicas", "SHOP_BALANCER": "balancer",
+             "SHOP_CPU_QUOTA": "cpu_quota"}  # fmt: skip
+    overrides = {k: getattr(args, a, None) for k, a in flags.items() if getattr(args, a, None) is not None}
     try:
         settings = load_settings(**overrides)
     except SettingsError as exc:

@@ -1,7 +1,9 @@
-"""The microservices under ``nox -s up``: one uvicorn process each, as each is one Deployment on EKS.
+"""The microservices under ``nox -s up``: N uvicorn processes each, as each is one Deployment on EKS.
 
 A service runs locally as soon as its package has an ``app`` module with a
 ``create_app()`` factory; its seed (``services.<name>.seed``, if any) runs once all are ready.
+A service with more than one replica (``SHOP_REPLICAS=gateway=2,catalog=2``) sits behind the
+balancer (localcloud/lb.py): callers get the balancer's address, each replica listens on its own.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import socket
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
-from localcloud.backends import listen_preferred
+from localcloud.backends import listen, listen_preferred
 from localcloud.processes import Child, StartError, spawn
 from reference import SERVICES
 from reference.model import Service
@@ -47,19 +50,52 @@ def uvicorn_argv(app: str, sock: socket.socket) -> list[str]:
             "--no-access-log", "--timeout-graceful-shutdown", "5"]  # fmt: skip
 
 
-def start(services: list[Service], socks: dict[str, socket.socket], env: dict[str, str], log_dir: Path) -> list[Child]:
-    """Spawn every service at once (they import in parallel), from the main thread; each gets its socket."""
-    children = []
+@dataclass
+class Replica:
+    """One process of a service: its name (``catalog`` or ``catalog-2``), socket and URL."""
+
+    service: Service
+    name: str
+    sock: socket.socket
+    url: str
+
+
+def replica_name(service: str, index: int, count: int) -> str:
+    """``catalog`` when it runs alone, ``catalog-1`` ... ``catalog-N`` when there are N."""
+    return service if count == 1 else f"{service}-{index}"
+
+
+def replicas(
+    services: list[Service], socks: dict[str, socket.socket], counts: dict[str, int], balanced: set[str]
+) -> list[Replica]:
+    """The processes to start: a balanced service's replicas each listen on a port of their own (the
+    service's socket goes to the balancer); any other service's single replica takes the service's socket."""
+    out = []
     for s in services:
-        sock = socks[s.name]
-        argv = uvicorn_argv(f"services.{s.name}.app:create_app", sock)
-        children.append(spawn(s.name, argv, log_dir=log_dir, env=env, pass_fds=[sock.fileno()]))
-        sock.close()  # the child has its own copy
+        count = counts.get(s.name, 1)
+        if s.name not in balanced:
+            out.append(Replica(s, s.name, socks[s.name], url(socks[s.name])))
+            continue
+        for i in range(1, count + 1):
+            sock = listen(HOST, 0)
+            out.append(Replica(s, replica_name(s.name, i, count), sock, url(sock)))
+    return out
+
+
+def start(replicas: list[Replica], env: dict[str, str], log_dir: Path) -> list[Child]:
+    """Spawn every replica at once (they import in parallel), from the main thread; each gets its socket."""
+    children = []
+    for r in replicas:
+        argv = uvicorn_argv(f"services.{r.service.name}.app:create_app", r.sock)
+        child = spawn(r.name, argv, log_dir=log_dir, env=env, pass_fds=[r.sock.fileno()])
+        r.sock.close()  # the child has its own copy
+        children.append(child)
     return children
 
 
 def wait_ready(children: list[Child], service_urls: dict[str, str], timeout_s: float) -> None:
-    """Poll every service's /readyz until all answer 200; fail naming the first that dies or lags."""
+    """Poll every replica's /readyz (``service_urls`` by child name) until all answer 200; fail naming
+    the first that dies or lags."""
     waiting = {c.name: c for c in children}
     deadline = time.monotonic() + timeout_s
     while waiting:

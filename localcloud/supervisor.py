@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TextIO
 
 import localcloud
-from localcloud import backends, fleet, health, observability, seedcache, state
+from localcloud import backends, cgroups, fleet, health, lb, observability, seedcache, state
 from localcloud.analytics import firehose
 from localcloud.backends import Endpoint
 from localcloud.processes import Child, StartError, spawn, wait_until
 from localcloud.provision import Outputs, Provisioner
 from localcloud.settings import AwsMode, LocalCloudSettings
+from reference.model import Service
 
 
 class Stop(BaseException):
@@ -143,12 +144,11 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
         stack.callback(workers[-1].stop)
         workers.append(observability.start(env, log_dir))  # EMF agent, AWS/SQS metrics, alarm evaluator
         stack.callback(workers[-1].stop)
+    placement: dict[str, str] = {}
+    cap: Callable[[], None] = lambda: None  # noqa: E731
     if services:
-        with console.timed("services") as detail:
-            children += fleet.start(services, socks, env, log_dir)
-            stack.callback(stop_together, children)
-            fleet.wait_ready(children, service_urls, settings.ready_timeout_s)
-            detail.append(", ".join(f"{s.name} {service_urls[s.name].rsplit(':', 1)[1]}" for s in services))
+        started, placement, cap = start_services(settings, services, socks, env, run_dir, stack, console)
+        children += started
     seeds = fleet.seed_modules(services)
     if find_spec("storefront.publish") and settings.aws_mode is AwsMode.EMULATOR:
         seeds.append("storefront.publish")  # the S3 static site CloudFront serves
@@ -160,6 +160,7 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
             detail.append(", ".join(wave))
         for module in wave:
             console.say(f"             {summaries[module]}")
+    cap()  # CPU quotas from here on: the seeds ran at full speed
 
     with console.timed("frontdoor") as detail:
         door = start_frontdoor(settings, front_socket, env, log_dir)
@@ -167,11 +168,96 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
         detail.append(f"http://{settings.host}:{settings.port}/healthz")
 
     front_door = f"http://{settings.host}:{settings.port}"
-    state.write(settings.stage, env | {"SHOP_FRONT_DOOR_URL": front_door})
+    state.write(settings.stage, env | placement | {"SHOP_FRONT_DOOR_URL": front_door})
     stack.callback(state.remove, settings.stage)
     console.say(startup_report())
     console.say(f"ready: {front_door}")
     return [*workers, *children, door]
+
+
+def start_services(
+    settings: LocalCloudSettings,
+    services: list[Service],
+    socks: dict[str, socket.socket],
+    env: dict[str, str],
+    run_dir: Path,
+    stack: ExitStack,
+    console: Console,
+) -> tuple[list[Child], dict[str, str], Callable[[], None]]:
+    """Every replica of every service and, in front of the balanced ones, HAProxy on the service's own
+    address; returns the children, where the balancer is, and what puts each replica in its CPU cgroup."""
+    log_dir = run_dir / "logs"
+    fronts = {name: fleet.url(sock) for name, sock in socks.items()}
+    balanced = settings.balanced([s.name for s in services])
+    if balanced and lb.binary() is None:
+        console.say("  balancer   absent: haproxy is not installed (apt-get install haproxy); "
+                    "running one replica per service, without a balancer")  # fmt: skip
+        balanced = set()
+    replicas = fleet.replicas(services, socks, settings.replicas, balanced)
+    placed, quota_note = cpu_quotas(settings, stack)
+    extra: dict[str, str] = {}
+    with console.timed("services") as detail:
+        stats_sock = backends.listen(fleet.HOST, 0) if balanced else None
+        children = fleet.start(replicas, env, log_dir)
+        stack.callback(stop_together, children)
+        if stats_sock is not None:
+            pools = [
+                lb.Pool(name, socks[name], tuple((r.name, r.url.removeprefix("http://")) for r in replicas
+                                                 if r.service.name == name))
+                for name in sorted(balanced)
+            ]  # fmt: skip
+            extra["SHOP_BALANCER_STATS_URL"] = fleet.url(stats_sock)
+            extra["SHOP_BALANCER_ADMIN_SOCKET"] = str(lb.admin_socket(run_dir))
+            balancer = lb.start(pools, stats_sock, run_dir, log_dir)
+            stack.callback(balancer.stop)
+            children.append(balancer)
+        fleet.wait_ready([c for c in children if c.name != "balancer"], {r.name: r.url for r in replicas},
+                         settings.ready_timeout_s)  # fmt: skip
+        detail.append(", ".join(_where(s.name, fronts[s.name], replicas) for s in services))
+    if balanced:
+        with console.timed("balancer") as detail:
+            names = {r.name for r in replicas if r.service.name in balanced}
+            lb.wait_up(extra["SHOP_BALANCER_STATS_URL"], names, settings.ready_timeout_s, children[-1])
+            detail.append(f"haproxy (leastconn, /readyz checks) for {', '.join(sorted(balanced))}; "
+                          f"stats {extra['SHOP_BALANCER_STATS_URL']}/stats")  # fmt: skip
+
+    def cap() -> None:
+        """Quotas once the stack is seeded, as a startup CPU boost gives a pod on EKS: importing a service
+        under 250m took four times as long, and the seeds call the services."""
+        if placed:
+            for replica, child in zip(replicas, children, strict=False):
+                placed(replica, child)
+        if quota_note:
+            console.say(f"  quotas     {quota_note}")
+
+    return children, extra, cap
+
+
+def _where(name: str, front: str, replicas: list[fleet.Replica]) -> str:
+    """``catalog 8101``, or ``catalog 8101 -> 40001/40002`` for the balancer's port and its replicas'."""
+    mine = [r for r in replicas if r.service.name == name]
+    port = front.rsplit(":", 1)[1]
+    if len(mine) == 1 and mine[0].url == front:
+        return f"{name} {port}"
+    return f"{name} {port} -> " + "/".join(r.url.rsplit(":", 1)[1] for r in mine)
+
+
+def cpu_quotas(
+    settings: LocalCloudSettings, stack: ExitStack
+) -> tuple[Callable[[fleet.Replica, Child], None] | None, str]:
+    """With ``SHOP_CPU_QUOTA``: a callback that puts each replica in a CPU cgroup of that quota, and a note."""
+    milli = settings.quota_millicores()
+    if milli is None:
+        return None, ""
+    quotas, where = cgroups.Quotas.open(cgroups.name_for(settings.stage))
+    if quotas is None:
+        return None, f"CPU quotas off: {where}; replicas run without them"
+    stack.callback(quotas.close)  # registered before the children's stop: runs after they are gone
+
+    def place(replica: fleet.Replica, child: Child) -> None:
+        quotas.group(replica.name, milli).add(child.pid)
+
+    return place, f"each replica in a CPU cgroup of {milli}m ({where})"
 
 
 def _backend(

@@ -13,7 +13,7 @@ from services.common.identity import MaybeUser
 
 SESSION_HEADER = "X-Cart-Session"
 
-Session = Annotated[str | None, Header(alias=SESSION_HEADER, max_length=64)]
+Session = Annotated[str | None, Header(alias=SESSION_HEADER, max_length=64, pattern=r"^[\x21-\x7e]*$")]
 ProductId = Annotated[ProductIdText, Path()]
 Sub = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
 

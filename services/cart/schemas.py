@@ -6,20 +6,22 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.types import integer
+
 ProductIdText = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
 class AddItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: ProductIdText
-    quantity: int = Field(1, gt=0, le=10_000)
+    quantity: integer(ge=1, le=10_000) = 1  # strict: true is not one unit, "1" and 1.0 are not integers
 
 
 class SetQuantity(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    quantity: int = Field(ge=0, le=10_000)
+    quantity: integer(ge=0, le=10_000)
 
 
 class Bought(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lines: dict[ProductIdText, Annotated[int, Field(gt=0)]] = Field(max_length=100)
+    lines: dict[ProductIdText, integer(ge=1, le=10_000)] = Field(max_length=100)

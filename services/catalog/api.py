@@ -25,13 +25,16 @@ from services.catalog.domain import (
 )
 from services.catalog.schemas import CategoryIn, ProductIn, ProductPatch, StockIn
 from services.common import caching
+from services.common.errors import Conflict, NotFound
 from services.common.identity import Admin
+from services.common.openapi import errors
 from services.common.problems import Problem
+from services.common.types import query_int, text
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 JSON = "application/json"
-BINARY = {"type": "string", "format": "binary"}
-PRODUCT_ID = Annotated[str, Path(max_length=64)]
+PRODUCT_ID = Annotated[text(min_length=1, max_length=64), Path()]
+SLUG = Annotated[text(min_length=1, max_length=64), Path()]
 
 
 def _read(answer: Answer) -> Response:
@@ -50,28 +53,39 @@ async def list_categories(catalog: CatalogDep) -> Response:
     return _read(await catalog.categories())
 
 
-@router.get("/categories/{slug}", summary="One category")
-async def get_category(catalog: CatalogDep, slug: Annotated[str, Path(max_length=64)]) -> Response:
+@router.get("/categories/{slug}", summary="One category", responses=errors(NotFound))
+async def get_category(catalog: CatalogDep, slug: SLUG) -> Response:
     return _read(await catalog.category(slug))
 
 
-@router.get("/products", summary="A page of products, optionally of one category, in a chosen order")
+@router.get(
+    "/products",
+    summary="A page of products, optionally of one category, in a chosen order",
+    responses=errors(NotFound, _404="no such category"),
+)
 async def list_products(
     catalog: CatalogDep,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    category: Annotated[text(max_length=64) | None, Query()] = None,
+    page: Annotated[query_int(ge=1, le=100_000), Query()] = 1,
+    page_size: Annotated[query_int(ge=1, le=MAX_PAGE_SIZE), Query()] = DEFAULT_PAGE_SIZE,
     sort: domain.Sort = domain.Sort.NAME,
 ) -> Response:
     return _read(await catalog.products(category, sort, domain.Page(page, page_size)))
 
 
-@router.get("/products/{product_id}", summary="A product with its availability")
+@router.get("/products/{product_id}", summary="A product with its availability", responses=errors(NotFound))
 async def get_product(catalog: CatalogDep, product_id: PRODUCT_ID) -> Response:
     return _read(await catalog.product(product_id))
 
 
-@router.get("/products/{product_id}/image", summary="Redirect to the product's image", status_code=307)
+@router.get(
+    "/products/{product_id}/image",
+    summary="Redirect to the product's image",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={307: {"description": "to the image", "headers": {"Location": {"schema": {"type": "string"}}}}}
+    | errors(NotFound, _404="no such product, or it has no image"),
+)
 async def get_image(catalog: CatalogDep, product_id: PRODUCT_ID) -> RedirectResponse:
     url = await catalog.image_url(product_id)
     return RedirectResponse(url, status_code=307, headers=caching.public(LISTING_MAX_AGE_S))
@@ -80,13 +94,23 @@ async def get_image(catalog: CatalogDep, product_id: PRODUCT_ID) -> RedirectResp
 # --------------------------------------------------------------------------- admin writes
 
 
-@router.post("/categories", status_code=201, summary="Create a category (admin)")
+@router.post(
+    "/categories",
+    status_code=201,
+    summary="Create a category (admin)",
+    responses=errors(Conflict, _409="the slug exists"),
+)
 async def create_category(catalog: CatalogDep, _: Admin, body: CategoryIn) -> dict[str, str]:
     await catalog.create_category(Category(body.slug, body.name))
     return {"slug": body.slug, "name": body.name}
 
 
-@router.post("/products", status_code=201, summary="Create a product with its stock (admin)")
+@router.post(
+    "/products",
+    status_code=201,
+    summary="Create a product with its stock (admin)",
+    responses=errors(Conflict, _409="the id or sku exists"),  # an unknown category is a 422 naming it
+)
 async def create_product(catalog: CatalogDep, _: Admin, body: ProductIn) -> Response:
     product = NewProduct(
         id=body.id or f"p-{uuid.uuid4().hex[:16]}",
@@ -102,18 +126,31 @@ async def create_product(catalog: CatalogDep, _: Admin, body: ProductIn) -> Resp
     return _written(await catalog.create_product(product), status_code=201)
 
 
-@router.patch("/products/{product_id}", summary="Change some fields of a product (admin)")
+@router.patch(
+    "/products/{product_id}",
+    summary="Change some fields of a product (admin)",
+    responses=errors(NotFound, Conflict, _409="the sku exists"),
+)
 async def update_product(catalog: CatalogDep, _: Admin, product_id: PRODUCT_ID, body: ProductPatch) -> Response:
     return _written(await catalog.update_product(product_id, body.changes()))
 
 
-@router.delete("/products/{product_id}", status_code=204, summary="Delete a product, its stock and image (admin)")
+@router.delete(
+    "/products/{product_id}",
+    status_code=204,
+    summary="Delete a product, its stock and image (admin)",
+    responses=errors(NotFound, Conflict, _409="stock of it is held"),
+)
 async def delete_product(catalog: CatalogDep, _: Admin, product_id: PRODUCT_ID) -> Response:
     await catalog.delete_product(product_id)
     return Response(status_code=204)
 
 
-@router.put("/products/{product_id}/stock", summary="Set the stock on hand (admin)")
+@router.put(
+    "/products/{product_id}/stock",
+    summary="Set the stock on hand (admin)",
+    responses=errors(NotFound, Conflict, _409="less than what is held"),
+)
 async def set_stock(catalog: CatalogDep, _: Admin, product_id: PRODUCT_ID, body: StockIn) -> dict[str, Any]:
     return {"product_id": product_id, **await catalog.set_stock(product_id, body.on_hand)}
 
@@ -121,7 +158,7 @@ async def set_stock(catalog: CatalogDep, _: Admin, product_id: PRODUCT_ID, body:
 @router.put(
     "/products/{product_id}/image",
     summary="Upload the product's image (admin): the raw bytes, as image/png, jpeg, svg+xml or webp",
-    openapi_extra={"requestBody": {"content": {t: {"schema": BINARY} for t in IMAGE_TYPES}}},
+    responses=errors(NotFound),  # its body's types and size limit are reference/bodies.py's (services.common.openapi)
 )
 async def put_image(
     catalog: CatalogDep, settings: SettingsDep, _: Admin, product_id: PRODUCT_ID, request: Request

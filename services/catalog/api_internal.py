@@ -15,6 +15,8 @@ from fastapi import APIRouter, Path, Response
 from services.catalog.deps import CatalogDep, SettingsDep
 from services.catalog.domain import Reservation, ReservationLine
 from services.catalog.schemas import ReservationIn
+from services.common.errors import Conflict, NotFound
+from services.common.openapi import errors
 
 router = APIRouter(prefix="/internal/inventory", tags=["internal"])
 ReservationId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -32,7 +34,7 @@ def _body(reservation: Reservation) -> dict[str, Any]:
 @router.put(
     "/reservations/{reservation_id}",
     summary="Hold stock for every line or none (201 when made, 200 when it already was)",
-    responses={201: {"description": "held"}, 409: {"description": "not enough stock, or the id has other lines"}},
+    responses={201: {"description": "held"}} | errors(Conflict, _409="not enough stock, or the id has other lines"),
 )
 async def reserve(
     catalog: CatalogDep, settings: SettingsDep, reservation_id: ReservationId, body: ReservationIn, response: Response
@@ -43,17 +45,25 @@ async def reserve(
     return _body(reservation)
 
 
-@router.get("/reservations/{reservation_id}", summary="A reservation and its state")
+@router.get("/reservations/{reservation_id}", summary="A reservation and its state", responses=errors(NotFound))
 async def get_reservation(catalog: CatalogDep, reservation_id: ReservationId) -> dict[str, Any]:
     return _body(await catalog.reservation(reservation_id))
 
 
-@router.post("/reservations/{reservation_id}/commit", summary="Turn the hold into a sale (idempotent)")
+@router.post(
+    "/reservations/{reservation_id}/commit",
+    summary="Turn the hold into a sale (idempotent)",
+    responses=errors(NotFound, Conflict, _409="released or expired"),
+)
 async def commit(catalog: CatalogDep, reservation_id: ReservationId) -> dict[str, Any]:
     return _body(await catalog.commit(reservation_id))
 
 
-@router.post("/reservations/{reservation_id}/release", summary="Give the held stock back (idempotent)")
+@router.post(
+    "/reservations/{reservation_id}/release",
+    summary="Give the held stock back (idempotent)",
+    responses=errors(NotFound, Conflict, _409="already committed"),
+)
 async def release(catalog: CatalogDep, reservation_id: ReservationId) -> dict[str, Any]:
     return _body(await catalog.release(reservation_id))
 

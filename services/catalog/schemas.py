@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Any
 
 from pydantic import (
@@ -14,17 +16,21 @@ from pydantic import (
 )
 
 from services.catalog.domain import ID_PATTERN, SLUG_PATTERN
+from services.common.types import INT64_MAX, INT64_MIN, integer, name, prose, text
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=5000)]
+Name = name(max_length=200)
+CategoryName = name(max_length=120)
+Description = prose(max_length=5000)
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 ]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
 ProductId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Price = Annotated[int, Field(ge=0, le=10**12, description="integer minor units (cents)")]
-Quantity = Annotated[int, Field(ge=0, le=10**9)]
+Price = Annotated[integer(ge=0, le=10**12), Field(description="integer minor units (cents)")]
+Quantity = integer(ge=0, le=10**9)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +42,12 @@ def _attributes(value: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"attribute names are 1 to 40 characters: {key[:50]!r}")
         if isinstance(item, str) and len(item) > 200:
             raise ValueError(f"{key}: at most 200 characters")
+        if any(_CONTROL.search(s) for s in (key, item) if isinstance(s, str)):
+            raise ValueError(f"{key[:50]!r}: control characters are not allowed")
+        if isinstance(item, int) and not INT64_MIN <= item <= INT64_MAX:
+            raise ValueError(f"{key}: numbers are at most 64-bit integers")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{key}: numbers are finite")
         if item is None or not isinstance(item, str | int | float | bool):
             raise ValueError(f"{key}: a value is text, a number or true/false")
     return value
@@ -50,7 +62,7 @@ class Body(BaseModel):
 
 class CategoryIn(Body):
     slug: Slug
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    name: CategoryName
 
 
 class ProductIn(Body):
@@ -92,10 +104,10 @@ class StockIn(Body):
 
 
 class LineIn(Body):
-    product_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    quantity: Annotated[int, Field(gt=0, le=10_000)]
+    product_id: text(min_length=1, max_length=64)
+    quantity: integer(ge=1, le=10_000)
 
 
 class ReservationIn(Body):
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=100)]
-    ttl_s: Annotated[int, Field(ge=1, le=86_400)] | None = Field(None, description="default CATALOG_RESERVATION_TTL_S")
+    ttl_s: integer(ge=1, le=86_400) | None = Field(None, description="default CATALOG_RESERVATION_TTL_S")

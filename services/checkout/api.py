@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from services.checkout.deps import CheckoutsDep, IdempotencyKey
 from services.checkout.domain import Checkout, CheckoutFailed, Status, past_pivot
 from services.checkout.schemas import CheckoutIn
+from services.common.errors import NotFound
 from services.common.identity import User
+from services.common.openapi import errors
 
 router = APIRouter(prefix="/checkout", tags=["checkout"])
 
@@ -30,14 +32,26 @@ def _answer(co: Checkout, first: bool) -> JSONResponse:
     responses={
         200: {"description": "a repeat of the same Idempotency-Key and body"},
         202: {"description": "still running"},
-    },
+    }
+    | errors(
+        402,
+        404,
+        409,
+        503,
+        504,
+        _402="payment declined",
+        _404="a product of the cart no longer exists",
+        _409="the cart is empty or changed, stock ran out, or the Idempotency-Key was used with another body",
+        _503="a service of the saga is down (the checkout is undone or resumed)",
+        _504="the payment provider did not answer in time",
+    ),
 )
-async def checkout(body: CheckoutIn, checkouts: CheckoutsDep, user: User, key: IdempotencyKey = None) -> JSONResponse:
+async def checkout(body: CheckoutIn, checkouts: CheckoutsDep, user: User, key: IdempotencyKey) -> JSONResponse:
     co, first = await checkouts.checkout(user, key, body.model_dump())
     return _answer(co, first)
 
 
-@router.get("/{checkout_id}", summary="One of the signed-in user's checkouts")
+@router.get("/{checkout_id}", summary="One of the signed-in user's checkouts", responses=errors(NotFound))
 async def get_checkout(
     checkout_id: Annotated[str, Path(max_length=64, pattern=r"^[a-f0-9]+$")], checkouts: CheckoutsDep, user: User
 ) -> dict[str, Any]:

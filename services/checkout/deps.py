@@ -15,5 +15,12 @@ def _service(request: Request) -> CheckoutService:
 
 CheckoutsDep = Annotated[CheckoutService, Depends(_service)]
 IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="any unique string of 8-200 visible characters")
+    str,
+    Header(
+        alias="Idempotency-Key",
+        description="any unique string of 8-200 visible ASCII characters; the same key and body answer the same",
+        min_length=8,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+    ),
 ]

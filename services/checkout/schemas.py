@@ -6,16 +6,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+from services.common.types import name, text
+
+# Required fields must hold something visible; every field refuses NUL and control characters.
+Text = name(max_length=120)
 
 
 class Address(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text
     line1: Text
-    line2: Annotated[str, StringConstraints(max_length=120)] = ""
+    line2: text(max_length=120, strip=True) = ""
     city: Text
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12)]
+    postal_code: name(min_length=2, max_length=12)
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 

@@ -1,10 +1,11 @@
 """The app factory every service uses: ``create_service_app(name, settings, routers, parts=...)``.
 
 It gives each service the same skeleton: request ids in and out, JSON access logs,
-problem+json errors, a body guard (JSON only, size-limited), ``/healthz`` (the process
-answers) and ``/readyz`` (its dependencies answer), and an OpenAPI document at
-``/openapi.json``. Nothing connects at import or construction: adapters are built in
-the service's lifespan, when uvicorn starts the app, by ``parts(runtime)`` (services/common/runtime.py).
+problem+json errors, a body guard (content types and a streamed size limit per route,
+``services/common/bodies.py``), ``/healthz`` (the process answers) and ``/readyz`` (its
+dependencies answer), and an OpenAPI document at ``/openapi.json``. Nothing connects at import
+or construction: adapters are built in the service's lifespan, when uvicorn starts the app, by
+``parts(runtime)`` (services/common/runtime.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common import logs, metrics, problems
+from reference.bodies import JSON_TYPES, MAX_BODY_BYTES  # noqa: F401 - re-exported: services name them from here
+from services.common import logs, metrics, openapi, problems
+from services.common.bodies import BodyGuard
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
 from services.common.runtime import Parts, Runtime, run_checks, verdict
 from services.common.settings import ServiceSettings
 
-MAX_BODY_BYTES = 1 << 20
-JSON_TYPES = ("application/json", "application/merge-patch+json")
 QUIET_PATHS = ("/healthz", "/readyz")
 access_log = logging.getLogger("services.access")
 
@@ -37,6 +38,7 @@ def create_service_app(
     parts: Parts | None = None,
     version: str = "0.1.0",
     body_types: tuple[str, ...] = JSON_TYPES,
+    body_prefix: str = "",
 ) -> FastAPI:
     """A FastAPI app with the shared skeleton; ``parts(runtime)`` builds what the service runs (see runtime.py)."""
     logs.configure(name, settings.log_level)
@@ -55,6 +57,7 @@ def create_service_app(
     problems.install(app)
     for router in routers:
         app.include_router(router)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign] - the error model in every document
 
     @app.get("/healthz", tags=["ops"], summary="The process answers")
     async def healthz() -> dict[str, str]:
@@ -67,7 +70,7 @@ def create_service_app(
         status, code = verdict(results)
         return JSONResponse({"status": status, "service": name, "checks": results}, status_code=code)
 
-    app.add_middleware(BodyGuard, allowed_types=body_types)
+    app.add_middleware(BodyGuard, allowed_types=body_types, path_prefix=body_prefix)
     app.add_middleware(metrics.RequestMetrics, service=name)
     app.add_middleware(RequestContext)
     return app
@@ -124,39 +127,8 @@ class RequestContext:
             request_id.reset(token)
 
 
-class BodyGuard:
-    """Refuse bodies that are not JSON (415) or too large (413) before any handler reads them."""
-
-    def __init__(self, app: ASGIApp, allowed_types: tuple[str, ...] = JSON_TYPES, max_bytes: int = MAX_BODY_BYTES):
-        self.app = app
-        self.allowed = allowed_types
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        length = _header(scope, b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            detail = f"the body may be at most {self.max_bytes} bytes"
-            await _refuse(scope, receive, send, 413, "Content too large", detail)
-            return
-        has_body = (length not in (None, "0")) or _header(scope, b"transfer-encoding") is not None
-        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if has_body and ctype not in self.allowed:
-            detail = f"content type {ctype or '(none)'} is not accepted; send {' or '.join(self.allowed)}"
-            await _refuse(scope, receive, send, 415, "Unsupported media type", detail)
-            return
-        await self.app(scope, receive, send)
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
             return value.decode("latin-1")
     return None
-
-
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str) -> None:
-    response = problems.problem_response(status, title, detail, field="body")
-    await response(scope, receive, send)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +33,13 @@ Unprocessable = Invalid
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("services.problems")
+TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Content too large",
+    415: "Unsupported media type",
+}
 
 
 # One error model: the domain's errors (services.common.errors) are the problems. ``Problem`` is
@@ -65,14 +72,33 @@ def from_error(exc: DomainError) -> JSONResponse:
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
-    """Pydantic errors as ``{"field", "in", "message"}``: ``field`` is the dotted path inside its location."""
+    """Pydantic errors as ``{"field", "in", "message"}``: ``field`` is the dotted path inside its location.
+
+    A body that is not JSON at all names ``body`` (the decoder's byte offset goes into the message,
+    never into the field's place).
+    """
     out = []
     for err in errors:
         loc = [str(part) for part in err.get("loc", ())]
         where = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
         path = loc[1:] if loc and loc[0] == where else loc
-        out.append({"field": ".".join(path) or where, "in": where, "message": err.get("msg", "invalid")})
+        message = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error", "not valid JSON")
+            at = f" at character {path[0]}" if path else ""
+            path, message = [], f"the body is not valid JSON{at}: {reason}"
+        out.append({"field": ".".join(path) or where, "in": where, "message": message})
     return out
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route of ``app`` serves at ``path`` (the complete ``Allow`` of a 405)."""
+    methods: set[str] = set()
+    for route in routing.iter_route_contexts(getattr(app, "routes", ())):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path) and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
@@ -86,12 +112,28 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = field_errors(exc.errors())
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(422, "Invalid request", detail, errors=errors)
+        return problem_response(
+            422, "Invalid request", detail, field=errors[0]["field"] if errors else "body", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-        return problem_response(exc.status_code, title, str(exc.detail), dict(exc.headers or {}))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = TITLES.get(exc.status_code, "HTTP error")
+        detail, extensions = str(exc.detail), {}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route whose path matched; a path served by several
+            # routes (GET, PATCH and DELETE of one product) takes them all.
+            allowed = allowed_methods(request.app, request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not served here; this path takes {', '.join(allowed)}"
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON it can read): name the body.
+            detail = "the body could not be read: send UTF-8 JSON"
+            extensions = {"field": "body", "errors": [{"field": "body", "in": "body", "message": detail}]}
+        elif exc.status_code in (413, 415):
+            extensions = {"field": "body"}
+        return problem_response(exc.status_code, title, detail, headers, **extensions)
 
     # Unexpected exceptions become 500 problems in services.common.app.RequestContext, where the
     # request id is still known.

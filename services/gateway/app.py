@@ -12,6 +12,7 @@ from contextlib import suppress
 
 import httpx
 from fastapi import FastAPI
+from starlette import routing
 
 from reference.services import route_table
 from services.common.app import create_service_app
@@ -20,7 +21,7 @@ from services.gateway import clickstream
 from services.gateway.adapters.jwks import JwksVerifier
 from services.gateway.adapters.redis_edge import RedisEdge
 from services.gateway.adapters.upstream import HttpUpstream
-from services.gateway.api import openapi_of, router
+from services.gateway.api import openapi, router
 from services.gateway.domain import Route
 from services.gateway.ports import KeysUnavailable
 from services.gateway.service import Gateway
@@ -57,9 +58,11 @@ def create_app(
         rt.state.gateway = Gateway(settings, routes, verifier, edge, upstream)
         rt.background("clickstream", producer.run, ready=producer.ready)
 
-    app = create_service_app("gateway", settings, [router], parts=parts)
+    app = create_service_app("gateway", settings, [router], parts=parts, body_prefix="/api")
     producer = clickstream.install(app)  # POST /api/clickstream and the server-side events (clickstream.py)
-    app.openapi = lambda: openapi_of(app)  # type: ignore[method-assign]
+    # /openapi.json is the public document (services' paths under /api), as /api/openapi.json is
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]
+    app.router.routes.insert(0, routing.Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False))
     if not settings.access_log:
         logging.getLogger("services.access").setLevel(logging.WARNING)
     return app

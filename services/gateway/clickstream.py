@@ -34,11 +34,12 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference import physical_name
+from services.common.types import Int32, Text
 
 log = logging.getLogger("services.gateway.clickstream")
 STREAM = "clickstream"  # the Kinesis stream of reference/resources.py
@@ -286,19 +287,19 @@ class ServerEvents:
 
 # --------------------------------------------------------------------------- the browser's events
 
-Short = Annotated[str, StringConstraints(max_length=64)]
+Short = Annotated[Text, StringConstraints(max_length=64)]
 
 
 class BrowserEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_type: Literal["page_view", "search", "add_to_cart", "checkout_started", "order_placed"]
     session_id: Short
-    path: Annotated[str, StringConstraints(max_length=512)] = ""
+    path: Annotated[Text, StringConstraints(max_length=512)] = ""
     product_id: Short = ""
-    query: Annotated[str, StringConstraints(max_length=200)] = ""
-    result_count: int | None = Field(None, ge=0)
-    quantity: int | None = Field(None, ge=0, le=10_000)
-    order_id: Annotated[str, StringConstraints(max_length=100)] = ""
+    query: Annotated[Text, StringConstraints(max_length=200)] = ""
+    result_count: Annotated[Int32 | None, Field(ge=0)] = None
+    quantity: Annotated[StrictInt | None, Field(ge=0, le=10_000)] = None
+    order_id: Annotated[Text, StringConstraints(max_length=100)] = ""
 
 
 class Batch(BaseModel):

@@ -78,6 +78,6 @@ class Edge(abc.ABC):
 class Upstream(abc.ABC):
     @abc.abstractmethod
     async def send(
-        self, service: str, method: str, path: str, headers: Sequence[tuple[str, str]], body: bytes
+        self, service: str, method: str, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes
     ) -> Reply:
         """Send one request to ``service``; raises UpstreamDown or UpstreamTimeout on an outage."""

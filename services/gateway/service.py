@@ -74,9 +74,11 @@ class Gateway:
             raise Unavailable("tokens cannot be verified right now; try again shortly") from exc
 
     async def forward(self, request: Request, target: Target, caller: Caller | None, key: str | None) -> Response:
-        headers = [(k, v) for k, v in request.headers.items() if k not in domain.STRIPPED_REQUEST]
+        # Raw bytes, as the client sent them: a latin-1 User-Agent or Idempotency-Key is passed on, never a 500
+        # (httpx encodes str headers as ASCII); the service judges the value.
+        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in domain.STRIPPED_REQUEST]
         if caller is not None:
-            headers += caller.headers().items()
+            headers += [(k.lower().encode(), v.encode()) for k, v in caller.headers().items()]
         body = await request.body()
         asked = time.time()
         try:

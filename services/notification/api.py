@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from services.common.identity import User
+from services.common.types import text
 from services.notification.deps import Limit, NotificationsDep
 from services.notification.schemas import EmailList, EmailOut, InternalEmailList, InternalEmailOut
 
@@ -27,7 +28,7 @@ async def my_emails(user: User, notifications: NotificationsDep, limit: Limit = 
 async def all_emails(
     notifications: NotificationsDep,
     limit: Limit = 20,
-    order_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    order_id: Annotated[text(min_length=1, max_length=128) | None, Query()] = None,
     status: Literal["sent", "skipped"] | None = None,
 ) -> InternalEmailList:
     rows = await notifications.records(limit, order_id=order_id, status=status)

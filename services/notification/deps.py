@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from services.common.types import query_int
 from services.notification.service import Notifications
 
 MAX_LIMIT = 100
@@ -16,4 +17,4 @@ def _notifications(request: Request) -> Notifications:
 
 
 NotificationsDep = Annotated[Notifications, Depends(_notifications)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many, newest first")]
+Limit = Annotated[query_int(ge=1, le=MAX_LIMIT), Query(description="at most this many, newest first")]

@@ -11,19 +11,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from services.common.context import request_id
+from services.common.errors import Conflict, NotFound
+from services.common.openapi import errors
+from services.common.types import text
 from services.order.deps import OrdersDep
 from services.order.domain import Command
 from services.order.schemas import CancelIn, ConfirmIn, OrderIn, order_out
 
 router = APIRouter(prefix="/internal/orders", tags=["internal"])
-OrderId = Annotated[str, Path(min_length=1, max_length=100)]
-CONFLICT = {409: {"description": "the transition is not allowed from the order's state (from_status, to_status)"}}
+OrderId = Annotated[text(min_length=1, max_length=100), Path()]
+CONFLICT = errors(
+    NotFound, Conflict, _409="the transition is not allowed from the order's state (from_status, to_status)"
+)
 
 
 @router.post(
     "",
     summary="Create a pending order (201), or return the same one again (200)",
-    responses={409: {"description": "the order id exists with a different body"}},
+    status_code=201,
+    responses={200: {"description": "the same order again"}} | errors(Conflict, _409="the id exists with another body"),
 )
 async def create_order(orders: OrdersDep, body: OrderIn, response: Response) -> dict[str, Any]:
     stored, created = await orders.place(body.to_order(), body.fingerprint(), request_id.get())
@@ -31,7 +37,7 @@ async def create_order(orders: OrdersDep, body: OrderIn, response: Response) -> 
     return order_out(stored)
 
 
-@router.get("/{order_id}", summary="Any order, by id")
+@router.get("/{order_id}", summary="Any order, by id", responses=errors(NotFound))
 async def get_order(orders: OrdersDep, order_id: OrderId) -> dict[str, Any]:
     return order_out(await orders.get(order_id))
 

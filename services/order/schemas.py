@@ -6,16 +6,18 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from services.common.types import FlatJson, integer, name, text
 from services.order import domain
 from services.order.domain import Order, OrderLine
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
 ProductId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Money = Annotated[StrictInt, Field(ge=0, le=10**12, description="integer minor units (cents)")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Money = Annotated[integer(ge=0, le=10**12), Field(description="integer minor units (cents)")]
+Reason = name(max_length=500)
+LineName = name(min_length=0, max_length=200)
 
 
 class Body(BaseModel):
@@ -24,23 +26,23 @@ class Body(BaseModel):
 
 class LineIn(Body):
     product_id: ProductId
-    quantity: Annotated[StrictInt, Field(gt=0, le=domain.MAX_QUANTITY)]
+    quantity: integer(ge=1, le=domain.MAX_QUANTITY)
     unit_price_minor: Money
-    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    name: LineName = ""
 
 
 class OrderIn(Body):
     """What checkout sends to create an order (docs/commerce-core.md)."""
 
     order_id: Id
-    customer_sub: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    customer_sub: text(min_length=1, max_length=128)
     email: EmailStr
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=domain.MAX_LINES)]
     currency: Currency
     subtotal_minor: Money
     shipping_minor: Money = 0
     total_minor: Money
-    shipping_address: Annotated[dict[str, Any], Field(max_length=20)] = Field(default_factory=dict)
+    shipping_address: Annotated[FlatJson, Field(max_length=20)] = Field(default_factory=dict)
     checkout_id: Id | None = None
 
     def to_order(self) -> Order:

@@ -13,7 +13,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
+from services.common.errors import NotFound
 from services.common.identity import User
+from services.common.openapi import errors
+from services.common.types import text
 from services.payment.deps import Orchestrator
 from services.payment.domain import AuthorizationRequest, Operation
 from services.payment.schemas import (
@@ -26,9 +29,10 @@ from services.payment.schemas import (
     PaymentOut,
 )
 
-OrderId = Annotated[str, Query(min_length=1, max_length=64)]
+OrderId = Annotated[text(min_length=1, max_length=64), Query()]
 
 internal = APIRouter(prefix="/internal/payments", tags=["internal"])
+FOLLOW_UP = errors(NotFound, 409, 502, 504, _409="the payment's state does not allow it", _502="the provider refused")
 public = APIRouter(prefix="/payments", tags=["payments"])
 
 
@@ -37,6 +41,8 @@ public = APIRouter(prefix="/payments", tags=["payments"])
     response_model=PaymentOut,
     status_code=status.HTTP_201_CREATED,
     summary="Authorize once per idempotency key; a decline is an outcome (201/200), a provider timeout a 504",
+    responses={200: {"description": "the payment this key already made"}}
+    | errors(409, 504, _409="the key was used with another request, or its authorization is in progress"),
 )
 async def authorize(body: AuthorizeIn, orchestrator: Orchestrator, response: Response) -> PaymentOut:
     payment, created = await orchestrator.authorize(AuthorizationRequest(**body.model_dump()))
@@ -50,22 +56,34 @@ async def _follow_up(orchestrator: Orchestrator, operation: Operation, payment_i
     return PaymentOut.of(payment)
 
 
-@internal.post("/{payment_id}/capture", response_model=PaymentOut, summary="Take the authorized funds")
+@internal.post(
+    "/{payment_id}/capture", response_model=PaymentOut, summary="Take the authorized funds", responses=FOLLOW_UP
+)
 async def capture(payment_id: UUID, orchestrator: Orchestrator) -> PaymentOut:
     return await _follow_up(orchestrator, Operation.CAPTURE, payment_id)
 
 
-@internal.post("/{payment_id}/void", response_model=PaymentOut, summary="Release the hold (also of a timed-out one)")
+@internal.post(
+    "/{payment_id}/void",
+    response_model=PaymentOut,
+    summary="Release the hold (also of a timed-out one)",
+    responses=FOLLOW_UP,
+)
 async def void(payment_id: UUID, orchestrator: Orchestrator) -> PaymentOut:
     return await _follow_up(orchestrator, Operation.VOID, payment_id)
 
 
-@internal.post("/{payment_id}/refund", response_model=PaymentOut, summary="Return captured funds")
+@internal.post("/{payment_id}/refund", response_model=PaymentOut, summary="Return captured funds", responses=FOLLOW_UP)
 async def refund(payment_id: UUID, orchestrator: Orchestrator) -> PaymentOut:
     return await _follow_up(orchestrator, Operation.REFUND, payment_id)
 
 
-@internal.get("/{payment_id}", response_model=PaymentDetail, summary="A payment and every provider attempt")
+@internal.get(
+    "/{payment_id}",
+    response_model=PaymentDetail,
+    summary="A payment and every provider attempt",
+    responses=errors(NotFound),
+)
 async def payment_detail(payment_id: UUID, orchestrator: Orchestrator) -> PaymentDetail:
     payment, attempts = await orchestrator.detail(payment_id)
     return PaymentDetail(**PaymentOut.of(payment).model_dump(), attempts=[AttemptOut.of(a) for a in attempts])

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.types import integer, text
 from services.payment.domain import CURRENCY_PATTERN, MAX_AMOUNT_MINOR, PAYMENT_METHODS, Attempt, Payment
 
 PaymentMethod = Literal[PAYMENT_METHODS]  # type: ignore[valid-type] - the tuple is the one list of methods
@@ -17,10 +18,10 @@ class AuthorizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     idempotency_key: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
-    order_id: str = Field(min_length=1, max_length=64)
-    amount_minor: int = Field(gt=0, le=MAX_AMOUNT_MINOR, description="in minor units (cents)")
+    order_id: text(min_length=1, max_length=64)
+    amount_minor: integer(ge=1, le=MAX_AMOUNT_MINOR) = Field(description="in minor units (cents)")
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217, capital letters")
-    customer_sub: str = Field(min_length=1, max_length=64)
+    customer_sub: text(min_length=1, max_length=64)
     payment_method: PaymentMethod
 
 

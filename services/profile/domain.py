@@ -202,6 +202,12 @@ def _first_per_field(errors: list[FieldError]) -> list[FieldError]:
 # --------------------------------------------------------------------------- identity
 
 
+def mask_email(email: str) -> str:
+    """The address a code went to, as Cognito shows it (``a***@e***``): the same for every sign-up answer."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain[:1]}***"
+
+
 @dataclass(frozen=True, slots=True)
 class SignUp:
     """What a sign-up produced: the new user's ``sub``, and whether they still have to confirm."""

@@ -11,6 +11,8 @@ from services.profile.domain import Address, AddressFields, Profile, ProfileFiel
 class IdentityProvider(abc.ABC):
     """Sign-up and sign-in (Cognito in AWS and locally). Failures raise ``domain.AuthError`` subclasses."""
 
+    auto_confirm: bool = False  # sign-ups are confirmed at once (locally: the emulator sends no e-mail)
+
     @abc.abstractmethod
     async def sign_up(self, email: str, password: str) -> SignUp: ...
 

@@ -8,11 +8,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
+from reference.resources import USER_POOL
+from services.common.types import NO_CONTROL, Documented, name, text
 from services.profile.domain import Address, AddressFields, Profile, ProfileFields, SignUp, Tokens
 
 # A hard cap before the domain's own limits: nobody's street name is a kilobyte long.
-Text = Annotated[str, Field(max_length=1000)]
-Password = Annotated[str, Field(min_length=1, max_length=256)]
+# Control characters are the domain's rule (reported with every other field's at once); the schema says so.
+Text = Annotated[str, Field(max_length=1000), Documented(NO_CONTROL)]
+PersonName = name(min_length=0, max_length=1000)  # required-ness is the domain's rule
+Password = text(min_length=1, max_length=256)
 
 
 class Body(BaseModel):
@@ -27,6 +31,22 @@ class Credentials(Body):
     password: Password
 
 
+NewPassword = Annotated[
+    text(min_length=USER_POOL.password_min_length, max_length=256),
+    Field(
+        description=(
+            f"the user pool's policy: at least {USER_POOL.password_min_length} characters, with an upper-case "
+            "letter, a lower-case letter and a digit (Cognito checks the rest: 422 weak_password)"
+        )
+    ),
+]
+
+
+class NewAccount(Body):
+    email: EmailStr = Field(max_length=254)
+    password: NewPassword
+
+
 class Confirmation(Body):
     email: EmailStr = Field(max_length=254)
     code: str = Field(pattern=r"^\d{6}$", description="the six-digit code Cognito e-mailed")
@@ -37,13 +57,22 @@ class RefreshRequest(Body):
 
 
 class SignUpOut(BaseModel):
-    sub: str
-    confirmed: bool
-    code_sent_to: str = ""
+    """The one answer to every well-formed sign-up, new address or registered: it reveals neither."""
+
+    confirmed: bool = Field(description="true where sign-ups are confirmed at once (locally); else a code was e-mailed")
+    code_sent_to: str = Field("", description="the masked address a confirmation code goes to")
+    detail: str
 
     @classmethod
     def of(cls, result: SignUp) -> SignUpOut:
-        return cls(sub=result.sub, confirmed=result.confirmed, code_sent_to=result.code_sent_to)
+        if result.confirmed:
+            detail = "sign in with this address and password (an address that already had an account keeps its own)"
+        else:
+            detail = (
+                f"check the mail to {result.code_sent_to}: a new account gets a confirmation code "
+                "(POST /auth/confirm); an address that already has an account signs in, or resets its password"
+            )
+        return cls(confirmed=result.confirmed, code_sent_to=result.code_sent_to, detail=detail)
 
 
 class TokensOut(BaseModel):
@@ -68,7 +97,7 @@ class TokensOut(BaseModel):
 
 
 class ProfileIn(Body):
-    display_name: Text = ""
+    display_name: PersonName = ""
     phone: Text = Field("", description="E.164, e.g. +14155550100")
     marketing_opt_in: StrictBool = False
 
@@ -103,7 +132,7 @@ class ProfileOut(BaseModel):
 
 
 class AddressIn(Body):
-    full_name: Text
+    full_name: PersonName
     line1: Text
     line2: Text = ""
     city: Text

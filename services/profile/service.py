@@ -6,6 +6,7 @@ import logging
 from uuid import UUID
 
 from services.profile.domain import (
+    AccountExists,
     Address,
     AddressFields,
     NoProfile,
@@ -14,6 +15,7 @@ from services.profile.domain import (
     ProfileFields,
     SignUp,
     Tokens,
+    mask_email,
 )
 from services.profile.ports import IdentityProvider, ProfileRepository
 
@@ -28,8 +30,18 @@ class Accounts:
         self.profiles = profiles
 
     async def sign_up(self, email: str, password: str) -> SignUp:
+        """The same answer whether or not the address has an account: what happens next goes by e-mail.
+
+        Cognito's advice against user enumeration: a sign-up with a registered address is not an error the
+        caller sees (sign-in already answers a wrong password and an unknown user alike).
+        """
         email = email.lower()
-        result = await self.identity.sign_up(email, password)
+        try:
+            result = await self.identity.sign_up(email, password)
+        except AccountExists:
+            log.info("sign-up with an address that has an account; answered as any other")
+            return SignUp("", confirmed=self.identity.auto_confirm, code_sent_to=mask_email(email))
+        result = SignUp(result.sub, result.confirmed, mask_email(email) if not result.confirmed else "")
         # Keep the e-mail address now: access tokens carry none, so the gateway cannot pass it on later.
         try:
             await self.profiles.profile(result.sub, email)

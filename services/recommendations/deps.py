@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
+from services.common.types import query_int, text
 from services.recommendations import domain
 from services.recommendations.service import Recommender
 
@@ -15,5 +16,5 @@ def _recommender(request: Request) -> Recommender:
 
 
 Reco = Annotated[Recommender, Depends(_recommender)]
-Limit = Annotated[int, Query(ge=1, le=domain.MAX_LIMIT, description="at most this many")]
-ProductId = Annotated[str, Path(min_length=1, max_length=64)]
+Limit = Annotated[query_int(ge=1, le=domain.MAX_LIMIT), Query(description="at most this many")]
+ProductId = Annotated[text(min_length=1, max_length=64), Path()]

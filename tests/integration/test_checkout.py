@@ -220,7 +220,7 @@ async def test_a_runner_that_dies_after_any_step_is_recovered_by_the_sweeper(sho
 
 
 async def test_a_token_without_an_email_claim_checks_out_with_the_address_from_sign_up(
-    shop: Shop, provisioned, serve_app, monkeypatch
+    shop: Shop, provisioned, aws, serve_app, monkeypatch
 ):
     from services.profile.app import create_app as create_profile
 
@@ -232,7 +232,11 @@ async def test_a_token_without_an_email_claim_checks_out_with_the_address_from_s
     async with httpx.AsyncClient(base_url=profile_url) as profile:
         signup = await profile.post("/auth/signup", json={"email": "grace@example.com", "password": "Cobol-Rules-1959"})
         assert signup.status_code in (200, 201), signup.text
-    user = Caller(signup.json()["sub"], "").headers()  # what the gateway sends for a Cognito access token
+    found = aws.client("cognito-idp").admin_get_user(
+        UserPoolId=provisioned.user_pool_id, Username="grace@example.com"
+    )  # the sign-up answer names no sub (issue 12: it must not tell a registered address apart)
+    sub = next(a["Value"] for a in found["UserAttributes"] if a["Name"] == "sub")
+    user = Caller(sub, "").headers()  # what the gateway sends for a Cognito access token
     await shop.fill_cart(user, tee=1)
     r = await shop.buy(user)
     assert r.status_code == 201, r.text

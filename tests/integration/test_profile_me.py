@@ -62,11 +62,14 @@ async def test_the_first_visit_creates_an_empty_profile_with_the_callers_email(s
     )
 
 
-async def test_a_new_users_profile_keeps_the_email_given_at_sign_up(settings: Any) -> None:
+async def test_a_new_users_profile_keeps_the_email_given_at_sign_up(settings: Any, cloud: Outputs, aws: Any) -> None:
     async with running(settings) as api:
         signed_up = await api.post("/auth/signup", json={"email": "Grace@Example.com", "password": PASSWORD})
+        assert signed_up.status_code == 201, signed_up.text
+        user = aws.client("cognito-idp").admin_get_user(UserPoolId=cloud.user_pool_id, Username="grace@example.com")
+        sub = next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
         # Access tokens carry no e-mail claim, so the gateway sends the sub alone.
-        profile = await api.get("/me", headers={"X-Shop-User": signed_up.json()["sub"]})
+        profile = await api.get("/me", headers={"X-Shop-User": sub})
     assert profile.json()["email"] == "grace@example.com"
 
 

@@ -83,3 +83,36 @@ def test_the_ingress_routes_api_to_the_gateway_over_https_only() -> None:
     path = ingress["spec"]["rules"][0]["http"]["paths"][0]
     assert path["path"] == "/api"
     assert path["backend"]["service"]["name"] == "gateway"
+
+
+def test_autoscalers_carry_the_capacity_models_numbers() -> None:
+    from reference import capacity
+
+    docs = [d for ds in manifests().values() for d in ds]
+    hpas = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    for svc in SERVICES:
+        plan = capacity.plan(svc.name)
+        spec = hpas[svc.name]
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (plan.min_replicas, plan.max_replicas)
+        assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == plan.target_utilisation_pct
+        assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == capacity.SCALE_DOWN_WINDOW_S
+    assert hpas["gateway"]["maxReplicas"] > hpas["payment"]["maxReplicas"]  # sized by each one's peak
+
+
+def test_queue_consumers_scale_on_queue_depth_with_keda_not_on_cpu() -> None:
+    from reference import capacity
+
+    docs = [d for ds in manifests().values() for d in ds]
+    scaled = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "ScaledObject"}
+    hpa_names = {d["metadata"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    for queue in RESOURCES.queues:
+        worker = f"{queue.consumer}-worker"
+        assert worker not in hpa_names  # KEDA makes its own HPA: two would fight
+        (trigger,) = scaled[worker]["triggers"]
+        assert trigger["type"] == "aws-sqs-queue"
+        assert set(trigger["metadata"]) == {"queueURL", "queueLength", "awsRegion"}  # KEDA's documented keys
+        assert trigger["metadata"]["queueURL"] == f"shop-dev-{queue.name}"
+        assert trigger["metadata"]["queueLength"] == str(capacity.queue_length_per_pod(queue.name))
+        assert scaled[worker]["scaleTargetRef"] == {"name": worker}
+    auth = [d for d in manifests()["00-namespace.yaml"] if d["kind"] == "TriggerAuthentication"]
+    assert auth[0]["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": "workload"}

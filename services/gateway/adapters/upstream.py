@@ -49,7 +49,7 @@ class HttpUpstream(Upstream):
         )
 
     async def send(
-        self, service: str, method: str, path: str, headers: Sequence[tuple[str, str]], body: bytes
+        self, service: str, method: str, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes
     ) -> Reply:
         client = self.clients[service]
         try:
@@ -60,7 +60,9 @@ class HttpUpstream(Upstream):
             raise UpstreamTimeout(f"the {service} service did not answer in time") from exc
         except httpx.TransportError as exc:
             raise UpstreamDown(f"the {service} service is not reachable") from exc
-        return Reply(response.status_code, response.headers.multi_items(), response.content)
+        # Latin-1 both ways: whatever bytes a service put in a header reach the client unchanged.
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+        return Reply(response.status_code, raw, response.content)
 
     async def aclose(self) -> None:
         for client in self.clients.values():
