@@ -112,7 +112,7 @@ def deploy(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure against a same-run ceiling: nox -s bench -- catalog|search|checkout|edge|waf [--profile]."""
+    """Measure: nox -s bench -- catalog|search|checkout|edge|waf [--profile] (vs a ceiling), or up (start time)."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 

@@ -23,6 +23,8 @@ settings (environment variables):
   SHOP_STAGE         name part of every resource: shop-<stage>-... (default local)
   SHOP_HOST, SHOP_PORT   where the front door listens (default 127.0.0.1:8080)
   SHOP_READY_TIMEOUT seconds to wait for the front door's /healthz (default 60)
+  SHOP_SEED_CACHE    where seeded rows and images are kept between starts (default
+                     ~/.cache/cloudshop/seed-cache); 'off' seeds on every start
   SHOP_REPLICAS      processes per service, e.g. gateway=2,catalog=2 (default one each)
   SHOP_BALANCER      auto (default): HAProxy in front of the gateway and every service with
                      more than one replica, when any has; haproxy: always; none: never

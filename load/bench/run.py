@@ -239,7 +239,7 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
-    from load.bench import checkout, edge, search, tracing, waf  # they build on this module
+    from load.bench import checkout, edge, search, tracing, up, waf  # they build on this module
 
     scenarios = {
         "catalog": (catalog, table),
@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "search": (search.bench, search.table),
         "tracing": (tracing.bench, tracing.table),
         "waf": (waf.bench, waf.table),
+        "up": (up.bench, up.table),
     }
     parser.add_argument("scenario", nargs="?", default="catalog", choices=sorted(scenarios))
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per target (default 15)")
@@ -257,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="then sample the gateway with py-spy under load")
     parser.add_argument("--skip-front-door", action="store_true", help="do not measure through the front door")
     parser.add_argument("--direct", action="store_true", help="checkout: skip the gateway, send identity headers")
+    parser.add_argument("--starts", type=int, default=5, help="up: warm starts measured (default 5)")
+    parser.add_argument("--no-prime", action="store_true", help="up: count the start that fills the seed cache")
     parser.add_argument("--also", action="append", help="edge: another front door to measure, LABEL=URL")
     parser.add_argument(
         "--out", type=Path, default=None, help="the JSON report (default artifacts/bench/<scenario>.json)"

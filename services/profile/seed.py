@@ -17,9 +17,12 @@ import boto3
 
 from services.common import db
 from services.profile.adapters.postgres import PostgresProfiles
-from services.profile.app import SCHEMA
 from services.profile.domain import AddressFields, ProfileFields
 from services.profile.settings import ProfileSettings
+
+# services.profile.app.SCHEMA (a test holds them equal), not imported from there: the app module pulls in
+# FastAPI and every route, about a CPU-second this seed does not need on every start (issue 20).
+SCHEMA = "profile"
 
 
 @dataclass(frozen=True)

@@ -13,3 +13,9 @@ def test_the_seed_refuses_to_run_without_an_emulator(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     assert seed.main() == 0
     assert "skipped" in capsys.readouterr().out
+
+
+def test_the_seed_writes_to_the_schema_the_service_migrates():
+    from services.profile import app
+
+    assert seed.SCHEMA == app.SCHEMA
