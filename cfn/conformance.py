@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from cfn import adot
 from cfn.build import as_dict, templates
 from cfn.k8s import manifests
 from reference import ARCHITECTURE, RESOURCES, SERVICES
@@ -63,6 +64,9 @@ def kubernetes_evidence() -> dict[str, list[str]]:
                 backend = doc["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
                 out.setdefault(arrow("IN", by_name[backend].node), []).append(f"k8s:Ingress/{name}")
             if kind != "Deployment":
+                continue
+            if name == adot.NAME:  # the collector every pod sends its spans to, on to X-Ray
+                out.setdefault(arrow("EKS", "XR"), []).append(f"k8s:Deployment/{name}")
                 continue
             service, _, role = name.partition("-")
             node = by_name[service].node

@@ -173,3 +173,10 @@ async def serve_app() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
     uvicorns = Uvicorns()
     yield uvicorns.start
     await uvicorns.stop()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port nothing listens on, and nothing can start listening on, while the test runs."""
+    with backends.refused_port() as port:
+        yield port

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -66,12 +65,6 @@ playwright_sync = pytest.importorskip(
 # --------------------------------------------------------------------------- the stack and the browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class Stack:
     url: str
@@ -91,7 +84,7 @@ def shop() -> Iterator[Stack]:
     proc = None
     if not reuse:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "up", "--port", str(free_port())],
+            [sys.executable, "-m", "localcloud", "up", "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
         )  # fmt: skip
     try:

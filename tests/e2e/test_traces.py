@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,19 +46,13 @@ class Stack:
     logs: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     stage = f"tr{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if k not in ("SHOP_PORT", "SHOP_HOST")}
     env |= {"SHOP_STAGE": stage, "SHOP_TRACING": "xray", "SHOP_TRACE_SAMPLING": "all", "SHOP_READY_TIMEOUT": "300"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localcloud", "up", "--port", str(_free_port())],
+        [sys.executable, "-m", "localcloud", "up", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     try:

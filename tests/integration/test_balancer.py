@@ -22,12 +22,28 @@ from localcloud import backends, lb
 pytestmark = pytest.mark.skipif(lb.binary() is None, reason="haproxy is not installed (apt-get install haproxy)")
 
 
+# http.server on a socket bound here and handed over: a port picked, freed and bound again by the child could be
+# taken in between by another test's server (another pytest worker's), whose /readyz the balancer would then check.
+SERVE_ON_FD = """
+import functools, http.server, socket, sys
+sock = socket.socket(fileno=int(sys.argv[1]))
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+server = http.server.ThreadingHTTPServer(sock.getsockname(), handler, bind_and_activate=False)
+server.socket.close()
+server.socket = sock
+server.serve_forever()
+"""
+
+
 def _replica(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     folder.mkdir()
     (folder / "readyz").write_text("ok")
-    port = backends.free_port()
-    argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), f"127.0.0.1:{port}"
+    sock = backends.listen("127.0.0.1", 0)
+    address = f"127.0.0.1:{sock.getsockname()[1]}"
+    argv = [sys.executable, "-c", SERVE_ON_FD, str(sock.fileno()), str(folder)]
+    child = subprocess.Popen(argv, pass_fds=(sock.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock.close()  # the child has its own copy
+    return child, address
 
 
 def _until(check: Callable[[], bool], timeout_s: float = 20.0) -> None:

@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 from gateway_support import Echo, Pool, gateway_settings, running, sign_in
 
-from localcloud.backends import free_port
-
 PRODUCT = "/api/catalog/products/42"
 
 
@@ -115,8 +113,10 @@ async def test_responses_that_must_not_be_shared_are_not_cached(anonymous_pool, 
     assert len(echo.calls) == 2
 
 
-async def test_with_redis_down_the_gateway_serves_without_limits_or_cache_and_is_not_ready(anonymous_pool, redis_space):
-    gone = f"redis://127.0.0.1:{free_port()}/0"
+async def test_with_redis_down_the_gateway_serves_without_limits_or_cache_and_is_not_ready(
+    anonymous_pool, redis_space, refused_port
+):
+    gone = f"redis://127.0.0.1:{refused_port}/0"
     settings = gateway_settings(anonymous_pool, gone, redis_space.prefix, rate_per_ip=1)
     echo = Echo()
     async with running(settings, echo.app()) as (_, client):

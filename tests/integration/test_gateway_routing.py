@@ -10,7 +10,6 @@ import pytest
 from gateway_support import Echo, Pool, gateway_settings, running
 
 import reference.services
-from localcloud.backends import free_port
 from reference.model import Service
 from reference.services import SERVICES
 
@@ -88,8 +87,8 @@ async def test_a_body_that_is_not_json_is_refused_with_415_before_any_service_se
     assert echo.calls == []
 
 
-async def test_a_service_that_is_down_gives_a_503_problem_quickly(settings, monkeypatch):
-    monkeypatch.setenv("SHOP_SERVICE_CATALOG_URL", f"http://127.0.0.1:{free_port()}")
+async def test_a_service_that_is_down_gives_a_503_problem_quickly(settings, monkeypatch, refused_port):
+    monkeypatch.setenv("SHOP_SERVICE_CATALOG_URL", f"http://127.0.0.1:{refused_port}")
     async with running(settings) as (_, client):
         start = time.perf_counter()
         response = await client.get("/api/catalog/products/1")
@@ -120,8 +119,8 @@ async def test_a_service_that_hangs_gives_a_504_problem_after_the_timeout(settin
     assert 0.6 <= elapsed < 3  # two attempts of 0.3 s, then the answer
 
 
-async def test_readyz_names_the_jwks_when_the_signing_keys_cannot_be_fetched(settings):
-    unreachable = settings.model_copy(update={"jwks_url": f"http://127.0.0.1:{free_port()}/jwks.json"})
+async def test_readyz_names_the_jwks_when_the_signing_keys_cannot_be_fetched(settings, refused_port):
+    unreachable = settings.model_copy(update={"jwks_url": f"http://127.0.0.1:{refused_port}/jwks.json"})
     async with running(unreachable) as (_, client):
         response = await client.get("/readyz")
     assert response.status_code == 503
