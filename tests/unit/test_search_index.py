@@ -149,3 +149,45 @@ async def test_two_processes_sharing_a_directory_see_each_others_writes(tmp_path
     await reader.rebuild([docs[:3]])  # a rebuild elsewhere swaps the generation the other one reads
     assert await writer.count() == 3
     assert len(list(tmp_path.glob("gen-*"))) == 2
+
+
+async def test_two_rebuilds_at_once_keep_each_others_generation(tmp_path: Path):
+    """Two reindexes of one directory overlap (a seed and a reindex job; two stacks of one stage): the one that
+    finishes first must not delete the generation the other is still writing, or its commit finds no files."""
+    first, second = TantivyIndex(tmp_path, reload_s=0), TantivyIndex(tmp_path, reload_s=0)
+    docs = documents()
+    started = asyncio.Event()
+    proceed = asyncio.Event()
+
+    async def slow_batches():
+        yield docs[:10]
+        started.set()
+        await proceed.wait()
+        yield docs[10:]
+
+    loop = asyncio.get_running_loop()
+    batches = slow_batches()
+
+    def pull():  # the rebuild's thread pulls each batch from the event loop, so the test decides when it ends
+        while True:
+            try:
+                yield asyncio.run_coroutine_threadsafe(anext(batches), loop).result()
+            except StopAsyncIteration:
+                return
+
+    slow = asyncio.create_task(second.rebuild(pull()))
+    await started.wait()  # the second rebuild's generation exists and is half written
+    assert await first.rebuild([docs[:3]]) == 3  # the first one finishes meanwhile and forgets old generations
+    proceed.set()
+    assert await slow == 25
+    assert await first.count() == 25  # the slower rebuild committed and is now the live generation
+
+
+async def test_a_generation_left_by_a_crashed_rebuild_is_forgotten(tmp_path: Path):
+    index = TantivyIndex(tmp_path, reload_s=0)
+    await index.rebuild([documents()[:2]])
+    crashed = tmp_path / "gen-000099"
+    crashed.mkdir()
+    (crashed / ".building").write_text("")  # its builder died: nobody holds the lock
+    await index.rebuild([documents()[:3]])
+    assert not crashed.exists()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import tantivy
 from tantivy import Occur, Query
@@ -192,33 +192,42 @@ class TantivyIndex(SearchIndex):
             else:
                 with self._dir_lock():
                     generation = self._new_generation()
+                    building = _building(self.path / generation)
                 index = self._open(self.path / generation)
-            writer = index.writer(max(self.heap_bytes, 100_000_000), 1)
-            written = 0
-            for batch in batches:
-                for doc in batch:
-                    writer.add_document(_to_tantivy(doc))
-                written += len(batch)
-                if progress:
-                    progress(written)
-            writer.commit()
-            writer.wait_merging_threads()
-            index.reload()
-            if generation is None:
-                self._index = index
-            else:
-                with self._dir_lock():
-                    self._point_at(generation)
-                    self._forget_old_generations(keep={generation, self._generation or ""})
-                self._index, self._generation = index, generation
+            try:
+                writer = index.writer(max(self.heap_bytes, 100_000_000), 1)
+                written = 0
+                for batch in batches:
+                    for doc in batch:
+                        writer.add_document(_to_tantivy(doc))
+                    written += len(batch)
+                    if progress:
+                        progress(written)
+                writer.commit()
+                writer.wait_merging_threads()
+                index.reload()
+                if generation is None:
+                    self._index = index
+                else:
+                    with self._dir_lock():
+                        self._point_at(generation)
+                        self._forget_old_generations(keep={generation, self._generation or ""})
+                    self._index, self._generation = index, generation
+            finally:
+                if generation is not None:
+                    building.close()  # releases the lock: the generation is live now, or abandoned
             self._checked = time.monotonic()
             return written
 
     def _forget_old_generations(self, keep: set[str]) -> None:
-        """Keep the new and the previous generation (readers may still have it open); drop older ones."""
+        """Keep the new and the previous generation (readers may still have it open); drop older ones.
+
+        A generation another rebuild is still writing (two reindexes of one directory overlapping) is left
+        alone: its builder holds the lock on its ``.building`` file, which a crashed builder no longer does.
+        """
         assert self.path is not None
         for old in self.path.glob("gen-*"):
-            if old.name not in keep:
+            if old.name not in keep and not _being_built(old):
                 shutil.rmtree(old, ignore_errors=True)
 
     # ------------------------------------------------------------------ reads
@@ -318,6 +327,30 @@ FACET_AGGREGATIONS = {
         }
     },
 }
+
+
+BUILDING = ".building"  # in a generation's folder, locked by the rebuild writing it
+
+
+def _building(generation: Path) -> IO[str]:
+    """Mark ``generation`` as being written by this process until the returned file is closed."""
+    handle = open(generation / BUILDING, "w")  # noqa: SIM115 - held open for the rebuild's whole length
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def _being_built(generation: Path) -> bool:
+    """Whether a live rebuild holds ``generation``'s lock (a marker left by a crashed one does not count)."""
+    try:
+        with open(generation / BUILDING) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
 
 
 def _facets(aggregations: dict[str, Any]) -> dict[str, list[FacetCount]]:
