@@ -54,6 +54,7 @@ class Stack:
     serve: Callable[[Any], Awaitable[str]] | None = None  # run one more ASGI app (the edge) until the stack stops
     tokens: dict[str, str] = field(default_factory=dict)
     apps: dict[str, Any] = field(default_factory=dict)
+    front_door: str = ""  # the local edge in front of the gateway, when a test module starts one
 
     def token(self, who: str, groups: tuple[str, ...] = ()) -> str:
         """The access token of user ``who`` (created and signed in on first use)."""

@@ -26,23 +26,25 @@ PRODUCT = {"id": "p-mug", "sku": "MUG-1", "name": "Mug", "price_minor": 900, "ca
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack(servers: Any) -> Any:
+async def stack(servers: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     async with shop(servers) as running:
         async with httpx.AsyncClient(base_url=running.urls["catalog"], headers=ADMIN) as admin:
             (await admin.post("/catalog/categories", json={"slug": "home", "name": "Home"})).raise_for_status()
             (await admin.post("/catalog/products", json=PRODUCT)).raise_for_status()
+        edge = await start_edge(running.serve, running.stage, tmp_path_factory.mktemp("edge"), gateway=running.gateway)
+        running.front_door = edge.url  # the local CloudFront and WAF in front of the gateway
         yield running
 
 
 async def call(stack: Stack, via: str, service: str, method: str, path: str, **kw: Any) -> httpx.Response:
     """``path`` is the service's own; through the gateway it is sent under /api with a real token."""
     headers = dict(kw.pop("headers", {}))
-    if via == "gateway":
+    if via in ("gateway", "front-door"):
         who = headers.pop("as", "shopper")
         if who:
             groups = ("admin",) if who == "admin" else ()
             headers.update(stack.bearer(who, groups))
-        base, path = stack.gateway, "/api" + path
+        base, path = stack.gateway if via == "gateway" else stack.front_door, "/api" + path
     else:
         who = headers.pop("as", "shopper")
         headers.update(ADMIN if who == "admin" else SHOPPER if who else {})
@@ -57,7 +59,7 @@ def named(response: httpx.Response, field: str) -> bool:
     return field in fields
 
 
-VIA = pytest.mark.parametrize("via", ["direct", "gateway"])
+VIA = pytest.mark.parametrize("via", ["direct", "gateway", "front-door"])
 
 
 @VIA
@@ -104,7 +106,7 @@ async def test_a_nul_in_an_admin_product_description_is_refused_and_no_product_i
 async def test_a_bad_checkout_address_is_a_422_naming_it_and_starts_no_checkout(stack, via, address, field):
     who = f"buyer-{via}"
     key = uuid.uuid4().hex
-    headers = {"Idempotency-Key": key, "as": who} if via == "gateway" else {"Idempotency-Key": key, "as": ""}
+    headers = {"Idempotency-Key": key, "as": who} if via != "direct" else {"Idempotency-Key": key, "as": ""}
     if via == "direct":
         headers.update(Caller(who, f"{who}@example.com").headers())
     r = await call(stack, via, "checkout", "POST", "/checkout", json={"shipping_address": address}, headers=headers)
@@ -117,7 +119,7 @@ async def test_a_bad_checkout_address_is_a_422_naming_it_and_starts_no_checkout(
 @pytest.mark.parametrize("quantity", [True, False, "1", 217.0, 1 << 63])
 async def test_a_quantity_that_is_not_a_strict_integer_is_a_422_and_the_cart_is_unchanged(stack, via, quantity):
     who = f"lax-{via}"
-    headers = {"as": who} if via == "gateway" else {"as": ""} | Caller(who).headers()
+    headers = {"as": who} if via != "direct" else {"as": ""} | Caller(who).headers()
     r = await call(stack, via, "cart", "POST", "/cart/items", json={"product_id": "p-mug", "quantity": quantity},
                    headers=headers)  # fmt: skip
     assert (r.status_code, named(r, "quantity")) == (422, True), r.text
@@ -142,7 +144,7 @@ async def test_numbers_past_int64_or_not_integers_in_a_query_are_a_422(stack, vi
 )
 async def test_a_body_that_cannot_be_parsed_names_the_body_not_a_byte_offset(stack, via, content, message):
     who = f"parse-{via}"
-    headers = {"as": who} if via == "gateway" else {"as": ""} | Caller(who).headers()
+    headers = {"as": who} if via != "direct" else {"as": ""} | Caller(who).headers()
     headers["content-type"] = "application/json"
     r = await call(stack, via, "cart", "POST", "/cart/items", content=content, headers=headers)
     assert 400 <= r.status_code < 500, r.text
@@ -152,9 +154,10 @@ async def test_a_body_that_cannot_be_parsed_names_the_body_not_a_byte_offset(sta
     assert message in body["detail"]
 
 
+@pytest.mark.parametrize("via", ["gateway", "front-door"])
 @pytest.mark.parametrize("header", ["User-Agent", "Accept-Language", "X-Cart-Session"])
-async def test_a_latin1_header_through_the_gateway_is_passed_on_not_a_500(stack, header):
-    r = await call(stack, "gateway", "cart", "GET", "/cart", headers={header: b"caf\xe9", "as": ""})
+async def test_a_latin1_header_through_the_gateway_is_passed_on_not_a_500(stack, header, via):
+    r = await call(stack, via, "cart", "GET", "/cart", headers={header: b"caf\xe9", "as": ""})
     assert r.status_code < 500, r.text
     if header == "X-Cart-Session":
         assert (r.status_code, named(r, header)) == (422, True), r.text
@@ -164,7 +167,7 @@ async def test_a_latin1_header_through_the_gateway_is_passed_on_not_a_500(stack,
 async def test_a_latin1_idempotency_key_is_a_422_naming_the_header_and_starts_no_checkout(stack, via):
     who = f"latin-{via}"
     headers = {"Idempotency-Key": b"cl\xe9-0000001"}
-    headers |= {"as": who} if via == "gateway" else {"as": ""} | Caller(who).headers()
+    headers |= {"as": who} if via != "direct" else {"as": ""} | Caller(who).headers()
     r = await call(stack, via, "checkout", "POST", "/checkout", json={"shipping_address": ADDRESS}, headers=headers)
     assert (r.status_code, named(r, "Idempotency-Key")) == (422, True), r.text
     orders = await call(stack, "direct", "order", "GET", "/orders", headers={"as": ""} | Caller(who).headers())
