@@ -44,12 +44,17 @@ def up(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run every lane: unit, integration (real servers), e2e (whole stack, browser); -- tests/integration runs one.
 
-    The tests run on one worker per core (SHOP_TEST_WORKERS=N to choose, 0 for none), each with its own servers;
-    the e2e lane's whole stacks stay on one worker (tests/e2e/conftest.py).
+    The unit and integration lanes run on one worker per core (SHOP_TEST_WORKERS=N to choose, 0 for none), each
+    worker with servers of its own; then the e2e lane runs its whole stacks one after another in one process.
+    Arguments after -- replace the lanes: pytest runs them in one process.
     """
     _install(session, "local", "cfn", "bench", "test")
+    if session.posargs:
+        session.run("pytest", *session.posargs)
+        return
     workers = os.environ.get("SHOP_TEST_WORKERS", "logical")
-    session.run("pytest", "-n", workers, "--dist", "loadgroup", *session.posargs)
+    session.run("pytest", "-n", workers, "--dist", "loadfile", "tests/unit", "tests/integration")
+    session.run("pytest", "tests/e2e")
 
 
 @nox.session

@@ -1,17 +1,3 @@
-"""The e2e lane: each test here starts a whole stack (or several). Under ``pytest -n`` they all run on one
-worker, one after another, while the other workers take the integration lane: two whole stacks starting
-at once on a 2-core machine only slow each other down."""
-
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-
-HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("whole-stack"))
+"""The e2e lane: each test here starts a whole stack (or several). ``nox -s tests`` runs this lane after the others,
+in one process, one test after another: two whole stacks at once on a 2-core machine slow each other down, two
+stacks of one stage (``local``) share its folders, and the browser journey's steps build on each other in order."""
