@@ -18,8 +18,7 @@ from starlette import routing
 from starlette.middleware import Middleware
 
 from reference.services import route_table
-from services.common.app import create_service_app
-from services.common.app import RequestContext
+from services.common.app import RequestContext, create_service_app
 from services.common.runtime import Runtime
 from services.gateway import clickstream
 from services.gateway.adapters.cognito_revoke import CognitoRevoker
@@ -89,7 +88,8 @@ def browser_sessions(
     quick = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5)
     kms = boto3.client("kms", region_name=settings.aws_region, config=quick)
     idp = boto3.client("cognito-idp", region_name=settings.aws_region, config=quick)
-    context = {"purpose": "gateway-session", "stage": settings.stage}
+    # service=gateway is what the IAM policy allows (cfn/iam.py, Verb.SEAL); the stage keeps stages apart.
+    context = {"service": "gateway", "purpose": "session", "stage": settings.stage}
     sealer = KmsEnvelope(kms, settings.kms_key, context, rotate_s=settings.session_key_rotate_s)
     revoker = CognitoRevoker(idp, settings.client_ids[0] if settings.client_ids else "")
     auth = routes["auth"].service if "auth" in routes else "profile"

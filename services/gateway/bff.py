@@ -17,14 +17,22 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from services.common.identity import Caller
 from services.gateway import domain
 from services.gateway.domain import InvalidToken
-from services.gateway.ports import Reply, Sealer, SessionsUnavailable, SessionStore, TokenRevoker, TokenVerifier
-from services.gateway.ports import Upstream, UpstreamDown, UpstreamTimeout
+from services.gateway.ports import (
+    Reply,
+    Sealer,
+    SessionStore,
+    SessionsUnavailable,
+    TokenRevoker,
+    TokenVerifier,
+    Upstream,
+    UpstreamDown,
+    UpstreamTimeout,
+)
 from services.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -184,5 +192,5 @@ def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-def public_anonymous() -> Mapping[str, object]:
+def public_anonymous() -> dict[str, object]:
     return {"signed_in": False, "email": "", "groups": []}

@@ -22,7 +22,9 @@ class CsrfGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("path", "").startswith("/api/"):
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-            reason = domain.csrf_refusal(scope["method"], scope["path"], headers, self.own_cookies, self.allowed_origins)
+            reason = domain.csrf_refusal(
+                scope["method"], scope["path"], headers, self.own_cookies, self.allowed_origins
+            )
             if reason is not None:
                 await from_error(domain.CrossSiteRefused(reason))(scope, receive, send)
                 return

@@ -20,8 +20,16 @@ from services.common.identity import Caller
 from services.gateway import domain
 from services.gateway.bff import Session, Sessions
 from services.gateway.domain import GatewayTimeout, InvalidToken, Route, SessionEnded, Target
-from services.gateway.ports import Cached, Edge, KeysUnavailable, SessionsUnavailable, TokenVerifier, Upstream
-from services.gateway.ports import UpstreamDown, UpstreamTimeout
+from services.gateway.ports import (
+    Cached,
+    Edge,
+    KeysUnavailable,
+    SessionsUnavailable,
+    TokenVerifier,
+    Upstream,
+    UpstreamDown,
+    UpstreamTimeout,
+)
 from services.gateway.settings import GatewaySettings
 
 API = b"/api"
@@ -72,9 +80,8 @@ class Gateway:
         if admission.cached is not None:
             return hit(admission.cached)
         response = await self.forward(request, target, caller, key, jar)
-        if jar is None and authorization and method == "POST" and target.path == "/auth/signout":
-            if response.status_code == 204 and self.sessions is not None:  # a bearer sign-out: deny that token too
-                await self.sessions.deny(revoked_key, expires_at)
+        if signed_out(method, target, response.status_code) and self.sessions is not None and revoked_key:
+            await self.sessions.deny(revoked_key, expires_at)  # a bearer's sign-out: its access token is refused too
         return response
 
     async def session(self, jar: Mapping[str, str]) -> Session | None:
@@ -90,7 +97,9 @@ class Gateway:
             raise Unavailable("the session's tokens cannot be verified right now") from exc
         if session is None:
             clear = domain.set_cookie(self.settings.session_cookie, "", max_age_s=0)
-            raise SessionEnded("the session ended (signed out or expired); sign in again", headers={"Set-Cookie": clear})
+            raise SessionEnded(
+                "the session ended (signed out or expired); sign in again", headers={"Set-Cookie": clear}
+            )
         return session
 
     async def caller(self, authorization: str | None) -> tuple[Caller | None, str | None, float]:
@@ -143,7 +152,6 @@ class Gateway:
                 await self.edge.store(key, kept(reply.headers, reply.body, asked), keep_s)
         return response
 
-
     def browser_headers(self, headers: list[tuple[bytes, bytes]], jar: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
         """A browser's request as the service sees it: the gateway's cookies taken out, the guest cart's id from
         its cookie into ``X-Cart-Session`` (the header the cart service reads), unless the request sent one."""
@@ -184,6 +192,11 @@ class Gateway:
         else:
             return
         response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+
+
+def signed_out(method: str, target: Target, status: int) -> bool:
+    """A bearer client's sign-out at the profile service went through."""
+    return method == "POST" and target.path == "/auth/signout" and status == 204
 
 
 def kept(headers: Sequence[tuple[str, str]], body: bytes, asked: float) -> Cached:

@@ -60,14 +60,20 @@ def _cookie(gateway: Gateway, value: str, max_age_s: int) -> str:
 async def current(request: Request) -> JSONResponse:
     gateway, _ = _parts(request)
     jar = _jar(request)
+    guest = _guest_cart(gateway, jar)
     if not jar.get(gateway.settings.session_cookie):
-        return JSONResponse(public_anonymous(), headers={"Cache-Control": "no-store"})
+        return JSONResponse(public_anonymous() | guest, headers={"Cache-Control": "no-store"})
     try:
         session = await gateway.session(jar)
     except domain.SessionEnded as ended:
-        return JSONResponse(public_anonymous(), headers={"Cache-Control": "no-store", **ended.headers})
+        return JSONResponse(public_anonymous() | guest, headers={"Cache-Control": "no-store", **ended.headers})
     assert session is not None
-    return JSONResponse(session.public(), headers={"Cache-Control": "no-store"})
+    return JSONResponse(session.public() | guest, headers={"Cache-Control": "no-store"})
+
+
+def _guest_cart(gateway: Gateway, jar: dict[str, str]) -> dict[str, bool]:
+    """Whether the browser holds a guest cart (its id is in an HttpOnly cookie: the page cannot tell itself)."""
+    return {"guest_cart": bool(jar.get(gateway.settings.cart_cookie))}
 
 
 @router.post(
@@ -90,12 +96,12 @@ async def sign_in(request: Request) -> Response:
         media = next((v for k, v in result.headers if k.lower() == "content-type"), "application/problem+json")
         return Response(result.body, status_code=result.status, media_type=media)
     session_id, session = result
-    return _signed_in(gateway, session_id, session)
+    return _signed_in(gateway, session_id, session, _guest_cart(gateway, jar))
 
 
-def _signed_in(gateway: Gateway, session_id: str, session: Session) -> JSONResponse:
+def _signed_in(gateway: Gateway, session_id: str, session: Session, guest: dict[str, bool]) -> JSONResponse:
     headers = {"Set-Cookie": _cookie(gateway, session_id, gateway.settings.session_ttl_s), "Cache-Control": "no-store"}
-    return JSONResponse(session.public(), headers=headers)
+    return JSONResponse(session.public() | guest, headers=headers)
 
 
 @router.delete(

@@ -67,9 +67,8 @@ async def shop(pool: Pool, provisioned: Any, database_secret: str, redis_space: 
         await target(scope, receive, send)
 
     settings = gateway_settings(pool, redis_space.url, redis_space.prefix, stage=provisioned.stage)
-    async with LifespanManager(profile):
-        async with running(settings, upstream) as (app, client):  # type: ignore[arg-type]
-            yield Shop(app, client, echo, redis_space)
+    async with LifespanManager(profile), running(settings, upstream) as (app, client):  # type: ignore[arg-type]
+        yield Shop(app, client, echo, redis_space)
 
 
 class Shop:
@@ -98,13 +97,15 @@ async def test_sign_in_sets_an_httponly_secure_cookie_and_keeps_the_tokens_seale
     ada = person(idp, pool.id, "ada@example.com")
     response = await shop.sign_in("ada@example.com")
     assert response.status_code == 200, response.text
-    assert response.json() == {"signed_in": True, "email": "ada@example.com", "groups": []}
+    assert response.json() == {"signed_in": True, "email": "ada@example.com", "groups": [], "guest_cart": False}
     assert "token" not in response.text
     session_id, line = session_cookie(response)
     assert {"HttpOnly", "Secure", "SameSite=Lax", "Path=/"} <= {p.strip() for p in line.split(";")}
     assert "Domain" not in line
     stored = shop.redis.client().get(shop.redis.prefix + store_key(session_id))
-    assert stored and stored.startswith("v1.") and "eyJ" not in stored  # sealed: no JWT readable in Redis
+    assert stored
+    assert stored.startswith("v1.")
+    assert "eyJ" not in stored
     assert shop.redis.client().get(shop.redis.prefix + session_id) is None  # stored under a digest of the id
 
     for _ in range(5):
@@ -141,7 +142,9 @@ async def test_after_sign_out_the_old_session_and_the_old_access_token_are_both_
     person(idp, pool.id, "dee@example.com")
     session_id, _ = session_cookie(await shop.sign_in("dee@example.com"))
     tokens = await shop.sessions.load(session_id)  # what an attacker could have copied from the gateway's memory
-    assert (await shop.client.get("/api/orders", headers={"Authorization": f"Bearer {tokens.access_token}"})).status_code == 200
+    assert (
+        await shop.client.get("/api/orders", headers={"Authorization": f"Bearer {tokens.access_token}"})
+    ).status_code == 200
 
     out = await shop.as_browser("DELETE", "/api/session", session_id)
     assert out.status_code == 204
@@ -157,7 +160,9 @@ async def test_after_sign_out_the_old_session_and_the_old_access_token_are_both_
     assert 0 < ttl <= tokens.expires_at - time.time() + shop.sessions.settings.jwt_leeway_s + 2  # its remaining life
     with pytest.raises(ClientError, match="NotAuthorized"):
         idp.initiate_auth(
-            ClientId=pool.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": tokens.refresh_token}
+            ClientId=pool.client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": tokens.refresh_token},
         )
     assert (await shop.as_browser("GET", "/api/session", session_id)).json()["signed_in"] is False
 
@@ -177,7 +182,9 @@ async def test_cookie_writes_without_the_csrf_header_or_from_another_site_are_re
     )  # fmt: skip
     assert form.status_code == 403  # the reason, not a 415 about the form's content type
     assert form.json()["title"] == "Cross-site request refused"
-    null_origin = await shop.as_browser("POST", "/api/orders", session_id, json={}, headers={"Origin": "null", "Sec-Fetch-Site": ""})
+    null_origin = await shop.as_browser(
+        "POST", "/api/orders", session_id, json={}, headers={"Origin": "null", "Sec-Fetch-Site": ""}
+    )
     assert null_origin.status_code == 403
     calls = len(shop.echo.calls)
     ok = await shop.as_browser("POST", "/api/orders", session_id, json={})
@@ -207,10 +214,13 @@ async def test_the_guest_cart_session_travels_in_an_httponly_cookie_not_a_header
     first = await shop.client.post("/api/cart/items", json={}, headers=BROWSER)
     assert "x-cart-session" not in first.headers
     line = first.headers["set-cookie"]
-    assert line.startswith(f"{CART}=guest-1;") and "HttpOnly" in line and "Secure" in line
+    assert line.startswith(f"{CART}=guest-1;")
+    assert "HttpOnly" in line
+    assert "Secure" in line
     again = await shop.client.get("/api/cart", headers=BROWSER | {"Cookie": f"{CART}=guest-1; theme=dark"})
     assert again.json() == {"session_seen": "guest-1", "cookie": "theme=dark"}
     merged = await shop.client.post("/api/cart/merge", json={}, headers=BROWSER | {"Cookie": f"{CART}=guest-1"})
-    assert merged.headers["set-cookie"].startswith(f"{CART}=;") and "Max-Age=0" in merged.headers["set-cookie"]
+    assert merged.headers["set-cookie"].startswith(f"{CART}=;")
+    assert "Max-Age=0" in merged.headers["set-cookie"]
     api_client = await shop.client.get("/api/cart", headers={"X-Cart-Session": "guest-7"})
     assert api_client.headers["x-cart-session"] == "guest-7"  # a client without the CSRF header keeps the header

@@ -35,7 +35,9 @@ class CognitoRevoker(TokenRevoker):
                 if not _not_implemented(exc):
                     raise
                 self.revoke_token_missing = True
-                log.warning("the identity provider does not implement RevokeToken (the emulator): GlobalSignOut instead")
+                log.warning(
+                    "the identity provider does not implement RevokeToken (the emulator): GlobalSignOut instead"
+                )
         await asyncio.to_thread(self.idp.global_sign_out, AccessToken=access_token)
         return "GlobalSignOut"
 

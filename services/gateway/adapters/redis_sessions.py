@@ -10,7 +10,7 @@ from __future__ import annotations
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from services.gateway.ports import SessionsUnavailable, SessionStore
+from services.gateway.ports import SessionStore, SessionsUnavailable
 
 
 class RedisSessions(SessionStore):
