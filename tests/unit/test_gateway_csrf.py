@@ -64,4 +64,3 @@ def test_the_deny_list_key_is_the_sign_ins_origin_jti_else_the_tokens_jti() -> N
     assert domain.revocation_key({"origin_jti": "o", "jti": "j"}) == "revoked:o"
     assert domain.revocation_key({"jti": "j"}) == "revoked:j"
     assert domain.revocation_key({}) is None
-
