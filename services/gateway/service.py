@@ -57,6 +57,7 @@ class Gateway:
         revoked_key, expires_at = None, 0.0
         if session is not None:
             caller: Caller | None = session.caller()
+            request.state.caller_sub = session.sub  # for the server-side clickstream events (clickstream.py)
         else:
             caller, revoked_key, expires_at = await self.caller(authorization)
         target = domain.resolve(path, self.routes)

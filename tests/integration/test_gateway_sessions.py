@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from gateway_support import Echo, Pool, gateway_settings, running
 from profile_support import PASSWORD, person, settings_for
 
+from services.gateway.adapters.kms_envelope import KmsEnvelope
 from services.gateway.bff import store_key
 from services.profile.app import create_app as create_profile
 
@@ -116,6 +117,11 @@ async def test_sign_in_sets_an_httponly_secure_cookie_and_keeps_the_tokens_seale
     assert SESSION not in seen.get("cookie", "")  # the services never see the session id
     assert (await shop.as_browser("GET", "/api/session", session_id)).json()["email"] == "ada@example.com"
     assert shop.sessions.sealer.kms_calls == 1  # one GenerateDataKey for the process, none per request
+    events: list[dict[str, Any]] = []
+    shop.app.state.clickstream.add = events.append
+    added = await shop.as_browser("POST", "/api/cart/items", session_id, json={"product_id": "p-1", "quantity": 1})
+    assert added.status_code == 200
+    assert [(e["event_type"], e["user_sub"]) for e in events] == [("add_to_cart", ada.sub)]  # analytics know the user
 
 
 async def test_a_wrong_password_gets_the_profile_services_problem_and_no_cookie(shop, idp, pool):
@@ -224,3 +230,18 @@ async def test_the_guest_cart_session_travels_in_an_httponly_cookie_not_a_header
     assert "Max-Age=0" in merged.headers["set-cookie"]
     api_client = await shop.client.get("/api/cart", headers={"X-Cart-Session": "guest-7"})
     assert api_client.headers["x-cart-session"] == "guest-7"  # a client without the CSRF header keeps the header
+
+
+async def test_a_sealed_session_opens_only_under_its_own_key_and_context_and_on_any_replica(shop, aws):
+    sealer = shop.sessions.sealer
+    sealed = await sealer.seal(b"tokens", b"session:a")
+    assert await sealer.open(sealed, b"session:a") == b"tokens"
+    with pytest.raises(ValueError, match="does not verify"):
+        await sealer.open(sealed, b"session:b")  # moved under another session's key
+    elsewhere = KmsEnvelope(aws.client("kms"), sealer.key_id, sealer.context | {"stage": "other"})
+    with pytest.raises(ValueError, match="not wrapped for"):
+        await elsewhere.open(sealed, b"session:a")  # KMS refuses the data key outside its encryption context
+    replica = KmsEnvelope(aws.client("kms"), sealer.key_id, sealer.context)
+    assert await replica.open(sealed, b"session:a") == b"tokens"
+    assert await replica.open(sealed, b"session:a") == b"tokens"
+    assert replica.kms_calls == 1  # one Decrypt per data key, then from memory
