@@ -69,7 +69,7 @@ function emit(name, detail) {
 
 // ------------------------------------------------------------------ transport
 
-async function request(method, path, { body, headers = {} } = {}) {
+async function request(method, path, { body, headers = {}, retried = false } = {}) {
   const sent = { Accept: "application/json, application/problem+json", ...CSRF, ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
   let response;
@@ -81,7 +81,12 @@ async function request(method, path, { body, headers = {} } = {}) {
     throw new ApiError(0, { title: "Network error", detail: "The shop could not be reached; check the connection and try again." });
   }
   const data = await parse(response);
-  if (response.status === 401 && data?.title === "Session ended") set(null); // signed out elsewhere, or expired
+  if (response.status === 401 && data?.title === "Session ended") {
+    // Signed out elsewhere, or expired: the answer cleared the cookie. A read is asked again as a guest; a write
+    // is not (it was meant for the signed-in shopper's cart or order).
+    set(null);
+    if (method === "GET" && !retried) return request(method, path, { body, headers, retried: true });
+  }
   if (!response.ok) throw new ApiError(response.status, data || { title: response.statusText });
   return { data, status: response.status, headers: response.headers };
 }
