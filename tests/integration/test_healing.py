@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import redis
 
-from localcloud import backends, fleet
+from localcloud import backends, fleet, lb
 from localcloud.control import Control
 from localcloud.faultproxy import Proxies
 from localcloud.healing import Backoff, Component, Healer
@@ -77,6 +77,33 @@ def test_a_killed_replica_is_restarted_on_its_socket_answers_again_and_is_counte
         component.child.stop()
         control.stop()
         sock.close()
+
+
+@pytest.mark.skipif(lb.binary() is None, reason="haproxy is not installed (apt-get install haproxy)")
+def test_a_killed_balancer_is_restarted_on_the_sockets_it_had_and_balances_again(tmp_path: Path):
+    replica_sock = backends.listen("127.0.0.1", 0)
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    argv = fleet.uvicorn_argv("tests.heal_support:create_app", replica_sock)
+    replica = spawn("web-1", argv, log_dir=tmp_path, env=env, pass_fds=[replica_sock.fileno()])
+    front, stats = backends.listen("127.0.0.1", 0), backends.listen("127.0.0.1", 0)
+    pools = [lb.Pool("web", front, (("web-1", fleet.url(replica_sock).removeprefix("http://")),))]
+
+    def start():
+        return lb.start(pools, stats, tmp_path, tmp_path, keep_sockets=True)
+
+    healer = Healer(lambda _: None, Backoff(initial_s=0.1))
+    component = healer.add(Component("balancer", "balancer", start(), start))
+    try:
+        _until(lambda: _get(f"{fleet.url(front)}/readyz")["pid"] == replica.pid, "an answer through the balancer")
+        os.killpg(component.child.pid, signal.SIGKILL)
+        _until(lambda: component.restarts == 1, "restart", tick=healer.tick)
+        answer = _until(lambda: _get(f"{fleet.url(front)}/readyz"), "an answer after the restart", tick=healer.tick)
+        assert answer["pid"] == replica.pid
+    finally:
+        component.child.stop()
+        replica.stop()
+        for sock in (front, stats, replica_sock):
+            sock.close()
 
 
 def test_postgres_killed_is_restarted_on_its_data_with_every_committed_row(tmp_path: Path):
