@@ -28,6 +28,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -315,7 +316,7 @@ def profile(shop: Shop, products: list[str], rate: float, seconds: int, out_dir:
         name = component(proc).removeprefix("service: ")
         if name in PROFILED and name not in spies:
             folded = out_dir / f"checkout-{name.split(' ')[0]}.folded"
-            argv = ["py-spy", "record", "--pid", str(proc.pid), "--duration", str(seconds), "--rate", "100"]
+            argv = [_py_spy(), "record", "--pid", str(proc.pid), "--duration", str(seconds), "--rate", "100"]
             argv += ["--format", "raw", "--output", str(folded), "--nonblocking"]
             spies[name] = (subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), folded)
     print(f"profiling {', '.join(spies)} with py-spy: {seconds} s at {rate:g} checkouts/s", flush=True)
@@ -326,6 +327,11 @@ def profile(shop: Shop, products: list[str], rate: float, seconds: int, out_dir:
         spy.wait(seconds + 30)
         out[name] = fold(folded.read_text() if folded.exists() else "") | {"folded": str(folded)}
     return {"profile": {"rate": rate, "seconds": seconds, "summary": summary.as_dict(), "processes": out}}
+
+
+def _py_spy() -> str:
+    beside = Path(sys.executable).parent / "py-spy"  # installed into the virtual environment
+    return str(beside) if beside.exists() else "py-spy"
 
 
 def fold(text: str, top: int = 12) -> dict[str, Any]:
