@@ -45,6 +45,7 @@ from services.common.background import build_with_backoff
 log = logging.getLogger("services.outbox")
 BATCH = 10  # SNS PublishBatch takes at most 10 entries
 LISTEN_POLL_S = 5.0  # the safety poll while the relay is woken by NOTIFY
+GATHER_S = 0.05  # after a wake, commits of this long go out together (fewer PublishBatch calls, billed per call)
 CHANNEL = sa.literal_column("'outbox_' || current_schema()")  # the writer's schema: one channel per service
 
 
@@ -240,7 +241,8 @@ class OutboxRelay:
                     count = 0
                 if count < 100:
                     pause = LISTEN_POLL_S if self.listening and not self.error else self.idle_s
-                    await _first_of(stop, wake, pause)
+                    if await _first_of(stop, wake, pause) and not stop.is_set():
+                        await _first_of(stop, asyncio.Event(), GATHER_S)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -283,11 +285,12 @@ class OutboxRelay:
             return (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
 
 
-async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout_s: float) -> None:
-    """Wait until ``stop`` or ``wake`` is set, or ``timeout_s`` passed."""
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``stop`` or ``wake`` is set, or ``timeout_s`` passed; True if ``wake`` was set."""
     waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())}
     try:
         await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for w in waits:
             w.cancel()
+    return wake.is_set()
