@@ -254,7 +254,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per target (default 15)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per target, not counted (default 5)")
     parser.add_argument("--users", type=int, default=None, help="concurrent Locust users (catalog 32, checkout 40)")
-    parser.add_argument("--rate", type=float, default=5.0, help="checkout: checkouts offered per second (default 5)")
+    parser.add_argument("--rate", type=float, default=None, help="checkout: offer only this rate (checkouts/s)")
+    parser.add_argument("--rates", type=_rates, default=None, help="checkout: the sweep's rates (10,20,30,50,70)")
+    parser.add_argument("--break-ms", type=float, default=3000.0, help="checkout: p99 that ends the sweep (3000)")
+    parser.add_argument(
+        "--single", type=int, nargs="?", const=100, default=0, metavar="N",
+        help="checkout: N checkouts one after another on the idle stack instead of the sweep (default N 100)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--provider-ms", type=float, default=None,
+        help="checkout: the simulated card provider's latency per call (PAYMENT_SIM_LATENCY_MS, jitter 0)",
+    )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="then sample the gateway with py-spy under load")
     parser.add_argument("--skip-front-door", action="store_true", help="do not measure through the front door")
     parser.add_argument("--direct", action="store_true", help="checkout: skip the gateway, send identity headers")
@@ -266,7 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     run, describe = scenarios[args.scenario]
-    args.users = args.users or (40 if args.scenario == "checkout" else 32)
+    if args.scenario == "checkout":
+        args.users = args.users or (1 if args.single else 200)
+    args.users = args.users or 32
+    if args.scenario == "checkout":
+        args.rates = args.rates or list(checkout.RATES)
+        args.seconds = args.seconds if "--seconds" in (argv or sys.argv) else 20
     report = run(args)
     out = args.out or ARTIFACTS / f"{args.scenario}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -274,6 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     print(describe(report))
     print(f"written: {out}")
     return 0
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(r) for r in text.split(",") if r.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"rates must be numbers separated by commas (got {text!r})") from None
+    if not rates or min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"rates must be positive (got {text!r})")
+    return rates
 
 
 def _get(url: str) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Response
 
 from services.cart.deps import SESSION_HEADER, CartDep, IfMatch, OwnerDep, ProductId, Session, Sub
-from services.cart.domain import Cart
+from services.cart.domain import Cart, Product
 from services.cart.schemas import AddItem, Bought, SetQuantity
 from services.cart.service import CartService, Owner
 from services.common.errors import Conflict, Invalid, NotFound, PreconditionFailed, Unavailable
@@ -18,12 +19,14 @@ router = APIRouter(prefix="/cart", tags=["cart"])
 internal = APIRouter(prefix="/internal/carts", tags=["internal"])
 
 
-async def answer(cart: CartService, current: Cart, owner: Owner, response: Response) -> dict[str, Any]:
+async def answer(
+    cart: CartService, current: Cart, owner: Owner, response: Response, known: Mapping[str, Product] | None = None
+) -> dict[str, Any]:
     """The priced cart, its version as the ETag, and the guest session (new or kept) in its header."""
     response.headers["ETag"] = f'"{current.version}"'
     if owner.session_id:
         response.headers[SESSION_HEADER] = owner.session_id
-    return await cart.view(current)
+    return await cart.view(current, known)
 
 
 @router.get("", summary="The cart: current prices, availability, totals", responses=errors(Unavailable))
@@ -45,7 +48,8 @@ async def get_cart(cart: CartDep, owner: OwnerDep, response: Response) -> dict[s
 async def add_item(
     body: AddItem, cart: CartDep, owner: OwnerDep, if_match: IfMatch, response: Response
 ) -> dict[str, Any]:
-    return await answer(cart, await cart.add(owner, body.product_id, body.quantity, if_match), owner, response)
+    current, known = await cart.add(owner, body.product_id, body.quantity, if_match)
+    return await answer(cart, current, owner, response, known)
 
 
 @router.put(

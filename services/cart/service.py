@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from services.cart.domain import (
     Cart,
     Contended,
     Limits,
+    Product,
     StaleVersion,
     check_stock,
     guest_cart_id,
@@ -42,8 +43,11 @@ class CartService:
             session_id = await self.sessions.create(self.settings.guest_ttl_s)
         return Owner(guest_cart_id(session_id), self.settings.guest_ttl_s, session_id)
 
-    async def view(self, cart: Cart) -> dict:
-        products = await self.catalog.products(cart.lines)
+    async def view(self, cart: Cart, known: Mapping[str, Product] | None = None) -> dict:
+        """The cart priced now; ``known`` holds products this request already read from the catalog."""
+        known = {p: known[p] for p in cart.lines if known and p in known}
+        missing = [p for p in cart.lines if p not in known]
+        products = known | (await self.catalog.products(missing) if missing else {})
         return {"cart_id": cart.cart_id, "version": cart.version, **priced(cart, products)}
 
     async def get(self, owner: Owner) -> Cart:
@@ -69,14 +73,18 @@ class CartService:
                     raise StaleVersion("the cart changed meanwhile; read it again") from None
         raise Contended("the cart is being changed by too many requests at once; try again")
 
-    async def add(self, owner: Owner, product_id: str, quantity: int, if_match: int | None) -> Cart:
-        product = (await self.catalog.products([product_id])).get(product_id)
+    async def add(
+        self, owner: Owner, product_id: str, quantity: int, if_match: int | None
+    ) -> tuple[Cart, dict[str, Product]]:
+        """The cart with the units added, and the product as the catalog gave it (its view needs no second read)."""
+        found = await self.catalog.products([product_id])
+        product = found.get(product_id)
 
         def op(cart: Cart) -> Cart:
             check_stock(product, product_id, cart.lines.get(product_id, 0) + quantity)
             return cart.add(product_id, quantity, self.limits)
 
-        return await self.change(owner, op, if_match)
+        return await self.change(owner, op, if_match), found
 
     async def set(self, owner: Owner, product_id: str, quantity: int, if_match: int | None) -> Cart:
         product = (await self.catalog.products([product_id])).get(product_id) if quantity else None

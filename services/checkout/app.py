@@ -35,7 +35,9 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
         profiles = HttpProfiles(await rt.client("profile", timeout=timeout))
         repo = PostgresCheckouts(engine, settings.lease_s)
         rt.state.saga = saga = Saga(repo, downstream, settings)
-        rt.state.service = CheckoutService(repo, saga, profiles, wait_for_twin_s=settings.wait_for_twin_s)
+        rt.state.service = CheckoutService(
+            repo, saga, profiles, wait_for_twin_s=settings.wait_for_twin_s, email_cache_s=settings.email_cache_s
+        )
         rt.relay(engine)
         rt.every("sweeper", settings.sweep_interval_s, lambda: sweep(saga))
 

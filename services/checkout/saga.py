@@ -10,10 +10,12 @@ experiments crash the runner there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from services.checkout.domain import (
+    FINISHING,
     STEPS,
     Checkout,
     Reason,
@@ -47,9 +49,7 @@ class Saga:
             Status.RESERVED: self._create_order,
             Status.ORDER_CREATED: self._authorize,
             Status.AUTHORIZED: self._confirm,
-            Status.CONFIRMED: self._capture,
-            Status.CAPTURED: self._commit_stock,
-            Status.STOCK_COMMITTED: self._clear_cart,
+            **dict.fromkeys(FINISHING, self._finish),
         }
         while co.status in forward:
             try:
@@ -62,7 +62,7 @@ class Saga:
                     await self._save(co, f"retry:{co.status.value}", failure.detail)
                     return co
                 return await self.compensate(co, failure.reason, failure.detail)
-            co.status = STEPS[STEPS.index(co.status) + 1]
+            co.status = Status.COMPLETED if co.status in FINISHING else STEPS[STEPS.index(co.status) + 1]
             await self._save(co, co.status.value)
             await self.after_step(co)
         return co
@@ -112,14 +112,18 @@ class Saga:
     async def _confirm(self, co: Checkout) -> None:
         await self.d.orders.confirm_order(co)
 
-    async def _capture(self, co: Checkout) -> None:
-        await self.d.payments.capture(co)
-
-    async def _commit_stock(self, co: Checkout) -> None:
-        await self.d.inventory.commit_stock(co)
-
-    async def _clear_cart(self, co: Checkout) -> None:
-        await self.d.cart.remove_bought(co)
+    async def _finish(self, co: Checkout) -> None:
+        """Capture the payment, commit the stock and take the bought units out of the cart, together; the first
+        failure is raised once all three have ended (the sweeper repeats the step: each call is idempotent)."""
+        done = await asyncio.gather(
+            self.d.payments.capture(co),
+            self.d.inventory.commit_stock(co),
+            self.d.cart.remove_bought(co),
+            return_exceptions=True,
+        )
+        failed = next((x for x in done if isinstance(x, BaseException)), None)
+        if failed is not None:
+            raise failed
 
 
 async def sweep(saga: Saga) -> int:

@@ -21,9 +21,18 @@ from services.common.identity import Caller
 
 
 class CheckoutService:
-    def __init__(self, repo: Checkouts, saga: Saga, profiles: Profiles, *, wait_for_twin_s: float = 15.0):
+    def __init__(
+        self,
+        repo: Checkouts,
+        saga: Saga,
+        profiles: Profiles,
+        *,
+        wait_for_twin_s: float = 15.0,
+        email_cache_s: float = 0.0,
+    ):
         self.repo, self.saga, self.profiles = repo, saga, profiles
         self.wait_for_twin_s = wait_for_twin_s
+        self.emails = Recent(email_cache_s)
 
     async def checkout(self, user: Caller, key: str | None, body: dict[str, Any]) -> tuple[Checkout, bool]:
         """The checkout of ``key`` run to its end (or as far as an outage allows); True if this call ran it."""
@@ -52,11 +61,13 @@ class CheckoutService:
 
     async def _email(self, user: Caller) -> str:
         try:
-            email = user.email or await self.profiles.email_of(user.sub)
+            email = user.email or self.emails.get(user.sub) or await self.profiles.email_of(user.sub)
         except StepFailed as failure:
             raise Unavailable(f"the profile service did not answer: {failure.detail}") from None
         if not email:
             raise Invalid("the signed-in user has no e-mail address on record", field="email")
+        if not user.email:
+            self.emails.put(user.sub, email)
         return email
 
     async def _twin_outcome(self, co: Checkout) -> Checkout:
@@ -66,3 +77,22 @@ class CheckoutService:
             await asyncio.sleep(0.05)
             co = await self.repo.get(co.checkout_id) or co
         return co
+
+
+class Recent:
+    """A few thousand values kept for ``ttl_s`` (a profile call per checkout saved); ``ttl_s`` 0 keeps none."""
+
+    def __init__(self, ttl_s: float, size: int = 10_000):
+        self.ttl_s, self.size = ttl_s, size
+        self.values: dict[str, tuple[float, str]] = {}
+
+    def get(self, key: str) -> str | None:
+        kept = self.values.get(key)
+        return kept[1] if kept and kept[0] > time.monotonic() else None
+
+    def put(self, key: str, value: str) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self.values) >= self.size:
+            self.values.clear()  # cheaper than an LRU, and a miss only costs one call
+        self.values[key] = (time.monotonic() + self.ttl_s, value)

@@ -17,3 +17,6 @@ class CheckoutSettings(DatabaseSettings, RelaySettings):
     shipping_minor: int = Field(0, ge=0, description="flat shipping added to every order")
     sweep_interval_s: float = Field(5.0, ge=0, description="0 turns the in-process sweeper off")
     wait_for_twin_s: float = Field(15.0, gt=0, description="a request with a key already running waits this long")
+    email_cache_s: float = Field(
+        300.0, ge=0, description="a shopper's e-mail from the profile service is reused this long (0: asked each time)"
+    )

@@ -11,6 +11,12 @@ Each row keeps the trace context of the transaction that wrote it (``trace_conte
 each event in a producer span of that trace and sends the span's context as message attributes,
 so the consumers continue the same trace (services/common/telemetry.py).
 
+The relay is woken on commit (issue 13): ``enqueue`` also sends a PostgreSQL ``NOTIFY`` on the
+channel ``outbox_<schema>`` in the same statement, which PostgreSQL delivers only when the
+transaction commits; the relay ``LISTEN``s on its own connection and publishes at once instead
+of polling every ``idle_s``. Polling stays the safety net: every ``LISTEN_POLL_S`` while the
+listener is up, every ``idle_s`` while it is down (the database restarting) or SNS is failing.
+
 The relay is the diagram's "Event publisher" node: ORDER, CHECKOUT, PAY --> EVT --> SNS.
 """
 
@@ -25,7 +31,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -36,6 +44,9 @@ from services.common.background import build_with_backoff
 
 log = logging.getLogger("services.outbox")
 BATCH = 10  # SNS PublishBatch takes at most 10 entries
+LISTEN_POLL_S = 5.0  # the safety poll while the relay is woken by NOTIFY
+GATHER_S = 0.05  # after a wake, commits of this long go out together (fewer PublishBatch calls, billed per call)
+CHANNEL = sa.literal_column("'outbox_' || current_schema()")  # the writer's schema: one channel per service
 
 
 def _columns() -> list[sa.Column[Any]]:
@@ -76,17 +87,17 @@ def add_trace_context_column(op: Any) -> None:
 
 
 async def enqueue(conn: AsyncConnection, event: Event) -> None:
-    """Write ``event`` to the outbox inside the caller's transaction, with the caller's trace context."""
+    """Write ``event`` to the outbox inside the caller's transaction, with the caller's trace context, and
+    wake the relay when that transaction commits (one statement: the insert and the ``NOTIFY``)."""
     body = json.loads(event.model_dump_json())
-    await conn.execute(
-        outbox.insert().values(
-            event_id=event.event_id,
-            topic=event.topic,
-            event_type=event.event_type,
-            body=body,
-            trace_context=telemetry.carrier() or None,
-        )
+    written = outbox.insert().values(
+        event_id=event.event_id,
+        topic=event.topic,
+        event_type=event.event_type,
+        body=body,
+        trace_context=telemetry.carrier() or None,
     )
+    await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, "")).add_cte(written.cte("written")))
 
 
 class SnsPublisher:
@@ -139,6 +150,7 @@ class OutboxRelay:
         self.idle_s = idle_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self.error: str | None = None  # why the last pass could not publish, for /readyz
+        self.listening = False  # woken by NOTIFY (else it polls every idle_s)
 
     async def connect(self, stop: asyncio.Event) -> bool:
         """Build the publisher, retrying with back-off until SNS/STS answer or ``stop`` is set.
@@ -216,16 +228,48 @@ class OutboxRelay:
         """Publish until ``stop`` is set; a full batch means more may wait, so go again at once."""
         if not await self.connect(stop):
             return
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._listen(wake, stop))
+        try:
+            while not stop.is_set():
+                wake.clear()  # a commit during the pass wakes the next wait at once
+                try:
+                    count = await self.publish_pending()
+                except Exception as exc:
+                    self.error = f"outbox pass failed: {type(exc).__name__}: {exc}"
+                    log.exception("outbox pass failed")
+                    count = 0
+                if count < 100:
+                    pause = LISTEN_POLL_S if self.listening and not self.error else self.idle_s
+                    if await _first_of(stop, wake, pause) and not stop.is_set():
+                        await _first_of(stop, asyncio.Event(), GATHER_S)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """``LISTEN`` on this service's outbox channel and set ``wake`` on every notification; reconnect after
+        a failure (meanwhile the relay polls)."""
         while not stop.is_set():
             try:
-                count = await self.publish_pending()
-            except Exception as exc:
-                self.error = f"outbox pass failed: {type(exc).__name__}: {exc}"
-                log.exception("outbox pass failed")
-                count = 0
-            if count < 100:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.idle_s)
+                async with self.engine.connect() as conn:
+                    channel = (await conn.execute(sa.select(CHANNEL))).scalar_one()
+                url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listening:
+                    await listening.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self.listening = True
+                    wake.set()  # what was committed before the LISTEN
+                    async for _ in listening.notifies():
+                        wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database away: poll meanwhile, listen again later
+                log.warning("outbox listener lost (%s: %s); polling every %.1f s", type(exc).__name__, exc, self.idle_s)
+            finally:
+                self.listening = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
 
     async def _probe(self) -> None:
         """After a failure with nothing to publish: is SNS back? (clears the readiness error if so)."""
@@ -239,3 +283,14 @@ class OutboxRelay:
     async def pending(self) -> int:
         async with self.engine.connect() as conn:
             return (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``stop`` or ``wake`` is set, or ``timeout_s`` passed; True if ``wake`` was set."""
+    waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())}
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    return wake.is_set()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -56,6 +58,33 @@ async def test_committed_events_reach_the_subscribed_queues_and_are_marked_publi
     assert [e["subject"] for e in reco] == ["o-1"]
     assert [e["subject"] for e in notif] == ["o-1"]
     assert Event.model_validate(reco[0]).event_type == "OrderConfirmed"
+
+
+async def test_a_listening_relay_is_woken_by_the_commit_not_by_its_poll(engine, aws, provisioned, monkeypatch):
+    monkeypatch.setattr(outbox_mod, "LISTEN_POLL_S", 60.0)  # its safety poll: a minute away
+    relay, stop = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region), idle_s=60), asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await until(lambda: relay.listening, "the relay listens")
+        for n in range(2):  # the first may go out in the pass made on listening; the second only if woken
+            async with engine.begin() as conn:
+                await enqueue(conn, order_event(f"o-woken-{n}"))
+            await until(relay.pending, f"event {n} is published", want=0, async_=True)
+    finally:
+        stop.set()
+        await task
+    assert not relay.listening
+
+
+async def until(probe, what: str, *, want: object = True, async_: bool = False, within_s: float = 15.0) -> None:
+    """Wait (at most ``within_s``, well under the relay's 60 s poll) until ``probe()`` gives ``want``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        got = await probe() if async_ else probe()
+        if got == want:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"not within {within_s} s: {what}")
 
 
 async def test_a_rolled_back_transaction_publishes_nothing(engine, aws, provisioned: Outputs):

@@ -80,10 +80,17 @@ async def test_a_payment_captured_event_costs_one_locked_read_of_the_order_and_t
         finally:
             sa.event.remove(engine.sync_engine, "before_cursor_execute", seen)
         assert outcome is Outcome.HANDLED
-        kinds = [s.split()[0].upper() for s in statements]
-        # the event id recorded; the order read once, locked; its status, history row and event written
-        assert kinds == ["INSERT", "SELECT", "UPDATE", "INSERT", "INSERT"], statements
-        assert statements[1].endswith("FOR UPDATE OF orders"), statements[1]
+        # the event id recorded; the order read once, locked; its status with its history row, then its event
+        # (with the relay's wake-up), each pair in one statement: four round trips in all
+        assert len(statements) == 4, statements
+        recorded, read, moved, emitted = statements
+        assert recorded.startswith("INSERT INTO processed_events"), recorded
+        assert read.startswith("SELECT"), read
+        assert read.endswith("FOR UPDATE OF orders"), read
+        assert "INSERT INTO order_status_history" in moved, moved
+        assert "UPDATE orders SET status" in moved, moved
+        assert "INSERT INTO outbox" in emitted, emitted
+        assert "pg_notify" in emitted, emitted
         assert [e for e, _ in await outbox_rows(app, "ord-reads")][-1] == "OrderPaid"
 
 

@@ -70,3 +70,16 @@ def test_a_failed_checkout_answers_its_reasons_status_with_the_checkout_id(reaso
     assert answer.status_code == status
     body = json.loads(answer.body)
     assert (body["checkout_id"], body["reason"], body["compensated"]) == ("c0ffee", reason.value, True)
+
+
+def test_a_shoppers_email_is_reused_until_its_time_runs_out_and_not_at_all_with_a_ttl_of_zero(monkeypatch):
+    from services.checkout import service
+
+    now = [100.0]
+    monkeypatch.setattr(service.time, "monotonic", lambda: now[0])
+    kept, off = service.Recent(60), service.Recent(0)
+    kept.put("sub-1", "ada@example.com")
+    off.put("sub-1", "ada@example.com")
+    assert (kept.get("sub-1"), off.get("sub-1"), kept.get("sub-2")) == ("ada@example.com", None, None)
+    now[0] += 61
+    assert kept.get("sub-1") is None

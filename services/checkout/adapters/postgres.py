@@ -101,11 +101,12 @@ class PostgresCheckouts:
         """Record a step and ``event`` (to the outbox) in one transaction; a terminal state releases the lease."""
         values = _to_row(co)
         values["locked_until"] = None if co.status in TERMINAL else datetime.now(UTC) + self.lease
+        moved = checkouts.update().where(checkouts.c.checkout_id == co.checkout_id).values(**values)
+        logged = steps.insert().values(checkout_id=co.checkout_id, step=step, outcome=outcome[:200])
         async with self.engine.begin() as conn:
             if event is not None:
                 await enqueue(conn, event)
-            await conn.execute(checkouts.update().where(checkouts.c.checkout_id == co.checkout_id).values(**values))
-            await self._log(conn, co.checkout_id, step, outcome)
+            await conn.execute(logged.add_cte(moved.cte("moved")))  # one round trip: the row and its step log
 
     async def claim_stuck(self, limit: int = 20) -> list[Checkout]:
         """Take over unfinished sagas whose lease ran out (their runner crashed or hung)."""

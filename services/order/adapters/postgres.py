@@ -128,6 +128,9 @@ class PostgresOrders:
         return _order(row) if row else None
 
     async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: uuid.UUID) -> Order:
+        """The new status and its history row, in one statement (one round trip)."""
+        reason = order.cancel_reason if order.status is OrderStatus.CANCELLED else None
+        logged = _history_row(order.id, previous, order.status, event_id, reason)
         updated_at = (
             await uow.execute(
                 orders.update()
@@ -139,10 +142,9 @@ class PostgresOrders:
                     updated_at=sa.func.now(),
                 )
                 .returning(orders.c.updated_at)
+                .add_cte(logged.cte("logged"))
             )
         ).scalar_one()
-        reason = order.cancel_reason if order.status is OrderStatus.CANCELLED else None
-        await self._history(uow, order.id, previous, order.status, event_id, reason)
         return replace(order, updated_at=updated_at)
 
     async def get(self, order_id: str) -> Order | None:
@@ -173,15 +175,19 @@ class PostgresOrders:
         event_id: uuid.UUID,
         reason: str | None,
     ) -> None:
-        await uow.execute(
-            history.insert().values(
-                order_id=order_id,
-                from_status=str(previous) if previous else None,
-                to_status=str(status),
-                event_id=event_id,
-                reason=reason,
-            )
-        )
+        await uow.execute(_history_row(order_id, previous, status, event_id, reason))
+
+
+def _history_row(
+    order_id: str, previous: OrderStatus | None, status: OrderStatus, event_id: uuid.UUID, reason: str | None
+) -> sa.Insert:
+    return history.insert().values(
+        order_id=order_id,
+        from_status=str(previous) if previous else None,
+        to_status=str(status),
+        event_id=event_id,
+        reason=reason,
+    )
 
 
 def _line_row(line: OrderLine) -> dict[str, Any]:
