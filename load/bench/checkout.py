@@ -43,6 +43,7 @@ import aiohttp
 import psutil
 import psycopg
 
+from load.bench.profile import stacks
 from load.bench.run import ARTIFACTS, local_cloud
 from load.openloop import Sample, Summary, percentile, schedule, summarise
 from localcloud import state
@@ -350,13 +351,8 @@ def fold(text: str, top: int = 12) -> dict[str, Any]:
     by_package: dict[str, int] = {}
     ours: dict[str, int] = {}
     total = 0
-    for line in text.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        n = int(count)
+    for frames, n in stacks(text):
         total += n
-        frames = stack.split(";")
         package = _package(frames[-1])
         by_package[package] = by_package.get(package, 0) + n
         for frame in {f for f in frames if "(services/" in f or "(reference/" in f}:

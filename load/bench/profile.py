@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -48,17 +48,21 @@ def record(url: str, load: Callable[[], object], out: Path, seconds: int) -> dic
     return summarise(folded.read_text(), folded)
 
 
+def stacks(text: str) -> Iterator[tuple[list[str], int]]:
+    """Each stack of py-spy's folded ("raw") output, root frame first, and how many samples it had."""
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            yield stack.split(";"), int(count)
+
+
 def summarise(text: str, path: Path) -> dict[str, object]:
     by_bucket: Counter[str] = Counter()
     by_leaf: Counter[str] = Counter()
     total = 0
-    for line in text.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        n = int(count)
+    for frames, n in stacks(text):
         total += n
-        leaf = stack.rsplit(";", 1)[-1]
+        leaf = frames[-1]
         by_leaf[leaf] += n
         by_bucket[next((name for name, part in BUCKETS if part in leaf), "other (Python, C calls)")] += n
     share = {k: round(100 * v / total, 1) for k, v in by_bucket.most_common()} if total else {}
