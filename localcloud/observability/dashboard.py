@@ -105,12 +105,17 @@ def _png(graph: dict[str, Any], span: tuple[float, float]) -> str | None:
         ax.set_ylim(bottom=0)
         if len(lines) > 1:
             ax.legend(fontsize=7, ncol=2, loc="upper left")
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return base64.b64encode(buffer.getvalue()).decode()
+        return png_base64(fig)
     finally:
         plt.close(fig)
+
+
+def png_base64(fig: Any) -> str:
+    """A matplotlib figure as a base64 PNG for an ``<img src="data:image/png;base64,...">`` (the caller closes it)."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def folder(stage: str) -> Path:
