@@ -40,7 +40,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("what", nargs="*", default=["list"], help="list | all | experiment name(s)")
     parser.add_argument("--target", choices=["local", "aws"], default="local", help="local (default) or aws (FIS)")
-    parser.add_argument("--stage", default="chaos", help="the local stack's stage (default chaos; local: nox -s up's)")
+    parser.add_argument(
+        "--stage",
+        default="chaos",
+        help="the local stack's stage (default chaos; nox -s up's is local); with --target aws: the deployed stage",
+    )
     parser.add_argument("--out", type=Path, default=None, help="report folder (default artifacts/chaos/<timestamp>)")
     parser.add_argument("--skip-ledger", action="store_true", help="do not run the ledger after each experiment")
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds to wait for steady state before (30)")
@@ -60,6 +64,21 @@ def select(what: list[str]) -> list[experiments.Experiment]:
     return [known.get(n) or broken[n] for n in what]
 
 
+def aws_names(what: list[str]) -> list[str]:
+    """The experiments of cfn/fis.py named (``all``: every one); SystemExit for one FIS has no template for."""
+    from cfn.fis import EXPERIMENTS
+
+    known = [e.name for e in EXPERIMENTS]
+    if what == ["all"]:
+        return known
+    unknown = [n for n in what if n not in known]
+    if unknown:
+        raise SystemExit(
+            f"no FIS template for {', '.join(unknown)} (FIS has no action for it); on AWS: {', '.join(known)}"
+        )
+    return what
+
+
 def listing() -> str:
     lines = []
     for title, group in (("experiments (all)", experiments.catalogue()), ("broken on purpose", experiments.broken())):
@@ -74,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == ["list"]:
         print(listing())
         return 0
-    chosen = select(args.what)
     if args.target == "aws":
         from chaos import aws
 
-        return aws.main(chosen, region=args.region, poll_s=args.poll)
+        return aws.main(aws_names(args.what), stage=args.stage, region=args.region, poll_s=args.poll)
+    chosen = select(args.what)
     out = args.out or ARTIFACTS / time.strftime("%Y%m%d-%H%M%S")
     return run_local(args, chosen, out)
 
@@ -153,8 +172,10 @@ def stack(stage: str):
         return
     from load.bench.run import local_cloud
 
-    env = os.environ | {"SHOP_STAGE": stage, "SHOP_FAULT_PROXIES": "1", "EDGE_CLIENT_IP_HEADER": "x-load-client-ip",
-                        "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env = {"SHOP_READY_TIMEOUT": "240"} | os.environ | {  # a shared 2-core machine may take minutes to start it
+        "SHOP_STAGE": stage, "SHOP_FAULT_PROXIES": "1", "EDGE_CLIENT_IP_HEADER": "x-load-client-ip",
+        "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
     print(f"starting the local stack (stage {stage}, fault proxies on)", flush=True)
     with local_cloud(env):
         state.use_running_stack(stage)
@@ -182,8 +203,9 @@ def _ledger(stage: str):
         since = datetime.fromtimestamp(started, UTC)
         until = datetime.fromtimestamp(ended, UTC) + timedelta(seconds=1)
         verdict = settled(since, until, timeout_s=60, stage=stage, expected_dead=expected_dead)
-        return {"ok": verdict.ok, "counts": verdict.counts, "violated": {f.rule: f.violations for f in verdict.violated()},
-                "examples": {f.rule: [list(x) for x in f.examples[:3]] for f in verdict.violated()}}  # fmt: skip
+        violated = verdict.violated()
+        return {"ok": verdict.ok, "counts": verdict.counts, "violated": {f.rule: f.violations for f in violated},
+                "examples": {f.rule: [list(x) for x in f.examples[:3]] for f in violated}}  # fmt: skip
 
     return check
 

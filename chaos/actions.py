@@ -105,7 +105,7 @@ def remember_breaker(ctx: Context, service: str = "payment") -> dict[str, Any]:
 
 def cpu_stress(ctx: Context, service: str, seconds: float, workers: int = 1) -> list[int]:
     """Busy processes beside ``service``'s first replica for ``seconds``: inside its CPU cgroup when it has one
-    (a pod's quota, localcloud/cgroups.py), so they compete for the replica's own share as stress-ng in the pod would."""
+    (a pod's quota, localcloud/cgroups.py): they compete for the replica's own share, as stress-ng in the pod would."""
     target = _alive(ctx, service=service, kind="service")
     if not target:
         raise StackError(f"no live replica of {service}")

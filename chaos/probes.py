@@ -28,12 +28,15 @@ def _until(within_s: float, check: Callable[[], tuple[bool, str]]) -> tuple[bool
         time.sleep(POLL_S)
 
 
-def slo_holds(ctx: Context, window_s: float = 5.0) -> bool:
-    """The steady state: the last ``window_s`` of background traffic holds reference/slo.py (errors, p95)."""
+def slo_holds(ctx: Context, window_s: float = 5.0, min_requests: int = 10) -> bool:
+    """The steady state: the last ``window_s`` of background traffic (at least ``min_requests``) holds
+    reference/slo.py (error rate, p95 per group)."""
     if ctx.traffic is None:
         return False
     now = time.time()
     verdict = judge(ctx.traffic.samples, now - window_s - 1.0, now - 1.0)  # the last second is still in flight
+    if verdict["requests"] < min_requests:
+        verdict |= {"ok": False, "why": f"{verdict['requests']} request(s) in the window, fewer than {min_requests}"}
     ctx.memo["last_slo"] = verdict
     return bool(verdict["ok"])
 
@@ -112,9 +115,15 @@ def _opens(doc: Any, path: str = "") -> dict[str, int]:
         for k, v in doc.items():
             here = f"{path}.{k}" if path else str(k)
             found |= _opens(v, here)
-    elif isinstance(doc, int | float) and not isinstance(doc, bool) and "breaker" in path and "open" in path.lower():
+    elif isinstance(doc, int | float) and not isinstance(doc, bool) and "breaker" in path and _opening(path):
         found[path] = int(doc)
     return found
+
+
+def _opening(path: str) -> bool:
+    """``transitions.open``, ``opened``, ``closed_to_open``: a move to open (not ``half_open``, a probe call)."""
+    last = path.rsplit(".", 1)[-1].lower()
+    return last in ("open", "opened", "opens") or last.endswith(("_to_open", "->open"))
 
 
 def dlq_grew(ctx: Context, queue: str, at_least: int = 1, within_s: float = 200.0) -> bool:

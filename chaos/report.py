@@ -31,7 +31,8 @@ code { background: #f4f4f4; padding: 0 .2em; }
 The score is the share of each experiment's checks that held (steady state before, fault took effect, no
 unexpected alarm, rolled back, recovered, ledger), averaged over the experiments.</p>
 <table><tr><th>experiment</th><th>status</th><th>recovery</th><th>alarms fired</th><th>ledger</th><th>why</th></tr>
-{% for r in results %}<tr><td><a href="#{{ r.name }}">{{ r.name }}</a></td><td class="{{ r.status }}">{{ r.status }}</td>
+{% for r in results %}<tr><td><a href="#{{ r.name }}">{{ r.name }}</a></td>
+<td class="{{ r.status }}">{{ r.status }}</td>
 <td>{{ r.recovery_text }}</td><td>{{ r.alarms_fired|length }}</td><td>{{ r.ledger_text }}</td>
 <td><small>{{ r.problems|join('; ') }}</small></td></tr>
 {% endfor %}</table>
@@ -39,7 +40,8 @@ unexpected alarm, rolled back, recovered, ledger), averaged over the experiments
 <h2>{{ r.name }} <span class="{{ r.status }}">{{ r.status }}</span></h2>
 <p>{{ r.title }}</p>
 {% if r.png %}<img alt="error rate and p95 latency of {{ r.name }}" src="data:image/png;base64,{{ r.png }}">{% endif %}
-<h3>Checks</h3><ul>{% for k, v in r.checks.items() %}<li>{{ '&#10003;' if v else '&#10007;' }} {{ k }}</li>{% endfor %}</ul>
+<h3>Checks</h3><ul>{% for k, v in r.checks.items() %}
+<li>{{ '&#10003;' if v else '&#10007;' }} {{ k }}</li>{% endfor %}</ul>
 {% if r.problems %}<p class="failed">{{ r.problems|join('<br>') }}</p>{% endif %}
 <h3>Evidence that the fault took effect</h3><ul>
 {% for e in r.evidence %}<li>{{ 'seen' if e.ok else 'NOT seen' }} ({{ e.probe }}): {{ e.detail }}</li>
