@@ -30,6 +30,11 @@ settings (environment variables):
                      more than one replica, when any has; haproxy: always; none: never
   SHOP_CPU_QUOTA     each replica's CPU quota as a pod's CPU request: request (250m, from
                      reference/capacity.py), 250m, 0.5; unset: none (needs a writable CPU cgroup)
+  SHOP_FAULT_PROXIES 1: fault proxies in front of PostgreSQL, Valkey and the emulator, switched
+                     through the control API (PUT $SHOP_CONTROL_URL/faults/postgres); default 0
+
+A component that exits on its own is restarted with back-off (0.5 s doubling to 8 s, as the
+kubelet does on EKS); see docs/local-cloud.md. The control API's URL is in the state file.
 
 Ctrl-C or SIGTERM stops every component; none is left running."""
 
@@ -48,10 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--replicas", help="processes per service, e.g. gateway=2,catalog=2 (overrides SHOP_REPLICAS)")
     run.add_argument("--balancer", choices=["auto", "haproxy", "none"], help="overrides SHOP_BALANCER")
     run.add_argument("--cpu-quota", help="each replica's CPU quota: request, 250m, 0.5 (overrides SHOP_CPU_QUOTA)")
+    run.add_argument(
+        "--fault-proxies",
+        action="store_const",
+        const=True,
+        help="fault proxies in front of the backing servers (overrides SHOP_FAULT_PROXIES)",
+    )
     args = parser.parse_args(argv)
 
     flags = {"SHOP_HOST": "host", "SHOP_PORT": "port", "SHOP_REPLICAS": "replicas", "SHOP_BALANCER": "balancer",
-             "SHOP_CPU_QUOTA": "cpu_quota"}  # fmt: skip
+             "SHOP_CPU_QUOTA": "cpu_quota", "SHOP_FAULT_PROXIES": "fault_proxies"}  # fmt: skip
     overrides = {k: getattr(args, a, None) for k, a in flags.items() if getattr(args, a, None) is not None}
     try:
         settings = load_settings(**overrides)

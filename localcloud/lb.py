@@ -81,8 +81,11 @@ def config(pools: Sequence[Pool], stats: socket.socket, admin: Path | None = Non
     return "\n".join(lines) + "\n"
 
 
-def start(pools: Sequence[Pool], stats: socket.socket, run_dir: Path, log_dir: Path) -> Child:
-    """HAProxy in the foreground (``-db``) as a child, serving every pool; the sockets are closed here."""
+def start(
+    pools: Sequence[Pool], stats: socket.socket, run_dir: Path, log_dir: Path, *, keep_sockets: bool = False
+) -> Child:
+    """HAProxy in the foreground (``-db``) as a child, serving every pool; the sockets are closed here unless
+    ``keep_sockets`` (the supervisor keeps them to start HAProxy again on them if it dies)."""
     exe = binary()
     if exe is None:
         raise StartError("haproxy is not installed (apt-get install haproxy)")
@@ -90,6 +93,8 @@ def start(pools: Sequence[Pool], stats: socket.socket, run_dir: Path, log_dir: P
     cfg.write_text(config(pools, stats, admin_socket(run_dir)))
     fds = [stats.fileno(), *(p.front.fileno() for p in pools)]
     child = spawn("balancer", [exe, "-db", "-f", str(cfg)], log_dir=log_dir, pass_fds=fds)
+    if keep_sockets:
+        return child
     stats.close()
     for pool in pools:
         pool.front.close()  # HAProxy has its own copies

@@ -22,12 +22,15 @@ import argparse
 import copy
 import copyreg
 import functools
+import importlib
 import os
+import pickle
 import re
 import signal
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs, quote
 
 import httpx
 from moto.core.base_backend import BackendDict, backend_lock
@@ -94,6 +97,76 @@ class Snapshots:
                     BackendDict._instances.append(backends)
         return True
 
+    def save(self, name: str, path: str) -> bool:
+        """Write snapshot ``name`` to ``path`` (pickled), so a new emulator process can load it (``load``)."""
+        taken = self._taken.get(name)
+        if taken is None:
+            return False
+        tmp = f"{path}.tmp"
+        with open(tmp, "wb") as out:
+            _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump([(_where(b), accounts) for b, accounts in taken])
+        os.replace(tmp, path)
+        return True
+
+    def load(self, name: str, path: str) -> bool:
+        """Read a snapshot ``save`` wrote (by an earlier emulator process) as snapshot ``name``."""
+        try:
+            with open(path, "rb") as source:
+                saved = _Unpickler(source).load()
+        except FileNotFoundError:
+            return False
+        self._taken[name] = [(_live(where), accounts) for where, accounts in saved]
+        return True
+
+
+def _where(backends: BackendDict) -> tuple[str, str]:
+    """The module and name a backend dict is bound to in moto (``moto.sqs.models``, ``sqs_backends``)."""
+    module_name = backends.backend.__module__
+    module = importlib.import_module(module_name)
+    for attr, value in vars(module).items():
+        if value is backends:
+            return module_name, attr
+    raise LookupError(f"cannot name moto's backends of {backends.service_name}")
+
+
+def _live(where: tuple[str, str]) -> BackendDict:
+    return getattr(importlib.import_module(where[0]), where[1])
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a state but not the backend dicts it refers to: those are named and found again in the new process."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        return ("backends", *_where(obj)) if isinstance(obj, BackendDict) else None
+
+    def reducer_override(self, obj: Any) -> Any:
+        """Keys of ``cryptography`` (KMS, Cognito's signing key) pickle as PEM."""
+        from cryptography.hazmat.primitives import serialization as ser
+
+        if type(obj).__module__.startswith("cryptography.") and hasattr(obj, "private_bytes"):
+            pem = obj.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+            return _private_key, (pem,)
+        if type(obj).__module__.startswith("cryptography.") and hasattr(obj, "public_bytes"):
+            return _public_key, (obj.public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo),)
+        return NotImplemented
+
+
+def _private_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem, None)
+
+
+def _public_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    return load_pem_public_key(pem)
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        return _live(pid[1:])
+
 
 def _keeping(live: Iterable[BackendDict]) -> dict[int, Any]:
     """A deepcopy memo that copies what the backend dicts hold but not the dicts: moto's modules refer to those."""
@@ -112,25 +185,33 @@ def with_snapshots(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterabl
         if not found or environ.get("REQUEST_METHOD") != "POST":
             return app(environ, start_response)
         name = found["name"]
+        file = parse_qs(environ.get("QUERY_STRING", "")).get("file", [None])[0]
         if found["restore"]:
-            ok = SNAPSHOTS.restore(name)
+            ok = (file is None or SNAPSHOTS.load(name, file)) and SNAPSHOTS.restore(name)
             status, body = ("200 OK", b"restored\n") if ok else ("404 Not Found", b"no snapshot of that name\n")
         else:
             status, body = "201 Created", f"{SNAPSHOTS.take(name)} services\n".encode()
+            if file is not None:
+                SNAPSHOTS.save(name, file)
         start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
 
     return wsgi
 
 
-def take_snapshot(endpoint_url: str, name: str) -> bool:
-    """Ask the emulator at ``endpoint_url`` to snapshot its state; False when it is not this launcher's."""
-    return httpx.post(f"{endpoint_url.rstrip('/')}/_localcloud/snapshots/{name}", timeout=30).status_code == 201
+def take_snapshot(endpoint_url: str, name: str, file: str | None = None) -> bool:
+    """Ask the emulator at ``endpoint_url`` to snapshot its state (and write it to ``file``, which outlives the
+    emulator's process); False when it is not this launcher's."""
+    query = f"?file={quote(file)}" if file else ""
+    return httpx.post(f"{endpoint_url.rstrip('/')}/_localcloud/snapshots/{name}{query}", timeout=60).status_code == 201
 
 
-def restore_snapshot(endpoint_url: str, name: str) -> bool:
-    """Restore snapshot ``name`` at ``endpoint_url``; False when it has none of that name (or is not ours)."""
-    return httpx.post(f"{endpoint_url.rstrip('/')}/_localcloud/snapshots/{name}/restore", timeout=30).status_code == 200
+def restore_snapshot(endpoint_url: str, name: str, file: str | None = None) -> bool:
+    """Restore snapshot ``name`` at ``endpoint_url`` (read from ``file`` first, when given: a new emulator process);
+    False when it has none of that name (or is not ours)."""
+    query = f"?file={quote(file)}" if file else ""
+    url = f"{endpoint_url.rstrip('/')}/_localcloud/snapshots/{name}/restore{query}"
+    return httpx.post(url, timeout=60).status_code == 200
 
 
 # --------------------------------------------------------------------------- the server

@@ -54,6 +54,9 @@ class LocalCloudSettings(BaseSettings):
     balancer: Balancer = Field(Balancer.AUTO, validation_alias="SHOP_BALANCER")
     # Each replica's CPU quota, as a pod's CPU request: "" (none), "request" (reference/capacity.py), "250m".
     cpu_quota: str = Field("", validation_alias="SHOP_CPU_QUOTA")
+    # Fault proxies (localcloud/faultproxy.py) in front of PostgreSQL, Valkey and the emulator, switched by the
+    # control API; off by default: every query then crosses one more hop in Python.
+    fault_proxies: bool = Field(False, validation_alias="SHOP_FAULT_PROXIES")
 
     @field_validator("replicas", mode="before")
     @classmethod

@@ -1,12 +1,18 @@
 """``up``: start the backing servers, provision the model, start the front door, serve until stopped.
 
-Components start in dependency order and stop in reverse; Ctrl-C, SIGTERM or the
-failure of any component stops everything that was started, and nothing is left
-running (see ``localcloud.processes`` for why that holds even under SIGKILL).
+Components start in dependency order and stop in reverse; Ctrl-C, SIGTERM, or a component that
+fails to start, stops everything that was started, and nothing is left running (see
+``localcloud.processes`` for why that holds even under SIGKILL). Once the stack is up, a
+component that exits on its own is restarted with back-off, as the kubelet restarts a pod's
+container on EKS (localcloud/healing.py); only a requested stop ends ``serve``. The control API
+(localcloud/control.py, ``SHOP_CONTROL_URL`` in the state file) shows every component and its
+restarts, and switches the fault proxies when the stack runs with them (``SHOP_FAULT_PROXIES=1``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import signal
@@ -20,11 +26,16 @@ from contextlib import ExitStack, contextmanager
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import localcloud
-from localcloud import backends, cgroups, fleet, health, lb, observability, seedcache, state
+from localcloud import backends, cgroups, fleet, health, lb, seedcache, state
 from localcloud.analytics import firehose
 from localcloud.backends import Endpoint
+from localcloud.control import Control
+from localcloud.faultproxy import Proxies
+from localcloud.healing import Component, Healer
+from localcloud.observability import launch as observability_launch
 from localcloud.processes import Child, StartError, spawn, wait_until
 from localcloud.provision import Outputs, Provisioner
 from localcloud.settings import AwsMode, LocalCloudSettings
@@ -101,12 +112,16 @@ def up(settings: LocalCloudSettings, console: Console | None = None) -> int:
         signal.signal(signal.SIGTERM, handlers[1])
 
 
-def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: ExitStack, console: Console) -> list[Child]:
-    """Bring every component up, in order, registering its stop on ``stack``."""
+SNAPSHOT = "healing"  # the emulator's state once seeded, restored into a restarted emulator
+
+
+def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: ExitStack, console: Console) -> Healer:
+    """Bring every component up, in order, registering its stop on ``stack``; returns what heals them."""
     run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shop-localcloud-")))
     log_dir = run_dir / "logs"
     log_dir.mkdir()
     console.say(f"starting the local cloud (stage {settings.stage}; logs in {log_dir})")
+    healer = Healer(console.say)
 
     pg = _backend(stack, console, "postgres", settings.database_url, "DATABASE_URL", health.probe_postgres,
                   lambda: backends.embedded_postgres(run_dir, log_dir))  # fmt: skip
@@ -120,6 +135,23 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
         aws = _backend(stack, console, "aws", settings.aws_endpoint_url, "AWS_ENDPOINT_URL",
                        lambda url: health.probe_aws(url, settings.aws_region),
                        lambda: backends.embedded_moto(settings.aws_region, log_dir))  # fmt: skip
+
+    for endpoint in (pg, kv, aws):
+        if endpoint.child is not None:
+            healer.add(Component(endpoint.component, "backend", endpoint.child, endpoint.respawn))
+    proxies: Proxies | None = None
+    if settings.fault_proxies:
+        proxies = Proxies()
+        stack.callback(proxies.close)
+        with console.timed("faults") as detail:
+            pg, kv, aws = (behind_proxy(proxies, e) for e in (pg, kv, aws))
+            detail.append("fault proxies: " + ", ".join(f"{n} :{p.port}" for n, p in proxies.proxies.items()))
+    control = Control(healer.report, proxies.state if proxies else dict,
+                      proxies.set if proxies else (lambda *_: None))  # fmt: skip
+    control_url = control.start()
+    stack.callback(control.stop)
+    flags_file = run_dir / "flags.json"  # flagd's format; the chaos runner replaces it (services/common/flags.py)
+    flags_file.write_text(json.dumps({"flags": {}}))
 
     outputs_file = run_dir / "outputs.json"
     if settings.aws_mode is AwsMode.EMULATOR:
@@ -137,18 +169,13 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     socks = fleet.sockets(services)
     service_urls = {name: fleet.url(sock) for name, sock in socks.items()}
     env = child_env(settings, pg, kv, aws, outputs_file) | fleet.url_env(service_urls)
-    children: list[Child] = []
-    workers: list[Child] = []
+    env |= {"SHOP_FLAGS_FILE": str(flags_file), "SHOP_CONTROL_URL": control_url}
     if settings.aws_mode is AwsMode.EMULATOR:  # moto's Firehose moves no record from a Kinesis stream: ours does
-        workers.append(firehose.start(env, log_dir))
-        stack.callback(workers[-1].stop)
-        workers.append(observability.start(env, log_dir))  # EMF agent, AWS/SQS metrics, alarm evaluator
-        stack.callback(workers[-1].stop)
+        start_workers(env, log_dir, stack, healer)
     placement: dict[str, str] = {}
     cap: Callable[[], None] = lambda: None  # noqa: E731
     if services:
-        started, placement, cap = start_services(settings, services, socks, env, run_dir, stack, console)
-        children += started
+        placement, cap = start_services(settings, services, socks, env, run_dir, stack, console, healer)
     seeds = fleet.seed_modules(services)
     if find_spec("storefront.publish") and settings.aws_mode is AwsMode.EMULATOR:
         seeds.append("storefront.publish")  # the S3 static site CloudFront serves
@@ -163,16 +190,62 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     cap()  # CPU quotas from here on: the seeds ran at full speed
 
     with console.timed("frontdoor") as detail:
-        door = start_frontdoor(settings, front_socket, env, log_dir)
-        stack.callback(door.stop)
+        door = healer.add(Component("frontdoor", "frontdoor", start_frontdoor(settings, front_socket, env, log_dir),
+                                    lambda: spawn_frontdoor(front_socket, env, log_dir)))  # fmt: skip
+        stack.callback(lambda: door.child.stop())
         detail.append(f"http://{settings.host}:{settings.port}/healthz")
 
+    if aws.child is not None and settings.aws_mode is AwsMode.EMULATOR:
+        keep_emulator_state(aws, run_dir, console)
     front_door = f"http://{settings.host}:{settings.port}"
     state.write(settings.stage, env | placement | {"SHOP_FRONT_DOOR_URL": front_door})
     stack.callback(state.remove, settings.stage)
+    console.say(f"  control    {control_url}/components (restarts with back-off "
+                f"{', '.join(f'{d:g}' for d in healer.backoff.schedule())} s ...)")  # fmt: skip
     console.say(startup_report())
     console.say(f"ready: {front_door}")
-    return [*workers, *children, door]
+    return healer
+
+
+def behind_proxy(proxies: Proxies, endpoint: Endpoint) -> Endpoint:
+    """The endpoint as the services see it: its URL pointing at a fault proxy in front of the server."""
+    if not endpoint.url:
+        return endpoint  # real AWS: nothing local to stand in front of
+    parts = urlsplit(endpoint.url)
+    proxy = proxies.add(endpoint.component, parts.hostname or "127.0.0.1", parts.port or 0)
+    netloc = parts.netloc.rsplit(":", 1)[0] + f":{proxy.port}"
+    return dataclasses.replace(endpoint, url=urlunsplit(parts._replace(netloc=netloc)))
+
+
+def keep_emulator_state(aws: Endpoint, run_dir: Path, console: Console) -> None:
+    """Save the emulator's provisioned and seeded state to a file; a restarted emulator (it holds everything in
+    memory) is given it back. What was written since is lost (docs/local-cloud.md says what that is)."""
+    from localcloud.moto_server import restore_snapshot, take_snapshot
+
+    file = str(run_dir / "emulator-state.pickle")
+    with console.timed("snapshot") as detail:
+        if not take_snapshot(aws.url, SNAPSHOT, file):
+            detail.append("the emulator took no snapshot: a restarted one starts empty")
+            return
+        detail.append(f"the emulator's seeded state, restored if it restarts ({file})")
+    backends.restore_after_restart(aws, lambda: _restore(restore_snapshot, aws.url, file))
+
+
+def _restore(restore: Callable[..., bool], url: str, file: str) -> None:
+    if not restore(url, SNAPSHOT, file):
+        raise StartError(f"the restarted emulator did not take the saved state {file}")
+
+
+def start_workers(env: dict[str, str], log_dir: Path, stack: ExitStack, healer: Healer) -> None:
+    """The Firehose worker and the observability worker (EMF agent, AWS/SQS metrics, alarm evaluator)."""
+    hose = healer.add(Component("firehose", "worker", firehose.start(env, log_dir),
+                                lambda: firehose.start(env, log_dir)))  # fmt: skip
+    stack.callback(lambda: hose.child.stop())
+    agent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # kept: a restarted worker listens on the same port
+    stack.callback(agent.close)
+    obs = healer.add(Component("observability", "worker", observability_launch.start(env, log_dir, agent),
+                               lambda: observability_launch.start(env, log_dir, agent)))  # fmt: skip
+    stack.callback(lambda: obs.child.stop())
 
 
 def start_services(
@@ -183,9 +256,12 @@ def start_services(
     run_dir: Path,
     stack: ExitStack,
     console: Console,
-) -> tuple[list[Child], dict[str, str], Callable[[], None]]:
+    healer: Healer,
+) -> tuple[dict[str, str], Callable[[], None]]:
     """Every replica of every service and, in front of the balanced ones, HAProxy on the service's own
-    address; returns the children, where the balancer is, and what puts each replica in its CPU cgroup."""
+    address, each added to ``healer``; returns where the balancer is, and what puts each replica in its CPU
+    cgroup. The supervisor keeps every listening socket open, so a replica (or HAProxy) that dies starts again
+    on the same one: callers wait in its backlog meanwhile, and HAProxy's /readyz checks gate the replica."""
     log_dir = run_dir / "logs"
     fronts = {name: fleet.url(sock) for name, sock in socks.items()}
     balanced = settings.balanced([s.name for s in services])
@@ -194,12 +270,29 @@ def start_services(
                     "running one replica per service, without a balancer")  # fmt: skip
         balanced = set()
     replicas = fleet.replicas(services, socks, settings.replicas, balanced)
+    for sock in {id(r.sock): r.sock for r in replicas}.values():
+        stack.callback(sock.close)
     placed, quota_note = cpu_quotas(settings, stack)
     extra: dict[str, str] = {}
+    components: list[Component] = []
+    capped: list[bool] = []  # once cap() ran, a restarted replica goes into its CPU cgroup at once
+
+    def respawner(replica: fleet.Replica) -> Callable[[], Child]:
+        def respawn() -> Child:
+            child = fleet.start_one(replica, env, log_dir)
+            if placed and capped:
+                placed(replica, child)
+            return child
+
+        return respawn
+
     with console.timed("services") as detail:
         stats_sock = backends.listen(fleet.HOST, 0) if balanced else None
-        children = fleet.start(replicas, env, log_dir)
-        stack.callback(stop_together, children)
+        for replica, child in zip(replicas, fleet.start(replicas, env, log_dir, keep_sockets=True), strict=True):
+            components.append(Component(replica.name, "service", child, respawner(replica),
+                                        service=replica.service.name))  # fmt: skip
+        stack.callback(stop_together, components)
+        balancer: Child | None = None
         if stats_sock is not None:
             pools = [
                 lb.Pool(name, socks[name], tuple((r.name, r.url.removeprefix("http://")) for r in replicas
@@ -208,29 +301,41 @@ def start_services(
             ]  # fmt: skip
             extra["SHOP_BALANCER_STATS_URL"] = fleet.url(stats_sock)
             extra["SHOP_BALANCER_ADMIN_SOCKET"] = str(lb.admin_socket(run_dir))
-            balancer = lb.start(pools, stats_sock, run_dir, log_dir)
-            stack.callback(balancer.stop)
-            children.append(balancer)
-        fleet.wait_ready([c for c in children if c.name != "balancer"], {r.name: r.url for r in replicas},
+            stack.callback(stats_sock.close)
+            for pool in pools:
+                stack.callback(pool.front.close)
+            balancer = lb.start(pools, stats_sock, run_dir, log_dir, keep_sockets=True)
+            components.append(
+                Component(
+                    "balancer",
+                    "balancer",
+                    balancer,
+                    lambda: lb.start(pools, stats_sock, run_dir, log_dir, keep_sockets=True),
+                )
+            )
+        fleet.wait_ready([c.child for c in components if c.kind == "service"], {r.name: r.url for r in replicas},
                          settings.ready_timeout_s)  # fmt: skip
         detail.append(", ".join(_where(s.name, fronts[s.name], replicas) for s in services))
-    if balanced:
+    if balancer is not None:
         with console.timed("balancer") as detail:
             names = {r.name for r in replicas if r.service.name in balanced}
-            lb.wait_up(extra["SHOP_BALANCER_STATS_URL"], names, settings.ready_timeout_s, children[-1])
+            lb.wait_up(extra["SHOP_BALANCER_STATS_URL"], names, settings.ready_timeout_s, balancer)
             detail.append(f"haproxy (leastconn, /readyz checks) for {', '.join(sorted(balanced))}; "
                           f"stats {extra['SHOP_BALANCER_STATS_URL']}/stats")  # fmt: skip
+    for component in components:
+        healer.add(component)
 
     def cap() -> None:
         """Quotas once the stack is seeded, as a startup CPU boost gives a pod on EKS: importing a service
         under 250m took four times as long, and the seeds call the services."""
         if placed:
-            for replica, child in zip(replicas, children, strict=False):
-                placed(replica, child)
+            for replica, component in zip(replicas, components, strict=False):
+                placed(replica, component.child)
+            capped.append(True)
         if quota_note:
             console.say(f"  quotas     {quota_note}")
 
-    return children, extra, cap
+    return extra, cap
 
 
 def _where(name: str, front: str, replicas: list[fleet.Replica]) -> str:
@@ -325,10 +430,14 @@ def cognito_env(outputs: Outputs, endpoint_url: str | None) -> dict[str, str]:
     }
 
 
-def start_frontdoor(settings: LocalCloudSettings, sock: socket.socket, env: dict[str, str], log_dir: Path) -> Child:
+def spawn_frontdoor(sock: socket.socket, env: dict[str, str], log_dir: Path) -> Child:
+    """The front door on ``sock``, which the supervisor keeps (to start it again on the same port)."""
     argv = fleet.uvicorn_argv("localcloud.frontdoor:create_app", sock)
-    door = spawn("frontdoor", argv, log_dir=log_dir, env=env, pass_fds=[sock.fileno()])
-    sock.close()  # the front door has its own copy
+    return spawn("frontdoor", argv, log_dir=log_dir, env=env, pass_fds=[sock.fileno()])
+
+
+def start_frontdoor(settings: LocalCloudSettings, sock: socket.socket, env: dict[str, str], log_dir: Path) -> Child:
+    door = spawn_frontdoor(sock, env, log_dir)
     url = f"http://{settings.host}:{settings.port}/healthz"
     try:
         wait_until(door, lambda: _get_ok(url), timeout_s=settings.ready_timeout_s, what="200 from /healthz")
@@ -338,12 +447,12 @@ def start_frontdoor(settings: LocalCloudSettings, sock: socket.socket, env: dict
     return door
 
 
-def stop_together(children: list[Child]) -> None:
+def stop_together(components: list[Component]) -> None:
     """Stop services at once rather than one after another: each may take seconds to drain."""
-    for child in children:
-        child.signal_stop()
-    for child in children:
-        child.stop()
+    for component in components:
+        component.child.signal_stop()
+    for component in components:
+        component.child.stop()
 
 
 def _get_ok(url: str) -> None:
@@ -352,15 +461,12 @@ def _get_ok(url: str) -> None:
             raise RuntimeError(f"{url} answered {response.status}")
 
 
-def serve(children: list[Child], console: Console) -> int:
-    """Wait for a signal; if a component dies on its own, say which and stop the rest."""
+def serve(healer: Healer, console: Console, interval_s: float = 0.25) -> int:
+    """Serve until a requested stop (Ctrl-C, SIGTERM raise out of here): a component that exits on its own is
+    restarted with back-off (``Healer.tick``, on this, the main thread), never the end of the stack."""
     while True:
-        for child in children:
-            if not child.alive():
-                console.say(f"error: {child.name} exited with code {child.popen.returncode}; last lines of its log:")
-                console.say(child.log_tail())
-                return 1
-        time.sleep(0.5)
+        healer.tick()
+        time.sleep(interval_s)
 
 
 def _raise_stop(signum: int, frame: object) -> None:

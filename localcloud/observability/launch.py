@@ -11,17 +11,22 @@ from localcloud.processes import Child, spawn
 AGENT_FD = "SHOP_OBSERVABILITY_AGENT_FD"
 
 
-def start(env: dict[str, str], log_dir: Path) -> Child:
+def start(env: dict[str, str], log_dir: Path, sock: socket.socket | None = None) -> Child:
     """Bind the agent's UDP port, point every service started after this at it (``SHOP_METRICS_SINK`` in
-    ``env``), and start the worker as a child of ``up`` logging to ``<log_dir>/observability.log``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    sock.bind(("127.0.0.1", 0))
+    ``env``), and start the worker as a child of ``up`` logging to ``<log_dir>/observability.log``.
+
+    ``sock``, kept open by the caller, is bound once and reused: a restarted worker listens on the same port."""
+    own = sock is None
+    sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if sock.getsockname()[1] == 0:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.bind(("127.0.0.1", 0))
     env["SHOP_METRICS_SINK"] = f"udp://127.0.0.1:{sock.getsockname()[1]}"
     argv = [sys.executable, "-m", "localcloud.observability.worker"]
     try:
         child = spawn("observability", argv, log_dir=log_dir, env=env | {AGENT_FD: str(sock.fileno())},
                       pass_fds=[sock.fileno()])  # fmt: skip
     finally:
-        sock.close()  # the worker holds its own copy
+        if own:
+            sock.close()  # the worker holds its own copy
     return child

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference.bodies import JSON_TYPES, MAX_BODY_BYTES  # noqa: F401 - re-exported: services name them from here
-from services.common import logs, metrics, openapi, problems, telemetry
+from services.common import flags, logs, metrics, openapi, problems, telemetry
 from services.common.bodies import BodyGuard
 from services.common.context import REQUEST_ID_HEADER, new_request_id, request_id
 from services.common.runtime import Parts, Runtime, run_checks, verdict
@@ -57,6 +57,8 @@ def create_service_app(
     app = FastAPI(title=f"shop {name} service", version=version, lifespan=run)
     app.state.settings = settings
     problems.install(app)
+    flags.install_botocore_hooks()  # faults by flag at the AWS SDK's edge (issue 15), before any client is made
+    app.include_router(flags.router)  # GET /_faults: the evidence that an injected fault took effect
     for router in routers:
         app.include_router(router)
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign] - the error model in every document
