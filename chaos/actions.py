@@ -37,7 +37,10 @@ def _alive(ctx: Context, kind: str | None = None, service: str | None = None, na
 def _kill(ctx: Context, victims: list[dict], signal: str) -> list[dict[str, Any]]:
     killed = ctx.memo.setdefault("killed", [])
     for c in victims:
-        os.kill(int(c["pid"]), getattr(signals, signal))
+        try:  # its process group: a component's children go with it (PostgreSQL's backends)
+            os.killpg(int(c["pid"]), getattr(signals, signal))
+        except ProcessLookupError:  # not a group leader
+            os.kill(int(c["pid"]), getattr(signals, signal))
         killed.append({"name": c["name"], "pid": c["pid"], "restarts": c.get("restarts", 0), "at": time.time()})
         ctx.say(f"      {signal} -> {c['name']} (pid {c['pid']})")
     return killed

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reference.faults import flagd_document
+
 
 class StackError(RuntimeError):
     """The stack does not offer what an experiment needs (no control API, no fault proxies, ...)."""
@@ -121,22 +123,13 @@ class Stack:
         return {a["AlarmName"]: a.get("StateReason", "") for p in pages for a in p["MetricAlarms"]}
 
 
-def flagd_document(values: dict[str, Any]) -> dict[str, Any]:
-    """flagd's flag definitions: each key ``on`` with its value; a key not set is absent (its default: off)."""
-    flags = {}
-    for key, value in sorted(values.items()):
-        off: Any = False if isinstance(value, bool) else 0
-        flags[key] = {"state": "ENABLED", "variants": {"on": value, "off": off}, "defaultVariant": "on"}
-    return {"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": flags}
-
-
 def write_flags(path: Path, values: dict[str, Any]) -> None:
     """Write the flags file atomically (a temporary file in the same folder, then rename): a reader never sees half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".flags-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(flagd_document(values), f, indent=2)
+            json.dump(flagd_document(dict(sorted(values.items()))), f, indent=2)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

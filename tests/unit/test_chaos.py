@@ -12,7 +12,7 @@ import pytest
 
 from chaos import experiment, probes, report, runner
 from chaos.context import Context
-from chaos.stack import Stack, flagd_document, write_flags
+from chaos.stack import Stack, write_flags
 from chaos.traffic import judge, timeline
 from load.openloop import Sample
 
@@ -174,14 +174,15 @@ def test_a_flag_nobody_evaluates_is_no_evidence_and_says_so(ctx: Context) -> Non
     assert not probes.flag_injected(ctx, "payment.provider.failur-rate", ["payment"], within_s=0)
     assert "evaluated 'payment.provider.failur-rate' 0 time(s), injected 0" in ctx.evidence[-1].detail
     written = json.loads(ctx.stack.flags_file.read_text())
-    assert written["flags"]["payment.provider.failur-rate"]["variants"]["on"] == 0.5
+    flag = written["flags"]["payment.provider.failur-rate"]
+    assert flag["variants"][flag["defaultVariant"]] == 0.5
 
 
 def test_a_breaker_opening_is_found_among_its_counters(ctx: Context) -> None:
-    ctx.memo["breaker_before"] = {"payment": {"breaker": {"state": "closed", "transitions": {"open": 1}}}}
-    ctx.stack.fault_doc = {"breaker": {"state": "closed", "transitions": {"open": 1, "half_open": 1}}}
+    ctx.memo["breaker_before"] = {"payment": {"breaker": {"state": "closed", "transitions": {"closed->open": 1}}}}
+    ctx.stack.fault_doc = {"breaker": {"state": "half_open", "transitions": {"closed->open": 1, "open->half_open": 1}}}
     assert not probes.breaker_opened(ctx, within_s=0)
-    ctx.stack.fault_doc = {"breaker": {"state": "open", "transitions": {"open": 2}}}
+    ctx.stack.fault_doc = {"breaker": {"state": "open", "transitions": {"closed->open": 1, "half_open->open": 1}}}
     assert probes.breaker_opened(ctx, within_s=0)
 
 
@@ -189,10 +190,11 @@ def test_the_flags_file_is_flagd_format_and_replaced_whole(tmp_path: Path) -> No
     path = tmp_path / "flags.json"
     write_flags(path, {"sns.publish.failure": True, "dynamodb.error-rate": 0.5})
     doc = json.loads(path.read_text())
-    assert doc["flags"]["sns.publish.failure"] == {"state": "ENABLED", "variants": {"on": True, "off": False},
-                                                   "defaultVariant": "on"}  # fmt: skip
+    flag = doc["flags"]["sns.publish.failure"]
+    assert flag["state"] == "ENABLED"
+    assert flag["variants"][flag["defaultVariant"]] is True
     write_flags(path, {})
-    assert json.loads(path.read_text())["flags"] == {} == flagd_document({})["flags"]
+    assert json.loads(path.read_text())["flags"] == {}
     assert [p.name for p in tmp_path.iterdir()] == ["flags.json"]  # no temporary file left behind
 
 
@@ -205,7 +207,7 @@ class SteadyTraffic:
 
 def _broken(name: str, window_s: float = 0.2) -> experiment.Experiment:
     doc = json.loads((experiment.HERE / "broken" / f"{name}.json").read_text())
-    doc["steady-state-hypothesis"]["probes"][0]["provider"]["arguments"]["window_s"] = window_s
+    doc["steady-state-hypothesis"]["probes"][0]["provider"]["arguments"] |= {"window_s": window_s, "min_requests": 1}
     doc["method"][-1]["provider"]["arguments"]["within_s"] = 0
     return experiment.parse(doc, Path(f"{name}.json"))
 
