@@ -30,7 +30,7 @@ from chaos import experiment as experiments
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "chaos"
-SHOPPERS = 6
+SHOPPERS = 16  # each has one checkout in flight at a time
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -134,7 +134,8 @@ def run_local(args: argparse.Namespace, chosen: list[experiments.Experiment], ou
             results.append(record)
             mark = "PASSED" if record["status"] == "passed" else record["status"].upper()
             rec = record.get("recovery_s")
-            print(f"  -> {mark}" + (f" (steady again {rec:.1f} s after the rollback)" if rec is not None else "")
+            after = record.get("recover_from", "rollback")
+            print(f"  -> {mark}" + (f" (steady again {rec:.1f} s after the {after})" if rec is not None else "")
                   + "".join(f"\n     {p}" for p in record["problems"]), flush=True)  # fmt: skip
     score = runner.score(results)
     run = {"started": started, "wall_s": round(time.time() - started, 1), "stage": args.stage,

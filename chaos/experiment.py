@@ -50,7 +50,8 @@ class Extension:
     rate: float = 5.0  # background requests/s through the front door
     mix: dict[str, float] = field(default_factory=lambda: {"product": 2, "search": 2, "checkout": 1})
     expected_alarms: tuple[str, ...] = ()  # alarm-name fragments this fault may fire (not a stop condition)
-    recovery_s: float = 30.0  # back to steady state within this after the rollback
+    recovery_s: float = 30.0  # back to steady state within this after the rollback (or the injection)
+    recover_from: str = "rollback"  # "injection" for a kill: the process heals itself, the clock starts at the kill
     expected_dead: int = 0  # dead letters the experiment leaves on purpose (the ledger expects them)
     needs: tuple[str, ...] = ()  # "fault-proxies", "flags", "cgroups": what the stack must offer
 
@@ -169,6 +170,8 @@ def _extension(raw: Any, where: str) -> Extension:
     if unknown:
         raise FormatError(f"{where}: extensions.cloudshop has unknown field(s) {', '.join(sorted(unknown))}")
     values = {k: v for k, v in mine.items() if k != "name"}
+    if values.get("recover_from", "rollback") not in ("rollback", "injection"):
+        raise FormatError(f"{where}: extensions.cloudshop.recover_from must be 'rollback' or 'injection'")
     for key in ("expected_alarms", "needs"):
         if key in values:
             values[key] = tuple(values[key])

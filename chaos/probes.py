@@ -33,12 +33,17 @@ def slo_holds(ctx: Context, window_s: float = 5.0, min_requests: int = 10) -> bo
     reference/slo.py (error rate, p95 per group)."""
     if ctx.traffic is None:
         return False
-    now = time.time()
-    verdict = judge(ctx.traffic.samples, now - window_s - 1.0, now - 1.0)  # the last second is still in flight
+    end = time.time() - settle_s(ctx)  # a request due later may still be in flight: its outcome is not known yet
+    verdict = judge(ctx.traffic.samples, end - window_s, end)
     if verdict["requests"] < min_requests:
         verdict |= {"ok": False, "why": f"{verdict['requests']} request(s) in the window, fewer than {min_requests}"}
     ctx.memo["last_slo"] = verdict
     return bool(verdict["ok"])
+
+
+def settle_s(ctx: Context) -> float:
+    """How far back a window must end for every request due in it to have its answer (or its timeout)."""
+    return float(getattr(ctx.traffic, "timeout_s", 0.0)) + 1.0
 
 
 def restarted(ctx: Context, within_s: float = 20.0) -> bool:

@@ -81,8 +81,9 @@ def timeline_png(record: dict[str, Any], rows: list[dict[str, float]]) -> str | 
             ax.set_ylim(bottom=0)
             if start and end:
                 ax.axvspan(start - t0, end - t0, color="#ff7f0e", alpha=0.18, label="fault")
-            if end and record.get("recovery_s") is not None:
-                ax.axvline(end - t0 + record["recovery_s"], color="#2ca02c", linestyle="--", label="steady again")
+            since = start if record.get("recover_from") == "injection" else end
+            if since and record.get("recovery_s") is not None:
+                ax.axvline(since - t0 + record["recovery_s"], color="#2ca02c", linestyle="--", label="steady again")
         errors.legend(fontsize=7, loc="upper right")
         return png_base64(fig)
     finally:
@@ -109,7 +110,9 @@ def _texts(r: dict[str, Any]) -> dict[str, Any]:
     ledger = r.get("ledger")
     start, end = r.get("fault_start"), r.get("fault_end")
     return {
-        "recovery_text": "-" if r.get("recovery_s") is None else f"{r['recovery_s']:.1f} s",
+        "recovery_text": "-"
+        if r.get("recovery_s") is None
+        else f"{r['recovery_s']:.1f} s after the {r.get('recover_from', 'rollback')}",
         "ledger_text": "not checked"
         if not ledger
         else ("ok" if ledger.get("ok") else f"VIOLATED {ledger.get('violated')}"),

@@ -27,6 +27,7 @@ from typing import Any
 
 from chaos.context import Context
 from chaos.experiment import Activity, Experiment
+from chaos.probes import settle_s
 from chaos.traffic import judge
 
 NEVER_TOOK_EFFECT = "the fault never took effect"
@@ -136,8 +137,10 @@ def run(
     else:
         _method(experiment, ctx, guard, journal, problems, record)
     record["fault_end"] = _rollbacks(experiment, ctx, journal, problems)
-    say(f"  rolled back; waiting for steady state (up to {ext.recovery_s:.0f} s)")
-    record["recovery_s"], record["recovery_why"] = recovery(experiment, ctx, record["fault_end"], ext.recovery_s)
+    record["recover_from"] = ext.recover_from
+    since = record["fault_start"] if ext.recover_from == "injection" else record["fault_end"]
+    say(f"  rolled back; waiting for steady state (within {ext.recovery_s:.0f} s of the {ext.recover_from})")
+    record["recovery_s"], record["recovery_why"] = recovery(experiment, ctx, since, ext.recovery_s)
     try:
         guard.check(force=True)
     except Aborted as exc:
@@ -146,9 +149,10 @@ def run(
     record["alarms_fired"] = guard.fired
     record["alarms_expected"] = list(ext.expected_alarms)
     if record["recovery_s"] is None:
-        problems.append(f"did not return to steady state within {ext.recovery_s:.0f} s: {record['recovery_why']}")
+        problems.append(f"did not return to steady state within {ext.recovery_s:.0f} s of the {ext.recover_from}: "
+                        f"{record['recovery_why']}")  # fmt: skip
     else:
-        say(f"  steady again {record['recovery_s']:.1f} s after the rollback")
+        say(f"  steady again {record['recovery_s']:.1f} s after the {ext.recover_from}")
     for item in ctx.cleanup:
         _close(item)
     record["ended"] = time.time()
@@ -218,7 +222,7 @@ def recovery(experiment: Experiment, ctx: Context, since: float, limit_s: float)
         return None, "no traffic"
     start, why = since, ""
     while start <= since + limit_s:
-        while time.time() - 1.0 < start + window:  # wait until the window is complete and answered
+        while time.time() - settle_s(ctx) < start + window:  # wait until every request of the window is answered
             time.sleep(0.25)
         result = judge(ctx.traffic.samples, start, start + window)
         if result["ok"]:

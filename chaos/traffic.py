@@ -42,7 +42,7 @@ class Shop:
 class Traffic(threading.Thread):
     """Offers ``rate`` requests/s in the ``weights`` mix until ``stop()``; ``samples`` grows meanwhile."""
 
-    def __init__(self, shop: Shop, rate: float, weights: dict[str, float], timeout_s: float = 10.0):
+    def __init__(self, shop: Shop, rate: float, weights: dict[str, float], timeout_s: float = 8.0):
         super().__init__(daemon=True, name="chaos-traffic")
         unknown = set(weights) - set(GROUP)
         if unknown:
