@@ -31,6 +31,7 @@ from chaos import experiment as experiments
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "chaos"
 SHOPPERS = 16  # each has one checkout in flight at a time
+LEDGER_WAIT_S = 90
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -47,7 +48,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=None, help="report folder (default artifacts/chaos/<timestamp>)")
     parser.add_argument("--skip-ledger", action="store_true", help="do not run the ledger after each experiment")
-    parser.add_argument("--warmup", type=float, default=30.0, help="seconds to wait for steady state before (30)")
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds to wait for steady state before (60)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"), help="aws: the region")
     parser.add_argument("--poll", type=float, default=10.0, help="aws: seconds between polls of the experiment")
     return parser.parse_args(argv)
@@ -203,7 +204,8 @@ def _ledger(stage: str):
     def check(started: float, ended: float, expected_dead: int) -> dict[str, Any]:
         since = datetime.fromtimestamp(started, UTC)
         until = datetime.fromtimestamp(ended, UTC) + timedelta(seconds=1)
-        verdict = settled(since, until, timeout_s=60, stage=stage, expected_dead=expected_dead)
+        # a saga whose runner was killed is resumed by the sweeper after its lease (30 s): give it time
+        verdict = settled(since, until, timeout_s=LEDGER_WAIT_S, stage=stage, expected_dead=expected_dead)
         violated = verdict.violated()
         return {"ok": verdict.ok, "counts": verdict.counts, "violated": {f.rule: f.violations for f in violated},
                 "examples": {f.rule: [list(x) for x in f.examples[:3]] for f in violated}}  # fmt: skip

@@ -158,7 +158,10 @@ def run(
     record["ended"] = time.time()
     if ledger is not None:
         say("  ledger")
-        record["ledger"] = ledger(record["started"], record["ended"], ext.expected_dead)
+        try:
+            record["ledger"] = ledger(record["started"], record["ended"], ext.expected_dead)
+        except Exception as exc:  # noqa: BLE001 - an unreadable ledger fails this experiment, not the run
+            record["ledger"] = {"ok": False, "violated": {"unreadable": f"{type(exc).__name__}: {exc}"}}
         if not record["ledger"].get("ok"):
             problems.append(f"the ledger found violations: {record['ledger'].get('violated')}")
     record["evidence"] = [e.__dict__ for e in ctx.evidence]
