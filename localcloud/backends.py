@@ -215,14 +215,14 @@ class _Current:
     probe: Callable[[str], object]
     url: str
     what: str
-    after: Callable[[], None] | None = None  # what to do once it answers again (restore the emulator's state)
+    after: Callable[[str], None] | None = None  # what to do once it answers again at ``url`` (restore a state)
 
     def respawn(self) -> Child:
         self.child.stop(timeout_s=2.0)
         self.child = self.start(self.port)
         wait_until(self.child, lambda: self.probe(self.url), timeout_s=START_TIMEOUT_S, what=self.what)
         if self.after is not None:
-            self.after()
+            self.after(self.url)
         return self.child
 
 
@@ -311,21 +311,22 @@ def embedded_moto(region: str, log_dir: Path) -> Iterator[Endpoint]:
     # restores the state it saved once the stack was provisioned and seeded (``restore_after_restart``).
     current = _Current(child, moto, urlsplit(url).port or 0, lambda url: health.probe_aws(url, region), url,
                        "STS answer")  # fmt: skip
-    _MOTO_RESTARTS[url] = current
+    _MOTO_RESTARTS[child.pid] = current
     try:
         yield Endpoint("aws", url, "embedded", f"moto {version('moto')}", child.pid, child, current.respawn)
     finally:
-        _MOTO_RESTARTS.pop(url, None)
+        _MOTO_RESTARTS.pop(child.pid, None)
         current.child.stop()
 
 
-_MOTO_RESTARTS: dict[str, _Current] = {}
+_MOTO_RESTARTS: dict[int, _Current] = {}  # by the first process's pid, which names the endpoint for good
 
 
-def restore_after_restart(endpoint: Endpoint, restore: Callable[[], None]) -> None:
-    """What the embedded emulator at ``endpoint`` does once it answers again after a restart."""
-    if endpoint.url in _MOTO_RESTARTS:
-        _MOTO_RESTARTS[endpoint.url].after = restore
+def restore_after_restart(endpoint: Endpoint, restore: Callable[[str], None]) -> None:
+    """What the embedded emulator of ``endpoint`` (also seen through a fault proxy) does once it answers again
+    after a restart: ``restore(its own URL)``, not through the proxy."""
+    if endpoint.pid in _MOTO_RESTARTS:
+        _MOTO_RESTARTS[endpoint.pid].after = restore
 
 
 # --------------------------------------------------------------------------- given by settings

@@ -129,10 +129,14 @@ class Healer:
             return
         wait = self.backoff.delay(c.crashes_in_a_row)
         c.due = now + wait
-        self.say(f"  heal       {c.name} exited with code {code}; restarting in {wait:.1f} s "
-                 f"(crash {c.crashes_in_a_row} in a row); last lines of {c.child.log}:")  # fmt: skip
-        for line in c.child.log_tail(5).splitlines():
-            self.say(f"             | {line}")
+        if c.crashes_in_a_row > 1:  # its log was shown at the first crash of the row
+            self.say(f"  heal       {c.name} exited with code {code}; restarting in {wait:.1f} s "
+                     f"(crash {c.crashes_in_a_row} in a row; log {c.child.log})")  # fmt: skip
+            return
+        self.say(f"  heal       {c.name} exited with code {code}; restarting in {wait:.1f} s; last lines of "
+                 f"{c.child.log}:")  # fmt: skip
+        for line in c.child.log_tail(3).splitlines():
+            self.say(f"             | {line[:160]}")
 
     def _restart(self, c: Component, now: float) -> None:
         assert c.respawn is not None

@@ -228,7 +228,7 @@ def keep_emulator_state(aws: Endpoint, run_dir: Path, console: Console) -> None:
             detail.append("the emulator took no snapshot: a restarted one starts empty")
             return
         detail.append(f"the emulator's seeded state, restored if it restarts ({file})")
-    backends.restore_after_restart(aws, lambda: _restore(restore_snapshot, aws.url, file))
+    backends.restore_after_restart(aws, lambda url: _restore(restore_snapshot, url, file))
 
 
 def _restore(restore: Callable[..., bool], url: str, file: str) -> None:

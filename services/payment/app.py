@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.common import flags
 from services.common.app import create_service_app
 from services.common.runtime import Runtime
 from services.payment import api
 from services.payment.adapters.postgres import PostgresPayments
 from services.payment.adapters.simulated import SimulatedProvider, SimulationConfig
+from services.payment.breaker import CircuitBreaker, Thresholds
 from services.payment.ports import PaymentProvider
 from services.payment.service import PaymentOrchestrator
 from services.payment.settings import PaymentSettings
@@ -32,7 +34,9 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
             provider,
             pending_wait_s=settings.pending_wait_ms / 1000,
             stale_after_s=settings.stale_pending_s,
+            breaker=(breaker := build_breaker(settings)),
         )
+        flags.evidence("breaker", breaker.view)  # GET /_faults shows its state and transitions
         rt.relay(engine)
 
     return create_service_app("payment", settings, [api.internal, api.public], parts=parts)
@@ -50,4 +54,18 @@ def build_provider(settings: PaymentSettings) -> PaymentProvider:
             duplicate_callbacks=settings.sim_duplicate_callbacks,
             seed=settings.sim_seed,
         )
+    )
+
+
+def build_breaker(settings: PaymentSettings) -> CircuitBreaker:
+    """The circuit breaker around the provider, with the ``PAYMENT_BREAKER_*`` thresholds."""
+    return CircuitBreaker(
+        "payment-provider",
+        Thresholds(
+            failure_ratio=settings.breaker_failure_ratio,
+            window=settings.breaker_window,
+            min_calls=settings.breaker_min_calls,
+            open_s=settings.breaker_open_s,
+            half_open_calls=settings.breaker_half_open_calls,
+        ),
     )

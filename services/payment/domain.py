@@ -35,6 +35,7 @@ CARD_TIMEOUT = "pm_card_timeout"
 PAYMENT_METHODS = (RANDOM_CARD, CARD_OK, CARD_DECLINED, CARD_TIMEOUT)
 
 TIMEOUT_REASON = "provider_timeout"
+CIRCUIT_OPEN_REASON = "circuit_open"  # the breaker refused the call: the provider never heard of the payment
 
 
 class PaymentStatus(enum.StrEnum):
@@ -217,6 +218,8 @@ def settled_status(outcome: str, reason: str | None = None) -> tuple[PaymentStat
         return S.DECLINED, reason or "card_declined"
     if outcome == "timeout":
         return S.FAILED, TIMEOUT_REASON
+    if outcome == "rejected":
+        return S.FAILED, CIRCUIT_OPEN_REASON
     return S.FAILED, "provider_error"
 
 

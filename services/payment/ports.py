@@ -16,6 +16,10 @@ class ProviderTimeout(Exception):
     """The provider did not answer in time: the operation may or may not have happened there."""
 
 
+class ProviderError(Exception):
+    """The provider answered with a server error (5xx): nothing was done there, asking again is safe."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderResult:
     """The provider's answer: ``ok`` or ``declined``, its reference for the operation, and why if declined."""

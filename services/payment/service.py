@@ -10,6 +10,11 @@ provider idempotency key (the payment id), so no second hold can appear.
 A timed-out call is recorded as an attempt with outcome ``timeout``; a timed-out
 authorization leaves the payment ``failed`` (reason ``provider_timeout``), from which
 ``void`` is allowed and safe: the provider releases the hold if one was placed.
+
+Every provider call goes through a circuit breaker (services/payment/breaker.py): while it is
+open, no call reaches the provider; the attempt is recorded with outcome ``rejected`` and an
+authorization fails at once (reason ``circuit_open``). Voiding such a payment needs no provider
+call: the provider never heard of it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from uuid import UUID
 from services.common import metrics
 from services.common.context import request_id
 from services.payment import domain
+from services.payment.breaker import CircuitBreaker
 from services.payment.domain import (
+    CIRCUIT_OPEN_REASON,
     TRANSITIONS,
     Attempt,
     AuthorizationInProgress,
@@ -42,7 +49,14 @@ from services.payment.domain import (
     next_status,
     settled_status,
 )
-from services.payment.ports import PaymentProvider, PaymentRepository, ProviderCallback, ProviderResult, ProviderTimeout
+from services.payment.ports import (
+    PaymentProvider,
+    PaymentRepository,
+    ProviderCallback,
+    ProviderError,
+    ProviderResult,
+    ProviderTimeout,
+)
 
 log = logging.getLogger("services.payment")
 PENDING = frozenset({PaymentStatus.PENDING})
@@ -60,9 +74,11 @@ class PaymentOrchestrator:
         pending_wait_s: float = 5.0,
         stale_after_s: float = 30.0,
         poll_s: float = 0.02,
+        breaker: CircuitBreaker | None = None,
     ):
         self.payments = payments
         self.provider = provider
+        self.breaker = breaker or CircuitBreaker("payment-provider")
         self.pending_wait_s = pending_wait_s
         self.stale_after_s = stale_after_s
         self.poll_s = poll_s
@@ -137,6 +153,8 @@ class PaymentOrchestrator:
         if target is None:
             return payment, False
         key, auth_key = f"{payment.id}:{operation}", str(payment.id)
+        if operation == Operation.VOID and payment.reason == CIRCUIT_OPEN_REASON:
+            return await self._void_unsent(payment, target)
         calls = {
             Operation.CAPTURE: lambda: self.provider.capture(key, auth_key, payment.amount_minor),
             Operation.VOID: lambda: self.provider.void(key, auth_key),
@@ -147,7 +165,7 @@ class PaymentOrchestrator:
         if attempt.outcome != "ok":
             async with self.payments.transaction() as uow:
                 await self.payments.record_attempt(uow, attempt)
-        if attempt.outcome in ("timeout", "error"):
+        if attempt.outcome in ("timeout", "error", "rejected"):
             raise ProviderUnavailable(
                 f"the provider did not complete the {operation}: {attempt.error}; the payment stays"
                 f" {payment.status} and retrying is safe",
@@ -163,6 +181,14 @@ class PaymentOrchestrator:
         if current.status != target:
             raise IllegalTransition(operation, current.status)
         return current, False
+
+    async def _void_unsent(self, payment: Payment, target: PaymentStatus) -> tuple[Payment, bool]:
+        """Void a payment whose authorization the breaker never sent: nothing is held, no provider call."""
+        attempt = Attempt(payment.id, Operation.VOID, {"from_status": str(payment.status)}, "ok", 0, None,
+                          "not sent to the provider: its authorization never was (circuit open)")  # fmt: skip
+        moved = await self._move(payment.id, TRANSITIONS[Operation.VOID][0], target, reason=payment.reason,
+                                 provider_ref=None, attempt=attempt)  # fmt: skip
+        return (moved, True) if moved is not None else (await self.get(payment.id), False)
 
     # ------------------------------------------------------------------ provider callbacks
 
@@ -199,14 +225,22 @@ class PaymentOrchestrator:
         start = time.perf_counter()
         result: ProviderResult | None = None
         error: str | None = None
-        try:
-            result = await call
-            outcome = result.outcome
-        except (ProviderTimeout, TimeoutError) as exc:
-            outcome, error = "timeout", str(exc) or "timed out"
-        except Exception as exc:  # any provider failure is recorded, then answered as unavailable
-            log.exception("provider %s of payment %s failed", operation, payment.id)
-            outcome, error = "error", f"{type(exc).__name__}: {exc}"
+        if not self.breaker.allow():
+            call.close()  # never awaited: the provider is not called while the circuit is open
+            outcome, error = "rejected", f"circuit breaker {self.breaker.name} is {self.breaker.state}: not sent"
+        else:
+            try:
+                result = await call
+                outcome = result.outcome
+            except (ProviderTimeout, TimeoutError) as exc:
+                outcome, error = "timeout", str(exc) or "timed out"
+            except ProviderError as exc:
+                log.warning("provider %s of payment %s failed: %s", operation, payment.id, exc)
+                outcome, error = "error", f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # any provider failure is recorded, then answered as unavailable
+                log.exception("provider %s of payment %s failed", operation, payment.id)
+                outcome, error = "error", f"{type(exc).__name__}: {exc}"
+            self.breaker.record(outcome not in ("timeout", "error"))
         latency_ms = round((time.perf_counter() - start) * 1000)
         attempt = Attempt(
             payment.id,

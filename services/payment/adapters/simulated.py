@@ -9,7 +9,10 @@ It behaves like a real payment gateway in the ways that matter to the orchestrat
 - it calls back each outcome through a webhook hook, plus ``duplicate_callbacks`` extra
   deliveries of the same notice;
 - test payment methods force an outcome: pm_card_ok, pm_card_declined, pm_card_timeout
-  (pm_card_visa takes its outcome from the rates).
+  (pm_card_visa takes its outcome from the rates);
+- faults by flag (reference/faults.py, services/common/flags.py), for any payment method:
+  ``payment.provider.failure-rate`` answers 503 (``ProviderError``) before anything is held, and
+  ``payment.provider.timeout-rate`` does the operation, then hangs past the timeout (the answer is lost).
 
 Every random choice comes from ``Random(seed:operation:key)``, so a run is reproducible
 whatever order concurrent calls arrive in.
@@ -26,8 +29,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from services.common import flags
 from services.payment.domain import CARD_DECLINED, CARD_TIMEOUT, RANDOM_CARD, Operation
-from services.payment.ports import CallbackHook, PaymentProvider, ProviderCallback, ProviderResult, ProviderTimeout
+from services.payment.ports import (
+    CallbackHook,
+    PaymentProvider,
+    ProviderCallback,
+    ProviderError,
+    ProviderResult,
+    ProviderTimeout,
+)
+
+FAILURE_FLAG = "payment.provider.failure-rate"
+TIMEOUT_FLAG = "payment.provider.timeout-rate"
 
 log = logging.getLogger("services.payment.provider")
 
@@ -69,9 +83,11 @@ class SimulatedProvider(PaymentProvider):
         self, idempotency_key: str, amount_minor: int, currency: str, payment_method: str
     ) -> ProviderResult:
         rng = self._begin(Operation.AUTHORIZE, idempotency_key)
+        await self._failing(rng, Operation.AUTHORIZE)
         timeout, declined = rng.random() < self.config.timeout_rate, rng.random() < self.config.decline_rate
         if payment_method != RANDOM_CARD:
             timeout, declined = payment_method == CARD_TIMEOUT, payment_method == CARD_DECLINED
+        timeout = flags.inject(TIMEOUT_FLAG) or timeout
         if (replay := self._answers.get((Operation.AUTHORIZE, idempotency_key))) is not None:
             await self._wait(rng)
             return replay
@@ -103,6 +119,7 @@ class SimulatedProvider(PaymentProvider):
 
     async def _move(self, op: Operation, key: str, authorization_key: str, source: str, target: str) -> ProviderResult:
         rng = self._begin(op, key)
+        await self._failing(rng, op)
         if (replay := self._answers.get((op, key))) is not None:
             await self._wait(rng)
             return replay
@@ -113,12 +130,20 @@ class SimulatedProvider(PaymentProvider):
             hold.state = target
             result = ProviderResult("ok", _ref(op, key))
         self._answers[(op, key)] = result
-        if hold is not None and hold.payment_method == RANDOM_CARD and rng.random() < self.config.timeout_rate:
+        timeout = hold is not None and hold.payment_method == RANDOM_CARD and rng.random() < self.config.timeout_rate
+        if flags.inject(TIMEOUT_FLAG) or timeout:
             await asyncio.sleep(self.config.timeout_ms / 1000)
             raise ProviderTimeout(f"no answer to {op} within {self.config.timeout_ms:.0f} ms")
         await self._wait(rng)
         self._notify(op, authorization_key, result)
         return result
+
+    async def _failing(self, rng: random.Random, op: Operation) -> None:
+        """The ``payment.provider.failure-rate`` fault: a 503 after the usual latency, nothing done."""
+        if flags.inject(FAILURE_FLAG):
+            self.calls[f"{op}:failed"] += 1
+            await self._wait(rng)
+            raise ProviderError(f"503 Service Unavailable from the provider on {op} (flag {FAILURE_FLAG})")
 
     def _begin(self, op: Operation, key: str) -> random.Random:
         self.calls[op] += 1
