@@ -155,6 +155,8 @@ def run(
         say(f"  steady again {record['recovery_s']:.1f} s after the {ext.recover_from}")
     for item in ctx.cleanup:
         _close(item)
+    if hasattr(ctx.traffic, "stop"):  # the ledger judges a finished window: no new checkout starts in it
+        ctx.traffic.stop()
     record["ended"] = time.time()
     if ledger is not None:
         say("  ledger")

@@ -93,18 +93,10 @@ class Traffic(threading.Thread):
         status, error = 0, ""
         token = None
         try:
-            if name == "checkout":
-                token = await asyncio.wait_for(tokens.get(), self.timeout_s)
-                status = await self._checkout(session, headers | {"Authorization": f"Bearer {token}"})
-            else:
-                path = (
-                    f"/api/catalog/products/{self.shop.products[i % len(self.shop.products)]}"
-                    if name == "product"
-                    else f"/api/search?q={QUERIES[i % len(QUERIES)]}"
-                )
-                async with session.get(path, headers=headers) as response:
-                    await response.read()
-                    status = response.status
+            # the whole journey (waiting for a free shopper, cart line, checkout) within timeout_s of its due time:
+            # every sample is final by then, so a window that ended timeout_s ago is judged on all its requests
+            async with asyncio.timeout(max(due + self.timeout_s - time.time(), 0.05)):
+                status, token = await self._journey(session, tokens, name, i, headers)
         except TimeoutError:
             error = "timeout"
         except aiohttp.ClientError as exc:
@@ -113,6 +105,28 @@ class Traffic(threading.Thread):
             if token is not None:
                 tokens.put_nowait(token)
         self.samples.append(Sample(name, due, time.time() - due, status, error))
+
+    async def _journey(
+        self, session: aiohttp.ClientSession, tokens: asyncio.Queue[str], name: str, i: int, headers: dict[str, str]
+    ) -> tuple[int, str | None]:
+        """One arrival's requests: its status, and the shopper token it took (the caller gives it back)."""
+        token = None
+        try:
+            if name == "checkout":
+                token = await tokens.get()
+                return await self._checkout(session, headers | {"Authorization": f"Bearer {token}"}), token
+            path = (
+                f"/api/catalog/products/{self.shop.products[i % len(self.shop.products)]}"
+                if name == "product"
+                else f"/api/search?q={QUERIES[i % len(QUERIES)]}"
+            )
+            async with session.get(path, headers=headers) as response:
+                await response.read()
+                return response.status, None
+        except BaseException:
+            if token is not None:
+                tokens.put_nowait(token)
+            raise
 
     async def _checkout(self, session: aiohttp.ClientSession, headers: dict[str, str]) -> int:
         line = {"product_id": self._random.choice(self.shop.products), "quantity": 1}
