@@ -31,6 +31,7 @@ ACTIONS: dict[Verb, tuple[Action, ...]] = {
     Verb.CONNECT_DATABASE: (rds_db.connect,),
     Verb.CONNECT_CACHE: (Action("elasticache", "Connect"),),
     Verb.SEND_EMAIL: (ses.SendEmail, ses.SendRawEmail),
+    Verb.SEAL: (kms.GenerateDataKey, kms.Decrypt),
 }
 # Verbs whose resource is encrypted with the main key: the service needs the key too.
 KMS_USE: dict[Verb, tuple[Action, ...]] = {
@@ -89,7 +90,7 @@ def policy_for(grants: tuple[Grant, ...], imports: dict[str, Any], key_arn: Any)
     """One statement per grant (Sid says which), plus the KMS use the encrypted ones need."""
     statements = []
     for g in grants:
-        resource = resource_arn(g, imports)
+        resource = key_arn if g.kind == "key" else resource_arn(g, imports)
         statement = Statement(
             Sid=logical_id(g.verb, g.target),
             Effect=Allow,
@@ -98,6 +99,8 @@ def policy_for(grants: tuple[Grant, ...], imports: dict[str, Any], key_arn: Any)
         )
         if g.verb is Verb.SEND_EMAIL:
             statement.Condition = Condition(StringEquals("ses:FromAddress", g.target))
+        if g.verb is Verb.SEAL:  # only data keys bound to this service's own encryption context
+            statement.Condition = Condition(StringEquals("kms:EncryptionContext:service", g.service))
         statements.append(statement)
     kms_actions = sorted({a.JSONrepr() for g in grants for a in KMS_USE.get(g.verb, ())})
     if kms_actions:

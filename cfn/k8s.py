@@ -55,6 +55,8 @@ def env_for(svc: Service, v: Values) -> list[dict[str, str]]:
         if caller == svc.name:
             env[f"SHOP_SERVICE_{callee.upper()}_URL"] = f"http://{callee}.{NAMESPACE}.svc.cluster.local"
     for g in grants_of(svc.name):
+        if g.kind == "key":  # the key's alias follows from the stage (alias/shop-<stage>-main): nothing to pass
+            continue
         env[env_name(g)] = g.target if g.kind == "email" else physical_name(g.target, v.stage)
     if svc.node == "API":  # API --> COG: tokens are verified against the pool's JWKS (read from a stack output)
         env["SHOP_COGNITO_USER_POOL"] = physical_name(RESOURCES.user_pool.name, v.stage)

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from localcloud.observability.dashboard import png_base64
+from localcloud.figures import png_base64
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>chaos run {{ run.started_text }}</title>

@@ -82,7 +82,7 @@ def startup_report() -> str:
 
 
 def up(settings: LocalCloudSettings, console: Console | None = None) -> int:
-    """Run the local stack until interrupted; 0 after a requested stop, 1 if a component failed."""
+    """Run the local stack until interrupted; 0 after a requested stop, 1 if a component failed to start."""
     console = console or Console()
     try:  # taken first and held: the front door's port is the one the user asked for
         front_socket = backends.listen(settings.host, settings.port)

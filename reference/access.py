@@ -30,6 +30,7 @@ class Verb(StrEnum):
     CONNECT_DATABASE = "connect-database"  # Aurora, IAM authentication as the service's own user
     CONNECT_CACHE = "connect-cache"  # ElastiCache, IAM authentication as the service's own user
     SEND_EMAIL = "send-email"  # SES identity
+    SEAL = "seal"  # KMS key: data keys for the service's own envelope encryption (context service=<name>)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class Grant:
 
     service: str
     verb: Verb
-    kind: str  # table | bucket | domain | database | cache | topic | queue | secret | stream | email
+    kind: str  # table | bucket | domain | database | cache | topic | queue | secret | stream | email | key
     target: str
     because: str  # "CART --> DDB" or "Topic.publishers" etc.
 
@@ -92,6 +93,7 @@ def grants(
     out += [
         Grant("notification", Verb.SEND_EMAIL, "email", e.address, "Resources.email_senders") for e in res.email_senders
     ]
+    out += [Grant(s, Verb.SEAL, "key", k.alias, "KmsKey.sealers") for k in res.kms_keys for s in k.sealers]
     return tuple(out)
 
 

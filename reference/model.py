@@ -201,6 +201,9 @@ class UserPool:
 class KmsKey:
     alias: str
     purpose: str
+    # Services that seal data of their own with data keys of this key (envelope encryption, GenerateDataKey and
+    # Decrypt), bound by the encryption context ``service=<name>``: the gateway's browser sessions (issue 22).
+    sealers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,11 @@ USER_POOL = UserPool(
     groups=("admin",),
 )
 
-KMS_KEYS = (KmsKey("main", "encrypts secrets, tables, queues, buckets and streams"),)
+KMS_KEYS = (
+    KmsKey(
+        "main", "encrypts secrets, tables, queues, buckets, streams and the gateway's sessions", sealers=("gateway",)
+    ),
+)
 
 SECRETS = (
     Secret(

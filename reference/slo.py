@@ -58,7 +58,7 @@ SLO = Slo(
     groups=(
         EndpointGroup("attack", r"^\S+ (ATTACK|FLOOD) ", p95_ms=1e9, p99_ms=1e9, summary="attackers: no latency goal"),
         EndpointGroup("checkout", r" /api/checkout", p95_ms=3000, p99_ms=5000, summary="the order saga"),
-        EndpointGroup("auth", r" /api/auth/", p95_ms=1500, p99_ms=3000, summary="Cognito sign-up and sign-in"),
+        EndpointGroup("auth", r" /api/(auth/|session)", p95_ms=1500, p99_ms=3000, summary="sign-up and sign-in"),
         EndpointGroup("cart", r" /api/cart", p95_ms=800, p99_ms=1500, summary="cart reads and changes"),
         EndpointGroup("orders", r" /api/orders", p95_ms=800, p99_ms=1500, summary="order history"),
         EndpointGroup("search", r" /api/search", p95_ms=500, p99_ms=1000, summary="search and type-ahead"),

@@ -19,6 +19,11 @@ GIVEN: list[dict[str, str]] = (
     json.loads(Path(os.environ["LOAD_ACCOUNTS_FILE"]).read_text()) if os.environ.get("LOAD_ACCOUNTS_FILE") else []
 )
 _given = itertools.count()
+# The share of shoppers that sign in as the storefront does (issue 22): a session cookie from /api/session, the
+# tokens kept at the gateway, X-Shop-CSRF on every call. The others are mobile/API clients with bearer tokens.
+COOKIE_SHARE = float(os.environ.get("LOAD_COOKIE_SHARE", "0.5"))
+SESSION_COOKIE = "__Host-shop-session"
+CSRF = {"X-Shop-CSRF": "1"}
 
 
 def address() -> dict[str, str]:
@@ -31,6 +36,7 @@ class Shopper(ShopUser):
 
     def on_start(self) -> None:
         super().on_start()
+        self.cookies = random.random() < COOKIE_SHARE  # noqa: S311 - load, not crypto
         if GIVEN:
             self.account = GIVEN[next(_given) % len(GIVEN)]  # one account per shopper while there are enough
             self.signed_in = self.sign_in()
@@ -42,10 +48,25 @@ class Shopper(ShopUser):
         )
 
     def sign_in(self) -> bool:
+        if self.cookies:
+            return self.sign_in_with_cookie()
         r = self.call("POST", "/api/auth/signin", "/api/auth/signin", json=self.account)
         if r is None:
             return False
         self.tags = self.tags | {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return True
+
+    def sign_in_with_cookie(self) -> bool:
+        """The browser's sign-in. The cookie is sent by hand: it is ``Secure``, and a cookie jar keeps it off
+        plain HTTP to a host that is not loopback (a browser allows it on 127.0.0.1 and localhost only)."""
+        tags = self.tags | CSRF  # a second sign-in sends the old cookie: the gateway ends that session first
+        r = self.call("POST", "/api/session", "/api/session", json=self.account, headers=tags)
+        if r is None:
+            return False
+        session = session_id(r.headers.get("set-cookie", ""))
+        if not session:
+            return False
+        self.tags = tags | {"Cookie": f"{SESSION_COOKIE}={session}"}
         return True
 
     @task
@@ -68,3 +89,12 @@ class Shopper(ShopUser):
         body = {"shipping_address": address(), "payment_method": "pm_card_ok"}
         key = {"Idempotency-Key": uuid.uuid4().hex}
         self.call("POST", "/api/checkout", "/api/checkout", (201,), json=body, headers=key)
+
+
+def session_id(set_cookie: str) -> str:
+    """The session id of a ``Set-Cookie`` answer (several cookies may be folded into one header)."""
+    for part in set_cookie.split(","):
+        name, _, rest = part.strip().partition("=")
+        if name == SESSION_COOKIE:
+            return rest.split(";", 1)[0]
+    return ""

@@ -9,8 +9,6 @@ beside it, so the figures outlive the stack (the load harness calls it before it
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import os
 import time
@@ -19,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud import figures
 from localcloud.analytics import athena
 from reference import physical_name
 from reference.analytics import DATABASE, QUERIES, SYNTHETIC_EMAIL_DOMAIN, TABLES, NamedQuery
@@ -235,21 +234,8 @@ def dashboard(figures: Figures, page: Path) -> Path:
 
 
 def _png(plot: Any, results: dict[str, athena.Result]) -> str | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
-    try:
-        if not plot(ax, results):
-            return None
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return base64.b64encode(buffer.getvalue()).decode()
-    finally:
-        plt.close(fig)
+    with figures.figure(6.4, 3.4) as (fig, ax):
+        return figures.png_base64(fig) if plot(ax, results) else None
 
 
 def _funnel(ax: Any, results: dict[str, athena.Result]) -> bool:

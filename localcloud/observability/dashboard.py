@@ -8,13 +8,13 @@ worker last wrote (``build/observability/<stage>/dashboard.json``, every ``SHOP_
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from localcloud import figures
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_COLOURS = {"ALARM": "#d62728", "OK": "#2ca02c", "INSUFFICIENT_DATA": "#7f7f7f"}
@@ -85,14 +85,9 @@ def _png(graph: dict[str, Any], span: tuple[float, float]) -> str | None:
     lines = {k: v for k, v in lines.items() if v}
     if not lines:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.0), dpi=100)
-    try:
+    with figures.figure(6.4, 3.0) as (fig, ax):
         for label, points in sorted(lines.items()):
             times = [datetime.fromtimestamp(t, UTC) for t, _ in points]
             ax.plot(times, [v for _, v in points], marker="o", markersize=2.5, linewidth=1.2, label=label)
@@ -105,17 +100,7 @@ def _png(graph: dict[str, Any], span: tuple[float, float]) -> str | None:
         ax.set_ylim(bottom=0)
         if len(lines) > 1:
             ax.legend(fontsize=7, ncol=2, loc="upper left")
-        return png_base64(fig)
-    finally:
-        plt.close(fig)
-
-
-def png_base64(fig: Any) -> str:
-    """A matplotlib figure as a base64 PNG for an ``<img src="data:image/png;base64,...">`` (the caller closes it)."""
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode()
+        return figures.png_base64(fig)
 
 
 def folder(stage: str) -> Path:

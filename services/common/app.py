@@ -115,15 +115,20 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             # Handled here rather than by Starlette's outermost error middleware, which runs
-            # after the request id is gone and re-raises to the server: the 500 problem must
+            # after the request id is gone and re-raises to the server: the problem must
             # carry the id the caller will quote.
-            problems.log.exception("unhandled error")
             if started:
+                problems.log.exception("unhandled error after the answer began")
                 raise
-            detail = "an unexpected error occurred; quote the request id"
-            await problems.problem_response(500, "Internal error", detail)(scope, receive, send_with_id)
+            if (what := problems.dependency_failure(exc)) is not None:
+                problems.log.warning("dependency unavailable: %s", what)
+                await problems.unavailable_response(what)(scope, receive, send_with_id)
+            else:
+                problems.log.exception("unhandled error")
+                detail = "an unexpected error occurred; quote the request id"
+                await problems.problem_response(500, "Internal error", detail)(scope, receive, send_with_id)
         finally:
             if scope["path"] not in QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
                 access_log.info(

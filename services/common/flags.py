@@ -143,7 +143,11 @@ class Faults:
     def inject(self, key: str) -> bool:
         """Whether this call should fail: the flag's rate drawn, or its switch; counted as evaluated and injected."""
         flag = BY_KEY.get(key)
-        on = self.switch(key) if flag is not None and flag.type is FlagType.SWITCH else self.rng() < self.rate(key)
+        if flag is not None and flag.type is FlagType.SWITCH:
+            on = self.switch(key)
+        else:
+            rate = self.rate(key)
+            on = rate > 0 and self.rng() < rate
         if on:
             self.injected[key] += 1
         return on

@@ -101,6 +101,46 @@ def allowed_methods(app: Any, path: str) -> list[str]:
     return sorted(methods)
 
 
+# A dependency the SDK or driver gave up on (after its own retries) is the caller's 503, with a
+# Retry-After, not our 500: nothing in the request was wrong and trying again later may work.
+# Matched by class name and module, so this module imports no SDK (a service pays only for its parts).
+_DEPENDENCY_ERRORS = {
+    "botocore": {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"},
+    "redis": {"ConnectionError", "TimeoutError", "BusyLoadingError"},
+    "sqlalchemy": {"OperationalError", "InterfaceError"},
+    "psycopg": {"OperationalError"},
+}
+_AWS_RETRYABLE_CODES = {
+    "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "RequestThrottled", "SlowDown", "ServiceUnavailable",
+    "InternalError", "InternalFailure", "InternalServerError", "LimitExceededException",
+}  # fmt: skip
+
+
+def dependency_failure(exc: BaseException) -> str | None:
+    """What failed, if ``exc`` is a dependency being down, throttled or timing out; else None."""
+    for error in (exc, exc.__cause__):
+        if error is None:
+            continue
+        package = type(error).__module__.split(".", 1)[0]
+        names = {c.__name__ for c in type(error).__mro__}
+        if names & _DEPENDENCY_ERRORS.get(package, set()):
+            return f"{package}: {type(error).__name__}"
+        if package == "botocore" and "ClientError" in names:
+            response = getattr(error, "response", {}) or {}
+            code = response.get("Error", {}).get("Code", "")
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in _AWS_RETRYABLE_CODES or status >= 500:
+                return f"{getattr(error, 'operation_name', 'AWS')}: {code or status}"
+    return None
+
+
+def unavailable_response(what: str) -> JSONResponse:
+    """The 503 problem for a dependency that is down (``dependency_failure``'s answer)."""
+    detail = f"a dependency of this service is unavailable ({what}); try again shortly"
+    return problem_response(503, "Service unavailable", detail, {"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem body."""
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from reference.services import route_table
 from services.common import openapi as docs
-from services.gateway import deps
+from services.gateway import deps, session_api
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PROXY_PATH = "/api/{path:path}"
@@ -50,6 +50,7 @@ async def proxy(request: Request) -> Response:
 
 
 router.routes.append(Route("/api/openapi.json", openapi, methods=["GET"], include_in_schema=False))
+router.routes.extend(session_api.router.routes)  # /api/session, ahead of the catch-all proxy route
 router.routes.append(Route(PROXY_PATH, proxy, methods=METHODS, include_in_schema=False))
 
 

@@ -10,18 +10,26 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 
+import boto3
 import httpx
+from botocore.config import Config
 from fastapi import FastAPI
 from starlette import routing
+from starlette.middleware import Middleware
 
 from reference.services import route_table
-from services.common.app import create_service_app
+from services.common.app import RequestContext, create_service_app
 from services.common.runtime import Runtime
 from services.gateway import clickstream
+from services.gateway.adapters.cognito_revoke import CognitoRevoker
 from services.gateway.adapters.jwks import JwksVerifier
+from services.gateway.adapters.kms_envelope import KmsEnvelope
 from services.gateway.adapters.redis_edge import RedisEdge
+from services.gateway.adapters.redis_sessions import RedisSessions
 from services.gateway.adapters.upstream import HttpUpstream
 from services.gateway.api import openapi, router
+from services.gateway.bff import Sessions
+from services.gateway.csrf import CsrfGuard
 from services.gateway.domain import Route
 from services.gateway.ports import KeysUnavailable
 from services.gateway.service import Gateway
@@ -55,10 +63,15 @@ def create_app(
             await verifier.check()  # warm the keys; /readyz says so if they cannot be fetched
         rt.check("jwks", verifier.check)
         routes = {prefix: Route(s.name, s.public_cache_s) for prefix, s in table.items()}
-        rt.state.gateway = Gateway(settings, routes, verifier, edge, upstream)
+        sessions = browser_sessions(settings, redis, verifier, upstream, routes)
+        rt.check("kms", sessions.sealer.check, critical=False)  # browser sign-ins only
+        rt.state.gateway = Gateway(settings, routes, verifier, edge, upstream, sessions)
         rt.background("clickstream", producer.run, ready=producer.ready)
 
     app = create_service_app("gateway", settings, [router], parts=parts, body_prefix="/api")
+    # Inside the request context (the problem carries the request id), ahead of the body guard and the routes.
+    at = next(i for i, m in enumerate(app.user_middleware) if m.cls is RequestContext)
+    app.user_middleware.insert(at + 1, Middleware(CsrfGuard, settings=settings))
     producer = clickstream.install(app)  # POST /api/clickstream and the server-side events (clickstream.py)
     # /openapi.json is the public document (services' paths under /api), as /api/openapi.json is
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != app.openapi_url]
@@ -66,3 +79,18 @@ def create_app(
     if not settings.access_log:
         logging.getLogger("services.access").setLevel(logging.WARNING)
     return app
+
+
+def browser_sessions(
+    settings: GatewaySettings, redis: object, verifier: JwksVerifier, upstream: HttpUpstream, routes: dict[str, Route]
+) -> Sessions:
+    """The BFF's token handler: sessions in Redis sealed with a KMS data key, sign-out revoking at Cognito."""
+    quick = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5)
+    kms = boto3.client("kms", region_name=settings.aws_region, config=quick)
+    idp = boto3.client("cognito-idp", region_name=settings.aws_region, config=quick)
+    # service=gateway is what the IAM policy allows (cfn/iam.py, Verb.SEAL); the stage keeps stages apart.
+    context = {"service": "gateway", "purpose": "session", "stage": settings.stage}
+    sealer = KmsEnvelope(kms, settings.kms_key, context, rotate_s=settings.session_key_rotate_s)
+    revoker = CognitoRevoker(idp, settings.client_ids[0] if settings.client_ids else "")
+    auth = routes["auth"].service if "auth" in routes else "profile"
+    return Sessions(settings, RedisSessions(redis, settings.redis_prefix), sealer, verifier, upstream, revoker, auth)  # type: ignore[arg-type]

@@ -274,6 +274,7 @@ class ServerEvents:
                 return
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             sub = verified_sub(headers) if status != 401 and "authorization" in headers else ""
+            sub = sub or str(scope.get("state", {}).get("caller_sub", ""))  # a browser session's user (bff.py)
             latency_ms = round((time.perf_counter() - started) * 1000, 2)
             for event_type, fields in found:
                 record = event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
@@ -160,3 +161,88 @@ def bearer(authorization: str | None) -> str | None:
 def retry_after_s(wait_ms: int) -> int:
     """Whole seconds for the Retry-After header, at least one."""
     return max(1, -(-wait_ms // 1000))
+
+
+# --------------------------------------------------------------------------- browser sessions (the BFF, issue 22)
+
+CSRF_HEADER = "x-shop-csrf"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Paths a browser may write to without the custom header: navigator.sendBeacon cannot set one, and the
+# clickstream takes no identity from cookies.
+CSRF_EXEMPT = ("/api/clickstream",)
+
+
+class CrossSiteRefused(DomainError):
+    """A cookie-carrying or cross-site write the browser could have been tricked into sending."""
+
+    status, title = 403, "Cross-site request refused"
+
+
+def cookies(header: str | None) -> dict[str, str]:
+    """The ``name=value`` pairs of a Cookie header (the first of a repeated name wins, as browsers send it)."""
+    out: dict[str, str] = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name and name not in out:
+            out[name] = value.strip().strip('"')
+    return out
+
+
+def without_cookies(header: str, names: Iterable[str]) -> str:
+    """The Cookie header less the gateway's own cookies (services never see the session id)."""
+    drop = set(names)
+    kept = [p.strip() for p in header.split(";") if p.strip() and p.strip().partition("=")[0] not in drop]
+    return "; ".join(kept)
+
+
+def set_cookie(name: str, value: str, *, max_age_s: int, same_site: str = "Lax") -> str:
+    """A Set-Cookie value no script can read: HttpOnly, Secure, Path=/ and no Domain (what ``__Host-`` needs).
+
+    Browsers treat http://127.0.0.1 and http://localhost as secure contexts, so Secure cookies work on the local
+    stack over plain HTTP too (docs/bff-sessions.md).
+    """
+    return f"{name}={value}; Path=/; Max-Age={max(0, max_age_s)}; HttpOnly; Secure; SameSite={same_site}"
+
+
+def csrf_refusal(
+    method: str, path: str, headers: Mapping[str, str], own_cookies: Iterable[str], allowed_origins: Iterable[str]
+) -> str | None:
+    """Why a request must be refused as a possible cross-site forgery, or None.
+
+    Only writes are judged, and only those a browser could send on its own: a request with an Authorization
+    header carries its credential explicitly (mobile and API clients) and is never refused here. A write is
+    refused when the browser says it comes from another site (``Sec-Fetch-Site``), when its ``Origin`` is
+    opaque (``null``) or not one of ``allowed_origins`` (if set), or when it carries the gateway's cookies
+    without the custom ``X-Shop-CSRF`` header, which a cross-site form or an image cannot send and a
+    cross-origin script could only send after a CORS preflight the gateway never grants.
+    """
+    if method.upper() not in UNSAFE_METHODS or "authorization" in headers:
+        return None
+    site = headers.get("sec-fetch-site", "")
+    if site in ("cross-site", "same-site"):
+        return f"a {site} write is refused (Sec-Fetch-Site: {site}); the shop's pages send writes from its own origin"
+    origin = headers.get("origin")
+    allowed = set(allowed_origins)
+    if origin is not None and (origin == "null" or (allowed and origin not in allowed and site != "same-origin")):
+        return f"a write from the origin {origin!r} is refused"
+    if path.startswith(CSRF_EXEMPT):
+        return None
+    if CSRF_HEADER not in headers and set(cookies(headers.get("cookie"))) & set(own_cookies):
+        return "a write carrying the session cookie must send the X-Shop-CSRF header (the storefront does)"
+    return None
+
+
+def revocation_key(claims: Mapping[str, object]) -> str | None:
+    """The deny-list key of an access token: its ``origin_jti`` (shared by every token refreshed from one
+    sign-in), else its ``jti``; None for a token that names neither."""
+    value = claims.get("origin_jti") or claims.get("jti")
+    return f"revoked:{value}" if isinstance(value, str) and value else None
+
+
+class SessionEnded(DomainError):
+    """The session cookie names a session that was signed out, expired or whose refresh token was revoked."""
+
+    status, title = 401, "Session ended"
+
+
+COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,128}")  # RFC 6265 cookie-octets

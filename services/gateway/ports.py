@@ -26,6 +26,7 @@ class Admission:
     allowed: bool
     wait_ms: int = 0
     cached: Cached | None = None
+    revoked: bool = False  # the access token is on the deny-list (signed out): refused before any limit is spent
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +64,9 @@ class Edge(abc.ABC):
     """Rate limits and the response cache, which share one store so a request costs one round trip."""
 
     @abc.abstractmethod
-    async def admit(self, limits: Sequence[Limit], cache_key: str | None) -> Admission:
-        """Count the request against every limit (all or none) and, if admitted, look up ``cache_key``."""
+    async def admit(self, limits: Sequence[Limit], cache_key: str | None, revoked_key: str | None = None) -> Admission:
+        """Count the request against every limit (all or none) and, if admitted, look up ``cache_key``; a request
+        whose ``revoked_key`` is on the deny-list is answered ``revoked`` and spends nothing."""
 
     @abc.abstractmethod
     async def store(self, cache_key: str, cached: Cached, ttl_s: float) -> None:
@@ -81,3 +83,48 @@ class Upstream(abc.ABC):
         self, service: str, method: str, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes
     ) -> Reply:
         """Send one request to ``service``; raises UpstreamDown or UpstreamTimeout on an outage."""
+
+
+class SessionsUnavailable(Exception):
+    """The session store or the key service cannot be reached: a browser session cannot be read now."""
+
+
+class SessionStore(abc.ABC):
+    """Sealed browser sessions by the digest of their id, and the deny-list of signed-out access tokens."""
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> bytes | None:
+        """The sealed session, None when it ended or never was."""
+
+    @abc.abstractmethod
+    async def put(self, key: str, sealed: bytes, ttl_s: int | None) -> None:
+        """Keep a session for ``ttl_s`` seconds; None replaces an existing one and keeps its expiry."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> bool:
+        """End a session at once; True when there was one."""
+
+    @abc.abstractmethod
+    async def deny(self, key: str, ttl_s: int) -> None:
+        """Put an access token's revocation key on the deny-list for ``ttl_s`` seconds (its remaining life)."""
+
+
+class Sealer(abc.ABC):
+    """Authenticated encryption of a session at rest, bound to ``aad`` (the session's key)."""
+
+    @abc.abstractmethod
+    async def seal(self, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    @abc.abstractmethod
+    async def open(self, sealed: bytes, aad: bytes) -> bytes:
+        """The plaintext; raises SessionsUnavailable when the key service is down, ValueError when tampered."""
+
+    @abc.abstractmethod
+    async def check(self) -> None:
+        """Raise unless a data key can be had."""
+
+
+class TokenRevoker(abc.ABC):
+    @abc.abstractmethod
+    async def revoke(self, refresh_token: str, access_token: str) -> str:
+        """Revoke a refresh token at the identity provider; returns how (``RevokeToken`` or a fallback)."""

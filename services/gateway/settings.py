@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -41,12 +41,37 @@ class GatewaySettings(ServiceSettings):
     # thousand requests a second per pod the line is about a sixth of the cache-hit path (load/bench profile).
     access_log: bool = True
 
+    # Browser sessions (issue 22; docs/bff-sessions.md): the cookie carries only a random id, the Cognito tokens stay
+    # in Redis, sealed with a data key of the stage's KMS key (one GenerateDataKey per rotation, not per request).
+    session_cookie: str = Field("__Host-shop-session", description="the session cookie's name (HttpOnly, Secure)")
+    cart_cookie: str = Field("__Host-shop-cart", description="the guest cart's cookie (HttpOnly, Secure)")
+    session_same_site: Literal["Strict", "Lax"] = Field(
+        "Lax", description="SameSite of both cookies; Lax keeps a shopper signed in when arriving from a link"
+    )
+    session_ttl_s: int = Field(12 * 3600, ge=60, le=30 * 86400, description="a session's absolute lifetime")
+    session_refresh_before_s: int = Field(
+        120, ge=0, le=3600, description="refresh the access token when it expires within this many seconds"
+    )
+    session_kms_key: str = Field("", description="the KMS key wrapping the data keys; empty: alias/shop-<stage>-main")
+    session_key_rotate_s: float = Field(86400.0, gt=0, description="a new data key (GenerateDataKey) this often")
+    cart_cookie_ttl_s: int = Field(30 * 86400, ge=60, description="the guest cart cookie's lifetime")
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins whose cookie writes are accepted when the browser sends no Sec-Fetch-Site; empty: any "
+        "but null",
+    )
+
     upstream_connect_timeout_s: float = Field(1.0, gt=0)
     upstream_read_timeout_s: float = Field(5.0, gt=0)
     upstream_attempts: int = Field(2, ge=1, le=5)
     upstream_max_connections: int = Field(100, ge=1)
 
-    @field_validator("client_ids", mode="before")
+    @property
+    def kms_key(self) -> str:
+        """The key that wraps the session data keys: the setting, else the stage's main key alias."""
+        return self.session_kms_key or f"alias/{self.resource('main')}"
+
+    @field_validator("client_ids", "allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """``a,b`` as well as a JSON list: the local cloud passes one client id as a plain string."""

@@ -1,9 +1,6 @@
-// The shop's API client: every call goes to /api/... on the same origin (the front door).
-// It keeps the guest cart session (X-Cart-Session) and the tokens in localStorage, refreshes
-// the access token once on a 401, and turns problem+json answers into ApiError.
-
-const SESSION_KEY = "shop.cartSession";
-const TOKENS_KEY = "shop.tokens";
+// The shop's API client: every call goes to /api/... on the same origin (the front door), with the
+// gateway's session cookie (never a token: the gateway keeps those) and the X-Shop-CSRF header, and
+// turns problem+json answers into ApiError.
 
 export class ApiError extends Error {
   constructor(status, problem = {}) {
@@ -32,37 +29,39 @@ function label(field) {
   return field ? field.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()) : "";
 }
 
-// ------------------------------------------------------------------ stored state
+// ------------------------------------------------------------------ the session (kept by the gateway)
 
-export const tokens = {
-  get() {
+// The gateway is the shop's BFF: it keeps the Cognito tokens and gives this page only an HttpOnly session
+// cookie (and the guest cart's id in another), which no script can read. The page knows who is signed in,
+// never a token. Every call sends X-Shop-CSRF: the gateway honours its cookies only with it, and a forged
+// cross-site form or image request cannot send it. docs/bff-sessions.md.
+const CSRF = { "X-Shop-CSRF": "1" };
+const LEGACY_KEYS = ["shop.tokens", "shop.cartSession"]; // where an older storefront kept tokens: never again
+
+let current = { signed_in: false, email: "", groups: [], guest_cart: false };
+
+export const session = {
+  /** Ask the gateway who is signed in on this browser (at start, and after sign-in or sign-out). */
+  async load() {
+    for (const key of LEGACY_KEYS) localStorage.removeItem(key);
     try {
-      return JSON.parse(localStorage.getItem(TOKENS_KEY)) || null;
+      const { data } = await request("GET", "/session");
+      set(data);
     } catch {
-      return null;
+      set(null);
     }
+    return current;
   },
-  set(value) {
-    localStorage.setItem(TOKENS_KEY, JSON.stringify(value));
-    emit("shop:auth");
-  },
-  clear() {
-    localStorage.removeItem(TOKENS_KEY);
-    emit("shop:auth");
-  },
-  signedIn() {
-    return Boolean(this.get()?.access_token);
-  },
-  email() {
-    return this.get()?.email || "";
-  },
+  signedIn: () => Boolean(current.signed_in),
+  email: () => current.email || "",
+  guestCart: () => Boolean(current.guest_cart),
 };
 
-export const cartSession = {
-  get: () => localStorage.getItem(SESSION_KEY),
-  set: (value) => localStorage.setItem(SESSION_KEY, value),
-  clear: () => localStorage.removeItem(SESSION_KEY),
-};
+function set(value) {
+  const before = current.signed_in;
+  current = { signed_in: false, email: "", groups: [], guest_cart: false, ...(value || {}) };
+  if (before !== current.signed_in) emit("shop:auth");
+}
 
 function emit(name, detail) {
   window.dispatchEvent(new CustomEvent(name, { detail }));
@@ -70,29 +69,24 @@ function emit(name, detail) {
 
 // ------------------------------------------------------------------ transport
 
-let refreshing = null; // one refresh at a time, shared by every call that got a 401
-
-async function request(method, path, { body, headers = {}, auth = true, retried = false, session = true } = {}) {
-  const sent = { Accept: "application/json, application/problem+json", ...headers };
-  const stored = tokens.get();
-  if (auth && stored?.access_token) sent.Authorization = `Bearer ${stored.access_token}`;
-  // A guest's cart lives under the session id; a signed-in user's under the user (merge joins them).
-  if (session && !sent.Authorization && cartSession.get()) sent["X-Cart-Session"] = cartSession.get();
+async function request(method, path, { body, headers = {}, retried = false } = {}) {
+  const sent = { Accept: "application/json, application/problem+json", ...CSRF, ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(`/api${path}`, {
-      method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers: sent, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, { title: "Network error", detail: "The shop could not be reached; check the connection and try again." });
   }
-  const issued = response.headers.get("X-Cart-Session");
-  if (issued && !sent.Authorization) cartSession.set(issued);
-  if (response.status === 401 && sent.Authorization && !retried && stored.refresh_token) {
-    if (await refreshTokens()) return request(method, path, { body, headers, auth, session, retried: true });
-  }
   const data = await parse(response);
+  if (response.status === 401 && data?.title === "Session ended") {
+    // Signed out elsewhere, or expired: the answer cleared the cookie. A read is asked again as a guest; a write
+    // is not (it was meant for the signed-in shopper's cart or order).
+    set(null);
+    if (method === "GET" && !retried) return request(method, path, { body, headers, retried: true });
+  }
   if (!response.ok) throw new ApiError(response.status, data || { title: response.statusText });
   return { data, status: response.status, headers: response.headers };
 }
@@ -106,25 +100,6 @@ async function parse(response) {
   } catch {
     return null;
   }
-}
-
-async function refreshTokens() {
-  refreshing ??= (async () => {
-    const stored = tokens.get();
-    try {
-      const { data } = await request("POST", "/auth/refresh", {
-        body: { refresh_token: stored.refresh_token }, auth: false, session: false,
-      });
-      tokens.set({ ...stored, ...data, refresh_token: data.refresh_token || stored.refresh_token });
-      return true;
-    } catch {
-      tokens.clear(); // the refresh token was revoked or expired: signed out
-      return false;
-    } finally {
-      refreshing = null;
-    }
-  })();
-  return refreshing;
 }
 
 const get = (path, options) => request("GET", path, options).then((r) => r.data);
@@ -170,38 +145,30 @@ export const cart = {
     request("PUT", `/cart/items/${encodeURIComponent(productId)}`, { body: { quantity } }).then((r) => cartChanged(r.data)),
   remove: (productId) =>
     request("DELETE", `/cart/items/${encodeURIComponent(productId)}`).then((r) => cartChanged(r.data)),
-  /** After sign-in: the guest cart joins the user's; the guest session ends. */
+  /** After sign-in: the guest cart joins the user's; the gateway ends the guest session (its cookie). */
   async merge() {
-    const session = cartSession.get();
-    if (!session) return cart.get();
-    const { data } = await request("POST", "/cart/merge", { headers: { "X-Cart-Session": session }, session: false });
-    cartSession.clear();
+    if (!session.guestCart()) return cart.get();
+    const { data } = await request("POST", "/cart/merge");
+    current.guest_cart = false;
     return cartChanged(data);
   },
 };
 
-function decodeClaims(jwt) {
-  try {
-    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(part));
-  } catch {
-    return {};
-  }
-}
-
 export const auth = {
-  signUp: (email, password) => request("POST", "/auth/signup", { body: { email, password }, auth: false, session: false }).then((r) => r.data),
-  confirm: (email, code) => request("POST", "/auth/confirm", { body: { email, code }, auth: false, session: false }).then((r) => r.data),
+  signUp: (email, password) => request("POST", "/auth/signup", { body: { email, password } }).then((r) => r.data),
+  confirm: (email, code) => request("POST", "/auth/confirm", { body: { email, code } }).then((r) => r.data),
+  /** Sign in at the gateway: it keeps the tokens and sets the HttpOnly session cookie; the answer names the user. */
   async signIn(email, password) {
-    const { data } = await request("POST", "/auth/signin", { body: { email, password }, auth: false, session: false });
-    tokens.set({ ...data, email: decodeClaims(data.id_token).email || email });
+    const { data } = await request("POST", "/session", { body: { email, password } });
+    set(data);
     return data;
   },
+  /** Sign out: the gateway ends the session, refuses its access token from now on and revokes the refresh token. */
   async signOut() {
     try {
-      await request("POST", "/auth/signout", { session: false });
+      await request("DELETE", "/session");
     } finally {
-      tokens.clear();
+      set(null);
       cartChanged(null);
     }
   },
@@ -214,7 +181,7 @@ export const me = {
 export const checkout = {
   /** Idempotency-Key: the caller keeps one key per attempt, so a retried click never buys twice. */
   place: (body, idempotencyKey) =>
-    request("POST", "/checkout", { body, headers: { "Idempotency-Key": idempotencyKey }, session: false }),
+    request("POST", "/checkout", { body, headers: { "Idempotency-Key": idempotencyKey } }),
   get: (id) => get(`/checkout/${encodeURIComponent(id)}`),
 };
 

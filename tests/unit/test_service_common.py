@@ -41,6 +41,30 @@ async def bug() -> None:
     raise RuntimeError("boom")
 
 
+@router.get("/throttled")
+async def throttled() -> None:
+    # What botocore raises once its own retries are spent on a throttled DynamoDB table.
+    from botocore.exceptions import ClientError
+
+    error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}
+    raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutItem")
+
+
+@router.get("/cache-down")
+async def cache_down() -> None:
+    import redis.exceptions
+
+    raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+@router.get("/refused")
+async def refused() -> None:
+    # A client error AWS would not retry is our bug, not a dependency being down.
+    from botocore.exceptions import ClientError
+
+    raise ClientError({"Error": {"Code": "ValidationException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "Query")
+
+
 @router.get("/me")
 async def me(user: User) -> dict:
     return {"sub": user.sub, "groups": sorted(user.groups)}
@@ -111,6 +135,19 @@ async def test_an_unexpected_error_is_a_500_problem_with_the_request_id_and_no_i
     assert r.status_code == 500
     assert r.json()["request_id"] == "trace-12345678"
     assert "boom" not in r.text
+
+
+@pytest.mark.parametrize(("path", "what"), [("/things/throttled", "PutItem: ProvisionedThroughputExceededException"),
+                                           ("/things/cache-down", "redis: ConnectionError")])  # fmt: skip
+async def test_a_dependency_that_is_down_or_throttled_is_a_503_problem_to_retry_not_a_500(client, path, what):
+    r = await client.get(path)
+    assert (r.status_code, r.headers["retry-after"], r.json()["title"]) == (503, "1", "Service unavailable")
+    assert what in r.json()["detail"]
+
+
+async def test_an_aws_error_that_retrying_cannot_mend_stays_a_500(client):
+    r = await client.get("/things/refused")
+    assert r.status_code == 500
 
 
 async def test_unknown_routes_are_404_problems(client):

@@ -24,11 +24,15 @@ from services.gateway.ports import Admission, Cached, Edge
 
 log = logging.getLogger(__name__)
 
-# KEYS: one per limit, then the cache key if any. ARGV: number of limits, then (limit, window in ms) per limit.
+# KEYS: one per limit, then the cache key if any, then the deny-list key if any. ARGV: number of limits,
+# (limit, window in ms) per limit, then 1 when the last key is a deny-list key (a signed-out token: refused
+# before any limit is spent, in the same round trip).
 ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[1])
+local denied = tonumber(ARGV[2 * n + 2] or '0')
+if denied == 1 and redis.call('EXISTS', KEYS[#KEYS]) == 1 then return {-1, 0, false} end
 local wait = 0
 local tats = {}
 for i = 1, n do
@@ -46,7 +50,7 @@ for i = 1, n do
   redis.call('SET', KEYS[i], string.format('%.3f', tats[i]), 'PX', math.max(1, math.ceil(tats[i] - now)))
 end
 local cached = false
-if #KEYS > n then cached = redis.call('GET', KEYS[n + 1]) end
+if #KEYS - denied > n then cached = redis.call('GET', KEYS[n + 1]) end
 return {1, 0, cached}
 """
 
@@ -59,7 +63,7 @@ class RedisEdge(Edge):
         self._admit = client.register_script(ADMIT)
         self._down_until = 0.0
 
-    async def admit(self, limits: Sequence[Limit], cache_key: str | None) -> Admission:
+    async def admit(self, limits: Sequence[Limit], cache_key: str | None, revoked_key: str | None = None) -> Admission:
         if self._skipping():
             return Admission(True)
         keys = [self.prefix + limit.key for limit in limits]
@@ -68,11 +72,16 @@ class RedisEdge(Edge):
             args += [limit.limit, round(limit.window_s * 1000)]
         if cache_key is not None:
             keys.append(self.prefix + cache_key)
+        if revoked_key is not None:
+            keys.append(self.prefix + revoked_key)
+            args.append(1)
         try:
             allowed, wait_ms, raw = await self._admit(keys=keys, args=args)
         except RedisError:
             self._failed("admit")
             return Admission(True)
+        if allowed == -1:
+            return Admission(False, revoked=True)
         return Admission(bool(allowed), int(wait_ms), _decode(raw) if raw else None)
 
     async def store(self, cache_key: str, cached: Cached, ttl_s: float) -> None:

@@ -1,5 +1,5 @@
 // The cart and the checkout.
-import { ApiError, cart, checkout, me, tokens } from "../api.js";
+import { ApiError, cart, checkout, me, session } from "../api.js";
 import { track } from "../clickstream.js";
 import { h, go, money, announce, field, formError, showFormError, clearFormErrors, placeholder } from "../ui.js";
 
@@ -56,7 +56,7 @@ function cartContent(body, update) {
     );
   });
   const problems = (body.problems || []).map((p) => (typeof p === "string" ? p : p.detail || p.message || JSON.stringify(p)));
-  const signedIn = tokens.signedIn();
+  const signedIn = session.signedIn();
   return [
     h("ul.cart-lines", { "aria-label": "Items in your cart" }, rows),
     problems.length ? h("ul.notice.warning", {}, problems.map((p) => h("li", {}, p))) : null,
@@ -141,7 +141,7 @@ export async function checkoutPage() {
         h("h2", { id: "summary-title" }, "Order summary"),
         h("ul", {}, body.lines.map((l) => h("li", {}, h("span", {}, `${l.quantity} × ${l.name}`), h("span", {}, money(l.line_total_minor, l.currency))))),
         h("p.total", {}, h("span", {}, "Total"), h("strong", {}, totals(body))),
-        h("p.muted", {}, "Signed in as ", tokens.email()),
+        h("p.muted", {}, "Signed in as ", session.email()),
       ),
     ),
   );
