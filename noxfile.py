@@ -193,3 +193,10 @@ def scale(session: nox.Session) -> None:
     """Capacity curve over 1, 2, 4 replicas of gateway+catalog (250m pods, HAProxy), or -- step (autoscaling)."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.scale", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Run fault experiments with proof the fault took effect: -- list | NAME | all [--target aws] (--help)."""
+    _install(session, "local", "bench", "cfn")
+    session.run("python", "-m", "chaos", *session.posargs, env={"PYTHONUNBUFFERED": "1"})

@@ -11,7 +11,7 @@ from pathlib import Path
 from troposphere import Template
 
 # Deployment order: each layer imports only exports of the layers before it.
-LAYERS = ("network", "security", "messaging", "data", "analytics", "cluster", "edge", "observability")
+LAYERS = ("network", "security", "messaging", "data", "analytics", "cluster", "edge", "observability", "fis")
 OUT = Path("build/cfn")
 
 

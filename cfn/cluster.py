@@ -131,6 +131,7 @@ def add_node_groups(t: Template, cluster: eks.Cluster) -> list[eks.Nodegroup]:
             Tags={"project": "shop", "layer": LAYER},
         )
         groups.append(t.add_resource(explain(group, "EKS")))
+        export(t, f"nodegroup-{az}-arn", GetAtt(group, "Arn"), f"node group of AZ {az} (FIS terminates its instances)")
     return groups
 
 

@@ -115,7 +115,7 @@ def print_resources(stage: str, lines: list[Line], top: int | None) -> None:
             print(f"  {rid:<38}{value:>12,.2f}  {kind}: {items}")
 
 
-COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f")
+COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f", "#ff9da7")
 
 
 def svg(results: dict[str, list[Line]]) -> str:

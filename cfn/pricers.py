@@ -17,6 +17,8 @@ from reference.pricing import PRICE, Usage
 # Resource types that cost nothing by themselves (or less than a cent a month here), and why.
 FREE: dict[str, str] = {
     "AWS::IAM::Role": "IAM is free",
+    "AWS::FIS::ExperimentTemplate": "a template is free; FIS bills action-minutes only while an experiment runs",
+    "AWS::EKS::AccessEntry": "free",
     "AWS::EC2::SecurityGroup": "free",
     "AWS::EC2::SecurityGroupIngress": "free",
     "AWS::EC2::VPC": "free",

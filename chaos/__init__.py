@@ -1,0 +1,1 @@
+"""Chaos experiments that prove their fault took effect: ``nox -s chaos -- list | NAME | all`` (chaos/README.md)."""
