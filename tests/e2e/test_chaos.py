@@ -17,6 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.skipif("SHOP_CONTROL_URL" not in state.KEYS, reason="the local cloud has no control API yet"),
     pytest.mark.timeout(600),  # a stack start (minutes on a loaded 2-core machine) and two experiments
+    # About two minutes on two idle cores (a stack of its own with fault proxies, 30 s of warm-up, the
+    # experiment, the ledger's wait): over the default run's budget, so it runs with `nox -s tests -- -m slow`
+    # and `nox -s chaos` runs the whole catalogue; the runner's parts are unit-tested in the default run.
+    pytest.mark.slow,
 ]
 
 
