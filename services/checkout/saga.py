@@ -82,8 +82,10 @@ class Saga:
                 await self.d.payments.void_payments(co)
             if made >= STEPS.index(Status.RESERVED):  # the order may exist, even if creating it timed out
                 await self.d.orders.cancel_order(co, reason.value)
-            if co.lines:  # a reservation was asked for: it may exist even if the answer was lost
-                await self.d.inventory.release_stock(co)
+            # A reservation may exist even if the saga saved no lines: the runner can die after the catalog
+            # took it and before the step was saved. Releasing is by the saga's reservation id and idempotent
+            # (an unknown id is a 404), so always ask.
+            await self.d.inventory.release_stock(co)
         except StepFailed as failure:
             log.warning("compensating checkout %s failed: %s; the sweeper will retry", co.checkout_id, failure)
             await self._save(co, "compensation-retry", failure.detail)

@@ -219,6 +219,32 @@ async def test_a_runner_that_dies_after_any_step_is_recovered_by_the_sweeper(sho
         assert await shop.cart(user) == {"mug": 1}
 
 
+async def test_a_runner_that_dies_inside_the_reservation_step_has_its_stock_released_by_the_sweeper(shop: Shop):
+    """The catalog took the reservation, then the runner died before saving the step: the saved saga knows no
+    lines, yet the sweeper's compensation releases the reservation by its id (a chaos run found it held)."""
+    user = shopper()
+    await shop.fill_cart(user, mug=1)
+    saga = shop.app.state.saga
+    inventory = saga.d.inventory
+    real_reserve = inventory.reserve
+
+    async def reserve_then_die(co, ttl_s):
+        await real_reserve(co, ttl_s)
+        raise Crash(co.status)
+
+    inventory.reserve = reserve_then_die
+    try:
+        crashed = await shop.buy(user)
+    finally:
+        inventory.reserve = real_reserve
+    assert crashed.status_code == 500
+    assert await shop.stock("mug") == {"in_stock": True, "available": 2}  # held by the lost runner
+    await asyncio.sleep(0.6)  # the lease runs out
+    assert await sweep(saga) == 1
+    assert await shop.stock("mug") == {"in_stock": True, "available": 3}
+    assert await shop.cart(user) == {"mug": 1}
+
+
 async def test_a_token_without_an_email_claim_checks_out_with_the_address_from_sign_up(
     shop: Shop, provisioned, aws, serve_app, monkeypatch
 ):
