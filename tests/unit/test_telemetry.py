@@ -252,7 +252,8 @@ def test_a_request_the_rules_do_not_keep_starts_an_unsampled_trace_its_callees_f
     seen = get()
     assert exporter.get_finished_spans() == ()
     fields = telemetry.parse_xray_header(seen["x-amzn-trace-id"])
-    assert fields["Sampled"] == "0" and fields["Root"] == seen["logged"]  # a new trace, told to the callee
+    assert fields["Sampled"] == "0"
+    assert fields["Root"] == seen["logged"]  # a new trace, told to the callee
 
 
 def test_a_caller_s_sampled_header_is_followed_with_a_server_span_named_after_the_route(gated):
@@ -276,4 +277,3 @@ def test_the_rules_decide_a_new_trace_once(gated):
     kept = exporter.get_finished_spans()
     assert len(kept) == 1  # the reservoir's one a second, taken by the first request alone
     assert kept[0].kind is trace.SpanKind.SERVER
-
