@@ -1,4 +1,4 @@
-"""``nox -s bench -- tracing [--rounds 3] [--every-request]``: what tracing costs on the catalog bench, off and on in one run.
+"""``nox -s bench -- tracing [--rounds 3] [--every-request]``: what tracing costs on the catalog bench, off vs on.
 
 The catalog bench's measure (a product page through the gateway, cache warm, Locust
 FastHttpUsers; see load/bench/README.md) on stacks that run side by side, started by the same
@@ -118,7 +118,9 @@ def table(report: dict[str, Any]) -> str:
     for label, cost in report["cpu_cost"].items():
         verdict = "met" if cost < report["target"] else "NOT met"
         target = report["target"] * 100
-        lines.append(f"cost of tracing {label} in CPU per request: {cost * 100:+.1f} % (target < {target:.0f} %: {verdict})")
+        lines.append(
+            f"cost of tracing {label} in CPU per request: {cost * 100:+.1f} % (target < {target:.0f} %: {verdict})"
+        )
     return "\n".join(lines)
 
 
