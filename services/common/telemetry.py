@@ -11,9 +11,12 @@ process with:
   each rule keeps ``reservoir`` traces a second, then ``rate`` of the rest, as X-Ray's rules do;
   downstream services follow the caller's decision. Background work (the relay's and consumers'
   polls) starts no trace of its own; it joins the trace of the event it carries.
-  ``SHOP_TRACE_SAMPLING=all`` keeps every request (local debugging, the traces test);
-- **instrumentation** of FastAPI (``instrument_app``), httpx, botocore, redis and each SQLAlchemy
-  engine the runtime builds (``instrument_engine``);
+  ``SHOP_TRACE_SAMPLING=all`` keeps every request (local debugging);
+- **a gate in front of every app** (``instrument_app``: ``TraceGate``) that decides a request's trace
+  before any span is made and sends only the sampled requests through OpenTelemetry's ASGI middleware;
+  under an unsampled one instrumentation is suppressed (the cost of tracing, issue 14: docs/tracing.md);
+- **instrumentation** of httpx, botocore, redis and each SQLAlchemy engine the runtime builds
+  (``instrument_engine``);
 - **export**: ``xray`` converts each finished span to an X-Ray segment document and sends batches
   with ``PutTraceSegments`` to the endpoint boto3 is configured for (the emulator locally); ``otlp``
   sends OTLP/HTTP to the ADOT collector (``OTEL_EXPORTER_OTLP_ENDPOINT``), which does the same
@@ -483,12 +486,14 @@ class XRayExporter:
         self._sender = sender
 
     def export(self, spans: Sequence[Any]) -> Any:
+        from opentelemetry.instrumentation.utils import suppress_instrumentation
         from opentelemetry.sdk.trace.export import SpanExportResult
 
         try:
             if self._sender is None:
                 self._sender = XRaySender.connect(self.region)
-            self._sender.send([segment_document(s, self.service) for s in spans])
+            with suppress_instrumentation():  # sending spans makes none (botocore's instrumentation)
+                self._sender.send([segment_document(s, self.service) for s in spans])
         except Exception as exc:  # noqa: BLE001 - a lost trace must never fail the request
             log.warning("sending %d spans to X-Ray failed: %s", len(spans), exc)
             return SpanExportResult.FAILURE
