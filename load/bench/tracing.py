@@ -55,7 +55,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         targets: dict[str, Target] = {}
         processes: dict[str, list[psutil.Process]] = {}
         for i, (label, tracing, sampling) in enumerate(modes):
-            stage = f"benchtr{i}"
+            stage = f"{os.environ.get('BENCH_STAGE', 'benchtr')}{i}"  # BENCH_STAGE: two benches side by side
             env = os.environ | {"SHOP_STAGE": stage, "SHOP_TRACING": tracing, "SHOP_TRACE_SAMPLING": sampling}
             print(f"tracing {label}: starting the local cloud (stage {stage})", flush=True)
             front_door = stacks.enter_context(local_cloud(env | unlimited))
