@@ -27,6 +27,7 @@ from services.common.runtime import Parts, Runtime, run_checks, verdict
 from services.common.settings import ServiceSettings
 
 QUIET_PATHS = ("/healthz", "/readyz")
+NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 access_log = logging.getLogger("services.access")
 
 
@@ -54,7 +55,9 @@ def create_service_app(
             yield
         telemetry.flush(timeout_s=2.0)  # the last spans of a stopping service
 
-    app = FastAPI(title=f"shop {name} service", version=version, lifespan=run)
+    # FastAPI's own telemetry off: the chassis traces (telemetry.TraceGate, sampled requests only) and
+    # measures (metrics.RequestMetrics) every request itself; FastAPI's would add a span to each request.
+    app = FastAPI(title=f"shop {name} service", version=version, lifespan=run, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.settings = settings
     problems.install(app)
     flags.install_botocore_hooks()  # faults by flag at the AWS SDK's edge (issue 15), before any client is made
@@ -78,7 +81,7 @@ def create_service_app(
     app.add_middleware(metrics.RequestMetrics, service=name)
     app.add_middleware(RequestContext)
     if tracing:
-        telemetry.instrument_app(app)  # outermost: the server span covers the whole request
+        telemetry.instrument_app(app)  # outermost: the trace is decided, and its server span opened, first
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import stamina
 
+from services.common import telemetry
 from services.common.context import REQUEST_ID_HEADER, request_id
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -14,6 +15,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=1.0, read=5.0, write=5.0, pool=2.0)
 async def _add_request_id(request: httpx.Request) -> None:
     if REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = request_id.get()
+    # The trace's context, also where instrumentation is suppressed (an unsampled request, telemetry.TraceGate);
+    # in a sampled one httpx's instrumentation then writes its client span's context over it.
+    request.headers.update(telemetry.carrier())
 
 
 def client(

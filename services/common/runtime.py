@@ -36,20 +36,21 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-import redis.asyncio as redis
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import State
 
-from services.common import db, http, telemetry
+from services.common import telemetry
 from services.common.background import Loop, Loops
-from services.common.consumer import Policy, QueueConsumer
-from services.common.outbox import OutboxRelay, SnsPublisher
 from services.common.settings import ServiceSettings, service_url
-from services.common.sqs import SqsSource
+
+if TYPE_CHECKING:  # imported where a part is built: a service pays only for the parts it has (issue 20)
+    import httpx
+    import redis.asyncio as redis
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from services.common.consumer import Policy, QueueConsumer
+    from services.common.outbox import OutboxRelay
 
 T = TypeVar("T")
 Check = Callable[[], Awaitable[object]]
@@ -108,6 +109,10 @@ class Runtime:
 
         Needs ``DatabaseSettings``. Registers the critical ``database`` check.
         """
+        from sqlalchemy import text
+
+        from services.common import db  # SQLAlchemy, Alembic, Mako: only the services with a database
+
         s: Any = self.settings
         url = await db.prepare(package, schema, s.database_secret_id, s.aws_region, migrate_schema=s.migrate_on_start)
         engine = db.async_engine(url, schema, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow)
@@ -123,6 +128,8 @@ class Runtime:
 
     async def client(self, service: str, *, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
         """A pooled HTTP client for another service of reference/ (closed when this one stops)."""
+        from services.common import http
+
         return await self.enter(http.client(service_url(service), timeout=timeout or http.DEFAULT_TIMEOUT))
 
     def redis(self, url: str, *, timeout_s: float) -> redis.Redis:
@@ -130,6 +137,8 @@ class Runtime:
 
         No check is registered: the services that use Redis decide whether they can answer without it.
         """
+        import redis.asyncio as redis
+
         client = redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
         )
@@ -174,6 +183,8 @@ class Runtime:
         s: Any = self.settings
         if not s.run_relay:
             return None
+        from services.common.outbox import OutboxRelay, SnsPublisher
+
         relay = OutboxRelay(engine, lambda: SnsPublisher(s.stage, s.aws_region), idle_s=s.relay_idle_s)
         self.state.relay = relay
         self.background("relay", relay.run, ready=relay.ready)
@@ -184,6 +195,9 @@ class Runtime:
         s: Any = self.settings
         if not s.run_consumer:
             return None
+        from services.common.consumer import QueueConsumer
+        from services.common.sqs import SqsSource
+
         consumer = QueueConsumer(
             lambda: SqsSource.connect(queue, stage=s.stage, region=s.aws_region, wait_s=s.consumer_wait_s),
             policy,

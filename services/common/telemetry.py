@@ -11,9 +11,12 @@ process with:
   each rule keeps ``reservoir`` traces a second, then ``rate`` of the rest, as X-Ray's rules do;
   downstream services follow the caller's decision. Background work (the relay's and consumers'
   polls) starts no trace of its own; it joins the trace of the event it carries.
-  ``SHOP_TRACE_SAMPLING=all`` keeps every request (local debugging, the traces test);
-- **instrumentation** of FastAPI (``instrument_app``), httpx, botocore, redis and each SQLAlchemy
-  engine the runtime builds (``instrument_engine``);
+  ``SHOP_TRACE_SAMPLING=all`` keeps every request (local debugging);
+- **a gate in front of every app** (``instrument_app``: ``TraceGate``) that decides a request's trace
+  before any span is made and sends only the sampled requests through OpenTelemetry's ASGI middleware;
+  under an unsampled one instrumentation is suppressed (the cost of tracing, issue 14: docs/tracing.md);
+- **instrumentation** of httpx, botocore, redis and each SQLAlchemy engine the runtime builds
+  (``instrument_engine``);
 - **export**: ``xray`` converts each finished span to an X-Ray segment document and sends batches
   with ``PutTraceSegments`` to the endpoint boto3 is configured for (the emulator locally); ``otlp``
   sends OTLP/HTTP to the ADOT collector (``OTEL_EXPORTER_OTLP_ENDPOINT``), which does the same
@@ -35,6 +38,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +48,9 @@ from reference.observability import SAMPLING_RULES, SamplingRule
 XRAY_HEADER = "X-Amzn-Trace-Id"
 TRACE_ATTRIBUTES = ("traceparent", XRAY_HEADER)  # what travels in the outbox row and as message attributes
 MODES = ("off", "xray", "otlp")
-EXCLUDED_URLS = "healthz,readyz"
+QUIET_PATHS = ("/healthz", "/readyz")  # never traced
+# The headers a caller's trace comes in, as ASGI gives them -> as the propagators look them up.
+_TRACE_HEADERS = {b"traceparent": "traceparent", b"tracestate": "tracestate", XRAY_HEADER.lower().encode(): XRAY_HEADER}
 MAX_DOCUMENTS = 50  # PutTraceSegments: at most 50 documents per call
 log = logging.getLogger("services.telemetry")
 
@@ -52,6 +58,8 @@ log = logging.getLogger("services.telemetry")
 DEFAULT_RULE = SamplingRule("Default", 10000, "*", rate=0.05, reservoir=1)
 
 _provider: Any = None  # the process' TracerProvider once tracing is on
+_decide: Callable[[str, str], bool] | None = None  # the process' sampling decision for a request starting a trace
+_gate_decision: ContextVar[bool | None] = ContextVar("shop_trace_gate_decision", default=None)
 _lock = threading.Lock()
 
 
@@ -155,7 +163,7 @@ def decider(mode: str) -> Callable[[str, str], bool]:
 
 def setup(service: str, mode: str, sampling: str = "rules", *, region: str | None = None) -> bool:
     """Turn tracing on for this process (once; later calls only report). False when ``mode`` is off."""
-    global _provider
+    global _provider, _decide
     if mode == "off":
         return False
     if mode not in MODES:
@@ -176,10 +184,11 @@ def setup(service: str, mode: str, sampling: str = "rules", *, region: str | Non
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+        _decide = decider(sampling)
         provider = TracerProvider(
             resource=Resource.create({"service.name": service, "cloud.provider": "aws", "cloud.platform": "aws_eks"}),
             id_generator=AwsXRayIdGenerator(),
-            sampler=_otel_sampler(decider(sampling)),
+            sampler=_otel_sampler(_decide),
         )
         exporter = XRayExporter(service, region=region) if mode == "xray" else _otlp_exporter()
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=1000))
@@ -212,9 +221,10 @@ def _otel_sampler(sample: Callable[[str, str], bool]) -> Any:
             attrs = attributes or {}
             if kind is not SpanKind.SERVER:
                 return SamplingResult(Decision.DROP)
-            path = str(attrs.get("url.path") or attrs.get("http.target") or "/").split("?")[0]
-            method = str(attrs.get("http.request.method") or attrs.get("http.method") or "GET")
-            keep = sample(path, method)
+            keep = _gate_decision.get()  # the request's gate decided already (TraceGate): never twice
+            if keep is None:
+                path = str(attrs.get("url.path") or attrs.get("http.target") or "/").split("?")[0]
+                keep = sample(path, str(attrs.get("http.request.method") or attrs.get("http.method") or "GET"))
             return SamplingResult(Decision.RECORD_AND_SAMPLE if keep else Decision.DROP, attributes)
 
         def get_description(self) -> str:
@@ -224,14 +234,81 @@ def _otel_sampler(sample: Callable[[str, str], bool]) -> Any:
 
 
 def instrument_app(app: Any) -> None:
-    """Server spans for every route of a FastAPI app (not /healthz, /readyz)."""
+    """Server spans for the sampled requests of a FastAPI app (not /healthz, /readyz): ``TraceGate`` outermost."""
     if _provider is None:
         return
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    app.add_middleware(TraceGate)
 
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls=EXCLUDED_URLS, tracer_provider=_provider, exclude_spans=["receive", "send"]
-    )
+
+class TraceGate:
+    """Pure ASGI middleware: decide a request's trace first, and make spans only for the sampled ones.
+
+    The decision is the caller's (``traceparent`` or ``X-Amzn-Trace-Id``, as the front door or another
+    service sends it) or, for a request that starts a trace, the X-Ray rules. A sampled request goes
+    through OpenTelemetry's ASGI middleware (the server span, its HTTP attributes, the status). An
+    unsampled one (most of them: the ``api`` rule keeps 1 a second and 5 %) gets the trace's context
+    as a non-recording span, so its calls and events carry ``Sampled=0`` on and log lines their trace
+    id, with instrumentation suppressed under it: no span, no attribute collected, on any hop. That
+    work, done for every request and then dropped, was most of tracing's cost (docs/tracing.md).
+    """
+
+    def __init__(self, app: Any):
+        from opentelemetry import context, propagate, trace
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+        from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+
+        self.app = app
+        self.traced = OpenTelemetryMiddleware(
+            _name_after_route(app), tracer_provider=_provider, exclude_spans=["receive", "send"]
+        )
+        self._context, self._propagate, self._trace = context, propagate, trace
+        self._suppress = _SUPPRESS_INSTRUMENTATION_KEY
+        self._ids = _provider.id_generator
+        self._decide = _decide or decider("rules")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in QUIET_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = {_TRACE_HEADERS[k]: v.decode("latin-1") for k, v in scope["headers"] if k in _TRACE_HEADERS}
+        parent = self._propagate.extract(given) if given else self._context.Context()
+        caller = self._trace.get_current_span(parent).get_span_context()
+        sampled = caller.trace_flags.sampled if caller.is_valid else self._decide(scope["path"], scope["method"])
+        if sampled:
+            decided = _gate_decision.set(True)
+            try:
+                await self.traced(scope, receive, send)
+            finally:
+                _gate_decision.reset(decided)
+            return
+        if not caller.is_valid:  # a trace starts here, unsampled: its id still travels, as X-Ray's Root does
+            unsampled = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
+            parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(unsampled), parent)
+        token = self._context.attach(self._context.set_value(self._suppress, True, parent))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._context.detach(token)
+
+
+def _name_after_route(app: Any) -> Any:
+    """The server span named after the route template (``GET /products/{product_id}``), not the raw path,
+    once routing has found it: when the response starts (the span ends with the response's last byte)."""
+    from opentelemetry import trace
+
+    async def named(scope: Any, receive: Any, send: Any) -> None:
+        server = trace.get_current_span()
+
+        async def send_named(message: Any) -> None:
+            template = getattr(scope.get("route"), "path", None)
+            if message["type"] == "http.response.start" and template:
+                server.update_name(f"{scope['method']} {template}")
+                server.set_attribute("http.route", template)
+            await send(message)
+
+        await app(scope, receive, send_named)
+
+    return named
 
 
 def instrument_engine(engine: Any) -> None:
@@ -409,12 +486,14 @@ class XRayExporter:
         self._sender = sender
 
     def export(self, spans: Sequence[Any]) -> Any:
+        from opentelemetry.instrumentation.utils import suppress_instrumentation
         from opentelemetry.sdk.trace.export import SpanExportResult
 
         try:
             if self._sender is None:
                 self._sender = XRaySender.connect(self.region)
-            self._sender.send([segment_document(s, self.service) for s in spans])
+            with suppress_instrumentation():  # sending spans makes none (botocore's instrumentation)
+                self._sender.send([segment_document(s, self.service) for s in spans])
         except Exception as exc:  # noqa: BLE001 - a lost trace must never fail the request
             log.warning("sending %d spans to X-Ray failed: %s", len(spans), exc)
             return SpanExportResult.FAILURE

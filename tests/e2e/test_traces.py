@@ -1,9 +1,11 @@
 """One trace from the front door to the last consumer, read back from the X-Ray API (issue 14, must show).
 
-The module starts ``python -m localcloud up`` under its own stage with ``SHOP_TRACING=xray`` and
-``SHOP_TRACE_SAMPLING=all`` (every request kept: the test must not depend on a reservoir), drives
-the product page, a search and a checkout through the front door as a shopper would (httpx, no
-browser), takes each answer's ``X-Amzn-Trace-Id`` and asks the emulator's X-Ray API
+The module starts ``python -m localcloud up`` under its own stage with ``SHOP_TRACING=xray`` and the
+sampling rules that run in AWS (``SHOP_TRACE_SAMPLING=rules``), drives the product page, a search and a
+checkout through the front door as a shopper would (httpx, no browser), each with the viewer's
+``X-Amzn-Trace-Id: Root=...;Sampled=1`` as a client that wants its request traced sends it (the test
+must not depend on a reservoir, and the rules keep 5 % of the rest), takes each answer's
+``X-Amzn-Trace-Id`` and asks the emulator's X-Ray API
 (``BatchGetTraces``) for that trace, waiting with a deadline for the asynchronous legs. It asserts
 the parent -> child service edges of each flow, the same edges ``nox -s trace`` prints.
 """
@@ -26,6 +28,7 @@ import httpx
 import pytest
 
 from localcloud import state, traces
+from services.common import telemetry
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "Traced-Shopper-1"
@@ -50,7 +53,7 @@ class Stack:
 def stack() -> Iterator[Stack]:
     stage = f"tr{uuid.uuid4().hex[:6]}"
     env = {k: v for k, v in os.environ.items() if k not in ("SHOP_PORT", "SHOP_HOST")}
-    env |= {"SHOP_STAGE": stage, "SHOP_TRACING": "xray", "SHOP_TRACE_SAMPLING": "all", "SHOP_READY_TIMEOUT": "300"}
+    env |= {"SHOP_STAGE": stage, "SHOP_TRACING": "xray", "SHOP_TRACE_SAMPLING": "rules", "SHOP_READY_TIMEOUT": "300"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "localcloud", "up", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
@@ -98,6 +101,11 @@ def shop(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
+def sampled() -> dict[str, str]:
+    """The header of a viewer asking for its request to be traced: a new X-Ray root, ``Sampled=1``."""
+    return {"X-Amzn-Trace-Id": f"Root={telemetry.new_xray_trace_id()};Sampled=1"}
+
+
 def trace_id_of(response: httpx.Response) -> str:
     header = response.headers.get("x-amzn-trace-id", "")
     fields = dict(part.split("=", 1) for part in header.split(";") if "=" in part)
@@ -126,14 +134,14 @@ def product_id(shop: httpx.Client) -> str:
 
 
 def test_the_product_page_is_one_trace_from_the_front_door_through_the_gateway_to_the_catalog(shop, xray, product_id):
-    answer = shop.get(f"/api/catalog/products/{product_id}")
+    answer = shop.get(f"/api/catalog/products/{product_id}", headers=sampled())
     assert answer.status_code == 200, answer.text
     wanted = {("frontdoor", "gateway"), ("gateway", "catalog")}
     assert wanted <= edges_when(xray, trace_id_of(answer), wanted)
 
 
 def test_a_search_is_one_trace_from_the_front_door_through_the_gateway_to_the_search_service(shop, xray):
-    answer = shop.get("/api/search", params={"q": "skillet"})
+    answer = shop.get("/api/search", params={"q": "skillet"}, headers=sampled())
     assert answer.status_code == 200, answer.text
     wanted = {("frontdoor", "gateway"), ("gateway", "search")}
     assert wanted <= edges_when(xray, trace_id_of(answer), wanted)
@@ -148,7 +156,7 @@ def test_a_checkout_is_one_trace_through_every_service_it_touches_and_the_consum
     auth = {"Authorization": f"Bearer {token}"}
     added = shop.post("/api/cart/items", headers=auth, json={"product_id": product_id, "quantity": 1})
     assert added.status_code in (200, 201), added.text
-    answer = shop.post("/api/checkout", headers=auth | {"Idempotency-Key": str(uuid.uuid4())},
+    answer = shop.post("/api/checkout", headers=auth | {"Idempotency-Key": str(uuid.uuid4())} | sampled(),
                        json={"shipping_address": ADDRESS})  # fmt: skip
     assert answer.status_code == 201, answer.text
     trace_id = trace_id_of(answer)

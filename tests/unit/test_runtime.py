@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -148,3 +151,18 @@ async def test_readyz_lists_each_part_with_whether_it_is_critical():
         "latency_ms": pytest.approx(body["checks"]["relay"]["latency_ms"]),
     }  # fmt: skip
     assert body["checks"]["database"]["status"] == "up"
+
+
+def test_a_service_imports_the_libraries_of_the_parts_it_has_and_no_more():
+    """Issue 20: the runtime imports a part's libraries where it builds the part, so a service without a
+    database starts without SQLAlchemy and Alembic, and one with a database imports Alembic in its lifespan."""
+    code = """
+import sys
+import services.gateway.app
+assert not {"sqlalchemy", "alembic", "boto3"} & set(sys.modules), "the gateway imported a part it lacks"
+import services.catalog.app
+assert "alembic" not in sys.modules, "Alembic imported before the lifespan"
+"""
+    env = os.environ | {"SHOP_TRACING": "off"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -3,9 +3,11 @@ the front door's header, and the waterfall ``nox -s trace`` reads back (services
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from starlette.requests import Request
 
 from localcloud import traces
 from localcloud.edge.tracing import EdgeTracer
@@ -176,3 +178,102 @@ def test_every_engine_of_a_process_gets_its_statements_traced(monkeypatch):
                 conn.execute(sa.text("select 1"))
     statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system") == "sqlite"]
     assert [s.attributes["db.statement"] for s in statements] == ["select 1", "select 1"]
+
+
+# --------------------------------------------------------------------------- the request gate (TraceGate)
+
+ROOT = "1-5f1d2c3a-0123456789abcdef01234567"
+
+
+@pytest.fixture
+def gated(monkeypatch):
+    """A chassis-like app behind ``TraceGate`` whose route calls a second app through the chassis' HTTP
+    client; the second app answers with the trace headers it received. Spans land in ``exporter``."""
+    import httpx
+    from fastapi import FastAPI
+    from opentelemetry import propagate
+    from opentelemetry.propagators.aws import AwsXRayPropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    from services.common import http
+
+    exporter = InMemorySpanExporter()
+    decide = telemetry.RuleSampler(SAMPLING_RULES, clock=Clock(), rand=lambda: 0.99)  # the reservoir only
+    provider = TracerProvider(id_generator=AwsXRayIdGenerator(), sampler=telemetry._otel_sampler(decide.sample))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+    monkeypatch.setattr(telemetry, "_decide", decide.sample)
+    composite = CompositePropagator([TraceContextTextMapPropagator(), AwsXRayPropagator()])
+    monkeypatch.setattr(propagate, "_HTTP_TEXT_FORMAT", composite)  # what setup installs, for this test only
+
+    downstream = FastAPI()
+
+    @downstream.get("/echo")
+    async def echo(request: Request) -> dict:
+        return {k: request.headers.get(k) for k in ("x-amzn-trace-id", "traceparent")}
+
+    front = FastAPI()
+    client = http.client("http://downstream", transport=httpx.ASGITransport(app=downstream))
+
+    @front.get("/api/catalog/products/{product_id}")
+    async def page(product_id: str) -> dict:
+        return {"logged": telemetry.current_trace_id(), **(await client.get("/echo")).json()}
+
+    gate = telemetry.TraceGate(front)
+
+    def get(headers: dict[str, str] | None = None) -> dict:
+        async def go() -> dict:
+            transport = httpx.ASGITransport(app=gate)
+            async with httpx.AsyncClient(transport=transport, base_url="http://front") as c:
+                answer = await c.get("/api/catalog/products/p-1", headers=headers or {})
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        return asyncio.run(go())
+
+    return get, exporter
+
+
+def test_an_unsampled_request_makes_no_span_but_passes_its_trace_on_as_unsampled(gated):
+    get, exporter = gated
+    seen = get({"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"})
+    assert exporter.get_finished_spans() == ()
+    assert telemetry.parse_xray_header(seen["x-amzn-trace-id"])["Root"] == ROOT
+    assert telemetry.parse_xray_header(seen["x-amzn-trace-id"])["Sampled"] == "0"
+    assert seen["traceparent"].endswith("-00")  # W3C: not sampled
+    assert seen["logged"] == ROOT  # its log lines still lead to the trace
+
+
+def test_a_request_the_rules_do_not_keep_starts_an_unsampled_trace_its_callees_follow(gated):
+    get, exporter = gated
+    get()  # the api rule's reservoir: one a second
+    exporter.clear()
+    seen = get()
+    assert exporter.get_finished_spans() == ()
+    fields = telemetry.parse_xray_header(seen["x-amzn-trace-id"])
+    assert fields["Sampled"] == "0"
+    assert fields["Root"] == seen["logged"]  # a new trace, told to the callee
+
+
+def test_a_caller_s_sampled_header_is_followed_with_a_server_span_named_after_the_route(gated):
+    get, exporter = gated
+    get()  # takes the reservoir: the next request is kept only because its caller says so
+    exporter.clear()
+    seen = get({"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1"})
+    [server] = exporter.get_finished_spans()
+    assert server.kind is trace.SpanKind.SERVER
+    assert server.name == "GET /api/catalog/products/{product_id}"
+    assert telemetry.xray_trace_id(server.context.trace_id) == ROOT
+    assert server.parent.span_id == 0x53995C3F42CD8AD8
+    fields = telemetry.parse_xray_header(seen["x-amzn-trace-id"])
+    assert (fields["Root"], fields["Sampled"]) == (ROOT, "1")
+
+
+def test_the_rules_decide_a_new_trace_once(gated):
+    get, exporter = gated
+    get()
+    get()
+    kept = exporter.get_finished_spans()
+    assert len(kept) == 1  # the reservoir's one a second, taken by the first request alone
+    assert kept[0].kind is trace.SpanKind.SERVER
