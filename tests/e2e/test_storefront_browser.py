@@ -18,17 +18,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stack_support import Stack
 
 from localcloud import state
 
@@ -54,7 +53,7 @@ document.addEventListener('securitypolicyviolation', (e) => window.__cspViolatio
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.timeout(180),
+    pytest.mark.timeout(300),  # the first step also waits for the shared stack to start
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium)"),
 ]
 playwright_sync = pytest.importorskip(
@@ -65,61 +64,27 @@ playwright_sync = pytest.importorskip(
 # --------------------------------------------------------------------------- the stack and the browser
 
 
-@dataclass(frozen=True)
-class Stack:
-    url: str
-    env: dict[str, str]  # what the stack wrote to its state file: endpoints, credentials, stage
-
-
 @pytest.fixture(scope="module")
-def shop() -> Iterator[Stack]:
-    """A whole local stack of its own stage, with the storefront published into it.
+def shop(request: pytest.FixtureRequest) -> Stack:
+    """The e2e lane's shared stack (tests/e2e/conftest.py), with the storefront published into it.
 
     ``SHOP_STOREFRONT_STAGE=<stage>`` uses the running stack of that stage instead (quicker while
     working on the shop; the journey signs up a fresh user, so it can run again and again).
     """
     reuse = os.environ.get("SHOP_STOREFRONT_STAGE")
-    stage = reuse or f"sf{uuid.uuid4().hex[:6]}"  # its own state file and resource names: no clash with anyone's
-    env = {k: v for k, v in os.environ.items() if k not in ("SHOP_PORT", "SHOP_HOST")} | {"SHOP_STAGE": stage}
-    proc = None
-    if not reuse:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "up", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
-        )  # fmt: skip
-    try:
-        url = _ready_url(proc) if proc else (state.read(stage) or {}).get("SHOP_FRONT_DOOR_URL")
-        assert url, f"no running stack of stage {stage}"
-        published = subprocess.run(
-            [sys.executable, "-m", "storefront.publish"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
-        )
-        assert published.returncode == 0, published.stderr
-        print(published.stdout.strip())
-        yield Stack(url, state.read(stage) or {})
-    finally:
-        if proc:
-            proc.send_signal(signal.SIGTERM)  # the supervisor stops every component it started
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _ready_url(proc: subprocess.Popen[str], timeout_s: float | None = None) -> str:
-    # The stack's own wait (SHOP_READY_TIMEOUT, 60 s by default) plus its start before the services.
-    timeout_s = timeout_s or float(os.environ.get("SHOP_READY_TIMEOUT", "60")) + 60
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if line.startswith("ready: "):
-            return line.split(" ", 1)[1].strip()
-    pytest.fail("the local stack did not start; its output:\n" + "\n".join(lines))
+    if reuse:
+        env = state.read(reuse)
+        assert env, f"no running stack of stage {reuse}"
+        stack = Stack(env["SHOP_FRONT_DOOR_URL"], env, None, [])
+    else:
+        stack = request.getfixturevalue("shared_stack")
+    published = subprocess.run(
+        [sys.executable, "-m", "storefront.publish"], env=os.environ | {"SHOP_STAGE": stack.env["SHOP_STAGE"]},
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    print(published.stdout.strip())
+    return stack
 
 
 @pytest.fixture(scope="module")

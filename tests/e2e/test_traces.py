@@ -12,22 +12,17 @@ the parent -> child service edges of each flow, the same edges ``nox -s trace`` 
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
+from stack_support import Stack
 
-from localcloud import state, traces
+from localcloud import traces
 from services.common import telemetry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,49 +37,10 @@ ADDRESS = {
 pytestmark = pytest.mark.timeout(420)
 
 
-@dataclass(frozen=True)
-class Stack:
-    url: str
-    env: dict[str, str]
-    logs: Path
-
-
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    stage = f"tr{uuid.uuid4().hex[:6]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("SHOP_PORT", "SHOP_HOST")}
-    env |= {"SHOP_STAGE": stage, "SHOP_TRACING": "xray", "SHOP_TRACE_SAMPLING": "rules", "SHOP_READY_TIMEOUT": "300"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localcloud", "up", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
-    )  # fmt: skip
-    try:
-        url, logs = _ready(proc)
-        yield Stack(url, state.read(stage) or {}, logs)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _ready(proc: subprocess.Popen[str], timeout_s: float = 360) -> tuple[str, Path]:
-    lines: list[str] = []
-    logs = Path()
-    deadline = time.monotonic() + timeout_s
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if found := re.search(r"logs in (\S+?)\)", line):
-            logs = Path(found.group(1))
-        if line.startswith("ready: "):
-            return line.split(" ", 1)[1].strip(), logs
-    pytest.fail("the local stack did not start; its output:\n" + "\n".join(lines))
+def stack(shared_stack: Stack) -> Stack:
+    """The e2e lane's shared stack (tests/e2e/conftest.py): tracing to X-Ray with the rules, as ``nox -s up``."""
+    return shared_stack
 
 
 @pytest.fixture(scope="module")

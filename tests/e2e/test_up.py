@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from contextlib import contextmanager
 import httpx
 import psutil
 import pytest
+import stack_support
 
 from localcloud.backends import refused_port
 
@@ -90,13 +90,7 @@ def wait_gone(family: Descendants, timeout_s: float = 15) -> set[int]:
 def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[subprocess.Popen[str], Descendants]]:
     """``up`` on a port the supervisor binds itself (``--port 0``): no other process can take it between a pick
     here and its bind there. The port is in the ``ready:`` line (``ready_port``)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localcloud", "up", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    proc = stack_support.launch(env, *args)
     family = Descendants(proc)
     try:
         yield proc, family
@@ -107,34 +101,11 @@ def launched(env: dict[str, str] | None = None, *args: str) -> Iterator[tuple[su
         family.stop()
 
 
-def read_until_ready(proc: subprocess.Popen[str], timeout_s: float = 240) -> list[str]:
-    """The supervisor's lines up to ``ready:``. The supervisor bounds every step itself (and says which one
-    failed); this budget only stops a hang, so it is wide: on a loaded 2-core box a start took over 70 s."""
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.startswith("ready: "):
-            return lines
-    pytest.fail("no 'ready:' line; output was:\n" + "\n".join(lines))
-
-
-def ready_port(lines: list[str]) -> int:
-    """The front door's port, from the last line ``ready: http://127.0.0.1:<port>``."""
-    found = re.fullmatch(r"ready: http://127\.0\.0\.1:(\d+)", lines[-1])
-    assert found, lines[-1]
-    return int(found[1])
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_up_reports_ready_serves_healthz_and_leaves_no_process_when_stopped(stop):
     with launched() as (proc, family):
-        lines = read_until_ready(proc)
-        port = ready_port(lines)
+        lines = stack_support.read_until_ready(proc)
+        port = stack_support.ready_port(lines)
         assert any(line.startswith("up in ") for line in lines)
 
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
@@ -158,7 +129,7 @@ def test_up_reports_ready_serves_healthz_and_leaves_no_process_when_stopped(stop
 
 def test_nothing_survives_even_a_sigkill_of_the_supervisor():
     with launched() as (proc, family):
-        read_until_ready(proc)
+        stack_support.read_until_ready(proc)
         family.record()
         proc.kill()
         proc.wait()
@@ -191,7 +162,7 @@ def test_a_component_that_fails_to_start_stops_those_already_started(servers):
 
 def test_a_busy_front_door_port_is_reported_before_anything_starts():
     with launched() as (first, _family):
-        port = ready_port(read_until_ready(first))
+        port = stack_support.ready_port(stack_support.read_until_ready(first))
         second = subprocess.run(
             [sys.executable, "-m", "localcloud", "up", "--port", str(port)], capture_output=True, text=True, timeout=30
         )
@@ -209,8 +180,8 @@ def test_given_urls_replace_the_embedded_servers(servers):
         "SHOP_STAGE": "given",
     }
     with launched(env) as (proc, family):
-        lines = read_until_ready(proc)
-        health = httpx.get(f"http://127.0.0.1:{ready_port(lines)}/healthz", timeout=10).json()
+        lines = stack_support.read_until_ready(proc)
+        health = httpx.get(f"http://127.0.0.1:{stack_support.ready_port(lines)}/healthz", timeout=10).json()
         family.record()
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from stack_support import read_until_ready, ready_port
 
 from localcloud import lb
-from tests.e2e.test_up import launched, read_until_ready, ready_port, wait_gone
+from tests.e2e.test_up import launched, wait_gone
 
 pytestmark = [
     pytest.mark.skipif(lb.binary() is None, reason="haproxy is not installed (apt-get install haproxy)"),
