@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -161,15 +162,14 @@ def test_a_component_that_fails_to_start_stops_those_already_started(servers):
 
 
 def test_a_busy_front_door_port_is_reported_before_anything_starts():
-    with launched() as (first, _family):
-        port = stack_support.ready_port(stack_support.read_until_ready(first))
+    with socket.create_server(("127.0.0.1", 0)) as holder:  # another program (or another stack) listens there
+        port = holder.getsockname()[1]
         second = subprocess.run(
             [sys.executable, "-m", "localcloud", "up", "--port", str(port)], capture_output=True, text=True, timeout=30
         )
-        assert second.returncode == 1
-        assert f"127.0.0.1:{port} is already in use" in second.stdout
-        first.send_signal(signal.SIGINT)
-        first.communicate(timeout=60)
+    assert second.returncode == 1
+    assert f"127.0.0.1:{port} is already in use" in second.stdout
+    assert "starting the local cloud" not in second.stdout, "nothing may start before the port is held"
 
 
 def test_given_urls_replace_the_embedded_servers(servers):
