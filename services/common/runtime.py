@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -135,12 +136,24 @@ class Runtime:
     def redis(self, url: str, *, timeout_s: float) -> redis.Redis:
         """A Redis (ElastiCache) client whose calls give up after ``timeout_s``, closed when the service stops.
 
+        A call on a connection the server has closed is retried once on a new connection.
+
         No check is registered: the services that use Redis decide whether they can answer without it.
         """
         import redis.asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
         client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            health_check_interval=30,
+            connection_class=_redis_connection_class(),
+            # A pooled connection the server closed (a node replaced, a failover) is retried once on a new one;
+            # a timeout is not: that server is slow or gone, and a second wait would double the caller's.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self.on_close(client.aclose)
         return client
@@ -240,3 +253,29 @@ def verdict(results: dict[str, dict[str, Any]]) -> tuple[str, int]:
     if any(r["status"] != "up" for r in results.values()):
         return "degraded", 200
     return "ok", 200
+
+
+@functools.cache
+def _redis_connection_class() -> type:
+    """redis-py's connection, with a write on a connection the server (or a node replacement) closed reported
+    as the connection error it is.
+
+    Under uvloop (uvicorn's loop) writing to a closed transport raises ``RuntimeError`` ("the handler is
+    closed"), where asyncio's own loop raises nothing and the read then fails with ``ConnectionError``. redis-py
+    retries and reconnects only on its connection errors, so every pooled connection that Valkey had reset
+    answered one request with a 500 (seen in the ``cache-down`` chaos experiment). As ``ConnectionResetError``
+    it is an ``OSError``: redis-py drops the connection, retries on a new one, and a service that can answer
+    without Redis falls back as it does when Redis is down.
+    """
+    import redis.asyncio as redis
+
+    class Connection(redis.Connection):
+        async def _send_packed_command(self, command: Iterable[bytes]) -> None:
+            try:
+                await super()._send_packed_command(command)
+            except RuntimeError as exc:
+                if self._writer is None or not self._writer.transport.is_closing():
+                    raise
+                raise ConnectionResetError(f"Valkey connection closed before the write: {exc}") from exc
+
+    return Connection
