@@ -55,6 +55,7 @@ class Traffic(threading.Thread):
         self.samples: list[Sample] = []
         self._halt = threading.Event()
         self._random = random.Random(15)  # noqa: S311 - a traffic mix, not a secret
+        self._leftover: set[str] = set()  # shoppers whose last checkout failed: their cart still holds its lines
 
     def stop(self, timeout_s: float = 15.0) -> None:
         self._halt.set()
@@ -114,7 +115,7 @@ class Traffic(threading.Thread):
         try:
             if name == "checkout":
                 token = await tokens.get()
-                return await self._checkout(session, headers | {"Authorization": f"Bearer {token}"}), token
+                return await self._checkout(session, headers | {"Authorization": f"Bearer {token}"}, token), token
             path = (
                 f"/api/catalog/products/{self.shop.products[i % len(self.shop.products)]}"
                 if name == "product"
@@ -128,8 +129,19 @@ class Traffic(threading.Thread):
                 tokens.put_nowait(token)
             raise
 
-    async def _checkout(self, session: aiohttp.ClientSession, headers: dict[str, str]) -> int:
+    async def _checkout(self, session: aiohttp.ClientSession, headers: dict[str, str], token: str) -> int:
+        """One line added, then the checkout. A shopper whose checkout failed empties the cart before the next
+        one, as a shopper starting again would: otherwise every failure during a fault leaves a line behind, the
+        carts grow, each later checkout reserves and prices more lines, and the load after the fault is heavier
+        than before it (the steady state is no longer the one the hypothesis was judged on)."""
+        if token in self._leftover:
+            async with session.delete("/api/cart", headers=headers) as emptied:
+                await emptied.read()
+                if emptied.status >= 300:
+                    return emptied.status
+            self._leftover.discard(token)
         line = {"product_id": self._random.choice(self.shop.products), "quantity": 1}
+        self._leftover.add(token)  # until the checkout is known to have taken the cart
         async with session.post("/api/cart/items", json=line, headers=headers) as added:
             await added.read()
             if added.status >= 300:
@@ -138,6 +150,8 @@ class Traffic(threading.Thread):
         key = {"Idempotency-Key": uuid.uuid4().hex}
         async with session.post("/api/checkout", json=body, headers=headers | key) as placed:
             await placed.read()
+            if placed.status < 300:
+                self._leftover.discard(token)
             return placed.status
 
 

@@ -254,3 +254,48 @@ def test_the_report_embeds_a_timeline_with_the_fault_shaded_and_lists_the_eviden
     assert "shop-x-checkout-error-rate" in html
     assert "1/1 passed, score 100.0" in html
     assert json.loads((tmp_path / "results.json").read_text())["score"]["passed"] == 1
+
+
+class _Answer:
+    def __init__(self, status: int):
+        self.status = status
+
+    async def __aenter__(self) -> _Answer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def read(self) -> bytes:
+        return b"{}"
+
+
+class _Session:
+    """Records the requests of a journey and answers checkouts from a script (the rest 200)."""
+
+    def __init__(self, checkouts: list[int]):
+        self.checkouts, self.calls = checkouts, []
+
+    def _answer(self, method: str, path: str) -> _Answer:
+        self.calls.append(f"{method} {path}")
+        return _Answer(self.checkouts.pop(0) if path == "/api/checkout" else 200)
+
+    def post(self, path: str, **_: Any) -> _Answer:
+        return self._answer("POST", path)
+
+    def delete(self, path: str, **_: Any) -> _Answer:
+        return self._answer("DELETE", path)
+
+
+async def test_a_shopper_whose_checkout_failed_empties_the_cart_before_the_next_one() -> None:
+    from chaos.traffic import Shop, Traffic
+
+    traffic = Traffic(Shop("http://127.0.0.1:9", ["p-1"], ["t-a", "t-b"]), rate=1, weights={"checkout": 1})
+    session = _Session([503, 201, 201])
+    statuses = [await traffic._checkout(session, {}, token) for token in ("t-a", "t-b", "t-a")]  # type: ignore[arg-type]
+    assert statuses == [503, 201, 201]
+    assert session.calls == [
+        "POST /api/cart/items", "POST /api/checkout",  # t-a fails: its line stays in its cart
+        "POST /api/cart/items", "POST /api/checkout",  # t-b: its own cart, nothing to empty
+        "DELETE /api/cart", "POST /api/cart/items", "POST /api/checkout",  # t-a starts again from an empty cart
+    ]  # fmt: skip
