@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=5, help="up: warm starts measured (default 5)")
     parser.add_argument("--no-prime", action="store_true", help="up: count the start that fills the seed cache")
     parser.add_argument("--also", action="append", help="edge: another front door to measure, LABEL=URL")
-    parser.add_argument("--rounds", type=int, default=3, help="tracing: rounds, in alternating order (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="tracing: rounds, in alternating order (default 5)")
     parser.add_argument("--every-request", action="store_true", help="tracing: also a stack sampling every request")
     parser.add_argument(
         "--out", type=Path, default=None, help="the JSON report (default artifacts/bench/<scenario>.json)"

@@ -35,6 +35,7 @@ import fnmatch
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -126,14 +127,18 @@ class RuleSampler:
         rand: Callable[[], float] = random.random,
     ):
         self.rules = sorted(rules, key=lambda r: r.priority)
+        # Each rule's method and path glob, compiled once: this runs for every request that starts a trace.
+        self._matchers = [
+            (rule.http_method.upper(), re.compile(fnmatch.translate(rule.url_path)).match, rule) for rule in self.rules
+        ]
         self.clock, self.rand = clock, rand
         self._lock = threading.Lock()
         self._window: dict[str, tuple[int, int]] = {}  # rule -> (second, taken from its reservoir)
 
     def rule_for(self, path: str, method: str) -> SamplingRule:
-        for rule in self.rules:
-            method_ok = rule.http_method == "*" or rule.http_method.upper() == method.upper()
-            if method_ok and fnmatch.fnmatchcase(path, rule.url_path):
+        method = method.upper()
+        for rule_method, matches, rule in self._matchers:
+            if (rule_method == "*" or rule_method == method) and matches(path):
                 return rule
         return DEFAULT_RULE
 
