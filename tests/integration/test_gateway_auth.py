@@ -17,17 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from gateway_support import Echo, Pool, gateway_settings, running, sign_as_emulator, sign_in
 
+pytest_plugins = ("gateway_fixtures",)  # pool, idp
+
 ME = "/api/me/profile"
-
-
-@pytest.fixture
-def pool(provisioned: Any, aws: Any) -> Pool:
-    return Pool(provisioned.user_pool_id, provisioned.user_pool_clients["web"], aws.region, aws.endpoint_url)
-
-
-@pytest.fixture
-def idp(aws: Any) -> Any:
-    return aws.client("cognito-idp")
 
 
 @pytest.fixture

@@ -26,19 +26,11 @@ from services.gateway.adapters.kms_envelope import KmsEnvelope
 from services.gateway.bff import store_key
 from services.profile.app import create_app as create_profile
 
+pytest_plugins = ("gateway_fixtures",)  # pool, idp
+
 SESSION = "__Host-shop-session"
 CART = "__Host-shop-cart"
 BROWSER = {"X-Shop-CSRF": "1", "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest.fixture
-def pool(provisioned: Any, aws: Any) -> Pool:
-    return Pool(provisioned.user_pool_id, provisioned.user_pool_clients["web"], aws.region, aws.endpoint_url)
-
-
-@pytest.fixture
-def idp(aws: Any) -> Any:
-    return aws.client("cognito-idp")
 
 
 def cart_service() -> FastAPI:
