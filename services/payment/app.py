@@ -13,8 +13,8 @@ from services.common import flags
 from services.common.app import create_service_app
 from services.common.runtime import Runtime
 from services.payment import api
-from services.payment.adapters.postgres import PostgresPayments
-from services.payment.adapters.simulated import SimulatedProvider, SimulationConfig
+from services.payment.adapters.postgres import PostgresHolds, PostgresPayments
+from services.payment.adapters.simulated import HoldBook, SimulatedProvider, SimulationConfig
 from services.payment.breaker import CircuitBreaker, Thresholds
 from services.payment.ports import PaymentProvider
 from services.payment.service import PaymentOrchestrator
@@ -27,7 +27,7 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
 
     async def parts(rt: Runtime) -> None:
         engine = await rt.database("services.payment", "payment")
-        rt.state.provider = provider = build_provider(settings)
+        rt.state.provider = provider = build_provider(settings, PostgresHolds(engine))
         rt.on_close(provider.close)  # closed before the engine: its last callbacks still reach the database
         rt.state.orchestrator = PaymentOrchestrator(
             PostgresPayments(engine),
@@ -42,8 +42,9 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
     return create_service_app("payment", settings, [api.internal, api.public], parts=parts)
 
 
-def build_provider(settings: PaymentSettings) -> PaymentProvider:
-    """The card provider the settings name (the simulated one is the only adapter: no card network runs here)."""
+def build_provider(settings: PaymentSettings, holds: HoldBook | None = None) -> PaymentProvider:
+    """The card provider the settings name (the simulated one is the only adapter: no card network runs here),
+    keeping its holds in ``holds`` (in memory when None)."""
     return SimulatedProvider(
         SimulationConfig(
             decline_rate=settings.sim_decline_rate,
@@ -53,7 +54,8 @@ def build_provider(settings: PaymentSettings) -> PaymentProvider:
             timeout_ms=settings.provider_timeout_ms,
             duplicate_callbacks=settings.sim_duplicate_callbacks,
             seed=settings.sim_seed,
-        )
+        ),
+        holds=holds or HoldBook(),
     )
 
 

@@ -56,7 +56,7 @@ async def test_a_provider_timeout_answers_504_records_a_failed_payment_and_voidi
     detail = (await svc.client.get(f"/internal/payments/{payment_id}")).json()
     assert [(a["operation"], a["outcome"]) for a in detail["attempts"]] == [("authorize", "timeout")]
     # The answer was lost, not the authorization: the provider holds the funds until the void.
-    assert [h.state for h in svc.provider.holds.values()] == ["authorized"]
+    assert await svc.provider.holds.states() == ["authorized"]
 
     again = await svc.client.post(AUTHORIZE, json=body)
     assert (again.status_code, again.json()["payment_id"]) == (504, payment_id)
@@ -64,7 +64,7 @@ async def test_a_provider_timeout_answers_504_records_a_failed_payment_and_voidi
 
     voided = await svc.client.post(f"/internal/payments/{payment_id}/void")
     assert (voided.status_code, voided.json()["status"]) == (200, "voided")
-    assert [h.state for h in svc.provider.holds.values()] == ["voided"]
+    assert await svc.provider.holds.states() == ["voided"]
     assert await svc.event_types() == ["PaymentFailed", "PaymentVoided"]
 
 

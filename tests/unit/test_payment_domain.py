@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.payment.adapters.simulated import SimulatedProvider, SimulationConfig
+from services.payment.adapters.simulated import HoldBook, SimulatedProvider, SimulationConfig
 from services.payment.domain import (
     PAYMENT_METHODS,
     TRANSITIONS,
@@ -125,7 +125,7 @@ def test_the_provider_answers_a_repeated_key_with_its_first_answer_and_holds_onc
         return provider
 
     provider = run(scenario())
-    assert [h.state for h in provider.holds.values()] == ["voided"]
+    assert [h.state for h in provider.holds.held.values()] == ["voided"]
     assert provider.calls == {"authorize": 2, "void": 2}
 
 
@@ -145,3 +145,21 @@ def test_each_outcome_is_called_back_once_plus_the_configured_duplicates():
     seen = run(scenario())
     assert len(seen) == 3
     assert len({n.callback_id for n in seen}) == 1
+
+
+def test_a_provider_that_lost_its_answers_answers_a_repeated_move_from_its_holds():
+    """After a restart only the holds remain (the answers were the process's): the same capture asked again is
+    the same success, another call finds the hold already moved."""
+
+    async def scenario() -> list[str]:
+        book = HoldBook()
+        first = SimulatedProvider(SimulationConfig(), holds=book)
+        key = str(uuid.uuid4())
+        await first.authorize(key, 100, "EUR", "pm_card_ok")
+        assert (await first.capture(f"{key}:capture", key, 100)).outcome == "ok"
+        restarted = SimulatedProvider(SimulationConfig(), holds=book)
+        again = await restarted.capture(f"{key}:capture", key, 100)
+        other = await restarted.void(f"{key}:void", key)
+        return [again.outcome, other.outcome, other.reason or ""]
+
+    assert run(scenario()) == ["ok", "declined", "hold_is_captured"]

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import consumer
 from services.common.consumer import UnitOfWork
-from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks
+from services.payment.adapters.simulated import Hold, HoldBook
+from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks, provider_holds
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
 from services.payment.ports import PaymentRepository, ProviderCallback
 
@@ -161,3 +162,54 @@ def _payment(row: Mapping[str, Any]) -> Payment:
 def _attempt(row: Mapping[str, Any]) -> Attempt:
     fields = {name: row[name] for name in Attempt.__dataclass_fields__}
     return Attempt(**fields | {"operation": Operation(row["operation"])})
+
+
+class PostgresHolds(HoldBook):
+    """The simulated provider's holds in ``provider_holds``: a restarted payment process, or another replica,
+    finds the holds the provider placed (a card network keeps them whatever happens to our service)."""
+
+    def __init__(self, engine: AsyncEngine):
+        super().__init__()
+        self.engine = engine
+
+    async def add(self, key: str, hold: Hold) -> None:
+        row = {"authorization_key": key, "ref": hold.ref, "amount_minor": hold.amount_minor}
+        row |= {"payment_method": hold.payment_method, "state": hold.state}
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(provider_holds).values(row).on_conflict_do_nothing())
+
+    async def get(self, key: str) -> Hold | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(_HOLD.where(provider_holds.c.authorization_key == key))).first()
+        return _hold(row)
+
+    async def move(self, key: str, by: str, source: str, target: str) -> tuple[Hold | None, bool]:
+        held = provider_holds.c
+        async with self.engine.begin() as conn:
+            moved = await conn.execute(
+                provider_holds.update()
+                .where(held.authorization_key == key, held.state == source)
+                .values(state=target, moved_by=by)
+                .returning(*_HOLD.selected_columns)
+            )
+            if (row := moved.first()) is not None:
+                return _hold(row), True
+            hold = _hold((await conn.execute(_HOLD.where(held.authorization_key == key))).first())
+        return hold, hold is not None and hold.state == target and hold.moved_by == by
+
+    async def states(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(sa.select(provider_holds.c.state))).scalars())
+
+
+_HOLD = sa.select(
+    provider_holds.c.ref,
+    provider_holds.c.amount_minor,
+    provider_holds.c.payment_method,
+    provider_holds.c.state,
+    provider_holds.c.moved_by,
+)
+
+
+def _hold(row: Any) -> Hold | None:
+    return None if row is None else Hold(row.ref, row.amount_minor, row.payment_method, row.state, row.moved_by)

@@ -16,6 +16,12 @@ It behaves like a real payment gateway in the ways that matter to the orchestrat
 
 Every random choice comes from ``Random(seed:operation:key)``, so a run is reproducible
 whatever order concurrent calls arrive in.
+
+The provider's holds are its own state, not our service's: a card network remembers an authorization when the
+payment service that asked for it restarts. They are kept in a ``HoldBook``: in memory for the unit tests,
+and in the app in the payment database's ``provider_holds`` table (``PostgresHolds``), where a restarted
+payment process, or another replica, finds them. Its answers to repeated calls (``_answers``) are a cache of
+the process; after a restart a repeated call gets the same answer from the hold's state.
 """
 
 from __future__ import annotations
@@ -65,13 +71,41 @@ class Hold:
     amount_minor: int
     payment_method: str
     state: str = "authorized"  # authorized, captured, voided, refunded
+    moved_by: str | None = None  # the idempotency key of the call that last moved it
+
+
+@dataclass
+class HoldBook:
+    """The provider's holds, by the authorization's idempotency key (in memory; ``PostgresHolds`` in the app)."""
+
+    held: dict[str, Hold] = field(default_factory=dict)
+
+    async def add(self, key: str, hold: Hold) -> None:
+        """Place ``hold`` unless one is held under ``key`` already (a repeated authorization)."""
+        self.held.setdefault(key, hold)
+
+    async def get(self, key: str) -> Hold | None:
+        return self.held.get(key)
+
+    async def move(self, key: str, by: str, source: str, target: str) -> tuple[Hold | None, bool]:
+        """Move the hold from ``source`` to ``target`` (a compare-and-set), as the call keyed ``by``; the hold as it
+        is after the attempt, and whether this call moved it or had moved it before (a repeated call)."""
+        hold = self.held.get(key)
+        if hold is not None and hold.state == source:
+            hold.state, hold.moved_by = target, by
+            return hold, True
+        return hold, hold is not None and hold.state == target and hold.moved_by == by
+
+    async def states(self) -> list[str]:
+        """Every hold's state (tests)."""
+        return [h.state for h in self.held.values()]
 
 
 @dataclass
 class SimulatedProvider(PaymentProvider):
     config: SimulationConfig = field(default_factory=SimulationConfig)
     calls: Counter[str] = field(default_factory=Counter)  # requests that reached the provider, per operation
-    holds: dict[str, Hold] = field(default_factory=dict)  # by the authorization's idempotency key
+    holds: HoldBook = field(default_factory=HoldBook)
     _answers: dict[tuple[str, str], ProviderResult] = field(default_factory=dict)
     _hook: CallbackHook | None = None
     _deliveries: set[asyncio.Task[None]] = field(default_factory=set)
@@ -95,7 +129,7 @@ class SimulatedProvider(PaymentProvider):
         if declined:
             result = ProviderResult("declined", ref, "card_declined")
         else:
-            self.holds[idempotency_key] = Hold(ref, amount_minor, payment_method)
+            await self.holds.add(idempotency_key, Hold(ref, amount_minor, payment_method))
             result = ProviderResult("ok", ref)
         self._answers[(Operation.AUTHORIZE, idempotency_key)] = result
         if timeout:
@@ -109,7 +143,7 @@ class SimulatedProvider(PaymentProvider):
         return await self._move(Operation.CAPTURE, idempotency_key, authorization_key, "authorized", "captured")
 
     async def void(self, idempotency_key: str, authorization_key: str) -> ProviderResult:
-        if authorization_key not in self.holds:  # declined, or never reached us: nothing to release
+        if await self.holds.get(authorization_key) is None:  # declined, or never reached us: nothing to release
             self._begin(Operation.VOID, idempotency_key)
             return ProviderResult("ok", _ref("void", idempotency_key), "nothing_held")
         return await self._move(Operation.VOID, idempotency_key, authorization_key, "authorized", "voided")
@@ -123,12 +157,11 @@ class SimulatedProvider(PaymentProvider):
         if (replay := self._answers.get((op, key))) is not None:
             await self._wait(rng)
             return replay
-        hold = self.holds.get(authorization_key)
-        if hold is None or hold.state != source:
-            result = ProviderResult("declined", _ref(op, key), f"hold_is_{hold.state if hold else 'unknown'}")
-        else:
-            hold.state = target
+        hold, moved = await self.holds.move(authorization_key, key, source, target)
+        if moved:
             result = ProviderResult("ok", _ref(op, key))
+        else:
+            result = ProviderResult("declined", _ref(op, key), f"hold_is_{hold.state if hold else 'unknown'}")
         self._answers[(op, key)] = result
         timeout = hold is not None and hold.payment_method == RANDOM_CARD and rng.random() < self.config.timeout_rate
         if flags.inject(TIMEOUT_FLAG) or timeout:

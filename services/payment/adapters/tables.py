@@ -48,3 +48,17 @@ provider_callbacks = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# The simulated card provider's own ledger of holds (services/payment/adapters/simulated.py): it stands in for
+# the card network's state, which outlives our payment service; it is in this database only because no card
+# network runs here. Nothing of the orchestrator reads it.
+provider_holds = sa.Table(
+    "provider_holds",
+    metadata,
+    sa.Column("authorization_key", sa.String(200), primary_key=True),
+    sa.Column("ref", sa.String(100), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("payment_method", sa.String(40), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("moved_by", sa.String(200)),  # the idempotency key of the call that last moved it
+)
