@@ -41,7 +41,7 @@ unexpected alarm, rolled back, recovered, ledger), averaged over the experiments
 <p>{{ r.title }}</p>
 {% if r.png %}<img alt="error rate and p95 latency of {{ r.name }}" src="data:image/png;base64,{{ r.png }}">{% endif %}
 <h3>Checks</h3><ul>{% for k, v in r.checks.items() %}
-<li>{{ '&#10003;' if v else '&#10007;' }} {{ k }}</li>{% endfor %}</ul>
+<li>{{ '✓' if v else '✗' }} {{ k }}</li>{% endfor %}</ul>
 {% if r.problems %}<p class="failed">{{ r.problems|join('<br>') }}</p>{% endif %}
 <h3>Evidence that the fault took effect</h3><ul>
 {% for e in r.evidence %}<li>{{ 'seen' if e.ok else 'NOT seen' }} ({{ e.probe }}): {{ e.detail }}</li>
