@@ -253,6 +253,7 @@ def test_the_report_embeds_a_timeline_with_the_fault_shaded_and_lists_the_eviden
     assert "checkout-0 pid 1 -&gt; 2" in html
     assert "shop-x-checkout-error-rate" in html
     assert "1/1 passed, score 100.0" in html
+    assert "<li>✓ steady state before</li>" in html and "&amp;#" not in html  # marks, not escaped entities
     assert json.loads((tmp_path / "results.json").read_text())["score"]["passed"] == 1
 
 
