@@ -56,6 +56,39 @@ def kill_component(
     return _kill(ctx, victims, signal)
 
 
+def kill_each_in_turn(
+    ctx: Context,
+    kinds: list[str] | None = None,
+    names: list[str] | None = None,
+    recover_within_s: float = 30.0,
+    window_s: float = 5.0,
+) -> list[dict[str, Any]]:
+    """Kill each live component of ``kinds``, and those of ``names``, in turn with SIGKILL; before the next kill,
+    wait (up to ``recover_within_s`` from the kill) for it to run under a new pid and for the traffic to hold the
+    SLO again. What each kill led to is in ``memo["each_killed"]`` for ``probes.each_back_and_steady``."""
+    from chaos.probes import steady_from, until
+
+    wanted, named = set(kinds or ["service"]), set(names or [])
+    victims = sorted(c["name"] for c in _alive(ctx) if c["kind"] in wanted or c["name"] in named)
+    if not victims:
+        raise StackError(f"nothing alive of kinds {sorted(wanted)} or {sorted(named)}")
+    done = ctx.memo.setdefault("each_killed", [])
+    for name in victims:
+        killed = kill_component(ctx, name=name)[-1]  # the list of every kill so far: this one is the last
+
+        def back(k: dict[str, Any] = killed) -> tuple[bool, str]:
+            c = next((c for c in ctx.stack.components() if c["name"] == k["name"]), {})
+            moved = c.get("alive") and c.get("pid") not in (None, k["pid"]) and c.get("restarts", 0) > k["restarts"]
+            return bool(moved), str(c.get("pid"))
+
+        is_back, new_pid = until(recover_within_s, back)
+        steady_s, why = steady_from(ctx, killed["at"], recover_within_s, window_s) if is_back else (None, "not back")
+        done.append(killed | {"back": is_back, "new_pid": new_pid, "steady_s": steady_s, "why": why})
+        ctx.say(f"      {name}: pid {killed['pid']} -> {new_pid}, " + (
+            f"steady {steady_s:.1f} s after the kill" if steady_s is not None else f"NOT steady: {why}"))  # fmt: skip
+    return done
+
+
 def kill_fraction(ctx: Context, kind: str = "service", fraction: float = 0.5, signal: str = "SIGKILL") -> list[dict]:
     """Kill ``fraction`` of the live components of ``kind`` at once (every other one by name: spread, repeatable)."""
     alive = _alive(ctx, kind=kind)

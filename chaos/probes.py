@@ -18,7 +18,7 @@ from chaos.traffic import judge
 POLL_S = 0.5
 
 
-def _until(within_s: float, check: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+def until(within_s: float, check: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
     """``check`` again until it holds or ``within_s`` ran out: its last (ok, detail)."""
     deadline = time.monotonic() + within_s
     while True:
@@ -46,6 +46,37 @@ def settle_s(ctx: Context) -> float:
     return float(getattr(ctx.traffic, "timeout_s", 0.0)) + 1.0
 
 
+def steady_from(ctx: Context, since: float, limit_s: float, window_s: float = 5.0) -> tuple[float | None, str]:
+    """Seconds from ``since`` to the start of the first ``window_s`` window of traffic that holds the SLO (None, and
+    why the last window failed, when none began within ``limit_s``); waits until each window's requests are
+    answered before judging it."""
+    if ctx.traffic is None:
+        return None, "no traffic"
+    start, why = since, ""
+    while start <= since + limit_s:
+        while time.time() - settle_s(ctx) < start + window_s:
+            time.sleep(0.25)
+        result = judge(ctx.traffic.samples, start, start + window_s)
+        if result["ok"]:
+            return round(start - since, 1), ""
+        why = result["why"]
+        start += 0.5
+    return None, why
+
+
+def each_back_and_steady(ctx: Context) -> bool:
+    """Every component ``kill_each_in_turn`` killed ran again under a new pid, and the traffic held the SLO again
+    within the time it was given, before the next kill."""
+    kills = ctx.memo.get("each_killed", [])
+    seen = [
+        f"{k['name']} pid {k['pid']} -> {k['new_pid']}, "
+        + (f"steady {k['steady_s']:.1f} s after" if k["steady_s"] is not None else f"NOT steady: {k['why']}")
+        for k in kills
+    ]
+    ok = bool(kills) and all(k["back"] and k["steady_s"] is not None for k in kills)
+    return ctx.prove("each-back-and-steady", ok, "; ".join(seen) or "nothing was killed")
+
+
 def restarted(ctx: Context, within_s: float = 20.0) -> bool:
     """Every component killed by this experiment runs again under a new pid, its restart count up."""
 
@@ -60,7 +91,7 @@ def restarted(ctx: Context, within_s: float = 20.0) -> bool:
                         f"{c.get('restarts')}, alive {c.get('alive')})")  # fmt: skip
         return ok and bool(seen), "; ".join(seen) or "nothing was killed"
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("restarted", ok, detail)
 
 
@@ -74,7 +105,7 @@ def fault_counter_moved(ctx: Context, target: str, counter: str, at_least: int =
         moved = now.get("counters", {}).get(counter, 0) - before
         return moved >= at_least, f"{target} proxy ({now.get('mode')}): {counter} +{moved} (want >= {at_least})"
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("fault_counter_moved", ok, detail)
 
 
@@ -93,7 +124,7 @@ def flag_injected(ctx: Context, key: str, services: list[str], at_least: int = 1
             parts.append(f"{service} evaluated '{key}' {evaluated} time(s), injected {injected}")
         return total >= at_least, "; ".join(parts) + f" (want >= {at_least} injected)"
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("flag_injected", ok, detail)
 
 
@@ -109,7 +140,7 @@ def breaker_opened(ctx: Context, service: str = "payment", within_s: float = 30.
         )
         return bool(moved), f"{service} breaker: {detail}"
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("breaker_opened", ok, detail)
 
 
@@ -143,7 +174,7 @@ def dlq_grew(ctx: Context, queue: str, at_least: int = 1, within_s: float = 200.
         dead = letters.depth(pair.dlq_url)[0]
         return dead - before >= at_least, f"{queue}-dlq: {before} -> {dead} dead letter(s) (want +{at_least})"
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("dlq_grew", ok, detail)
 
 
@@ -157,7 +188,7 @@ def alarm_fired(ctx: Context, contains: str, within_s: float = 60.0) -> bool:
             return True, f"alarm {name} in ALARM: {reason[:120]}"
         return False, f"no alarm matching '{contains}' in ALARM"
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("alarm_fired", ok, detail)
 
 
@@ -178,7 +209,7 @@ def stress_burned(ctx: Context, at_least_cpu_s: float = 2.0, within_s: float = 3
         where = f" in {stress['cgroup']}" if stress.get("cgroup") else " (no CPU quota on the replica)"
         return total >= at_least_cpu_s, f"busy processes {stress.get('pids')} burnt {total:.1f} CPU-s{where}"
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("stress_burned", ok, detail)
 
 
@@ -195,5 +226,5 @@ def proxy_saw_traffic(ctx: Context, at_least: int = 1, within_s: float = 5.0) ->
             else f"the proxy on :{held.get('port')} accepted {accepted} connection(s)"
         )
 
-    ok, detail = _until(within_s, check)
+    ok, detail = until(within_s, check)
     return ctx.prove("proxy_saw_traffic", ok, detail)

@@ -27,8 +27,7 @@ from typing import Any
 
 from chaos.context import Context
 from chaos.experiment import Activity, Experiment
-from chaos.probes import settle_s
-from chaos.traffic import judge
+from chaos.probes import steady_from
 
 NEVER_TOOK_EFFECT = "the fault never took effect"
 GUARD_EVERY_S = 2.0
@@ -223,18 +222,7 @@ def _rollbacks(experiment: Experiment, ctx: Context, journal: list[dict], proble
 def recovery(experiment: Experiment, ctx: Context, since: float, limit_s: float) -> tuple[float | None, str]:
     """Seconds from ``since`` to the start of the first window (the hypothesis' ``window_s``) that holds the SLO."""
     window = next((float(p.arguments.get("window_s", 5)) for p in experiment.hypothesis if p.func == "slo_holds"), 5.0)
-    if ctx.traffic is None:
-        return None, "no traffic"
-    start, why = since, ""
-    while start <= since + limit_s:
-        while time.time() - settle_s(ctx) < start + window:  # wait until every request of the window is answered
-            time.sleep(0.25)
-        result = judge(ctx.traffic.samples, start, start + window)
-        if result["ok"]:
-            return round(start - since, 1), ""
-        why = result["why"]
-        start += 0.5
-    return None, why
+    return steady_from(ctx, since, limit_s, window)
 
 
 def verdict(journal: dict[str, Any]) -> dict[str, Any]:

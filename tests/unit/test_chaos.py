@@ -157,6 +157,21 @@ def test_a_restart_is_evidence_only_when_the_pid_changed_and_the_restart_count_w
     assert "pid 101 -> 202 (restarts 0 -> 1" in ctx.evidence[-1].detail
 
 
+def test_each_kill_in_turn_is_evidence_only_if_every_one_came_back_and_steady(ctx: Context) -> None:
+    back = {"back": True, "why": ""}
+    ctx.memo["each_killed"] = [
+        back | {"name": "cart-0", "pid": 1, "new_pid": "11", "steady_s": 4.5},
+        back | {"name": "postgres", "pid": 2, "new_pid": "12", "steady_s": None, "why": "error rate 9.0% > 1.0%"},
+    ]
+    assert not probes.each_back_and_steady(ctx)
+    detail = ctx.evidence[-1].detail
+    assert "cart-0 pid 1 -> 11, steady 4.5 s after; postgres pid 2 -> 12, NOT steady: error rate" in detail
+    ctx.memo["each_killed"][1]["steady_s"] = 12.0
+    assert probes.each_back_and_steady(ctx)
+    ctx.memo["each_killed"] = []
+    assert not probes.each_back_and_steady(ctx)  # nothing killed proves nothing
+
+
 def test_a_proxy_counter_must_move_past_its_value_before_the_fault(ctx: Context) -> None:
     from chaos import actions
 
@@ -253,7 +268,8 @@ def test_the_report_embeds_a_timeline_with_the_fault_shaded_and_lists_the_eviden
     assert "checkout-0 pid 1 -&gt; 2" in html
     assert "shop-x-checkout-error-rate" in html
     assert "1/1 passed, score 100.0" in html
-    assert "<li>✓ steady state before</li>" in html and "&amp;#" not in html  # marks, not escaped entities
+    assert "<li>✓ steady state before</li>" in html
+    assert "&amp;#" not in html  # marks, not escaped entities
     assert json.loads((tmp_path / "results.json").read_text())["score"]["passed"] == 1
 
 
