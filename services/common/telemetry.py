@@ -61,6 +61,9 @@ DEFAULT_RULE = SamplingRule("Default", 10000, "*", rate=0.05, reservoir=1)
 _provider: Any = None  # the process' TracerProvider once tracing is on
 _decide: Callable[[str, str], bool] | None = None  # the process' sampling decision for a request starting a trace
 _gate_decision: ContextVar[bool | None] = ContextVar("shop_trace_gate_decision", default=None)
+# An unsampled request's trace headers, made once by its gate: every call it makes carries the same ones (its trace
+# id and Sampled=0; no span of it is recorded, so no call needs its own parent id).
+_unsampled_carrier: ContextVar[tuple[int, dict[str, str]] | None] = ContextVar("shop_unsampled_carrier", default=None)
 _lock = threading.Lock()
 
 
@@ -290,9 +293,13 @@ class TraceGate:
             unsampled = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
             parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(unsampled), parent)
         token = self._context.attach(self._context.set_value(self._suppress, True, parent))
+        headers: dict[str, str] = {}
+        self._propagate.inject(headers)
+        carried = _unsampled_carrier.set((self._trace.get_current_span(parent).get_span_context().trace_id, headers))
         try:
             await self.app(scope, receive, send)
         finally:
+            _unsampled_carrier.reset(carried)
             self._context.detach(token)
 
 
@@ -348,7 +355,11 @@ def carrier() -> dict[str, str]:
     """The current trace context as headers (``traceparent``, ``X-Amzn-Trace-Id``); empty when off."""
     if _provider is None:
         return {}
-    from opentelemetry import propagate
+    from opentelemetry import propagate, trace
+
+    unsampled = _unsampled_carrier.get()
+    if unsampled is not None and unsampled[0] == trace.get_current_span().get_span_context().trace_id:
+        return dict(unsampled[1])  # still in the unsampled request's own trace
 
     out: dict[str, str] = {}
     propagate.inject(out)
