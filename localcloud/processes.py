@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -34,12 +35,24 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
     return preexec
 
 
+class Process(Protocol):
+    """What of ``subprocess.Popen`` a ``Child`` uses: a spawned child's Popen, or a service forked from the
+    zygote (``localcloud.zygote.Forked``, the supervisor's child as well)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 @dataclass
 class Child:
     """A running child process, its log file, and how to stop it politely."""
 
     name: str
-    popen: subprocess.Popen[bytes]
+    popen: Process
     log: Path
     stop_signal: int = signal.SIGTERM
     _stopped: bool = field(default=False, repr=False)

@@ -1,0 +1,159 @@
+"""The pre-fork launcher's parts that need no zygote: its request, what it forks, the descriptors a service
+keeps, the Popen of a forked service, what the zygote checks before a fork, and the fleet's fall-back to
+spawning (localcloud/zygote.py, localcloud/fleet.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from localcloud import fleet, zygote
+from localcloud.zygote import Forked, Request, ZygoteError, module_of, shared_state_problems
+from reference import SERVICES
+
+
+def _request(**changes: object) -> Request:
+    fields: dict[str, object] = {
+        "name": "catalog-2", "module": "uvicorn", "args": ("services.catalog.app:create_app", "--fd", "7"),
+        "env": {"SHOP_STAGE": "local", "EMPTY": ""}, "log": "/tmp/x/catalog-2.log", "fds": (7,), "cwd": None,
+        "reaper": 4242, "death_signal": int(signal.SIGKILL),
+    }  # fmt: skip
+    fields.update(changes)
+    return Request(**fields)  # type: ignore[arg-type]
+
+
+def test_a_request_goes_through_the_socket_unchanged():
+    request = _request()
+    assert Request.decode(request.encode()) == request
+    with pytest.raises(ValueError, match="unknown request"):
+        Request.decode(b'{"op": "exec"}')
+
+
+def test_a_request_too_large_for_one_message_is_refused():
+    with pytest.raises(ZygoteError, match="bytes"):
+        _request(env={"BIG": "x" * zygote.MAX_MESSAGE}).encode()
+
+
+def test_only_python_m_of_this_interpreter_is_forked():
+    assert module_of([sys.executable, "-m", "uvicorn", "app:make", "--fd", "3"]) == (
+        "uvicorn",
+        ("app:make", "--fd", "3"),
+    )
+    for argv in (["/usr/sbin/haproxy", "-f", "x"], [sys.executable, "script.py"], ["/usr/bin/python2", "-m", "x"]):
+        with pytest.raises(ZygoteError):
+            module_of(argv)
+
+
+def test_the_descriptors_sent_along_get_their_numbers_even_when_they_sit_on_each_others():
+    one_r, one_w = os.pipe()
+    two_r, two_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the swap: pipe one's write end to two_w's number, and the other way round
+        code = 1
+        try:
+            zygote._place_fds([one_w, two_w], [two_w, one_w])
+            os.write(two_w, b"one")
+            os.write(one_w, b"two")
+            closed = all(_closed(fd) for fd in (one_r, two_r))
+            inheritable = os.get_inheritable(one_w) and os.get_inheritable(two_w)
+            code = 0 if closed and inheritable else 3
+        finally:
+            os._exit(code)
+    os.close(one_w)
+    os.close(two_w)
+    assert Forked(pid, ["test"]).wait(10) == 0, "the other descriptors closed, the placed ones inheritable"
+    with os.fdopen(one_r, "rb") as one, os.fdopen(two_r, "rb") as two:
+        assert (one.read(), two.read()) == (b"one", b"two")
+
+
+def _closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def test_descriptors_cannot_go_to_stdio_or_twice_to_one_number():
+    with pytest.raises(ValueError, match="cannot go to"):
+        zygote._place_fds([5], [1])
+    with pytest.raises(ValueError, match="cannot go to"):
+        zygote._place_fds([5, 6], [9, 9])
+
+
+def test_a_forked_process_reports_its_exit_as_popen_does():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(3)
+    assert Forked(pid, ["x"]).wait(10) == 3
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(write_end)
+        os.read(read_end, 1)  # until the test is done with it
+        os._exit(0)
+    os.close(read_end)
+    child = Forked(pid, ["x"])
+    assert child.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        child.wait(0.05)
+    child.kill()
+    assert child.wait(10) == -signal.SIGKILL
+    child.kill()  # a second signal to an exited process is harmless
+    os.close(write_end)
+
+
+def test_what_a_fork_must_not_share_is_named():
+    extra = os.open(os.devnull, os.O_RDONLY)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="sharing-test")
+    thread.start()
+    try:
+        problems = "; ".join(shared_state_problems([]))
+        assert "sharing-test" in problems
+        named = re.compile(rf"(descriptors |, ){extra} \(")
+        assert named.search(problems)
+        assert "/dev/null" in problems
+        assert not named.search("; ".join(shared_state_problems([extra])))
+    finally:
+        stop.set()
+        thread.join()
+        os.close(extra)
+
+
+class _BrokenZygote:
+    def fork(self, *args: object, **kwargs: object) -> object:
+        raise ZygoteError("the zygote is not running (exit code -9)")
+
+
+def test_the_fleet_spawns_a_replica_the_zygote_cannot_fork(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    spawned = []
+    monkeypatch.setattr(fleet, "spawn", lambda name, argv, **kw: spawned.append((name, argv, kw)) or "child")
+    said: list[str] = []
+    sock = socket.socket()
+    try:
+        replica = fleet.Replica(SERVICES[0], SERVICES[0].name, sock, "http://127.0.0.1:1")
+        child = fleet.start_one(replica, {}, tmp_path, zygote=_BrokenZygote(), say=said.append)  # type: ignore[arg-type]
+        expected = fleet.uvicorn_argv(f"services.{SERVICES[0].name}.app:create_app", sock)
+    finally:
+        sock.close()
+    assert child == "child"
+    assert spawned[0][1] == expected
+    assert said
+    assert "spawned instead" in said[0]
+    assert "exit code -9" in said[0]
+
+
+def test_the_zygote_imports_every_app_and_the_chassis_parts():
+    modules = fleet.app_modules(SERVICES)
+    assert [m for m in modules if m.endswith(".app")] == [f"services.{s.name}.app" for s in SERVICES]
+    assert "services.common.db" in modules
