@@ -106,10 +106,34 @@ CHASSIS_PARTS = (
 )
 
 
-def app_modules(services: list[Service]) -> list[str]:
-    """What the zygote imports before it forks the services (localcloud/zygote.py): every app and the chassis'
-    parts; none of them makes a thread, a socket or a client at import (the zygote checks before each fork)."""
-    return [f"services.{s.name}.app" for s in services] + [m for m in CHASSIS_PARTS if find_spec(m.split(".")[0])]
+def preload_modules(services: list[Service]) -> list[str]:
+    """What the zygote imports before it forks (localcloud/zygote.py): every app, the chassis' parts, the seeds
+    and the front door; none of them makes a thread, a socket or a client at import (the zygote checks)."""
+    apps = [f"services.{s.name}.app" for s in services]
+    parts = [m for m in CHASSIS_PARTS if find_spec(m.split(".")[0])]
+    others = [m for m in ("storefront.publish", "localcloud.frontdoor") if find_spec(m)]
+    return apps + parts + seed_modules(services) + others
+
+
+def launch(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    zygote: Zygote | None = None,
+    say: Callable[[str], None] | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> Child:
+    """``argv`` as a child (main thread only: see localcloud/processes.py): forked from the ``zygote`` when there
+    is one that can, else spawned (``say`` tells why). The same command line, environment and log either way."""
+    if zygote is not None:
+        try:
+            return zygote.fork(name, argv, log_dir=log_dir, env=env, pass_fds=pass_fds)
+        except ZygoteError as exc:
+            if say is not None:
+                say(f"  prefork    {name} spawned instead: {exc}")
+    return spawn(name, argv, log_dir=log_dir, env=env, pass_fds=pass_fds)
 
 
 def start(
@@ -142,15 +166,7 @@ def start_one(
     """Start one replica on its socket (main thread only: see localcloud/processes.py): forked from the
     ``zygote`` when there is one that can, else spawned (``say`` tells why)."""
     argv = uvicorn_argv(f"services.{replica.service.name}.app:create_app", replica.sock)
-    child = None
-    if zygote is not None:
-        try:
-            child = zygote.fork(replica.name, argv, log_dir=log_dir, env=env, pass_fds=[replica.sock.fileno()])
-        except ZygoteError as exc:
-            if say is not None:
-                say(f"  prefork    {replica.name} spawned instead: {exc}")
-    if child is None:
-        child = spawn(replica.name, argv, log_dir=log_dir, env=env, pass_fds=[replica.sock.fileno()])
+    child = launch(replica.name, argv, env, log_dir, zygote=zygote, say=say, pass_fds=(replica.sock.fileno(),))
     if not keep_socket:
         replica.sock.close()  # the child has its own copy
     return child
@@ -208,9 +224,20 @@ def seed_waves(modules: list[str]) -> list[list[str]]:
     return waves
 
 
-def run_seeds(modules: list[str], env: dict[str, str], log_dir: Path, timeout_s: float = 120) -> dict[str, str]:
-    """Run seeds at once as children (so they die with us); each one's last output line is its summary."""
-    children = {m: spawn(_seed_name(m), [sys.executable, "-m", m], log_dir=log_dir, env=env) for m in modules}
+def run_seeds(
+    modules: list[str],
+    env: dict[str, str],
+    log_dir: Path,
+    timeout_s: float = 120,
+    *,
+    zygote: Zygote | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """Run seeds at once as children (so they die with us), forked from the ``zygote`` when given (as the
+    services); each one's last output line is its summary."""
+    children = {
+        m: launch(_seed_name(m), [sys.executable, "-m", m], env, log_dir, zygote=zygote, say=say) for m in modules
+    }
     deadline = time.monotonic() + timeout_s
     try:
         codes = {m: c.popen.wait(max(deadline - time.monotonic(), 0.1)) for m, c in children.items()}

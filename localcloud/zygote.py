@@ -210,6 +210,7 @@ class Zygote:
         self.env = env
         self._control = control
         self._ready: dict[str, object] | None = None
+        self._failure: str | None = None  # why it cannot fork (then every fork says so at once)
         self.forks = 0
 
     @classmethod
@@ -242,7 +243,7 @@ class Zygote:
             self.modules, log_dir=self.child.log.parent, env=self.env, ready_timeout_s=self.ready_timeout_s,
             name=self.child.name,
         )  # fmt: skip
-        self.child, self._control, self._ready = fresh.child, fresh._control, None
+        self.child, self._control, self._ready, self._failure = fresh.child, fresh._control, None, None
         return self.child
 
     def alive(self) -> bool:
@@ -250,11 +251,23 @@ class Zygote:
 
     def ready(self) -> dict[str, object]:
         """Wait for the zygote's "imported" message (what it imported, in how long, what failed)."""
+        if self._failure is not None:
+            raise ZygoteError(self._failure)
         if self._ready is None:
-            self._ready = self._receive(self.ready_timeout_s, "its imports")
-            if not self._ready.get("ready"):
-                raise ZygoteError(f"the zygote did not start: {self._ready.get('error')}")
+            message = self._receive(self.ready_timeout_s, "its imports")
+            if not message.get("ready"):  # it stays, idle: restarting it would fail the same way
+                self._failure = f"the zygote cannot fork: {message.get('error')}"
+                raise ZygoteError(self._failure)
+            self._ready = message
         return self._ready
+
+    def _broken(self, reason: str) -> ZygoteError:
+        """The conversation is lost (no answer in time, a closed socket): stop the zygote, whose exit the
+        healer sees and restarts it; until then every fork fails at once with ``reason``."""
+        self._failure = reason
+        self._control.close()
+        self.child.signal_stop()
+        return ZygoteError(reason)
 
     def fork(
         self,
@@ -273,6 +286,8 @@ class Zygote:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("fork() must run on the main thread, as spawn() (parent-death signals are per thread)")
         module, args = module_of(argv)
+        if self._failure is not None:
+            raise ZygoteError(self._failure)
         if not self.alive():
             raise ZygoteError(f"the zygote is not running (exit code {self.child.popen.returncode})")
         self.ready()
@@ -291,7 +306,7 @@ class Zygote:
         try:
             socket.send_fds(self._control, [request.encode()], list(pass_fds))
         except OSError as exc:
-            raise ZygoteError(f"the zygote took no request ({exc})") from exc
+            raise self._broken(f"the zygote took no request ({exc})") from exc
         reply = self._receive(30.0, f"a fork of {name}")
         if not reply.get("ok"):
             raise ZygoteError(f"the zygote did not fork {name}: {reply.get('error')}")
@@ -303,12 +318,11 @@ class Zygote:
         try:
             data = self._control.recv(MAX_MESSAGE)
         except TimeoutError as exc:
-            raise ZygoteError(f"the zygote sent nothing within {timeout_s:.0f} s (waiting for {what})") from exc
+            raise self._broken(f"the zygote sent nothing within {timeout_s:.0f} s (waiting for {what})") from exc
         except OSError as exc:
-            raise ZygoteError(f"the zygote's socket failed ({exc})") from exc
+            raise self._broken(f"the zygote's socket failed ({exc})") from exc
         if not data:
-            self._control.close()
-            raise ZygoteError(f"the zygote exited (waiting for {what}); log {self.child.log}:\n{self.child.log_tail()}")
+            raise self._broken(f"the zygote exited (waiting for {what}); its log: {self.child.log}")
         return json.loads(data)
 
     def close(self) -> None:
@@ -513,8 +527,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = shared_state_problems([control.fileno()])
     imported = {"modules": len(sys.modules), "cpu_s": round(time.process_time() - started, 2), "failed": failed}
     print(f"zygote: imported {imported}; {'; '.join(problems) or 'nothing shared'}", flush=True)
-    if problems:
+    if problems:  # say so, and stay (idle) until the supervisor closes the socket: it spawns instead
         control.send(json.dumps({"ready": False, "error": "; ".join(problems)}).encode())
+        while control.recv(MAX_MESSAGE):
+            control.send(json.dumps({"ok": False, "error": "; ".join(problems)}).encode())
         return 1
     control.send(json.dumps({"ready": True, **imported}).encode())
     request = serve(control)

@@ -154,6 +154,8 @@ def test_the_fleet_spawns_a_replica_the_zygote_cannot_fork(monkeypatch: pytest.M
 
 
 def test_the_zygote_imports_every_app_and_the_chassis_parts():
-    modules = fleet.app_modules(SERVICES)
+    modules = fleet.preload_modules(SERVICES)
     assert [m for m in modules if m.endswith(".app")] == [f"services.{s.name}.app" for s in SERVICES]
     assert "services.common.db" in modules
+    assert "localcloud.frontdoor" in modules
+    assert set(fleet.seed_modules(SERVICES)) <= set(modules)
