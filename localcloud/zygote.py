@@ -137,17 +137,23 @@ class Forked:
         self.pid = pid
         self.args = list(args)
         self.returncode: int | None = None
+        self._lock = threading.Lock()  # the control API's thread polls too: one waitpid at a time, as Popen
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # not our child: the supervisor is no subreaper, or someone else reaped it
-                if not _exists(self.pid):
-                    self.returncode = STATUS_LOST
-                return self.returncode
-            if pid == self.pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
+        if self.returncode is not None or not self._lock.acquire(blocking=False):
+            return self.returncode
+        try:
+            if self.returncode is None:
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:  # not our child: the supervisor is no subreaper, or someone else reaped it
+                    if not _exists(self.pid):
+                        self.returncode = STATUS_LOST
+                    return self.returncode
+                if pid == self.pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            self._lock.release()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
