@@ -60,6 +60,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 MAX_MESSAGE = 1 << 20  # a request: the environment is the largest part (a few KB)
 MAX_FDS = 16
 STATUS_LOST = 255  # the exit code reported when a service's status could not be read (it was not our child)
+# A forked service that cannot become the supervisor's own exits before running anything, with one of these
+# (its log, or the zygote's for the last one, says more):
+EXIT_NOT_REPARENTED = 70  # the middle process did not exit within 10 s
+EXIT_ORPHANED = 71  # re-parented to someone else: the supervisor is gone, or it is no subreaper
+EXIT_SETUP_FAILED = 72  # its log, descriptors or environment could not be set up (traceback in the zygote's log)
 # What uvicorn imports when it runs, beyond ``uvicorn.main``: imported in the zygote too.
 UVICORN_RUNTIME = (
     "uvicorn.main",
@@ -452,17 +457,17 @@ def _become_service(request: Request, fds: list[int], control: socket.socket, *,
         deadline = time.monotonic() + 10
         while os.getppid() == middle:  # the middle process exits right after forking us
             if time.monotonic() > deadline:
-                os._exit(70)
+                os._exit(EXIT_NOT_REPARENTED)
             time.sleep(0.001)
         _libc.prctl(_PR_SET_PDEATHSIG, request.death_signal)
         if os.getppid() != request.reaper:  # re-parented elsewhere: the supervisor is gone, or is no subreaper
-            os._exit(71)
+            os._exit(EXIT_ORPHANED)
         os.setpgid(0, 0)
         _redirect(request.log)
         _place_fds(fds, request.fds)
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD, signal.SIGPIPE):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as the interpreter sets it at start
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as the interpreter sets them at start
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ.clear()
         os.environ.update(request.env)
@@ -472,7 +477,7 @@ def _become_service(request: Request, fds: list[int], control: socket.socket, *,
     except BaseException:  # noqa: BLE001 - never return into the zygote's loop from a half-made service
         traceback.print_exc()
         sys.stderr.flush()
-        os._exit(72)
+        os._exit(EXIT_SETUP_FAILED)
 
 
 def _redirect(log: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from localcloud import fleet, zygote
+from localcloud.settings import SettingsError, load_settings
 from localcloud.zygote import Forked, Request, ZygoteError, module_of, shared_state_problems
 from reference import SERVICES
 
@@ -159,3 +160,15 @@ def test_the_zygote_imports_every_app_and_the_chassis_parts():
     assert "services.common.db" in modules
     assert "localcloud.frontdoor" in modules
     assert set(fleet.seed_modules(SERVICES)) <= set(modules)
+
+
+@pytest.mark.parametrize(("value", "on"), [("off", False), ("0", False), ("on", True), ("1", True)])
+def test_shop_prefork_switches_it(monkeypatch: pytest.MonkeyPatch, value: str, on: bool):
+    monkeypatch.setenv("SHOP_PREFORK", value)
+    assert load_settings().prefork is on
+
+
+def test_a_malformed_shop_prefork_is_named(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SHOP_PREFORK", "sometimes")
+    with pytest.raises(SettingsError, match=r"SHOP_PREFORK.*on or off"):
+        load_settings()
