@@ -36,7 +36,7 @@ from localcloud.control import Control
 from localcloud.faultproxy import Proxies
 from localcloud.healing import Component, Healer
 from localcloud.observability import launch as observability_launch
-from localcloud.processes import Child, StartError, wait_until
+from localcloud.processes import Child, StartError, reap_adopted, wait_until
 from localcloud.provision import Outputs, Provisioner
 from localcloud.settings import AwsMode, LocalCloudSettings
 from localcloud.zygote import Zygote, ZygoteError
@@ -269,6 +269,8 @@ def start_zygote(
         return None
     stack.callback(zygote.close)  # after the services stopped (the stack unwinds in reverse)
     healer.add(Component("zygote", "worker", zygote.child, zygote.restart))
+    # As a subreaper the supervisor adopts its descendants' orphans: reaped, once the stack is up
+    healer.on_tick.append(lambda: reap_adopted({c.child.pid for c in healer.components}))
     return zygote
 
 

@@ -4,6 +4,7 @@ spawning (localcloud/zygote.py, localcloud/fleet.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -172,3 +173,45 @@ def test_a_malformed_shop_prefork_is_named(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SHOP_PREFORK", "sometimes")
     with pytest.raises(SettingsError, match=r"SHOP_PREFORK.*on or off"):
         load_settings()
+
+
+ADOPTION = """
+import ctypes, json, os, sys, time
+from localcloud.processes import reap_adopted
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # a subreaper, as the supervisor
+read_end, write_end = os.pipe()
+middle = os.fork()
+if middle == 0:
+    orphan = os.fork()
+    if orphan == 0:
+        os._exit(0)
+    os.write(write_end, str(orphan).encode())
+    os._exit(0)
+os.waitpid(middle, 0)
+orphan = int(os.read(read_end, 32))
+kept = os.fork()
+if kept == 0:
+    os._exit(0)
+def state(pid):
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+deadline = time.monotonic() + 30
+while not (state(orphan) == "Z" and state(kept) == "Z") and time.monotonic() < deadline:
+    time.sleep(0.01)
+reaped = reap_adopted({kept})
+print(json.dumps({"orphan": orphan, "reaped": reaped, "kept": state(kept)}))
+os.waitpid(kept, 0)
+"""
+
+
+def test_an_adopted_orphan_is_reaped_and_a_kept_child_is_left_to_its_owner():
+    done = subprocess.run(
+        [sys.executable, "-c", ADOPTION],
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result["reaped"] == [result["orphan"]]
+    assert result["kept"] == "Z", "a child in keep is someone's Popen: not reaped"
