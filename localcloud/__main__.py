@@ -32,6 +32,8 @@ settings (environment variables):
                      reference/capacity.py), 250m, 0.5; unset: none (needs a writable CPU cgroup)
   SHOP_FAULT_PROXIES 1: fault proxies in front of PostgreSQL, Valkey and the emulator, switched
                      through the control API (PUT $SHOP_CONTROL_URL/faults/postgres); default 0
+  SHOP_PREFORK       on (default): the services are forked from one interpreter that imported
+                     them all (docs/startup.md); off: one interpreter spawned per replica
 
 A component that exits on its own is restarted with back-off (0.5 s doubling to 8 s, as the
 kubelet does on EKS); see docs/local-cloud.md. The control API's URL is in the state file.

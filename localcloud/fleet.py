@@ -1,5 +1,8 @@
 """The microservices under ``nox -s up``: N uvicorn processes each, as each is one Deployment on EKS.
 
+The processes are forked from the zygote (localcloud/zygote.py: one interpreter that imported every app)
+unless ``SHOP_PREFORK=off`` or the zygote cannot, then spawned: the same command line either way.
+
 A service runs locally as soon as its package has an ``app`` module with a
 ``create_app()`` factory; its seed (``services.<name>.seed``, if any) runs once all are ready.
 A service with more than one replica (``SHOP_REPLICAS=gateway=2,catalog=2``) sits behind the
@@ -12,12 +15,14 @@ import socket
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
 from localcloud.backends import listen, listen_preferred
 from localcloud.processes import Child, StartError, spawn
+from localcloud.zygote import Zygote, ZygoteError
 from reference import SERVICES
 from reference.model import Service
 
@@ -82,19 +87,86 @@ def replicas(
     return out
 
 
-def start(replicas: list[Replica], env: dict[str, str], log_dir: Path, *, keep_sockets: bool = False) -> list[Child]:
-    """Spawn every replica at once (they import in parallel), from the main thread; each gets its socket.
+# What the chassis imports when it builds a part (services/common/runtime.py imports them lazily, so that a
+# spawned service pays only for its parts): in the zygote they are imported once for all.
+CHASSIS_PARTS = (
+    "services.common.db",  # SQLAlchemy, Alembic, Mako
+    "services.common.http",
+    "services.common.outbox",  # boto3
+    "services.common.consumer",
+    "services.common.sqs",
+    "services.common.secrets",
+    "redis.asyncio",
+    "psycopg",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "alembic.runtime.migration",
+    "alembic.runtime.environment",
+    "alembic.script",
+    "alembic.ddl.postgresql",
+)
+
+
+def preload_modules(services: list[Service]) -> list[str]:
+    """What the zygote imports before it forks (localcloud/zygote.py): every app, the chassis' parts, the seeds
+    and the front door; none of them makes a thread, a socket or a client at import (the zygote checks)."""
+    apps = [f"services.{s.name}.app" for s in services]
+    parts = [m for m in CHASSIS_PARTS if find_spec(m.split(".")[0])]
+    others = [m for m in ("storefront.publish", "localcloud.frontdoor") if find_spec(m)]
+    return apps + parts + seed_modules(services) + others
+
+
+def launch(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    zygote: Zygote | None = None,
+    say: Callable[[str], None] | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> Child:
+    """``argv`` as a child (main thread only: see localcloud/processes.py): forked from the ``zygote`` when there
+    is one that can, else spawned (``say`` tells why). The same command line, environment and log either way."""
+    if zygote is not None:
+        try:
+            return zygote.fork(name, argv, log_dir=log_dir, env=env, pass_fds=pass_fds)
+        except ZygoteError as exc:
+            if say is not None:
+                say(f"  prefork    {name} spawned instead: {exc}")
+    return spawn(name, argv, log_dir=log_dir, env=env, pass_fds=pass_fds)
+
+
+def start(
+    replicas: list[Replica],
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    keep_sockets: bool = False,
+    zygote: Zygote | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[Child]:
+    """Start every replica at once, from the main thread; each gets its socket. With a ``zygote`` each is a fork
+    of the interpreter that imported every app; without, a spawned interpreter (they import in parallel).
 
     With ``keep_sockets`` the caller keeps its copy of each socket open (and closes it when the stack
     stops), so a replica that dies can be started again on the very same socket (``start_one``): callers
     queue in its backlog meanwhile instead of being refused."""
-    return [start_one(r, env, log_dir, keep_socket=keep_sockets) for r in replicas]
+    return [start_one(r, env, log_dir, keep_socket=keep_sockets, zygote=zygote, say=say) for r in replicas]
 
 
-def start_one(replica: Replica, env: dict[str, str], log_dir: Path, *, keep_socket: bool = True) -> Child:
-    """Spawn one replica on its socket (main thread only: see localcloud/processes.py)."""
+def start_one(
+    replica: Replica,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    keep_socket: bool = True,
+    zygote: Zygote | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Child:
+    """Start one replica on its socket (main thread only: see localcloud/processes.py): forked from the
+    ``zygote`` when there is one that can, else spawned (``say`` tells why)."""
     argv = uvicorn_argv(f"services.{replica.service.name}.app:create_app", replica.sock)
-    child = spawn(replica.name, argv, log_dir=log_dir, env=env, pass_fds=[replica.sock.fileno()])
+    child = launch(replica.name, argv, env, log_dir, zygote=zygote, say=say, pass_fds=(replica.sock.fileno(),))
     if not keep_socket:
         replica.sock.close()  # the child has its own copy
     return child
@@ -152,9 +224,20 @@ def seed_waves(modules: list[str]) -> list[list[str]]:
     return waves
 
 
-def run_seeds(modules: list[str], env: dict[str, str], log_dir: Path, timeout_s: float = 120) -> dict[str, str]:
-    """Run seeds at once as children (so they die with us); each one's last output line is its summary."""
-    children = {m: spawn(_seed_name(m), [sys.executable, "-m", m], log_dir=log_dir, env=env) for m in modules}
+def run_seeds(
+    modules: list[str],
+    env: dict[str, str],
+    log_dir: Path,
+    timeout_s: float = 120,
+    *,
+    zygote: Zygote | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """Run seeds at once as children (so they die with us), forked from the ``zygote`` when given (as the
+    services); each one's last output line is its summary."""
+    children = {
+        m: launch(_seed_name(m), [sys.executable, "-m", m], env, log_dir, zygote=zygote, say=say) for m in modules
+    }
     deadline = time.monotonic() + timeout_s
     try:
         codes = {m: c.popen.wait(max(deadline - time.monotonic(), 0.1)) for m, c in children.items()}

@@ -91,6 +91,7 @@ class Healer:
         self.say = say
         self.backoff = backoff or Backoff()
         self.components: list[Component] = []
+        self.on_tick: list[Callable[[], object]] = []  # after each tick, on the main thread (localcloud/zygote.py)
         self._lock = threading.Lock()
 
     def add(self, component: Component) -> Component:
@@ -117,6 +118,8 @@ class Healer:
                 self._exited(c, now)
             if c.due is not None and now >= c.due:
                 self._restart(c, now)
+        for hook in self.on_tick:
+            hook()
 
     def _exited(self, c: Component, now: float) -> None:
         code = c.child.popen.returncode

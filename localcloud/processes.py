@@ -15,9 +15,10 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -34,12 +35,24 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
     return preexec
 
 
+class Process(Protocol):
+    """What of ``subprocess.Popen`` a ``Child`` uses: a spawned child's Popen, or a service forked from the
+    zygote (``localcloud.zygote.Forked``, the supervisor's child as well)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
 @dataclass
 class Child:
     """A running child process, its log file, and how to stop it politely."""
 
     name: str
-    popen: subprocess.Popen[bytes]
+    popen: Process
     log: Path
     stop_signal: int = signal.SIGTERM
     _stopped: bool = field(default=False, repr=False)
@@ -116,6 +129,36 @@ def spawn(
             pass_fds=tuple(pass_fds),
         )
     return Child(name, popen, log, stop_signal)
+
+
+def reap_adopted(keep: Collection[int]) -> list[int]:
+    """Reap our exited children that are not in ``keep``; returns their pids.
+
+    A supervisor that forks services from the zygote is a child subreaper (localcloud/zygote.py): the
+    orphans of all its descendants become its children (a killed PostgreSQL's backends), and would stay
+    zombies until it exits. ``keep`` holds the children someone waits on (the components' processes);
+    call it from the thread that starts children, so that no ``Popen`` of another part is reaped under it.
+    """
+    reaped = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            children = [int(pid) for pid in (task / "children").read_text().split()]
+        except OSError:  # a thread gone meanwhile, or a kernel without .../children: the zombies stay
+            continue
+        for pid in children:
+            if pid in keep or _state(pid) != "Z":
+                continue
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    reaped.append(pid)
+    return reaped
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "?"
 
 
 def wait_until(

@@ -20,6 +20,7 @@ EXAMPLES = {
     "SHOP_PORT": "a TCP port such as 8080",
     "SHOP_REPLICAS": "gateway=2,catalog=2 (service=count, 1 to 16 each)",
     "SHOP_CPU_QUOTA": "request (the pod's CPU request in reference/capacity.py), 250m, 0.5, or none",
+    "SHOP_PREFORK": "on or off",
 }
 MAX_REPLICAS = 16
 
@@ -57,6 +58,9 @@ class LocalCloudSettings(BaseSettings):
     # Fault proxies (localcloud/faultproxy.py) in front of PostgreSQL, Valkey and the emulator, switched by the
     # control API; off by default: every query then crosses one more hop in Python.
     fault_proxies: bool = Field(False, validation_alias="SHOP_FAULT_PROXIES")
+    # Services forked from one interpreter that imported them all (localcloud/zygote.py); off: one
+    # `python -m uvicorn` spawned per replica, each importing its app.
+    prefork: bool = Field(True, validation_alias="SHOP_PREFORK")
 
     @field_validator("replicas", mode="before")
     @classmethod

@@ -36,9 +36,10 @@ from localcloud.control import Control
 from localcloud.faultproxy import Proxies
 from localcloud.healing import Component, Healer
 from localcloud.observability import launch as observability_launch
-from localcloud.processes import Child, StartError, spawn, wait_until
+from localcloud.processes import Child, StartError, reap_adopted, wait_until
 from localcloud.provision import Outputs, Provisioner
 from localcloud.settings import AwsMode, LocalCloudSettings
+from localcloud.zygote import Zygote, ZygoteError
 from reference.model import Service
 
 
@@ -122,6 +123,7 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     log_dir.mkdir()
     console.say(f"starting the local cloud (stage {settings.stage}; logs in {log_dir})")
     healer = Healer(console.say)
+    zygote = start_zygote(settings, fleet.present(), log_dir, stack, console, healer)  # imports while the rest starts
 
     pg = _backend(stack, console, "postgres", settings.database_url, "DATABASE_URL", health.probe_postgres,
                   lambda: backends.embedded_postgres(run_dir, log_dir))  # fmt: skip
@@ -175,7 +177,7 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     placement: dict[str, str] = {}
     cap: Callable[[], None] = lambda: None  # noqa: E731
     if services:
-        placement, cap = start_services(settings, services, socks, env, run_dir, stack, console, healer)
+        placement, cap = start_services(settings, services, socks, env, run_dir, stack, console, healer, zygote)
     seeds = fleet.seed_modules(services)
     if find_spec("storefront.publish") and settings.aws_mode is AwsMode.EMULATOR:
         seeds.append("storefront.publish")  # the S3 static site CloudFront serves
@@ -183,15 +185,18 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     cache = seedcache.for_stack((pg, kv, aws), pg.url, aws.url, buckets)  # what earlier runs seeded, kept
     for wave in fleet.seed_waves(seeds):
         with console.timed("seed") as detail:
-            summaries = seedcache.run_wave(cache, wave, lambda w: fleet.run_seeds(w, env, log_dir), console.say)
+            summaries = seedcache.run_wave(
+                cache, wave, lambda w: fleet.run_seeds(w, env, log_dir, zygote=zygote, say=console.say), console.say
+            )
             detail.append(", ".join(wave))
         for module in wave:
             console.say(f"             {summaries[module]}")
     cap()  # CPU quotas from here on: the seeds ran at full speed
 
     with console.timed("frontdoor") as detail:
-        door = healer.add(Component("frontdoor", "frontdoor", start_frontdoor(settings, front_socket, env, log_dir),
-                                    lambda: spawn_frontdoor(front_socket, env, log_dir)))  # fmt: skip
+        door = healer.add(Component("frontdoor", "frontdoor",
+                                    start_frontdoor(settings, front_socket, env, log_dir, zygote),
+                                    lambda: spawn_frontdoor(front_socket, env, log_dir, zygote)))  # fmt: skip
         stack.callback(lambda: door.child.stop())
         detail.append(f"http://{settings.host}:{settings.port}/healthz")
 
@@ -248,6 +253,27 @@ def start_workers(env: dict[str, str], log_dir: Path, stack: ExitStack, healer: 
     stack.callback(lambda: obs.child.stop())
 
 
+def start_zygote(
+    settings: LocalCloudSettings, services: list[Service], log_dir: Path, stack: ExitStack, console: Console,
+    healer: Healer,
+) -> Zygote | None:  # fmt: skip
+    """With ``SHOP_PREFORK`` on: the zygote (localcloud/zygote.py), importing every service's app from now on,
+    healed like a worker; the services, the seeds and the front door are forked from it (spawned when it cannot)."""
+    if not settings.prefork or not services:
+        return None
+    try:
+        modules = fleet.preload_modules(services)
+        zygote = Zygote.start(modules, log_dir=log_dir, ready_timeout_s=settings.ready_timeout_s)
+    except (OSError, ZygoteError) as exc:
+        console.say(f"  prefork    off: {exc}; the services are spawned")
+        return None
+    stack.callback(zygote.close)  # after the services stopped (the stack unwinds in reverse)
+    healer.add(Component("zygote", "worker", zygote.child, zygote.restart))
+    # As a subreaper the supervisor adopts its descendants' orphans: reaped, once the stack is up
+    healer.on_tick.append(lambda: reap_adopted({c.child.pid for c in healer.components}))
+    return zygote
+
+
 def start_services(
     settings: LocalCloudSettings,
     services: list[Service],
@@ -257,6 +283,7 @@ def start_services(
     stack: ExitStack,
     console: Console,
     healer: Healer,
+    zygote: Zygote | None = None,
 ) -> tuple[dict[str, str], Callable[[], None]]:
     """Every replica of every service and, in front of the balanced ones, HAProxy on the service's own
     address, each added to ``healer``; returns where the balancer is, and what puts each replica in its CPU
@@ -279,7 +306,7 @@ def start_services(
 
     def respawner(replica: fleet.Replica) -> Callable[[], Child]:
         def respawn() -> Child:
-            child = fleet.start_one(replica, env, log_dir)
+            child = fleet.start_one(replica, env, log_dir, zygote=zygote, say=console.say)
             if placed and capped:
                 placed(replica, child)
             return child
@@ -288,7 +315,8 @@ def start_services(
 
     with console.timed("services") as detail:
         stats_sock = backends.listen(fleet.HOST, 0) if balanced else None
-        for replica, child in zip(replicas, fleet.start(replicas, env, log_dir, keep_sockets=True), strict=True):
+        started = fleet.start(replicas, env, log_dir, keep_sockets=True, zygote=zygote, say=console.say)
+        for replica, child in zip(replicas, started, strict=True):
             components.append(Component(replica.name, "service", child, respawner(replica),
                                         service=replica.service.name))  # fmt: skip
         stack.callback(stop_together, components)
@@ -316,6 +344,11 @@ def start_services(
         fleet.wait_ready([c.child for c in components if c.kind == "service"], {r.name: r.url for r in replicas},
                          settings.ready_timeout_s)  # fmt: skip
         detail.append(", ".join(_where(s.name, fronts[s.name], replicas) for s in services))
+    if zygote is not None and zygote.forks:
+        imported = zygote.ready()
+        console.say(f"  prefork    {zygote.forks} of {len(replicas)} replicas forked from the zygote (pid "
+                    f"{zygote.child.pid}: {imported['modules']} modules imported once, "
+                    f"{imported['cpu_s']} CPU-s)")  # fmt: skip
     if balancer is not None:
         with console.timed("balancer") as detail:
             names = {r.name for r in replicas if r.service.name in balanced}
@@ -430,14 +463,17 @@ def cognito_env(outputs: Outputs, endpoint_url: str | None) -> dict[str, str]:
     }
 
 
-def spawn_frontdoor(sock: socket.socket, env: dict[str, str], log_dir: Path) -> Child:
-    """The front door on ``sock``, which the supervisor keeps (to start it again on the same port)."""
+def spawn_frontdoor(sock: socket.socket, env: dict[str, str], log_dir: Path, zygote: Zygote | None = None) -> Child:
+    """The front door on ``sock``, which the supervisor keeps (to start it again on the same port); forked from
+    the ``zygote`` when there is one."""
     argv = fleet.uvicorn_argv("localcloud.frontdoor:create_app", sock)
-    return spawn("frontdoor", argv, log_dir=log_dir, env=env, pass_fds=[sock.fileno()])
+    return fleet.launch("frontdoor", argv, env, log_dir, zygote=zygote, pass_fds=(sock.fileno(),))
 
 
-def start_frontdoor(settings: LocalCloudSettings, sock: socket.socket, env: dict[str, str], log_dir: Path) -> Child:
-    door = spawn_frontdoor(sock, env, log_dir)
+def start_frontdoor(
+    settings: LocalCloudSettings, sock: socket.socket, env: dict[str, str], log_dir: Path, zygote: Zygote | None = None
+) -> Child:
+    door = spawn_frontdoor(sock, env, log_dir, zygote)
     url = f"http://{settings.host}:{settings.port}/healthz"
     try:
         wait_until(door, lambda: _get_ok(url), timeout_s=settings.ready_timeout_s, what="200 from /healthz")

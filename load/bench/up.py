@@ -54,6 +54,7 @@ def parts_of(lines: list[str]) -> dict[str, float]:
 # under "supervisor + seeds".
 GROUPS = (
     ("services", "uvicorn services."),
+    ("zygote", "localcloud.zygote"),  # the interpreter the services are forked from (SHOP_PREFORK, on by default)
     ("frontdoor", "localcloud.frontdoor"),
     ("moto", "localcloud.moto_server"),
     ("postgres", "pginstall/bin/postgres"),
