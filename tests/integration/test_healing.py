@@ -185,7 +185,7 @@ async def test_a_flag_makes_the_provider_fail_the_breaker_opens_and_closes_and_n
         assert evidence["flags"]["payment.provider.failure-rat"]["evaluations"] == 0  # the typo did nothing
         assert evidence["breaker"]["state"] == "open"
         assert evidence["breaker"]["rejected"] == 1
-        assert svc.provider.holds == {}  # a 503 holds nothing
+        assert await svc.provider.holds.states() == []  # a 503 holds nothing
 
         # Its compensation needs no provider call: the provider never heard of that payment.
         void = await svc.client.post(f"/internal/payments/{answers[-1].json()['payment_id']}/void")
@@ -202,7 +202,7 @@ async def test_a_flag_makes_the_provider_fail_the_breaker_opens_and_closes_and_n
         evidence = (await svc.client.get("/_faults")).json()["breaker"]
         assert evidence["state"] == "closed"
         assert evidence["transitions"] == {"closed->open": 1, "open->half-open": 1, "half-open->closed": 1}
-        assert len(svc.provider.holds) == 2  # one hold per authorized payment, none twice
+        assert len(await svc.provider.holds.states()) == 2  # one hold per authorized payment, none twice
 
 
 async def test_a_provider_timeout_by_flag_holds_once_and_a_retry_of_the_key_does_not_charge_again(
@@ -216,7 +216,7 @@ async def test_a_provider_timeout_by_flag_holds_once_and_a_retry_of_the_key_does
         assert (first.status_code, again.status_code) == (504, 504)
         assert first.json()["payment_id"] == again.json()["payment_id"]
         assert svc.provider.calls["authorize"] == 1
-        assert len(svc.provider.holds) == 1
+        assert len(await svc.provider.holds.states()) == 1
         assert (await svc.client.get("/_faults")).json()["flags"]["payment.provider.timeout-rate"]["injected"] == 1
 
 
