@@ -27,6 +27,7 @@ import os
 import pickle
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -216,26 +217,135 @@ def restore_snapshot(endpoint_url: str, name: str, file: str | None = None) -> b
 
 # --------------------------------------------------------------------------- the server
 
+SERVERS = ("uvicorn", "werkzeug")
+DEFAULT_SERVER = "werkzeug"
+# Requests answered at once. An SQS long poll (``WaitTimeSeconds`` up to 20) holds one for its whole wait: each
+# consumer replica of the stack holds one (4 queues locally, up to 10 replicas each in AWS), the tests and the
+# DLQ tools more; the pool grows only as requests need it, so a generous bound costs nothing idle.
+DEFAULT_THREADS = 128
+
+
+def with_werkzeug_environ(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """``app`` given the environ werkzeug's server and moto's request handler build, from a2wsgi's under uvicorn.
+
+    What moto reads that a2wsgi does not give: ``RAW_URI`` (S3 matches keys on the path as sent, an encoded
+    slash kept), ``wsgi.input_terminated`` for a chunked body (uvicorn has de-chunked it; without the flag
+    werkzeug reads no body without a length), and headers with an underscore: werkzeug drops them, then moto's
+    handler puts back S3's ``x-amz-meta-*`` ones under their names as sent (``moto.preserved_header_names``).
+    """
+    from moto.core.request import (
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        environ_key_for_header,
+        should_preserve_original_header_name,
+    )
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        scope = environ["asgi.scope"]
+        uri = scope["raw_path"].decode("latin-1")
+        if scope["query_string"]:
+            uri += "?" + scope["query_string"].decode("latin-1")
+        environ["RAW_URI"] = environ["REQUEST_URI"] = uri
+        environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names = {}
+        headers = scope["headers"]
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            environ["wsgi.input_terminated"] = True
+        if any(b"_" in name for name, _ in headers):  # rare: rebuild the keys they touched as werkzeug + moto do
+            dashed: dict[str, list[str]] = {}
+            kept: dict[str, list[str]] = {}
+            touched = set()
+            for raw, raw_value in headers:
+                name, value = raw.decode("latin-1"), raw_value.decode("latin-1").replace("\r\n", "")
+                key = environ_key_for_header(name)
+                if "_" not in name:
+                    dashed.setdefault(key, []).append(value)
+                    continue
+                touched.add(key)
+                if should_preserve_original_header_name(name):
+                    names.setdefault(key, name)
+                    kept.setdefault(key, []).append(value)
+            for key in touched:
+                if key in dashed:  # an underscored header never stands in for a dashed one
+                    names.pop(key, None)
+                    environ[key] = (
+                        dashed[key][-1] if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else ",".join(dashed[key])
+                    )
+                elif key in kept:
+                    environ[key] = ",".join(kept[key])
+                else:
+                    environ.pop(key, None)
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def serve_uvicorn(app: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> None:
+    """``app`` on uvicorn (HTTP parsed by httptools, in C) through a2wsgi: each request runs on a thread of a pool
+    of up to ``threads``, as under werkzeug's threaded server, which started a thread per connection."""
+    import uvicorn
+    from a2wsgi import WSGIMiddleware
+
+    asgi = WSGIMiddleware(with_werkzeug_environ(app), workers=threads)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        asgi, host=host, port=port, http="httptools", loop="auto", lifespan="off", access_log=False,
+        log_level="warning", timeout_graceful_shutdown=1, server_header=False, date_header=False,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    # uvicorn stops on SIGINT or SIGTERM (drains for 1 s), then raises the signal again for the handler it found:
+    # ours ends the process at once, abandoning what still runs (a long poll holds its thread up to 20 s), as
+    # werkzeug's daemon threads were abandoned.
+    signal.signal(signal.SIGINT, _exit_now)
+    signal.signal(signal.SIGTERM, _exit_now)
+    server.run()  # exits 1 saying "address already in use" when the port is taken
+    if not server.started:
+        raise SystemExit(1)
+    _exit_now()
+
+
+def _exit_now(_signum: int = 0, _frame: Any = None) -> None:
+    """Exit with code 0 now, without waiting for the request threads."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve moto's application as ``moto_server`` does (threaded werkzeug, moto's request handler)."""
+    """Serve moto's application with our additions: on uvicorn or on werkzeug (``SHOP_MOTO_SERVER``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("-p", "--port", type=int, default=5000, help="port to bind (default 5000)")
+    parser.add_argument(
+        "--server", choices=SERVERS, default=os.environ.get("SHOP_MOTO_SERVER", DEFAULT_SERVER),
+        help=f"HTTP server (default SHOP_MOTO_SERVER, else {DEFAULT_SERVER})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("SHOP_MOTO_THREADS", DEFAULT_THREADS)),
+        help=f"uvicorn: requests answered at once (default SHOP_MOTO_THREADS, else {DEFAULT_THREADS})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     make_writes_atomic()
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app, signal_handler
-    from werkzeug.serving import run_simple
 
     from localcloud.moto_objects import with_object_routes
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs (SQS queue URLs) from it
+    app = DomainDispatcherApplication(create_backend_app)
+    # Which of moto's apps serves a host name: the same answer every time, but moto works it out again on every
+    # request, under a lock, listing its package's directories (a tenth of its CPU per request): remember it.
+    app.get_backend_for_host = functools.lru_cache(maxsize=256)(app.get_backend_for_host)  # type: ignore[method-assign]
+    app.debug = True  # as moto's own server: an emulator's bug answers with its traceback
+    app = with_snapshots(with_object_routes(app))  # the seed cache's bucket export/import (localcloud/moto_objects.py)
+    if args.server == "uvicorn":
+        serve_uvicorn(app, args.host, args.port, args.threads)
+        return
+    from werkzeug.serving import run_simple
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """No access log line per request: it was a sixth of the emulator's CPU (errors are still logged)."""
+
     signal.signal(signal.SIGINT, signal_handler)
     signal.signal(signal.SIGTERM, signal_handler)
-    app = DomainDispatcherApplication(create_backend_app)
-    app.debug = True  # as moto's own server: an emulator's bug answers with its traceback
-    app = with_object_routes(app)  # the seed cache's bucket export/import (localcloud/moto_objects.py)
-    run_simple(args.host, args.port, with_snapshots(app), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=Handler)
 
 
 if __name__ == "__main__":
