@@ -13,7 +13,18 @@ holds (moto's in-memory backends, deep-copied), and ``POST /_localcloud/snapshot
 replaces the emulator's whole state with a copy of it. A test that needs every resource of
 ``reference/`` then restores a provisioned state in milliseconds instead of provisioning again
 (112 API calls, about a second each time). AWS has no such operation; nothing but the tests'
-fixtures calls it. ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
+fixtures calls it.
+
+The HTTP server is uvicorn (``SHOP_MOTO_SERVER=uvicorn``, the default): the request parsed by httptools (C),
+moto's WSGI application run through a2wsgi on a pool of up to ``SHOP_MOTO_THREADS`` (128) threads, so an SQS
+long poll holds one thread and never the others (each consumer of the stack holds one for up to 20 s). It
+costs the emulator about half the CPU per request that moto's own launcher (werkzeug's development server)
+did (``nox -s bench -- moto``, docs/commerce-core.md). The environ is completed as werkzeug and moto's request
+handler build it (``with_werkzeug_environ``). ``SHOP_MOTO_SERVER=werkzeug`` serves it as moto does, on
+werkzeug's threaded server with moto's request handler (a thread per connection). Either way no access log
+line is written per request, and moto's host-to-service lookup is remembered. SIGINT or SIGTERM stops it at
+once (requests still running, a long poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS
+queue URLs from it) unless given. ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
 """
 
 from __future__ import annotations
@@ -218,7 +229,7 @@ def restore_snapshot(endpoint_url: str, name: str, file: str | None = None) -> b
 # --------------------------------------------------------------------------- the server
 
 SERVERS = ("uvicorn", "werkzeug")
-DEFAULT_SERVER = "werkzeug"
+DEFAULT_SERVER = "uvicorn"
 # Requests answered at once. An SQS long poll (``WaitTimeSeconds`` up to 20) holds one for its whole wait: each
 # consumer replica of the stack holds one (4 queues locally, up to 10 replicas each in AWS), the tests and the
 # DLQ tools more; the pool grows only as requests need it, so a generous bound costs nothing idle.
@@ -287,21 +298,19 @@ def serve_uvicorn(app: Callable[..., Iterable[bytes]], host: str, port: int, thr
     asgi = WSGIMiddleware(with_werkzeug_environ(app), workers=threads)  # type: ignore[arg-type]
     config = uvicorn.Config(
         asgi, host=host, port=port, http="httptools", loop="auto", lifespan="off", access_log=False,
-        log_level="warning", timeout_graceful_shutdown=1, server_header=False, date_header=False,
+        log_level="warning", server_header=False, date_header=False,
     )  # fmt: skip
-    server = uvicorn.Server(config)
-    # uvicorn stops on SIGINT or SIGTERM (drains for 1 s), then raises the signal again for the handler it found:
-    # ours ends the process at once, abandoning what still runs (a long poll holds its thread up to 20 s), as
-    # werkzeug's daemon threads were abandoned.
-    signal.signal(signal.SIGINT, _exit_now)
-    signal.signal(signal.SIGTERM, _exit_now)
-    server.run()  # exits 1 saying "address already in use" when the port is taken
-    if not server.started:
-        raise SystemExit(1)
-    _exit_now()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            """SIGINT or SIGTERM: exit at once, abandoning what still runs (a long poll holds its thread up to
+            20 s), as moto's own server does (werkzeug's request threads are daemons)."""
+            _exit_now()
+
+    Server(config).run()  # exits 3 saying "address already in use" when the port is taken
 
 
-def _exit_now(_signum: int = 0, _frame: Any = None) -> None:
+def _exit_now() -> None:
     """Exit with code 0 now, without waiting for the request threads."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -312,7 +321,10 @@ def main(argv: list[str] | None = None) -> None:
     """Serve moto's application with our additions: on uvicorn or on werkzeug (``SHOP_MOTO_SERVER``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("-p", "--port", type=int, default=5000, help="port to bind (default 5000)")
+    parser.add_argument(
+        "-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)),
+        help="port to bind (default MOTO_PORT, else 5000)",
+    )  # fmt: skip
     parser.add_argument(
         "--server", choices=SERVERS, default=os.environ.get("SHOP_MOTO_SERVER", DEFAULT_SERVER),
         help=f"HTTP server (default SHOP_MOTO_SERVER, else {DEFAULT_SERVER})",
@@ -322,6 +334,8 @@ def main(argv: list[str] | None = None) -> None:
         help=f"uvicorn: requests answered at once (default SHOP_MOTO_THREADS, else {DEFAULT_THREADS})",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.server not in SERVERS:
+        parser.error(f"SHOP_MOTO_SERVER must be one of {', '.join(SERVERS)} (got {args.server!r})")
     make_writes_atomic()
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app, signal_handler
 
