@@ -22,7 +22,7 @@ costs the emulator about half the CPU per request that moto's own launcher (werk
 did (``nox -s bench -- moto``, docs/commerce-core.md). The environ is completed as werkzeug and moto's request
 handler build it (``with_werkzeug_environ``). ``SHOP_MOTO_SERVER=werkzeug`` serves it as moto does, on
 werkzeug's threaded server with moto's request handler (a thread per connection). Either way no access log
-line is written per request, and moto's host-to-service lookup is remembered. SIGINT or SIGTERM stops it at
+line is written per request, and two lookups moto repeats on every request are remembered. SIGINT or SIGTERM stops it at
 once (requests still running, a long poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS
 queue URLs from it) unless given. ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
 """
@@ -298,7 +298,7 @@ def serve_uvicorn(app: Callable[..., Iterable[bytes]], host: str, port: int, thr
     asgi = WSGIMiddleware(with_werkzeug_environ(app), workers=threads)  # type: ignore[arg-type]
     config = uvicorn.Config(
         asgi, host=host, port=port, http="httptools", loop="auto", lifespan="off", access_log=False,
-        log_level="warning", server_header=False, date_header=False,
+        log_level="warning", server_header=False, date_header=False, proxy_headers=False,
     )  # fmt: skip
 
     class Server(uvicorn.Server):
@@ -315,6 +315,18 @@ def _exit_now() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def remember_lookups(app: Any) -> None:
+    """Two answers moto works out again on every request, the same every time, now remembered: which of its
+    applications serves a host name (under a lock, listing its package's directories: a tenth of its CPU per
+    request), and the methods of a response class (``inspect.getmembers``, to find the action's)."""
+    import moto.core.responses
+
+    app.get_backend_for_host = functools.lru_cache(maxsize=256)(app.get_backend_for_host)
+    names = moto.core.responses.method_names_from_class
+    if not hasattr(names, "cache_info"):
+        moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=1024)(names)  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -343,9 +355,7 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs (SQS queue URLs) from it
     app = DomainDispatcherApplication(create_backend_app)
-    # Which of moto's apps serves a host name: the same answer every time, but moto works it out again on every
-    # request, under a lock, listing its package's directories (a tenth of its CPU per request): remember it.
-    app.get_backend_for_host = functools.lru_cache(maxsize=256)(app.get_backend_for_host)  # type: ignore[method-assign]
+    remember_lookups(app)
     app.debug = True  # as moto's own server: an emulator's bug answers with its traceback
     app = with_snapshots(with_object_routes(app))  # the seed cache's bucket export/import (localcloud/moto_objects.py)
     if args.server == "uvicorn":
@@ -355,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
 
     class Handler(MotoRequestHandler):
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            """No access log line per request: it was a sixth of the emulator's CPU (errors are still logged)."""
+            """No access log line per request (in moto.log, for every AWS call); errors are still logged."""
 
     signal.signal(signal.SIGINT, signal_handler)
     signal.signal(signal.SIGTERM, signal_handler)

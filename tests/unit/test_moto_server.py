@@ -129,3 +129,21 @@ def test_an_underscored_header_never_stands_in_for_a_dashed_one():
 def test_a_chunked_body_is_read_to_its_end():
     assert _seen_by_moto([(b"transfer-encoding", b"chunked")])["wsgi.input_terminated"] is True
     assert "wsgi.input_terminated" not in _seen_by_moto([(b"content-length", b"3")])
+
+
+def test_remembered_lookups_answer_as_moto_does(monkeypatch):
+    import moto.core.responses
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.sqs.responses import SQSResponse
+
+    # put moto's own function back after the test
+    monkeypatch.setattr(moto.core.responses, "method_names_from_class", moto.core.responses.method_names_from_class)
+
+    plain, remembered = DomainDispatcherApplication(create_backend_app), DomainDispatcherApplication(create_backend_app)
+    moto_server.remember_lookups(remembered)
+    hosts = ["sqs.us-east-1.amazonaws.com", "dynamodb", "moto_api", "s3.eu-west-1.amazonaws.com", "nowhere.example"]
+    for _ in range(2):  # the second time from memory
+        assert [remembered.get_backend_for_host(h) for h in hosts] == [plain.get_backend_for_host(h) for h in hosts]
+    names = moto.core.responses.method_names_from_class(SQSResponse)
+    assert "receive_message" in names
+    assert moto.core.responses.method_names_from_class(SQSResponse) is names
