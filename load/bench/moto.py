@@ -422,9 +422,9 @@ def plot(report: dict[str, Any], out: Path) -> Path:
     for ax in (cpu, rate):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(
-        f"moto per HTTP server; {report['uptime']['before'].split('load average')[-1].strip(': ')}", fontsize=9
-    )
+    load = {k: v.rpartition("load average:")[2].strip() for k, v in report["uptime"].items()}
+    rate.set_xticks(range(1, report["rounds"] + 1))
+    fig.suptitle(f"emulator per HTTP server, load average {load['before']} -> {load['after']}", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
