@@ -234,6 +234,7 @@ DEFAULT_SERVER = "uvicorn"
 # consumer replica of the stack holds one (4 queues locally, up to 10 replicas each in AWS), the tests and the
 # DLQ tools more; the pool grows only as requests need it, so a generous bound costs nothing idle.
 DEFAULT_THREADS = 128
+KEEP_ALIVE_S = 600
 
 
 def with_werkzeug_environ(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
@@ -299,6 +300,9 @@ def serve_uvicorn(app: Callable[..., Iterable[bytes]], host: str, port: int, thr
     config = uvicorn.Config(
         asgi, host=host, port=port, http="httptools", loop="auto", lifespan="off", access_log=False,
         log_level="warning", server_header=False, date_header=False, proxy_headers=False,
+        # werkzeug kept an idle connection open for good; uvicorn closes it after this. A close that crosses the
+        # client's next request on it fails that request (botocore retries it): so only long-idle ones are closed.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )  # fmt: skip
 
     class Server(uvicorn.Server):
