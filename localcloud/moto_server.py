@@ -13,7 +13,18 @@ holds (moto's in-memory backends, deep-copied), and ``POST /_localcloud/snapshot
 replaces the emulator's whole state with a copy of it. A test that needs every resource of
 ``reference/`` then restores a provisioned state in milliseconds instead of provisioning again
 (112 API calls, about a second each time). AWS has no such operation; nothing but the tests'
-fixtures calls it. ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
+fixtures calls it.
+
+The HTTP server is uvicorn (``SHOP_MOTO_SERVER=uvicorn``, the default): the request parsed by httptools (C),
+moto's WSGI application run through a2wsgi on a pool of up to ``SHOP_MOTO_THREADS`` (128) threads, so an SQS
+long poll holds one thread and never the others (each consumer of the stack holds one for up to 20 s). It
+costs the emulator about half the CPU per request that moto's own launcher (werkzeug's development server)
+did (``nox -s bench -- moto``, docs/commerce-core.md). The environ is completed as werkzeug and moto's request
+handler build it (``with_werkzeug_environ``). ``SHOP_MOTO_SERVER=werkzeug`` serves it as moto does, on
+werkzeug's threaded server with moto's request handler (a thread per connection). Either way no access log
+line is written per request, and two lookups moto repeats on every request are remembered. SIGINT or SIGTERM stops it at
+once (requests still running, a long poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS
+queue URLs from it) unless given. ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import os
 import pickle
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -216,26 +228,152 @@ def restore_snapshot(endpoint_url: str, name: str, file: str | None = None) -> b
 
 # --------------------------------------------------------------------------- the server
 
+SERVERS = ("uvicorn", "werkzeug")
+DEFAULT_SERVER = "uvicorn"
+# Requests answered at once. An SQS long poll (``WaitTimeSeconds`` up to 20) holds one for its whole wait: each
+# consumer replica of the stack holds one (4 queues locally, up to 10 replicas each in AWS), the tests and the
+# DLQ tools more; the pool grows only as requests need it, so a generous bound costs nothing idle.
+DEFAULT_THREADS = 128
+KEEP_ALIVE_S = 600
+
+
+def with_werkzeug_environ(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """``app`` given the environ werkzeug's server and moto's request handler build, from a2wsgi's under uvicorn.
+
+    What moto reads that a2wsgi does not give: ``RAW_URI`` (S3 matches keys on the path as sent, an encoded
+    slash kept), ``wsgi.input_terminated`` for a chunked body (uvicorn has de-chunked it; without the flag
+    werkzeug reads no body without a length), and headers with an underscore: werkzeug drops them, then moto's
+    handler puts back S3's ``x-amz-meta-*`` ones under their names as sent (``moto.preserved_header_names``).
+    """
+    from moto.core.request import (
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        environ_key_for_header,
+        should_preserve_original_header_name,
+    )
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        scope = environ["asgi.scope"]
+        uri = scope["raw_path"].decode("latin-1")
+        if scope["query_string"]:
+            uri += "?" + scope["query_string"].decode("latin-1")
+        environ["RAW_URI"] = environ["REQUEST_URI"] = uri
+        environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = names = {}
+        headers = scope["headers"]
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            environ["wsgi.input_terminated"] = True
+        if any(b"_" in name for name, _ in headers):  # rare: rebuild the keys they touched as werkzeug + moto do
+            dashed: dict[str, list[str]] = {}
+            kept: dict[str, list[str]] = {}
+            touched = set()
+            for raw, raw_value in headers:
+                name, value = raw.decode("latin-1"), raw_value.decode("latin-1").replace("\r\n", "")
+                key = environ_key_for_header(name)
+                if "_" not in name:
+                    dashed.setdefault(key, []).append(value)
+                    continue
+                touched.add(key)
+                if should_preserve_original_header_name(name):
+                    names.setdefault(key, name)
+                    kept.setdefault(key, []).append(value)
+            for key in touched:
+                if key in dashed:  # an underscored header never stands in for a dashed one
+                    names.pop(key, None)
+                    environ[key] = (
+                        dashed[key][-1] if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else ",".join(dashed[key])
+                    )
+                elif key in kept:
+                    environ[key] = ",".join(kept[key])
+                else:
+                    environ.pop(key, None)
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def serve_uvicorn(app: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> None:
+    """``app`` on uvicorn (HTTP parsed by httptools, in C) through a2wsgi: each request runs on a thread of a pool
+    of up to ``threads``, as under werkzeug's threaded server, which started a thread per connection."""
+    import uvicorn
+    from a2wsgi import WSGIMiddleware
+
+    asgi = WSGIMiddleware(with_werkzeug_environ(app), workers=threads)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        asgi, host=host, port=port, http="httptools", loop="auto", lifespan="off", access_log=False,
+        log_level="warning", server_header=False, date_header=False, proxy_headers=False,
+        # werkzeug kept an idle connection open for good; uvicorn closes it after this. A close that crosses the
+        # client's next request on it fails that request (botocore retries it): so only long-idle ones are closed.
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )  # fmt: skip
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            """SIGINT or SIGTERM: exit at once, abandoning what still runs (a long poll holds its thread up to
+            20 s), as moto's own server does (werkzeug's request threads are daemons)."""
+            _exit_now()
+
+    Server(config).run()  # exits 3 saying "address already in use" when the port is taken
+
+
+def _exit_now() -> None:
+    """Exit with code 0 now, without waiting for the request threads."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def remember_lookups(app: Any) -> None:
+    """Two answers moto works out again on every request, the same every time, now remembered: which of its
+    applications serves a host name (under a lock, listing its package's directories: a tenth of its CPU per
+    request), and the methods of a response class (``inspect.getmembers``, to find the action's)."""
+    import moto.core.responses
+
+    app.get_backend_for_host = functools.lru_cache(maxsize=256)(app.get_backend_for_host)
+    names = moto.core.responses.method_names_from_class
+    if not hasattr(names, "cache_info"):
+        moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=1024)(names)  # type: ignore[assignment]
+
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve moto's application as ``moto_server`` does (threaded werkzeug, moto's request handler)."""
+    """Serve moto's application with our additions: on uvicorn or on werkzeug (``SHOP_MOTO_SERVER``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("-p", "--port", type=int, default=5000, help="port to bind (default 5000)")
+    parser.add_argument(
+        "-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)),
+        help="port to bind (default MOTO_PORT, else 5000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server", choices=SERVERS, default=os.environ.get("SHOP_MOTO_SERVER", DEFAULT_SERVER),
+        help=f"HTTP server (default SHOP_MOTO_SERVER, else {DEFAULT_SERVER})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("SHOP_MOTO_THREADS", DEFAULT_THREADS)),
+        help=f"uvicorn: requests answered at once (default SHOP_MOTO_THREADS, else {DEFAULT_THREADS})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.server not in SERVERS:
+        parser.error(f"SHOP_MOTO_SERVER must be one of {', '.join(SERVERS)} (got {args.server!r})")
     make_writes_atomic()
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app, signal_handler
-    from werkzeug.serving import run_simple
 
     from localcloud.moto_objects import with_object_routes
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs (SQS queue URLs) from it
+    app = DomainDispatcherApplication(create_backend_app)
+    remember_lookups(app)
+    app.debug = True  # as moto's own server: an emulator's bug answers with its traceback
+    app = with_snapshots(with_object_routes(app))  # the seed cache's bucket export/import (localcloud/moto_objects.py)
+    if args.server == "uvicorn":
+        serve_uvicorn(app, args.host, args.port, args.threads)
+        return
+    from werkzeug.serving import run_simple
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """No access log line per request (in moto.log, for every AWS call); errors are still logged."""
+
     signal.signal(signal.SIGINT, signal_handler)
     signal.signal(signal.SIGTERM, signal_handler)
-    app = DomainDispatcherApplication(create_backend_app)
-    app.debug = True  # as moto's own server: an emulator's bug answers with its traceback
-    app = with_object_routes(app)  # the seed cache's bucket export/import (localcloud/moto_objects.py)
-    run_simple(args.host, args.port, with_snapshots(app), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=Handler)
 
 
 if __name__ == "__main__":

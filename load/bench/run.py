@@ -239,12 +239,13 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
-    from load.bench import checkout, edge, search, tracing, up, waf  # they build on this module
+    from load.bench import checkout, edge, moto, search, tracing, up, waf  # they build on this module
 
     scenarios = {
         "catalog": (catalog, table),
         "checkout": (checkout.bench, checkout.table),
         "edge": (edge.bench, edge.table),
+        "moto": (moto.bench, moto.table),
         "search": (search.bench, search.table),
         "tracing": (tracing.bench, tracing.table),
         "waf": (waf.bench, waf.table),
@@ -265,14 +266,22 @@ def main(argv: list[str] | None = None) -> int:
         "--provider-ms", type=float, default=None,
         help="checkout: the simulated card provider's latency per call (PAYMENT_SIM_LATENCY_MS, jitter 0)",
     )  # fmt: skip
-    parser.add_argument("--profile", action="store_true", help="then sample the gateway with py-spy under load")
+    parser.add_argument(
+        "--profile", action="store_true", help="then py-spy under load (the gateway; moto: each server)"
+    )
     parser.add_argument("--skip-front-door", action="store_true", help="do not measure through the front door")
     parser.add_argument("--direct", action="store_true", help="checkout: skip the gateway, send identity headers")
     parser.add_argument("--starts", type=int, default=5, help="up: warm starts measured (default 5)")
     parser.add_argument("--no-prime", action="store_true", help="up: count the start that fills the seed cache")
     parser.add_argument("--also", action="append", help="edge: another front door to measure, LABEL=URL")
-    parser.add_argument("--rounds", type=int, default=5, help="tracing: rounds, in alternating order (default 5)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="tracing, moto: rounds, in alternating order (tracing 5, moto 3)"
+    )
     parser.add_argument("--every-request", action="store_true", help="tracing: also a stack sampling every request")
+    parser.add_argument(
+        "--servers", type=lambda t: t.split(","), default=None, help="moto: moto.server,werkzeug,uvicorn"
+    )
+    parser.add_argument("--pollers", type=int, default=8, help="moto: long polls held per server (default 8)")
     parser.add_argument(
         "--out", type=Path, default=None, help="the JSON report (default artifacts/bench/<scenario>.json)"
     )
@@ -280,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     run, describe = scenarios[args.scenario]
     if args.scenario == "checkout":
         args.users = args.users or (1 if args.single else 200)
+    if args.scenario == "moto":
+        args.users = args.users or 4
+        args.seconds = args.seconds if "--seconds" in (argv or sys.argv) else 10
     args.users = args.users or 32
     if args.scenario == "checkout":
         args.rates = args.rates or list(checkout.RATES)

@@ -79,3 +79,71 @@ def test_restoring_a_snapshot_never_taken_says_so_and_changes_nothing():
         sqs.create_queue(QueueName="stays")
         assert not moto_server.Snapshots().restore("never")
         assert len(sqs.list_queues()["QueueUrls"]) == 1
+
+
+# --------------------------------------------------------------------------- the environ under uvicorn
+
+
+def _seen_by_moto(headers: list[tuple[bytes, bytes]], raw_path: bytes = b"/", query: bytes = b"") -> dict:
+    """The environ moto's application gets from ``with_werkzeug_environ``, given what a2wsgi built."""
+    from urllib.parse import unquote
+
+    from a2wsgi.wsgi import build_environ
+
+    scope = {"type": "http", "method": "PUT", "path": unquote(raw_path.decode()), "raw_path": raw_path,
+             "query_string": query, "http_version": "1.1", "headers": headers}  # fmt: skip
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return []
+
+    moto_server.with_werkzeug_environ(app)(build_environ(scope, None), None)  # type: ignore[arg-type]
+    return seen
+
+
+def test_moto_gets_the_path_as_sent_an_encoded_slash_kept():
+    environ = _seen_by_moto([(b"host", b"h")], raw_path=b"/bucket/a%2Fb", query=b"x=1%2F2")
+    assert environ["RAW_URI"] == environ["REQUEST_URI"] == "/bucket/a%2Fb?x=1%2F2"
+    assert environ["PATH_INFO"] == "/bucket/a/b"
+
+
+def test_s3_metadata_with_an_underscore_keeps_its_name_and_other_underscored_headers_are_dropped():
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY
+
+    environ = _seen_by_moto([(b"x-amz-meta-my_key", b"kept"), (b"x_forwarded_for", b"spoof"), (b"x-amz-meta-a", b"1")])
+    assert environ["HTTP_X_AMZ_META_MY_KEY"] == "kept"
+    assert environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] == {"HTTP_X_AMZ_META_MY_KEY": "x-amz-meta-my_key"}
+    assert "HTTP_X_FORWARDED_FOR" not in environ
+    assert environ["HTTP_X_AMZ_META_A"] == "1"
+
+
+def test_an_underscored_header_never_stands_in_for_a_dashed_one():
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY
+
+    environ = _seen_by_moto([(b"x-amz-meta-my-key", b"dashed"), (b"x-amz-meta-my_key", b"underscored")])
+    assert environ["HTTP_X_AMZ_META_MY_KEY"] == "dashed"
+    assert environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] == {}
+
+
+def test_a_chunked_body_is_read_to_its_end():
+    assert _seen_by_moto([(b"transfer-encoding", b"chunked")])["wsgi.input_terminated"] is True
+    assert "wsgi.input_terminated" not in _seen_by_moto([(b"content-length", b"3")])
+
+
+def test_remembered_lookups_answer_as_moto_does(monkeypatch):
+    import moto.core.responses
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.sqs.responses import SQSResponse
+
+    # put moto's own function back after the test
+    monkeypatch.setattr(moto.core.responses, "method_names_from_class", moto.core.responses.method_names_from_class)
+
+    plain, remembered = DomainDispatcherApplication(create_backend_app), DomainDispatcherApplication(create_backend_app)
+    moto_server.remember_lookups(remembered)
+    hosts = ["sqs.us-east-1.amazonaws.com", "dynamodb", "moto_api", "s3.eu-west-1.amazonaws.com", "nowhere.example"]
+    for _ in range(2):  # the second time from memory
+        assert [remembered.get_backend_for_host(h) for h in hosts] == [plain.get_backend_for_host(h) for h in hosts]
+    names = moto.core.responses.method_names_from_class(SQSResponse)
+    assert "receive_message" in names
+    assert moto.core.responses.method_names_from_class(SQSResponse) is names
