@@ -44,7 +44,7 @@ from reference.model import Service
 
 
 class Stop(BaseException):
-    """Raised in the main thread by SIGTERM, like KeyboardInterrupt is by SIGINT."""
+    """Raised in the main thread when Ctrl-C or SIGTERM asks the stack to stop."""
 
 
 def mask(url: str) -> str:
@@ -94,12 +94,16 @@ def up(settings: LocalCloudSettings, console: Console | None = None) -> int:
         return 1
     # With port 0 the OS picked one: every line printed from now on names the port actually held.
     settings = settings.model_copy(update={"port": front_socket.getsockname()[1]})
-    handlers = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, _raise_stop)
+    requested: list[int] = []  # Ctrl-C or SIGTERM seen (serve stops on it even if the Stop raised was lost)
+    handlers = (
+        signal.signal(signal.SIGINT, _on_stop(requested, interrupt=True)),
+        signal.signal(signal.SIGTERM, _on_stop(requested, interrupt=True)),
+    )
     try:
         with ExitStack() as stack:
             try:
                 stack.callback(front_socket.close)
-                return serve(start(settings, front_socket, stack, console), console)
+                return serve(start(settings, front_socket, stack, console), console, requested)
             finally:
                 _ignore_signals()  # a second Ctrl-C must not cut the orderly stop short
     except (KeyboardInterrupt, Stop):
@@ -497,16 +501,31 @@ def _get_ok(url: str) -> None:
             raise RuntimeError(f"{url} answered {response.status}")
 
 
-def serve(healer: Healer, console: Console, interval_s: float = 0.25) -> int:
-    """Serve until a requested stop (Ctrl-C, SIGTERM raise out of here): a component that exits on its own is
-    restarted with back-off (``Healer.tick``, on this, the main thread), never the end of the stack."""
-    while True:
+def serve(healer: Healer, console: Console, requested: list[int], interval_s: float = 0.25) -> int:
+    """Serve until a stop is requested (``requested``, which the Ctrl-C and SIGTERM handlers fill; then ``Stop`` is
+    raised out of here): a component that exits on its own is restarted with back-off (``Healer.tick``, on this,
+    the main thread), never the end of the stack. While serving, the signals only note the request."""
+    signal.signal(signal.SIGINT, _on_stop(requested, interrupt=False))
+    signal.signal(signal.SIGTERM, _on_stop(requested, interrupt=False))
+    while not requested:
         healer.tick()
         time.sleep(interval_s)
-
-
-def _raise_stop(signum: int, frame: object) -> None:
     raise Stop()
+
+
+def _on_stop(requested: list[int], *, interrupt: bool) -> Callable[[int, object], None]:
+    """A handler of Ctrl-C and SIGTERM that notes the request and, with ``interrupt``, raises ``Stop`` at once (to
+    cut a start short). The note is what counts: an exception a signal handler raises surfaces wherever the main
+    thread runs Python next, and when that is a callback the interpreter runs on its own (the ``weakref.finalize``
+    of a collected connection pool, at the end of the start) it is printed as "Exception ignored" and lost: a
+    Ctrl-C right after ``ready:`` then did nothing (tests/e2e/test_up.py). ``serve`` sees the note all the same."""
+
+    def handler(signum: int, frame: object) -> None:
+        requested.append(signum)
+        if interrupt:
+            raise Stop()
+
+    return handler
 
 
 def _ignore_signals() -> None:
