@@ -59,6 +59,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         for i, (label, tracing, sampling) in enumerate(modes):
             stage = f"{os.environ.get('BENCH_STAGE', 'benchtr')}{i}"  # BENCH_STAGE: two benches side by side
             env = os.environ | {"SHOP_STAGE": stage, "SHOP_TRACING": tracing, "SHOP_TRACE_SAMPLING": sampling}
+            # The processes are found by their environment (services_of, from /proc), which a service forked from
+            # the zygote does not show (it shows the zygote's): these stacks spawn their services.
+            env["SHOP_PREFORK"] = "off"
             print(f"tracing {label}: starting the local cloud (stage {stage})", flush=True)
             front_door = stacks.enter_context(local_cloud(env | unlimited))
             _, through_gateway, _ = catalog_targets(front_door)

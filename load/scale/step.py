@@ -211,6 +211,9 @@ def run_step(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
         "SHOP_READY_TIMEOUT": "300",
         "GATEWAY_RATE_PER_IP": "1000000000",
         "PYTHONUNBUFFERED": "1",
+        # New pods copy a running replica's environment (first_replica, from /proc): a replica forked from the
+        # zygote shows the zygote's there, so this stack spawns its replicas.
+        "SHOP_PREFORK": "off",
     }
     milli = cgroups.millicores("250m" if args.cpu_quota in ("", "request") else args.cpu_quota)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
