@@ -290,12 +290,12 @@ class TraceGate:
                 _gate_decision.reset(decided)
             return
         if not caller.is_valid:  # a trace starts here, unsampled: its id still travels, as X-Ray's Root does
-            unsampled = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
-            parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(unsampled), parent)
+            caller = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
+            parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(caller), parent)
         token = self._context.attach(self._context.set_value(self._suppress, True, parent))
         headers: dict[str, str] = {}
         self._propagate.inject(headers)
-        carried = _unsampled_carrier.set((self._trace.get_current_span(parent).get_span_context().trace_id, headers))
+        carried = _unsampled_carrier.set((caller.trace_id, headers))
         try:
             await self.app(scope, receive, send)
         finally:

@@ -14,7 +14,7 @@ from services.common.app import create_service_app
 from services.common.runtime import Runtime
 from services.payment import api
 from services.payment.adapters.postgres import PostgresHolds, PostgresPayments
-from services.payment.adapters.simulated import HoldBook, SimulatedProvider, SimulationConfig
+from services.payment.adapters.simulated import HoldBook, MemoryHolds, SimulatedProvider, SimulationConfig
 from services.payment.breaker import CircuitBreaker, Thresholds
 from services.payment.ports import PaymentProvider
 from services.payment.service import PaymentOrchestrator
@@ -55,7 +55,7 @@ def build_provider(settings: PaymentSettings, holds: HoldBook | None = None) -> 
             duplicate_callbacks=settings.sim_duplicate_callbacks,
             seed=settings.sim_seed,
         ),
-        holds=holds or HoldBook(),
+        holds=holds or MemoryHolds(),
     )
 
 

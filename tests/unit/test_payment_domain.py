@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.payment.adapters.simulated import HoldBook, SimulatedProvider, SimulationConfig
+from services.payment.adapters.simulated import MemoryHolds, SimulatedProvider, SimulationConfig
 from services.payment.domain import (
     PAYMENT_METHODS,
     TRANSITIONS,
@@ -152,7 +152,7 @@ def test_a_provider_that_lost_its_answers_answers_a_repeated_move_from_its_holds
     the same success, another call finds the hold already moved."""
 
     async def scenario() -> list[str]:
-        book = HoldBook()
+        book = MemoryHolds()
         first = SimulatedProvider(SimulationConfig(), holds=book)
         key = str(uuid.uuid4())
         await first.authorize(key, 100, "EUR", "pm_card_ok")

@@ -169,7 +169,6 @@ class PostgresHolds(HoldBook):
     finds the holds the provider placed (a card network keeps them whatever happens to our service)."""
 
     def __init__(self, engine: AsyncEngine):
-        super().__init__()
         self.engine = engine
 
     async def add(self, key: str, hold: Hold) -> None:

@@ -18,10 +18,11 @@ Every random choice comes from ``Random(seed:operation:key)``, so a run is repro
 whatever order concurrent calls arrive in.
 
 The provider's holds are its own state, not our service's: a card network remembers an authorization when the
-payment service that asked for it restarts. They are kept in a ``HoldBook``: in memory for the unit tests,
-and in the app in the payment database's ``provider_holds`` table (``PostgresHolds``), where a restarted
-payment process, or another replica, finds them. Its answers to repeated calls (``_answers``) are a cache of
-the process; after a restart a repeated call gets the same answer from the hold's state.
+payment service that asked for it restarts. They are kept in a ``HoldBook``: in memory for the unit tests
+(``MemoryHolds``), and in the app in the payment database's ``provider_holds`` table (``PostgresHolds``),
+where a restarted payment process, or another replica, finds them. Its answers to repeated calls
+(``_answers``) are a cache of the process; after a restart a repeated call gets the same answer from the hold's
+state.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 from services.common import flags
@@ -74,22 +76,39 @@ class Hold:
     moved_by: str | None = None  # the idempotency key of the call that last moved it
 
 
+class HoldBook(Protocol):
+    """Where the provider keeps its holds, by the authorization's idempotency key: ``MemoryHolds`` (unit tests),
+    ``PostgresHolds`` (the app, adapters/postgres.py)."""
+
+    async def add(self, key: str, hold: Hold) -> None:
+        """Place ``hold`` unless one is held under ``key`` already (a repeated authorization)."""
+        ...
+
+    async def get(self, key: str) -> Hold | None: ...
+
+    async def move(self, key: str, by: str, source: str, target: str) -> tuple[Hold | None, bool]:
+        """Move the hold from ``source`` to ``target`` (a compare-and-set), as the call keyed ``by``; the hold as it
+        is after the attempt, and whether this call moved it or had moved it before (a repeated call)."""
+        ...
+
+    async def states(self) -> list[str]:
+        """Every hold's state (tests)."""
+        ...
+
+
 @dataclass
-class HoldBook:
-    """The provider's holds, by the authorization's idempotency key (in memory; ``PostgresHolds`` in the app)."""
+class MemoryHolds(HoldBook):
+    """The holds in this process's memory (lost when it stops: unit tests only)."""
 
     held: dict[str, Hold] = field(default_factory=dict)
 
     async def add(self, key: str, hold: Hold) -> None:
-        """Place ``hold`` unless one is held under ``key`` already (a repeated authorization)."""
         self.held.setdefault(key, hold)
 
     async def get(self, key: str) -> Hold | None:
         return self.held.get(key)
 
     async def move(self, key: str, by: str, source: str, target: str) -> tuple[Hold | None, bool]:
-        """Move the hold from ``source`` to ``target`` (a compare-and-set), as the call keyed ``by``; the hold as it
-        is after the attempt, and whether this call moved it or had moved it before (a repeated call)."""
         hold = self.held.get(key)
         if hold is not None and hold.state == source:
             hold.state, hold.moved_by = target, by
@@ -97,7 +116,6 @@ class HoldBook:
         return hold, hold is not None and hold.state == target and hold.moved_by == by
 
     async def states(self) -> list[str]:
-        """Every hold's state (tests)."""
         return [h.state for h in self.held.values()]
 
 
@@ -105,7 +123,7 @@ class HoldBook:
 class SimulatedProvider(PaymentProvider):
     config: SimulationConfig = field(default_factory=SimulationConfig)
     calls: Counter[str] = field(default_factory=Counter)  # requests that reached the provider, per operation
-    holds: HoldBook = field(default_factory=HoldBook)
+    holds: HoldBook = field(default_factory=MemoryHolds)
     _answers: dict[tuple[str, str], ProviderResult] = field(default_factory=dict)
     _hook: CallbackHook | None = None
     _deliveries: set[asyncio.Task[None]] = field(default_factory=set)
