@@ -66,7 +66,7 @@ def kill_each_in_turn(
     """Kill each live component of ``kinds``, and those of ``names``, in turn with SIGKILL; before the next kill,
     wait (up to ``recover_within_s`` from the kill) for it to run under a new pid and for the traffic to hold the
     SLO again. What each kill led to is in ``memo["each_killed"]`` for ``probes.each_back_and_steady``."""
-    from chaos.probes import steady_from, until
+    from chaos.probes import came_back, steady_from, until
 
     wanted, named = set(kinds or ["service"]), set(names or [])
     victims = sorted(c["name"] for c in _alive(ctx) if c["kind"] in wanted or c["name"] in named)
@@ -78,8 +78,7 @@ def kill_each_in_turn(
 
         def back(k: dict[str, Any] = killed) -> tuple[bool, str]:
             c = next((c for c in ctx.stack.components() if c["name"] == k["name"]), {})
-            moved = c.get("alive") and c.get("pid") not in (None, k["pid"]) and c.get("restarts", 0) > k["restarts"]
-            return bool(moved), str(c.get("pid"))
+            return came_back(k, c), str(c.get("pid"))
 
         is_back, new_pid = until(recover_within_s, back)
         steady_s, why = steady_from(ctx, killed["at"], recover_within_s, window_s) if is_back else (None, "not back")

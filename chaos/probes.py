@@ -77,6 +77,13 @@ def each_back_and_steady(ctx: Context) -> bool:
     return ctx.prove("each-back-and-steady", ok, "; ".join(seen) or "nothing was killed")
 
 
+def came_back(killed: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether the component ``killed`` (as the kill saw it) is, in ``now`` (its /components entry), alive again
+    under a new pid with its restart count up: the proof a kill took effect and was healed."""
+    new_pid = now.get("pid") not in (None, killed["pid"])
+    return bool(now.get("alive") and new_pid and now.get("restarts", 0) > killed["restarts"])
+
+
 def restarted(ctx: Context, within_s: float = 20.0) -> bool:
     """Every component killed by this experiment runs again under a new pid, its restart count up."""
 
@@ -85,8 +92,7 @@ def restarted(ctx: Context, within_s: float = 20.0) -> bool:
         seen, ok = [], True
         for k in ctx.memo.get("killed", []):
             c = now.get(k["name"], {})
-            moved = c.get("alive") and c.get("pid") not in (None, k["pid"]) and c.get("restarts", 0) > k["restarts"]
-            ok &= bool(moved)
+            ok &= came_back(k, c)
             seen.append(f"{k['name']} pid {k['pid']} -> {c.get('pid')} (restarts {k['restarts']} -> "
                         f"{c.get('restarts')}, alive {c.get('alive')})")  # fmt: skip
         return ok and bool(seen), "; ".join(seen) or "nothing was killed"
