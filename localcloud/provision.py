@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets as random_secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,13 +61,6 @@ class Outputs:
         return cls(**json.loads(text))
 
 
-# Every client provisioning uses, made before the groups run in parallel.
-CLIENTS = (
-    "sts", "kms", "dynamodb", "cognito-idp", "ses", "sns", "sqs", "s3", "secretsmanager", "kinesis", "firehose",
-    "glue", "cloudwatch",
-)  # fmt: skip
-
-
 class Provisioner:
     """Provisions ``Resources`` into one AWS endpoint (moto, another emulator, or an account)."""
 
@@ -88,77 +80,52 @@ class Provisioner:
         return physical_name(logical, self.stage, sep)
 
     def provision(self, res: Resources = RESOURCES, progress: Progress = lambda _: None) -> Outputs:
-        """Create or reconcile every resource; report one line per AWS service, in a fixed order.
-
-        The KMS keys first (buckets and secrets are encrypted with them), then four independent groups at once
-        (tables, Cognito, SES and the alarms; SNS and SQS; S3, Secrets Manager, Kinesis, Firehose and Glue): each
-        call waits on the endpoint, so the groups overlap their round trips (about a second of a local start).
-        The clients are made first, on this thread (botocore's client creation is not thread-safe)."""
+        """Create or reconcile every resource; report one line per AWS service as it is done."""
         out = Outputs(self.stage, self.region, self.endpoint_url)
-        for service in CLIENTS:
-            self.client(service)
         out.account = self.client("sts").get_caller_identity()["Account"]
         for key in res.kms_keys:
             out.kms_keys[key.alias] = self.kms_key(key.alias, key.purpose)
-        lines = {"kms": f"kms: {len(out.kms_keys)} key(s)"}
-
-        def tables() -> None:
-            for table in res.tables:
-                out.tables[table.name] = self.table(table)
-            lines["dynamodb"] = f"dynamodb: {len(out.tables)} tables with TTL"
-            out.user_pool_id, out.user_pool_clients = self.user_pool(res.user_pool)
-            lines["cognito"] = (
-                f"cognito: pool {self.name(res.user_pool.name)} with {len(out.user_pool_clients)} client(s)"
+        progress(f"kms: {len(out.kms_keys)} key(s)")
+        for table in res.tables:
+            out.tables[table.name] = self.table(table)
+        progress(f"dynamodb: {len(out.tables)} tables with TTL")
+        for topic in res.topics:
+            out.topics[topic.name] = self.client("sns").create_topic(Name=self.name(topic.name))["TopicArn"]
+        for queue in res.queues:
+            out.queues[queue.name], out.dlqs[queue.name] = self.queue(queue, res, out.topics)
+        for sub in res.subscriptions:
+            out.subscriptions[f"{sub.topic}->{sub.queue}"] = self.subscription(sub, out)
+        progress(
+            f"sns/sqs: {len(out.topics)} topics, {len(out.queues)} queues + {len(out.dlqs)} DLQs, "
+            f"{len(out.subscriptions)} filtered subscriptions"
+        )
+        for bucket in res.buckets:
+            out.buckets[bucket.name] = self.bucket(bucket.name, out.kms_keys)
+        progress(f"s3: {len(out.buckets)} buckets")
+        out.user_pool_id, out.user_pool_clients = self.user_pool(res.user_pool)
+        progress(f"cognito: pool {self.name(res.user_pool.name)} with {len(out.user_pool_clients)} client(s)")
+        for secret in res.secrets:
+            out.secrets[secret.name] = self.secret(secret, out.kms_keys)
+        progress(f"secrets manager: {len(out.secrets)} secrets (KMS-encrypted)")
+        for stream in res.streams:
+            out.streams[stream.name] = self.stream(stream.name, stream.shards)
+        for delivery in res.delivery_streams:
+            out.glue_tables |= self.glue_table(delivery.name, out.buckets[delivery.bucket])
+        for delivery in res.delivery_streams:
+            out.delivery_streams[delivery.name] = self.delivery_stream(
+                delivery.name, out.streams[delivery.source_stream], out.buckets[delivery.bucket], delivery.prefix, out
             )
-            for sender in res.email_senders:
-                self.client("ses").verify_email_identity(EmailAddress=sender.address)
-            lines["ses"] = f"ses: {len(res.email_senders)} sender identity"
-
-        def messaging() -> None:
-            for topic in res.topics:
-                out.topics[topic.name] = self.client("sns").create_topic(Name=self.name(topic.name))["TopicArn"]
-            for queue in res.queues:
-                out.queues[queue.name], out.dlqs[queue.name] = self.queue(queue, res, out.topics)
-            for sub in res.subscriptions:
-                out.subscriptions[f"{sub.topic}->{sub.queue}"] = self.subscription(sub, out)
-            lines["sns/sqs"] = (
-                f"sns/sqs: {len(out.topics)} topics, {len(out.queues)} queues + {len(out.dlqs)} DLQs, "
-                f"{len(out.subscriptions)} filtered subscriptions"
-            )
-
-        def storage() -> None:
-            for bucket in res.buckets:
-                out.buckets[bucket.name] = self.bucket(bucket.name, out.kms_keys)
-            lines["s3"] = f"s3: {len(out.buckets)} buckets"
-            for secret in res.secrets:
-                out.secrets[secret.name] = self.secret(secret, out.kms_keys)
-            lines["secrets"] = f"secrets manager: {len(out.secrets)} secrets (KMS-encrypted)"
-            for stream in res.streams:
-                out.streams[stream.name] = self.stream(stream.name, stream.shards)
-            for delivery in res.delivery_streams:
-                out.glue_tables |= self.glue_table(delivery.name, out.buckets[delivery.bucket])
-            for delivery in res.delivery_streams:
-                out.delivery_streams[delivery.name] = self.delivery_stream(
-                    delivery.name, out.streams[delivery.source_stream], out.buckets[delivery.bucket], delivery.prefix,
-                    out,
-                )  # fmt: skip
-            lines["kinesis"] = (
-                f"kinesis/firehose/glue: {len(out.streams)} streams, {len(out.delivery_streams)} delivery streams, "
-                f"{len(out.glue_tables)} Glue tables"
-            )
-
-        def alarm_group() -> None:
-            out.alarm_topic, out.alarms = alarms.provision(
-                self.client("cloudwatch"), self.client("sns"), self.stage, ObservabilitySettings().alarm_period_s
-            )
-            count = len(out.alarms)
-            lines["cloudwatch"] = f"cloudwatch: {count} alarms (reference/observability.py) to {out.alarm_topic}"
-
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="provision") as pool:
-            for done in [pool.submit(group) for group in (tables, messaging, storage, alarm_group)]:
-                done.result()  # the first failure, raised here
-        for key in ("kms", "dynamodb", "sns/sqs", "s3", "cognito", "secrets", "kinesis", "ses", "cloudwatch"):
-            progress(lines[key])
+        progress(
+            f"kinesis/firehose/glue: {len(out.streams)} streams, {len(out.delivery_streams)} delivery streams, "
+            f"{len(out.glue_tables)} Glue tables"
+        )
+        for sender in res.email_senders:
+            self.client("ses").verify_email_identity(EmailAddress=sender.address)
+        progress(f"ses: {len(res.email_senders)} sender identity")
+        out.alarm_topic, out.alarms = alarms.provision(
+            self.client("cloudwatch"), self.client("sns"), self.stage, ObservabilitySettings().alarm_period_s
+        )
+        progress(f"cloudwatch: {len(out.alarms)} alarms (reference/observability.py) to {out.alarm_topic}")
         return out
 
     # ----------------------------------------------------------------- KMS
