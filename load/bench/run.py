@@ -211,7 +211,7 @@ def results_lines(report: dict[str, Any], rate: str = "req/s", width: int = 36) 
     """The lines every scenario's table starts with: the setting, a row per target, a warning if the box was busy."""
     lines = [
         f"scenario {report['scenario']}: {report['seconds']} s per target after {report['warmup_seconds']} s warm-up, "
-        f"{report['users']} Locust FastHttpUsers, {report['machine']['cpus']} cores",
+        f"{report.get('load_by') or str(report['users']) + ' Locust FastHttpUsers'}, {report['machine']['cpus']} cores",
         f"{'target':<{width}} {rate:>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failures':>9}",
     ]
     for r in report["results"]:
@@ -278,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=None, help="tracing, moto: rounds, in alternating order (tracing 5, moto 3)"
     )
     parser.add_argument("--every-request", action="store_true", help="tracing: also a stack sampling every request")
+    parser.add_argument(
+        "--driver", choices=("locust", "threads"), default="locust",
+        help="tracing: Locust's users (default) or 4 threads of plain httpx, a lighter, steadier load",
+    )  # fmt: skip
     parser.add_argument(
         "--servers", type=lambda t: t.split(","), default=None, help="moto: moto.server,werkzeug,uvicorn"
     )

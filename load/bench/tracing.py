@@ -17,6 +17,10 @@ measured for 10 s per stack before the rounds). The cost is taken round by round
 median of those ratios (5 rounds by default: on this machine a single round's measure moves by up to
 30 % with the load, more than the effect measured). The emulator's CPU (which receives the segments locally;
 X-Ray does in AWS) is not counted. Requests a second are reported beside, for information.
+
+``--driver threads`` drives each stack with 4 threads of plain httpx instead of Locust's 32 users: Locust
+takes most of a core beside the stacks on a 2-core machine, and its rounds moved by a factor of two even on
+a quiet one; the threads offer less load, steadier (docs/tracing.md has both).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -47,6 +52,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     unlimited["SHOP_READY_TIMEOUT"] = os.environ.get("SHOP_READY_TIMEOUT", "300")  # a busy machine starts slowly
     modes = [*MODES, EVERY_REQUEST] if getattr(args, "every_request", False) else list(MODES)
     rounds = max(1, getattr(args, "rounds", 5) or 5)
+    drive = threads if getattr(args, "driver", "locust") == "threads" else locust
     results: list[Result] = []
     cpu_runs: dict[str, list[float]] = {label: [] for label, _, _ in modes}
     rps_runs: dict[str, list[float]] = {label: [] for label, _, _ in modes}
@@ -69,7 +75,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             processes[label] = services_of(stage, PATH)
         idle_rate = {}
         for label in targets:  # what the two processes spend with no request (their background loops)
-            locust(targets[label], args.users, args.warmup, work)
+            drive(targets[label], args.users, args.warmup, work)
             idle = cpu_seconds(processes[label])
             time.sleep(IDLE_S)
             idle_rate[label] = (cpu_seconds(processes[label]) - idle) / IDLE_S
@@ -77,9 +83,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
             for label in order:
                 print(f"round {round_ + 1}/{rounds}: {targets[label].label}, {args.seconds} s", flush=True)
-                locust(targets[label], args.users, args.warmup, work)
+                drive(targets[label], args.users, args.warmup, work)
                 before, started = cpu_seconds(processes[label]), time.monotonic()
-                measured = locust(targets[label], args.users, args.seconds, work)
+                measured = drive(targets[label], args.users, args.seconds, work)
                 spent = cpu_seconds(processes[label]) - before - idle_rate[label] * (time.monotonic() - started)
                 cpu_runs[label].append(spent * 1000 / max(measured.requests, 1))
                 rps_runs[label].append(measured.rps)
@@ -98,6 +104,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": args.seconds,
         "warmup_seconds": args.warmup,
         "users": args.users,
+        "load_by": f"{THREADS} threads of httpx" if drive is threads else None,
         "rounds": rounds,
         "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "load_average_per_stack": loads,
@@ -111,6 +118,37 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "target": TARGET_COST,
         "met": all(c < TARGET_COST for c in cpu_costs.values()),
     }
+
+
+THREADS = 4
+
+
+def threads(target: Target, _users: int, seconds: int, _work: Path) -> Result:
+    """``THREADS`` threads of plain httpx requesting ``target``'s paths one after another for ``seconds``."""
+    import httpx
+
+    stop = time.monotonic() + seconds
+    took: list[list[float]] = [[] for _ in range(THREADS)]
+    failures = [0] * THREADS
+
+    def run(i: int) -> None:
+        with httpx.Client(base_url=target.host, timeout=10) as client:
+            n = i
+            while time.monotonic() < stop:
+                began = time.perf_counter()
+                if client.get(target.paths[n % len(target.paths)]).status_code != 200:
+                    failures[i] += 1
+                took[i].append((time.perf_counter() - began) * 1000)
+                n += THREADS
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    ms = sorted(t for each in took for t in each)
+    cuts = statistics.quantiles(ms, n=100) if len(ms) > 1 else [float("nan")] * 99
+    return Result(target.label, len(ms), sum(failures), round(len(ms) / seconds, 1), round(cuts[49]), round(cuts[98]))
 
 
 def per_round_costs(cpu_runs: dict[str, list[float]]) -> dict[str, list[float]]:
