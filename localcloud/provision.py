@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets as random_secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,6 +60,21 @@ class Outputs:
     def from_json(cls, text: str) -> Outputs:
         return cls(**json.loads(text))
 
+    def moved(self, endpoint_url: str | None) -> Outputs:
+        """The same resources answering at ``endpoint_url``: a queue's URL carries the endpoint it was made at."""
+        old = (self.endpoint_url or "").rstrip("/")
+        new = (endpoint_url or "").rstrip("/")
+
+        def move(url: str) -> str:
+            return new + url[len(old) :] if old and url.startswith(old + "/") else url
+
+        return replace(
+            self,
+            endpoint_url=endpoint_url,
+            queues={k: move(v) for k, v in self.queues.items()},
+            dlqs={k: move(v) for k, v in self.dlqs.items()},
+        )
+
 
 class Provisioner:
     """Provisions ``Resources`` into one AWS endpoint (moto, another emulator, or an account)."""
@@ -104,8 +119,7 @@ class Provisioner:
         progress(f"s3: {len(out.buckets)} buckets")
         out.user_pool_id, out.user_pool_clients = self.user_pool(res.user_pool)
         progress(f"cognito: pool {self.name(res.user_pool.name)} with {len(out.user_pool_clients)} client(s)")
-        for secret in res.secrets:
-            out.secrets[secret.name] = self.secret(secret, out.kms_keys)
+        self.secrets(out, res)
         progress(f"secrets manager: {len(out.secrets)} secrets (KMS-encrypted)")
         for stream in res.streams:
             out.streams[stream.name] = self.stream(stream.name, stream.shards)
@@ -335,6 +349,11 @@ class Provisioner:
         return pool_id, clients
 
     # ----------------------------------------------------------------- Secrets Manager
+
+    def secrets(self, out: Outputs, res: Resources = RESOURCES) -> None:
+        """Create or bring up to date every secret: run again once ``database_url`` is known, or has changed."""
+        for secret in res.secrets:
+            out.secrets[secret.name] = self.secret(secret, out.kms_keys)
 
     def secret(self, secret: Secret, kms_keys: dict[str, str]) -> str:
         """Create the secret, or update it keeping the random values it already has."""

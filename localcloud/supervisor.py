@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -22,14 +23,15 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import localcloud
-from localcloud import backends, cgroups, fleet, health, lb, seedcache, state
+from localcloud import backends, cgroups, fleet, health, lb, provisioncache, seedcache, state
 from localcloud.analytics import firehose
 from localcloud.backends import Endpoint
 from localcloud.control import Control
@@ -41,6 +43,8 @@ from localcloud.provision import Outputs, Provisioner
 from localcloud.settings import AwsMode, LocalCloudSettings
 from localcloud.zygote import Zygote, ZygoteError
 from reference.model import Service
+
+T = TypeVar("T")
 
 
 class Stop(BaseException):
@@ -129,8 +133,9 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     healer = Healer(console.say)
     zygote = start_zygote(settings, fleet.present(), log_dir, stack, console, healer)  # imports while the rest starts
 
-    pg = _backend(stack, console, "postgres", settings.database_url, "DATABASE_URL", health.probe_postgres,
-                  lambda: backends.embedded_postgres(run_dir, log_dir))  # fmt: skip
+    # initdb runs beside the emulator's start and provisioning, which need no database: only the database secret
+    # names it, and that is brought up to date once PostgreSQL answers.
+    prepared = beside(stack, lambda: backends.prepare_postgres(run_dir, log_dir)) if not settings.database_url else None
     kv = _backend(stack, console, "valkey", settings.redis_url, "REDIS_URL", health.probe_redis,
                   lambda: backends.embedded_valkey(run_dir, log_dir))  # fmt: skip
     if settings.aws_mode is AwsMode.AWS:
@@ -141,6 +146,9 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
         aws = _backend(stack, console, "aws", settings.aws_endpoint_url, "AWS_ENDPOINT_URL",
                        lambda url: health.probe_aws(url, settings.aws_region),
                        lambda: backends.embedded_moto(settings.aws_region, log_dir))  # fmt: skip
+    outputs = provision(settings, aws, console) if settings.aws_mode is AwsMode.EMULATOR else None
+    pg = _backend(stack, console, "postgres", settings.database_url, "DATABASE_URL", health.probe_postgres,
+                  lambda: backends.embedded_postgres(run_dir, log_dir, prepared() if prepared else None))  # fmt: skip
 
     for endpoint in (pg, kv, aws):
         if endpoint.child is not None:
@@ -160,14 +168,11 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     flags_file.write_text(json.dumps({"flags": {}}))
 
     outputs_file = run_dir / "outputs.json"
-    if settings.aws_mode is AwsMode.EMULATOR:
-        with console.timed("provision") as detail:
-            provisioner = Provisioner(
-                endpoint_url=aws.url, region=settings.aws_region, stage=settings.stage, database_url=pg.url
-            )
-            outputs = provisioner.provision(progress=lambda line: console.say(f"             {line}"))
-            outputs_file.write_text(outputs.to_json())
-            detail.append(f"every resource of reference/ ({outputs_file})")
+    if outputs is not None:  # as the services see the emulator and the database (through the proxies, if any)
+        outputs = outputs.moved(aws.url)
+        Provisioner(endpoint_url=aws.url, region=settings.aws_region, stage=settings.stage,
+                    database_url=pg.url).secrets(outputs)  # fmt: skip
+        outputs_file.write_text(outputs.to_json())
     else:
         console.say("  provision  skipped: in AWS the CloudFormation stacks own the resources")
 
@@ -185,7 +190,7 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     seeds = fleet.seed_modules(services)
     if find_spec("storefront.publish") and settings.aws_mode is AwsMode.EMULATOR:
         seeds.append("storefront.publish")  # the S3 static site CloudFront serves
-    buckets = Outputs.from_json(outputs_file.read_text()).buckets if outputs_file.exists() else {}
+    buckets = outputs.buckets if outputs is not None else {}
     cache = seedcache.for_stack((pg, kv, aws), pg.url, aws.url, buckets)  # what earlier runs seeded, kept
     for wave in fleet.seed_waves(seeds):
         with console.timed("seed") as detail:
@@ -214,6 +219,43 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
     console.say(startup_report())
     console.say(f"ready: {front_door}")
     return healer
+
+
+def beside(stack: ExitStack, work: Callable[[], T]) -> Callable[[], T]:
+    """Run ``work`` in a thread while the caller goes on; returns what waits for its result (or raises its error).
+    ``work`` must start no server (a child dies with the thread that started it: ``processes.spawn``); ``stack``
+    waits for it before closing what was entered earlier (its files)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="beside")
+    future = pool.submit(work)
+    stack.callback(pool.shutdown, wait=True)
+    return future.result
+
+
+def provision(settings: LocalCloudSettings, aws: Endpoint, console: Console) -> Outputs:
+    """Every resource of reference/ in the emulator: restored from the provision cache when an earlier run saved
+    this model's provisioned state, else provisioned (and saved). The database secret is left for the caller."""
+    cache = provisioncache.for_emulator(aws.kind, settings.stage, settings.aws_region)
+    with console.timed("provision") as detail:
+        if cache is not None and (entry := cache.lookup()) is not None:
+            try:
+                outputs = cache.restore(entry, aws.url)
+            except (OSError, RuntimeError, ValueError, KeyError) as exc:
+                console.say(f"             provision cache: restoring failed ({exc}); provisioning instead")
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                detail.append(f"every resource of reference/, kept from an earlier run (provision cache "
+                              f"{cache.key[:12]}, saved {cache.saved(entry)})")  # fmt: skip
+                return outputs
+        provisioner = Provisioner(endpoint_url=aws.url, region=settings.aws_region, stage=settings.stage)
+        outputs = provisioner.provision(progress=lambda line: console.say(f"             {line}"))
+        detail.append("every resource of reference/")
+        if cache is not None:
+            try:
+                cache.save(aws.url, outputs)
+                detail.append(f"(kept for the next start: provision cache {cache.key[:12]})")
+            except (OSError, RuntimeError) as exc:
+                console.say(f"             provision cache: could not keep the provisioned state ({exc})")
+    return outputs
 
 
 def behind_proxy(proxies: Proxies, endpoint: Endpoint) -> Endpoint:
