@@ -4,7 +4,7 @@ Each start runs the stack as ``nox -s up`` does (its own stage ``benchup``, a fr
 console's part lines (``postgres up 0.48 s``...) until ``ready:``, then takes the CPU-seconds of the
 whole process tree (user + system of every process the supervisor started, exited ones included, by
 process) and stops it (SIGTERM, which the supervisor treats as Ctrl-C). A "warm" start has the
-virtual environment installed and the seed cache filled: when the cache misses, the bench first
+virtual environment installed and the seed and provision caches filled: when one misses, the bench first
 fills it with one start it does not count (``--no-prime`` counts that one too; ``SHOP_SEED_CACHE=off``
 measures starts that seed every time). It prints min / median / max per part, the CPU-seconds and
 the load average around each start (the machine is shared: a load above the core count means the
@@ -110,18 +110,27 @@ def one_start(env: dict[str, str]) -> dict[str, Any]:
         "parts": parts_of(lines),
         "cpu_s": round(sum(cpu.values()), 2),
         "cpu_s_by_process": cpu,
-        "seed_cache": "restored" if any("kept from an earlier run" in line for line in lines) else "seeded",
+        "seed_cache": "restored"
+        if any("kept from an earlier run" in ln and "(seed cache" in ln for ln in lines)
+        else "seeded",
+        "provision_cache": "restored"
+        if any("kept from an earlier run" in ln and "(provision cache" in ln for ln in lines)
+        else "provisioned",
         "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     }
 
 
 def cache_is_warm() -> bool:
-    from localcloud import seedcache
+    """Whether the seed cache and the provision cache (of this bench's stage) hold what a start restores."""
+    from localcloud import provisioncache, seedcache
+    from localcloud.settings import load_settings
 
     root = seedcache.default_root()
     if root is None:
-        return True  # nothing to prime: every start seeds
-    return all((root / m / seedcache.digest(k) / seedcache.MANIFEST).is_file() for m, k in seedcache.KEPT.items())
+        return True  # nothing to prime: every start seeds and provisions
+    provisioned = provisioncache.for_emulator("embedded", STAGE, load_settings(SHOP_STAGE=STAGE).aws_region)
+    seeded = all((root / m / seedcache.digest(k) / seedcache.MANIFEST).is_file() for m, k in seedcache.KEPT.items())
+    return seeded and provisioned is not None and provisioned.lookup() is not None
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -159,7 +168,8 @@ def table(report: dict[str, Any]) -> str:
     loads = [s["load_average"]["before"] for s in starts] + [s["load_average"]["after"] for s in starts]
     lines = [
         f"scenario up: {len(starts)} starts of `python -m localcloud up` ({report['machine']['cpus']} cores; "
-        f"seed cache: {', '.join(sorted({s['seed_cache'] for s in starts}))})",
+        f"seed cache: {', '.join(sorted({s['seed_cache'] for s in starts}))}; "
+        f"provision cache: {', '.join(sorted({s.get('provision_cache', '?') for s in starts}))})",
         f"{'part':<12} {'min s':>8} {'median s':>9} {'max s':>8}",
     ]
     for name, row in report["summary"].items():
