@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import psycopg
-
 from localcloud import health
 from localcloud.processes import Child, StartError, spawn, wait_until
 
@@ -188,6 +186,8 @@ def embedded_postgres(run_dir: Path, log_dir: Path, prepared: PreparedPostgres |
     # PostgreSQL replays its WAL (crash recovery), and every committed row is there.
     current = _Current(child, postgres, urlsplit(admin_url).port or 0, health.probe_postgres, admin_url, "connection")
     try:
+        import psycopg
+
         # The database Aurora's DatabaseName creates in AWS.
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"create database {DATABASE}")

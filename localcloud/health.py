@@ -8,11 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
-import psycopg
-import redis
-from botocore.config import Config
-
 PROBE_TIMEOUT_S = 2.0
 
 # Credentials for an emulator: never let a local run pick up real AWS credentials.
@@ -28,6 +23,9 @@ def aws_client(
     service: str, *, endpoint_url: str | None, region: str, timeout_s: float = 10.0, retries: int = 3
 ) -> Any:
     """A boto3 client; with an endpoint (the emulator) it uses dummy credentials, without one the default chain."""
+    import boto3  # the clients' libraries are imported when first used: the supervisor starts the zygote first
+    from botocore.config import Config
+
     credentials = EMULATOR_CREDENTIALS if endpoint_url else {}
     config = Config(
         connect_timeout=timeout_s,
@@ -39,6 +37,8 @@ def aws_client(
 
 def probe_postgres(url: str) -> str:
     """Connect and ask the server's version."""
+    import psycopg
+
     with psycopg.connect(libpq_url(url), connect_timeout=int(PROBE_TIMEOUT_S)) as conn:
         row = conn.execute("show server_version").fetchone()
     return f"PostgreSQL {row[0]}" if row else "PostgreSQL"
@@ -46,6 +46,8 @@ def probe_postgres(url: str) -> str:
 
 def probe_redis(url: str) -> str:
     """PING, then ask the server's name and version."""
+    import redis
+
     client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S)
     try:
         client.ping()

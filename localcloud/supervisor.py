@@ -202,15 +202,16 @@ def start(settings: LocalCloudSettings, front_socket: socket.socket, stack: Exit
             console.say(f"             {summaries[module]}")
     cap()  # CPU quotas from here on: the seeds ran at full speed
 
+    kept: Callable[[], None] = lambda: None  # noqa: E731
+    if aws.child is not None and settings.aws_mode is AwsMode.EMULATOR:  # the emulator's work, beside the door's
+        kept = beside(stack, lambda: keep_emulator_state(aws, run_dir, console))
     with console.timed("frontdoor") as detail:
         door = healer.add(Component("frontdoor", "frontdoor",
                                     start_frontdoor(settings, front_socket, env, log_dir, zygote),
                                     lambda: spawn_frontdoor(front_socket, env, log_dir, zygote)))  # fmt: skip
         stack.callback(lambda: door.child.stop())
         detail.append(f"http://{settings.host}:{settings.port}/healthz")
-
-    if aws.child is not None and settings.aws_mode is AwsMode.EMULATOR:
-        keep_emulator_state(aws, run_dir, console)
+    kept()
     front_door = f"http://{settings.host}:{settings.port}"
     state.write(settings.stage, env | placement | {"SHOP_FRONT_DOOR_URL": front_door})
     stack.callback(state.remove, settings.stage)
