@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -80,25 +78,15 @@ class ProvisionCache:
 
     def save(self, aws_url: str, outputs: Outputs) -> Path:
         """Keep the emulator's state as it is now, with ``outputs``, under the digest (atomically)."""
-        final = self.entry
-        work = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
+
+        def fill(work: Path) -> None:
             if not _ask("take", aws_url, work / STATE):
                 raise RuntimeError(f"the emulator at {aws_url} took no snapshot")
             (work / OUTPUTS).write_text(outputs.to_json())
             manifest = {"saved": time.strftime("%Y-%m-%d %H:%M"), "digest": self.key}
             (work / seedcache.MANIFEST).write_text(json.dumps(manifest) + "\n")
-            try:
-                work.rename(final)
-            except OSError:  # another run saved the same digest meanwhile: theirs is as good
-                shutil.rmtree(work, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        seedcache.prune(self.root, keep=seedcache.KEEP)
-        return final
+
+        return seedcache.write_entry(self.entry, fill)
 
     def saved(self, entry: Path) -> str:
         return json.loads((entry / seedcache.MANIFEST).read_text())["saved"]

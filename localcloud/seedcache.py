@@ -171,11 +171,8 @@ class SeedCache:
     def save(self, module: str, summary: str) -> Path:
         """Keep what the seed just wrote under its digest (atomically: a rename of a complete directory)."""
         kept = self.kept[module]
-        final = self.entry(module)
-        work = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
+
+        def fill(work: Path) -> None:
             if kept.schema:
                 self._pg("pg_dump", "--data-only", "--format=custom", f"--schema={kept.schema}",
                          f"--exclude-table={kept.schema}.alembic_version", "-f", str(work / f"{kept.schema}.dump"),
@@ -186,15 +183,8 @@ class SeedCache:
                     (work / f"objects-{n}.tar").write_bytes(response.read())
             saved = time.strftime("%Y-%m-%d %H:%M")
             (work / MANIFEST).write_text(json.dumps({"module": module, "summary": summary, "saved": saved}) + "\n")
-            try:
-                work.rename(final)
-            except OSError:  # another run saved the same digest meanwhile: theirs is as good
-                shutil.rmtree(work, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        prune(final.parent, keep=KEEP)
-        return final
+
+        return write_entry(self.entry(module), fill)
 
     def _pg(self, tool: str, *args: str) -> None:
         done = subprocess.run([str(self.bin_dir / tool), *args], capture_output=True, text=True, check=False)
@@ -206,6 +196,25 @@ class SeedCache:
         request.add_header("Content-Type", "application/x-tar")
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our own moto
             return json.loads(response.read())
+
+
+def write_entry(final: Path, fill: Callable[[Path], None], keep: int = KEEP) -> Path:
+    """Write an entry at ``final``: ``fill`` a work directory beside it (the manifest last), rename it into place,
+    and keep the ``keep`` newest entries of its folder. A failed ``fill`` leaves nothing behind."""
+    work = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        fill(work)
+        try:
+            work.rename(final)
+        except OSError:  # another run saved the same digest meanwhile: theirs is as good
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    prune(final.parent, keep=keep)
+    return final
 
 
 def prune(folder: Path, keep: int = KEEP) -> list[Path]:
