@@ -12,6 +12,7 @@ pytest.importorskip("troposphere")
 from cfn.build import LAYERS, as_dict, templates
 from cfn.deploy import parameters, stack_name
 from cfn.moto_subset import exports, subset
+from localcloud.health import aws_client
 from reference import RESOURCES
 
 STAGE = "dev"  # the templates allow dev, staging and prod; moto's state is fresh for each test
@@ -20,7 +21,9 @@ STAGE = "dev"  # the templates allow dev, staging and prod; moto's state is fres
 @pytest.fixture
 def deployed(aws: Any) -> dict[str, Any]:
     """Every layer's moto-creatable subset, created in order with exports."""
-    cfn = aws.client("cloudformation")
+    # moto creates a stack's resources before it answers CreateStack (seconds on a busy machine): a client that
+    # timed out and retried would find the stack its first attempt made, so this one waits and never retries.
+    cfn = aws_client("cloudformation", endpoint_url=aws.endpoint_url, region=aws.region, timeout_s=120, retries=1)
     zone = aws.client("route53").create_hosted_zone(Name="shop.example.com", CallerReference="test")["HostedZone"]
     overrides = {"HostedZoneId": zone["Id"].split("/")[-1]}
     available: set[str] = set()
