@@ -109,49 +109,61 @@ class PostgresPayments(PaymentRepository):
         *,
         reason: str | None,
         provider_ref: str | None,
+        attempt: Attempt | None = None,
     ) -> Payment | None:
-        row = (
-            await uow.execute(
-                sa.update(payments)
-                .where(payments.c.id == payment_id, payments.c.status.in_([str(s) for s in sources]))
-                .values(
-                    status=target,
-                    reason=reason,
-                    provider_ref=sa.func.coalesce(provider_ref, payments.c.provider_ref),
-                    updated_at=sa.func.now(),
-                )
-                .returning(payments)
+        moved = (
+            sa.update(payments)
+            .where(payments.c.id == payment_id, payments.c.status.in_([str(s) for s in sources]))
+            .values(
+                status=target,
+                reason=reason,
+                provider_ref=sa.func.coalesce(provider_ref, payments.c.provider_ref),
+                updated_at=sa.func.now(),
             )
-        ).first()
+            .returning(payments)
+        )
+        if attempt is not None:  # one round trip: the attempt is written whether or not the payment moves
+            moved = moved.add_cte(_attempt_row(attempt).cte("attempted"))
+        row = (await uow.execute(moved)).first()
         return _payment(row._mapping) if row is not None else None
 
     async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None:
-        await uow.execute(
-            payment_attempts.insert().values(
-                payment_id=attempt.payment_id,
-                operation=attempt.operation,
-                request=attempt.request,
-                outcome=attempt.outcome,
-                latency_ms=attempt.latency_ms,
-                provider_ref=attempt.provider_ref,
-                error=attempt.error,
-            )
-        )
+        await uow.execute(_attempt_row(attempt))
 
-    async def record_callback(self, callback: ProviderCallback) -> bool:
-        async with self.engine.begin() as conn:
-            first = await conn.execute(
-                insert(provider_callbacks)
-                .values(
-                    callback_id=callback.callback_id,
-                    payment_id=callback.payment_id,
-                    operation=callback.operation,
-                    outcome=callback.outcome,
-                )
-                .on_conflict_do_nothing()
-                .returning(provider_callbacks.c.callback_id)
+    async def record_callback(self, callback: ProviderCallback) -> tuple[bool, Payment | None]:
+        first = (
+            insert(provider_callbacks)
+            .values(
+                callback_id=callback.callback_id,
+                payment_id=callback.payment_id,
+                operation=callback.operation,
+                outcome=callback.outcome,
             )
-            return first.first() is not None
+            .on_conflict_do_nothing()
+            .returning(provider_callbacks.c.callback_id)
+            .cte("first")
+        )
+        # One statement: whether the id is new, and the payment (an outer join keeps the answer when there is none).
+        one = sa.select(sa.literal(1).label("one")).subquery("one")
+        query = sa.select(sa.exists(first.select()).label("first_time"), payments).select_from(
+            one.outerjoin(payments, payments.c.id == callback.payment_id)
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(query)).one()
+        payment = _payment(row._mapping) if row.id is not None else None
+        return bool(row.first_time), payment
+
+
+def _attempt_row(attempt: Attempt) -> sa.Insert:
+    return payment_attempts.insert().values(
+        payment_id=attempt.payment_id,
+        operation=attempt.operation,
+        request=attempt.request,
+        outcome=attempt.outcome,
+        latency_ms=attempt.latency_ms,
+        provider_ref=attempt.provider_ref,
+        error=attempt.error,
+    )
 
 
 def _payment(row: Mapping[str, Any]) -> Payment:
