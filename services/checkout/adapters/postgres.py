@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reference.events import Event
 from services.checkout.domain import TERMINAL, Checkout, Reason, Status
@@ -75,15 +75,20 @@ class PostgresCheckouts:
         row = {**_to_row(co), "checkout_id": co.checkout_id, "customer_sub": co.customer_sub,
                "idempotency_key": co.idempotency_key, "request_hash": co.request_hash,
                "locked_until": datetime.now(UTC) + self.lease}  # fmt: skip
+        made = (
+            insert(checkouts)
+            .values(**row)
+            .on_conflict_do_nothing(constraint="checkouts_key")
+            .returning(checkouts.c.checkout_id)
+            .cte("made")
+        )
+        # One round trip: the row and, only if it was made, its first step-log row.
+        logged = steps.insert().from_select(
+            ["checkout_id", "step", "outcome"],
+            sa.select(made.c.checkout_id, sa.literal("started"), sa.literal("ok")),
+        )
         async with self.engine.begin() as conn:
-            made = await conn.execute(
-                insert(checkouts)
-                .values(**row)
-                .on_conflict_do_nothing(constraint="checkouts_key")
-                .returning(checkouts.c.checkout_id)
-            )
-            if made.first() is not None:
-                await self._log(conn, co.checkout_id, "started", "ok")
+            if (await conn.execute(logged.returning(steps.c.checkout_id))).first() is not None:
                 return co, True
             existing = await conn.execute(
                 sa.select(checkouts).where(
@@ -135,7 +140,3 @@ class PostgresCheckouts:
                 sa.select(steps.c.step, steps.c.outcome).where(steps.c.checkout_id == checkout_id).order_by(steps.c.id)
             )
             return [(r.step, r.outcome) for r in rows]
-
-    @staticmethod
-    async def _log(conn: AsyncConnection, checkout_id: str, step: str, outcome: str) -> None:
-        await conn.execute(steps.insert().values(checkout_id=checkout_id, step=step, outcome=outcome[:200]))
