@@ -155,6 +155,19 @@ async def test_checkout_takes_out_what_it_bought_and_keeps_what_was_added_meanwh
     assert {line["product_id"]: line["quantity"] for line in r.json()["lines"]} == {"tee": 1}
 
 
+async def test_taking_out_more_than_the_cart_holds_falls_back_and_a_line_taken_to_zero_is_gone(cart):
+    await cart.post("/cart/items", json={"product_id": "tee", "quantity": 2}, headers=ALICE)
+    await cart.post("/cart/items", json={"product_id": "mug", "quantity": 1}, headers=ALICE)
+    r = await cart.post("/internal/carts/users/alice-sub/remove-bought", json={"lines": {"tee": 5}})
+    assert [line["product_id"] for line in r.json()["lines"]] == ["mug"], "the one-write path refused, the other ran"
+    r = await cart.post("/internal/carts/users/alice-sub/remove-bought", json={"lines": {"mug": 1}})
+    assert r.json()["lines"] == []
+    version = r.json()["version"]
+    again = await cart.post("/cart/items", json={"product_id": "mug", "quantity": 2}, headers=ALICE)
+    assert [(x["product_id"], x["quantity"]) for x in again.json()["lines"]] == [("mug", 2)]
+    assert again.json()["version"] == version + 1
+
+
 async def test_the_catalog_reads_several_products_in_one_call(catalog):
     r = await catalog.get("/internal/products", params={"ids": ["tee", "ghost", "mug", "tee"]})
     assert r.status_code == 200
