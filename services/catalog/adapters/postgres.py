@@ -52,6 +52,7 @@ def database_url(secret_id: str, region: str) -> str:
 class PostgresCatalog(CatalogStore):
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        self.single = engine.execution_options(isolation_level="AUTOCOMMIT")  # a one-statement read: no BEGIN
 
     # ------------------------------------------------------------------ reads
 
@@ -85,14 +86,14 @@ class PostgresCatalog(CatalogStore):
         return rows, total
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             row = (await conn.execute(PRODUCT, {"id": product_id})).mappings().first()
         return _product(row) if row is not None else None
 
     async def products_by_id(self, product_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not product_ids:
             return []
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             rows = (await conn.execute(PRODUCTS_BY_ID, {"ids": list(product_ids)})).mappings().all()
         return [_product(r) for r in rows]
 

@@ -31,9 +31,16 @@ from services.payment.ports import PaymentRepository, ProviderCallback
 LIST_LIMIT = 100
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, each statement its own transaction: for a unit of work of one statement, no BEGIN and no
+    COMMIT round trip (a statement is atomic on its own)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class PostgresPayments(PaymentRepository):
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        self.single = autocommit(engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
@@ -51,7 +58,7 @@ class PostgresPayments(PaymentRepository):
             "payment_method": request.payment_method,
             "status": PaymentStatus.PENDING,
         }
-        async with self.engine.begin() as conn:
+        async with self.single.connect() as conn:  # the insert, or (a second statement) the row it met
             created = (
                 await conn.execute(
                     insert(payments)
@@ -81,7 +88,7 @@ class PostgresPayments(PaymentRepository):
             return result.rowcount == 1
 
     async def get(self, payment_id: UUID) -> Payment | None:
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             row = (await conn.execute(sa.select(payments).where(payments.c.id == payment_id))).first()
             return _payment(row._mapping) if row else None
 
@@ -148,7 +155,7 @@ class PostgresPayments(PaymentRepository):
         query = sa.select(sa.exists(first.select()).label("first_time"), payments).select_from(
             one.outerjoin(payments, payments.c.id == callback.payment_id)
         )
-        async with self.engine.begin() as conn:
+        async with self.single.connect() as conn:
             row = (await conn.execute(query)).one()
         payment = _payment(row._mapping) if row.id is not None else None
         return bool(row.first_time), payment
@@ -181,12 +188,12 @@ class PostgresHolds(HoldBook):
     finds the holds the provider placed (a card network keeps them whatever happens to our service)."""
 
     def __init__(self, engine: AsyncEngine):
-        self.engine = engine
+        self.engine = autocommit(engine)  # every write here is one statement
 
     async def add(self, key: str, hold: Hold) -> None:
         row = {"authorization_key": key, "ref": hold.ref, "amount_minor": hold.amount_minor}
         row |= {"payment_method": hold.payment_method, "state": hold.state}
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as conn:
             await conn.execute(insert(provider_holds).values(row).on_conflict_do_nothing())
 
     async def get(self, key: str) -> Hold | None:
@@ -196,7 +203,7 @@ class PostgresHolds(HoldBook):
 
     async def move(self, key: str, by: str, source: str, target: str) -> tuple[Hold | None, bool]:
         held = provider_holds.c
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as conn:  # the move, or (a second statement) the hold as it is
             moved = await conn.execute(
                 provider_holds.update()
                 .where(held.authorization_key == key, held.state == source)
