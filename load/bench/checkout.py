@@ -16,7 +16,10 @@ first step that breaks (errors over 1 % or p99 over ``--break-ms``), runs the le
 whole sweep, and writes ``artifacts/bench/checkout.json`` and the curve ``checkout.png``.
 
 **Single** (``--single N``, default 100): N checkouts one after another on the idle stack:
-p50/p99 of the checkout call alone, and CPU-ms per checkout with no queueing at all.
+p50/p99 of the checkout call alone, and CPU-ms per checkout with no queueing at all. Then 10 more,
+counted: the emulator's requests by action (moto's recorder) and the SQL statements by service and by
+statement (``log_statement = all`` for the while, each backend mapped to the service holding its
+connection), both less what the idle stack makes over as long.
 """
 
 from __future__ import annotations
@@ -92,7 +95,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.provider_ms is not None:  # the simulated card provider's latency (services/payment), not our code's
         env |= {"PAYMENT_SIM_LATENCY_MS": str(args.provider_ms), "PAYMENT_SIM_LATENCY_JITTER_MS": "0"}
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-"), local_cloud(env) as front_door:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        env["MOTO_RECORDER_FILEPATH"] = str(Path(tmp) / "moto-recording.jsonl")  # calls_per_checkout's, not in cwd
+        report = _run(args, env, load_before)
+    if not (args.single or args.profile):
+        report["plot"] = str(plot(report, (args.out or ARTIFACTS / "checkout.json").with_suffix(".png")))
+    return report
+
+
+def _run(args: argparse.Namespace, env: dict[str, str], load_before: tuple[float, ...]) -> dict[str, Any]:
+    with local_cloud(env) as front_door:
         urls = json.loads(_http("GET", f"{front_door}/healthz"))["services"]
         urls = {name: body["url"] for name, body in urls.items()}
         products = stock_up(urls["catalog"])
@@ -108,8 +120,6 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         else:
             report |= rate_sweep(shop, products, args, db_url)
         report["load_average"]["after"] = [round(x, 2) for x in os.getloadavg()]
-    if not (args.single or args.profile):
-        report["plot"] = str(plot(report, (args.out or ARTIFACTS / "checkout.json").with_suffix(".png")))
     return report
 
 
@@ -529,6 +539,18 @@ def _aws_actions(recording: str) -> dict[str, int]:
     return out
 
 
+def _port_owners() -> dict[int, str]:
+    """The stack's local TCP ports, each with the component (a service's name) that holds it."""
+    owners: dict[int, str] = {}
+    for proc in stack_processes():
+        try:
+            ports = [c.laddr.port for c in proc.net_connections(kind="tcp") if c.laddr]
+        except psutil.Error:
+            continue
+        owners |= dict.fromkeys(ports, component(proc).removeprefix("service: "))
+    return owners
+
+
 def _postgres_log() -> Path | None:
     """PostgreSQL's stderr, where the supervisor writes it (the server's file descriptor 2)."""
     for proc in stack_processes():
@@ -540,18 +562,14 @@ def _postgres_log() -> Path | None:
     return None
 
 
-def _statements(pg_log: Path | None, offset: int, backends: dict[int, int]) -> dict[str, int]:
+def _statements(
+    pg_log: Path | None, offset: int, backends: dict[int, int], owners: dict[int, str] | None = None
+) -> dict[str, int]:
     """Statements logged since ``offset``, by the service whose connection (client port) the backend serves; each
     statement (its first 100 characters) counted too, under ``<service>: <statement>``."""
     if pg_log is None:
         return {}
-    owners: dict[int, str] = {}
-    for proc in stack_processes():
-        try:
-            ports = [c.laddr.port for c in proc.net_connections(kind="tcp") if c.laddr]
-        except psutil.Error:
-            continue
-        owners |= dict.fromkeys(ports, component(proc).removeprefix("service: "))
+    owners = _port_owners() if owners is None else owners
     by_pid = {pid: owners.get(port, "other") for pid, port in backends.items()}
     out: dict[str, int] = {}
     with pg_log.open("rb") as log:
