@@ -16,21 +16,27 @@ first step that breaks (errors over 1 % or p99 over ``--break-ms``), runs the le
 whole sweep, and writes ``artifacts/bench/checkout.json`` and the curve ``checkout.png``.
 
 **Single** (``--single N``, default 100): N checkouts one after another on the idle stack:
-p50/p99 of the checkout call alone, and CPU-ms per checkout with no queueing at all.
+p50/p99 of the checkout call alone, and CPU-ms per checkout with no queueing at all. Then 10 more,
+counted: the emulator's requests by action (moto's recorder) and the SQL statements by service and by
+statement (``log_statement = all`` for the while, each backend mapped to the service holding its
+connection), both less what the idle stack makes over as long.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -89,7 +95,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.provider_ms is not None:  # the simulated card provider's latency (services/payment), not our code's
         env |= {"PAYMENT_SIM_LATENCY_MS": str(args.provider_ms), "PAYMENT_SIM_LATENCY_JITTER_MS": "0"}
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-"), local_cloud(env) as front_door:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        env["MOTO_RECORDER_FILEPATH"] = str(Path(tmp) / "moto-recording.jsonl")  # calls_per_checkout's, not in cwd
+        report = _run(args, env, load_before)
+    if not (args.single or args.profile):
+        report["plot"] = str(plot(report, (args.out or ARTIFACTS / "checkout.json").with_suffix(".png")))
+    return report
+
+
+def _run(args: argparse.Namespace, env: dict[str, str], load_before: tuple[float, ...]) -> dict[str, Any]:
+    with local_cloud(env) as front_door:
         urls = json.loads(_http("GET", f"{front_door}/healthz"))["services"]
         urls = {name: body["url"] for name, body in urls.items()}
         products = stock_up(urls["catalog"])
@@ -98,14 +113,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         report = _header(args, shop, load_before)
         if args.single:
             report |= single(shop, products, args.single)
+            report |= calls_per_checkout(shop, products, db_url)
         elif args.profile:
             asyncio.run(offer(shop, products, args.rate or 10.0, args.warmup))
             report |= profile(shop, products, args.rate or 10.0, args.seconds, ARTIFACTS)
         else:
             report |= rate_sweep(shop, products, args, db_url)
         report["load_average"]["after"] = [round(x, 2) for x in os.getloadavg()]
-    if not (args.single or args.profile):
-        report["plot"] = str(plot(report, (args.out or ARTIFACTS / "checkout.json").with_suffix(".png")))
     return report
 
 
@@ -446,6 +460,131 @@ def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return dict(sorted(cpu.items(), key=lambda kv: -kv[1]))
 
 
+# --------------------------------------------------------------------------- what a checkout asks of AWS and SQL
+
+COUNTED = 10  # checkouts whose AWS and SQL calls are counted, after the measured ones (counting costs CPU)
+PG_LINE = re.compile(r"^(\d+)\|.*?LOG:  (?:statement|execute [^:]*): ")
+
+
+def calls_per_checkout(shop: Shop, products: list[str], db_url: str, count: int = COUNTED) -> dict[str, Any]:
+    """The emulator's requests (moto's recorder) and the SQL statements (``log_statement = all``, each backend
+    mapped to the service holding its connection) per checkout, less what the idle stack makes over as long."""
+    aws = state.read(STAGE)["AWS_ENDPOINT_URL"]  # type: ignore[index]
+    pg_log = _postgres_log()
+
+    def window(work: Any) -> tuple[dict[str, int], dict[str, int], float]:
+        _http("POST", f"{aws}/moto-api/recorder/reset-recording")
+        _http("POST", f"{aws}/moto-api/recorder/start-recording")
+        with psycopg.connect(db_url, autocommit=True) as db:
+            db.execute("alter system set log_statement = 'all'")
+            db.execute("alter system set log_line_prefix = '%p|'")
+            db.execute("select pg_reload_conf()")
+        offset = pg_log.stat().st_size if pg_log else 0
+        began = time.monotonic()
+        work()
+        time.sleep(SETTLE_S)  # the events' relays and consumers
+        took = time.monotonic() - began
+        with psycopg.connect(db_url, autocommit=True) as db:
+            db.execute("alter system reset log_statement")
+            db.execute("alter system reset log_line_prefix")
+            db.execute("select pg_reload_conf()")
+            backends = dict(db.execute("select pid, client_port from pg_stat_activity where client_port > 0"))
+        _http("POST", f"{aws}/moto-api/recorder/stop-recording")
+        recording = _http("GET", f"{aws}/moto-api/recorder/download-recording")
+        return _aws_actions(recording), _statements(pg_log, offset, backends), took
+
+    idle_aws, idle_sql, idle_s = window(lambda: None)
+
+    async def go() -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            for i in range(count):
+                await journey(http, shop, shop.shoppers[0], products[i % len(products)])
+
+    aws_calls, sql, took = window(lambda: asyncio.run(go()))
+
+    def per(counts: dict[str, int], idle: dict[str, int]) -> dict[str, float]:
+        net = {k: (v - idle.get(k, 0) * took / idle_s) / count for k, v in counts.items()}
+        return {k: round(v, 1) for k, v in sorted(net.items(), key=lambda kv: -kv[1]) if v >= 0.05}
+
+    statements = per(sql, idle_sql)
+    return {
+        "calls": {
+            "checkouts": count,
+            "aws_per_checkout": per(aws_calls, idle_aws),
+            "sql_per_checkout": {k: v for k, v in statements.items() if ": " not in k},
+            "sql_statements_per_checkout": {k: v for k, v in statements.items() if ": " in k},
+            "idle_seconds": round(idle_s, 1),
+            "seconds": round(took, 1),
+        }
+    }
+
+
+def _aws_actions(recording: str) -> dict[str, int]:
+    """Requests by ``service:Action`` from moto's recording (JSON lines: headers, method, url, body)."""
+    out: dict[str, int] = {}
+    for line in recording.splitlines():
+        entry = json.loads(line)
+        headers = {k.lower(): v for k, v in entry["headers"].items()}
+        scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", headers.get("authorization", ""))
+        service = scope.group(1) if scope else "?"
+        action = (headers.get("x-amz-target") or "").rsplit(".", 1)[-1]
+        if not action:
+            body = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode("utf-8", "replace")
+            found = re.search(r"(?:^|&)Action=([A-Za-z]+)", body) or re.search(r"[?&]Action=([A-Za-z]+)", entry["url"])
+            action = found.group(1) if found else f"{entry['method']} {urllib.parse.urlsplit(entry['url']).path}"
+        key = f"{service}:{action}"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _port_owners() -> dict[int, str]:
+    """The stack's local TCP ports, each with the component (a service's name) that holds it."""
+    owners: dict[int, str] = {}
+    for proc in stack_processes():
+        try:
+            ports = [c.laddr.port for c in proc.net_connections(kind="tcp") if c.laddr]
+        except psutil.Error:
+            continue
+        owners |= dict.fromkeys(ports, component(proc).removeprefix("service: "))
+    return owners
+
+
+def _postgres_log() -> Path | None:
+    """PostgreSQL's stderr, where the supervisor writes it (the server's file descriptor 2)."""
+    for proc in stack_processes():
+        if component(proc) == "postgres":
+            try:
+                return Path(os.readlink(f"/proc/{proc.pid}/fd/2"))
+            except OSError:
+                return None
+    return None
+
+
+def _statements(
+    pg_log: Path | None, offset: int, backends: dict[int, int], owners: dict[int, str] | None = None
+) -> dict[str, int]:
+    """Statements logged since ``offset``, by the service whose connection (client port) the backend serves; each
+    statement (its first 100 characters) counted too, under ``<service>: <statement>``."""
+    if pg_log is None:
+        return {}
+    owners = _port_owners() if owners is None else owners
+    by_pid = {pid: owners.get(port, "other") for pid, port in backends.items()}
+    out: dict[str, int] = {}
+    with pg_log.open("rb") as log:
+        log.seek(offset)
+        for raw in log:
+            line = raw.decode("utf-8", "replace")
+            found = PG_LINE.match(line)
+            if found:
+                who = by_pid.get(int(found.group(1)), "other")
+                out[who] = out.get(who, 0) + 1
+                what = f"{who}: {' '.join(line[found.end() :].split())[:100]}"
+                out[what] = out.get(what, 0) + 1
+    return out
+
+
 # --------------------------------------------------------------------------- what the database says
 
 
@@ -523,7 +662,7 @@ def table(report: dict[str, Any]) -> str:
         f"load average before {report['load_average']['before']}, after {report['load_average']['after']}",
     ]
     if "single" in report:
-        return "\n".join(lines + _single_lines(report["single"]))
+        return "\n".join(lines + _single_lines(report["single"]) + _calls_lines(report.get("calls")))
     if "profile" in report:
         return "\n".join(lines + _profile_lines(report["profile"]))
     lines.append(
@@ -579,6 +718,20 @@ def _single_lines(single: dict[str, Any]) -> list[str]:
         f"    {k:<28} {v:>7.1f} {work.get(k, 0):>7.1f}" for k, v in single["cpu_ms_per_checkout"].items() if v >= 0.05
     ]
     lines += [f"  error: {e}" for e in single["errors"]]
+    return lines
+
+
+def _calls_lines(calls: dict[str, Any] | None) -> list[str]:
+    if not calls:
+        return []
+    lines = [f"calls per checkout (over {calls['checkouts']} more, less the idle stack's over as long):"]
+    for title, key in (("AWS (the emulator)", "aws_per_checkout"), ("SQL statements", "sql_per_checkout")):
+        counts = calls[key]
+        lines.append(f"  {title}: {sum(counts.values()):.1f}")
+        lines += [f"    {k:<40} {v:>6.1f}" for k, v in counts.items()]
+    lines.append("  the most frequent statements:")
+    top = list(calls.get("sql_statements_per_checkout", {}).items())[:30]
+    lines += [f"    {v:>5.1f}  {k}" for k, v in top]
     return lines
 
 

@@ -24,6 +24,11 @@ class CartStore(ABC):
     @abstractmethod
     async def delete(self, cart_id: str) -> None: ...
 
+    async def take(self, cart_id: str, units: dict[str, int], ttl_s: int) -> Cart | None:
+        """Take ``units`` out of the stored cart in one write, without reading it first, if it holds at least that
+        many of each; None when it does not (or the store cannot): the caller then reads, changes and saves."""
+        return None
+
 
 class SessionStore(ABC):
     @abstractmethod

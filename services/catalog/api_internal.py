@@ -10,16 +10,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from services.catalog.deps import CatalogDep, SettingsDep
 from services.catalog.domain import Reservation, ReservationLine
 from services.catalog.schemas import ReservationIn
 from services.common.errors import Conflict, NotFound
 from services.common.openapi import errors
+from services.common.types import text
 
 router = APIRouter(prefix="/internal/inventory", tags=["internal"])
+products = APIRouter(prefix="/internal/products", tags=["internal"])
 ReservationId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+MAX_IDS = 100  # a cart holds at most 50 lines (CART_MAX_LINES); a longer list is refused, not cut
+ProductIds = Annotated[list[text(min_length=1, max_length=64)], Query(min_length=1, max_length=MAX_IDS)]
+
+
+@products.get("", summary="Several products with their availability, in one call (the cart's lines)")
+async def products_by_id(catalog: CatalogDep, ids: ProductIds) -> Response:
+    """``?ids=a&ids=b``: ``{"items": [...], "missing": [...]}``; each item is what ``GET /catalog/products/{id}``
+    answers, ``missing`` the ids no product has."""
+    return Response(await catalog.products_by_id(ids), media_type="application/json")
 
 
 def _body(reservation: Reservation) -> dict[str, Any]:

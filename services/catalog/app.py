@@ -41,7 +41,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     app = create_service_app(
         "catalog",
         settings,
-        [api.router, api_internal.router],
+        [api.router, api_internal.router, api_internal.products],
         parts=parts,
         body_types=(*JSON_TYPES, *domain.IMAGE_TYPES),
     )

@@ -28,6 +28,11 @@ class CatalogStore(abc.ABC):
     async def product(self, product_id: str) -> dict[str, Any] | None:
         """A product with its category and availability."""
 
+    async def products_by_id(self, product_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Several products as ``product`` gives each, in one read where the store can; unknown ids are left out."""
+        found = [await self.product(p) for p in product_ids]
+        return [p for p in found if p is not None]
+
     @abc.abstractmethod
     async def create_category(self, category: Category) -> None: ...
 
@@ -94,6 +99,10 @@ class Cache(abc.ABC):
 
     @abc.abstractmethod
     async def get(self, key: str) -> Cached | None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[Cached | None]:
+        """``get`` of each key, in one round trip where the cache can."""
+        return [await self.get(k) for k in keys]
 
     @abc.abstractmethod
     async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...

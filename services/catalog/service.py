@@ -74,6 +74,20 @@ class Catalog:
         await self.cache.set(key, body, STOCK_MAX_AGE_S)
         return Answer(body, STOCK_MAX_AGE_S)
 
+    async def products_by_id(self, product_ids: Sequence[str]) -> bytes:
+        """Several product pages at once (the cart prices its lines with one call): ``{"items": [...], "missing":
+        [...]}``, each item the body ``product`` answers, read through the same cache (one MGET, then one query for
+        the misses); ``missing`` names the ids no product has. Ids are answered once each, in the order asked."""
+        ids = list(dict.fromkeys(product_ids))
+        cached = await self.cache.get_many([product_key(p) for p in ids])
+        bodies = {p: hit.body for p, hit in zip(ids, cached, strict=True) if hit is not None}
+        misses = [p for p in ids if p not in bodies]
+        for product in await self.store.products_by_id(misses) if misses else ():
+            bodies[product["id"]] = body = dumps(product)
+            await self.cache.set(product_key(product["id"]), body, STOCK_MAX_AGE_S)
+        items = b",".join(bodies[p] for p in ids if p in bodies)
+        return b'{"items":[' + items + b'],"missing":' + dumps([p for p in ids if p not in bodies]) + b"}"
+
     async def image_url(self, product_id: str) -> str:
         product = json.loads((await self.product(product_id)).body)
         if not product["image_url"]:

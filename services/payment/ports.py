@@ -115,15 +115,18 @@ class PaymentRepository(abc.ABC):
         *,
         reason: str | None,
         provider_ref: str | None,
+        attempt: Attempt | None = None,
     ) -> Payment | None:
-        """If the payment is still in one of ``sources``, move it to ``target`` (a compare-and-set).
+        """If the payment is still in one of ``sources``, move it to ``target`` (a compare-and-set); ``attempt``
+        is recorded either way, in the same statement.
 
-        Returns the moved payment, or None when another caller moved it first (nothing changed).
+        Returns the moved payment, or None when another caller moved it first (nothing else changed).
         """
 
     @abc.abstractmethod
     async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None: ...
 
     @abc.abstractmethod
-    async def record_callback(self, callback: ProviderCallback) -> bool:
-        """Remember a provider callback; False when its id was seen before (a duplicate)."""
+    async def record_callback(self, callback: ProviderCallback) -> tuple[bool, Payment | None]:
+        """Remember a provider callback and read its payment (one round trip where the store can): False when its
+        id was seen before (a duplicate), and the payment as it is now (None if there is none)."""

@@ -194,10 +194,10 @@ class PaymentOrchestrator:
 
     async def on_callback(self, callback: ProviderCallback) -> None:
         """Apply a provider's outcome notice once; duplicates and confirmations of known outcomes change nothing."""
-        if not await self.payments.record_callback(callback):
+        first, payment = await self.payments.record_callback(callback)
+        if not first:
             self.callbacks["duplicate"] += 1
             return
-        payment = await self.payments.get(callback.payment_id)
         if payment is None:
             log.warning("callback %s names unknown payment %s", callback.callback_id, callback.payment_id)
             return
@@ -266,9 +266,9 @@ class PaymentOrchestrator:
         """Record ``attempt`` and, if the payment is still in one of ``sources``, move it to ``target`` and emit
         its event, all in one transaction. None when another caller moved it first (nothing else changed)."""
         async with self.payments.transaction() as uow:
-            if attempt is not None:
-                await self.payments.record_attempt(uow, attempt)
-            moved = await self.payments.move(uow, payment_id, sources, target, reason=reason, provider_ref=provider_ref)
+            moved = await self.payments.move(
+                uow, payment_id, sources, target, reason=reason, provider_ref=provider_ref, attempt=attempt
+            )
             if moved is not None:
                 await uow.emit(domain.event(moved, correlation_id=_correlation()))
         return moved

@@ -155,6 +155,53 @@ async def test_checkout_takes_out_what_it_bought_and_keeps_what_was_added_meanwh
     assert {line["product_id"]: line["quantity"] for line in r.json()["lines"]} == {"tee": 1}
 
 
+async def test_taking_out_more_than_the_cart_holds_falls_back_and_a_line_taken_to_zero_is_gone(cart):
+    await cart.post("/cart/items", json={"product_id": "tee", "quantity": 2}, headers=ALICE)
+    await cart.post("/cart/items", json={"product_id": "mug", "quantity": 1}, headers=ALICE)
+    r = await cart.post("/internal/carts/users/alice-sub/remove-bought", json={"lines": {"tee": 5}})
+    assert [line["product_id"] for line in r.json()["lines"]] == ["mug"], "the one-write path refused, the other ran"
+    r = await cart.post("/internal/carts/users/alice-sub/remove-bought", json={"lines": {"mug": 1}})
+    assert r.json()["lines"] == []
+    version = r.json()["version"]
+    again = await cart.post("/cart/items", json={"product_id": "mug", "quantity": 2}, headers=ALICE)
+    assert [(x["product_id"], x["quantity"]) for x in again.json()["lines"]] == [("mug", 2)]
+    assert again.json()["version"] == version + 1
+
+
+async def test_the_catalog_reads_several_products_in_one_call(catalog):
+    r = await catalog.get("/internal/products", params={"ids": ["tee", "ghost", "mug", "tee"]})
+    assert r.status_code == 200
+    body = r.json()
+    assert [p["id"] for p in body["items"]] == ["tee", "mug"], "each id once, in the order asked"
+    assert body["missing"] == ["ghost"]
+    one = (await catalog.get("/catalog/products/mug")).json()
+    assert body["items"][1] == one, "an item is what the product page answers"
+    again = (await catalog.get("/internal/products", params={"ids": ["mug"]})).json()
+    assert again["items"] == [one], "read from the cache the product page filled"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"ids": ""}, {"ids": "m" * 65}, {"ids": [f"p{i}" for i in range(101)]}, {"ids": ["mug", "a\x00b"]}],
+    ids=["none", "empty", "too-long", "too-many", "control-char"],
+)
+async def test_a_bad_batch_read_is_refused_naming_ids(catalog, params):
+    r = await catalog.get("/internal/products", params=params)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert "ids" in {problem.get("field"), *(e["field"].split(".")[0] for e in problem.get("errors", []))}
+
+
+async def test_a_cart_of_several_lines_is_priced_with_one_catalog_call(cart, catalog):
+    s = (await cart.post("/cart/items", json={"product_id": "mug", "quantity": 1})).headers["X-Cart-Session"]
+    await cart.post("/cart/items", json={"product_id": "tee", "quantity": 2}, headers={"X-Cart-Session": s})
+    (await catalog.patch("/catalog/products/tee", json={"price_minor": 1500})).raise_for_status()
+    body = (await cart.get("/cart", headers={"X-Cart-Session": s})).json()
+    assert {line["product_id"]: line["unit_price_minor"] for line in body["lines"]} == {"mug": 1250, "tee": 1500}
+    assert body["totals_minor"] == {"EUR": 4250}
+
+
 async def test_a_body_that_is_not_json_is_refused(cart):
     r = await cart.post("/cart/items", content=b"product_id=mug", headers={"content-type": "text/plain"})
     assert r.status_code == 415

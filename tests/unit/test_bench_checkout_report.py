@@ -1,8 +1,12 @@
-"""The checkout bench's pure parts: when a sweep step breaks, and how py-spy's folded stacks are summed."""
+"""The checkout bench's pure parts: when a sweep step breaks, how py-spy's folded stacks are summed, and how
+moto's recording and PostgreSQL's statement log are counted."""
 
 from __future__ import annotations
 
-from load.bench.checkout import breaks, fold
+import base64
+import json
+
+from load.bench.checkout import _aws_actions, _statements, breaks, fold
 from load.openloop import Sample, summarise
 
 
@@ -33,3 +37,35 @@ def test_folded_stacks_give_self_time_by_package_and_inclusive_time_of_our_own_f
         "handle (services/order/api.py:10)": 80.0,
         "poll (services/common/outbox.py:3)": 20.0,
     }
+
+
+def _recorded(service: str, headers: dict[str, str], body: str = "", encoded: bool = False) -> str:
+    auth = f"AWS4-HMAC-SHA256 Credential=testing/20261130/us-east-1/{service}/aws4_request, SignedHeaders=host"
+    payload = base64.b64encode(body.encode()).decode() if encoded else body
+    entry = {"headers": {"Authorization": auth, **headers}, "method": "POST", "url": "http://aws/", "body": payload}
+    return json.dumps(entry | {"body_encoded": encoded})
+
+
+def test_the_emulators_recording_is_counted_by_service_and_action():
+    recording = "\n".join(
+        [
+            _recorded("dynamodb", {"X-Amz-Target": "DynamoDB_20120810.GetItem"}, "{}"),
+            _recorded("dynamodb", {"X-Amz-Target": "DynamoDB_20120810.GetItem"}, "{}"),
+            _recorded("sns", {}, "Action=PublishBatch&Version=2010-03-31", encoded=True),
+            _recorded("sqs", {"X-Amz-Target": "AmazonSQS.ReceiveMessage"}),
+        ]
+    )
+    assert _aws_actions(recording) == {"dynamodb:GetItem": 2, "sns:PublishBatch": 1, "sqs:ReceiveMessage": 1}
+
+
+def test_logged_statements_are_counted_by_the_service_holding_the_backend(tmp_path):
+    log = tmp_path / "postgres.log"
+    log.write_text("skipped before the offset\n")
+    offset = log.stat().st_size
+    with log.open("a") as out:
+        out.write("11|LOG:  statement: BEGIN\n")
+        out.write("11|LOG:  execute <unnamed>: SELECT 1\n")
+        out.write("12|LOG:  statement: ;\n")
+        out.write("12|DETAIL:  parameters: $1 = 'x'\n")
+    counts = _statements(log, offset, backends={11: 5000, 12: 5001}, owners={5000: "order"})
+    assert counts == {"order": 2, "order: BEGIN": 1, "order: SELECT 1": 1, "other": 1, "other: ;": 1}

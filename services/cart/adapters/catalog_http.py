@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 
 import httpx
@@ -12,32 +11,38 @@ from services.cart.ports import Catalog
 from services.common import http
 from services.common.errors import Unavailable
 
+BATCH = 100  # the catalog's limit on ids per call (services/catalog/api_internal.py, MAX_IDS)
+
 
 class HttpCatalog(Catalog):
     def __init__(self, client: httpx.AsyncClient):
         self.client = client
 
     async def products(self, product_ids: Iterable[str]) -> dict[str, Product]:
+        """Every product of ``product_ids`` the catalog knows, in one call (``GET /internal/products``)."""
         ids = sorted(set(product_ids))
-        found = await asyncio.gather(*(self._one(p) for p in ids))
-        return {p.product_id: p for p in found if p is not None}
+        found: dict[str, Product] = {}
+        for start in range(0, len(ids), BATCH):
+            found |= await self._some(ids[start : start + BATCH])
+        return found
 
-    async def _one(self, product_id: str) -> Product | None:
+    async def _some(self, product_ids: list[str]) -> dict[str, Product]:
         try:
-            response = await http.request(self.client, "GET", f"/catalog/products/{product_id}")
+            response = await http.request(self.client, "GET", "/internal/products", params={"ids": product_ids})
         except httpx.HTTPError as exc:
             raise Unavailable(f"the catalog did not answer: {type(exc).__name__}") from None
-        if response.status_code == 404:
-            return None
         if response.status_code != 200:
             raise Unavailable(f"the catalog answered {response.status_code}")
-        body = response.json()
-        availability = body.get("availability") or {}
-        return Product(
-            product_id=body["id"],
-            name=body["name"],
-            price_minor=int(body["price_minor"]),
-            currency=body["currency"],
-            available=int(availability.get("available", body.get("available", 0))),
-            image_url=body.get("image_url"),
-        )
+        return {p.product_id: p for p in map(_product, response.json()["items"])}
+
+
+def _product(body: dict) -> Product:
+    availability = body.get("availability") or {}
+    return Product(
+        product_id=body["id"],
+        name=body["name"],
+        price_minor=int(body["price_minor"]),
+        currency=body["currency"],
+        available=int(availability.get("available", body.get("available", 0))),
+        image_url=body.get("image_url"),
+    )

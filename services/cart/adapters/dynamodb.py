@@ -36,7 +36,7 @@ class DynamoCarts(CartStore):
         version = int(item["version"])
         if int(item.get("expires_at", 0)) <= _now():
             return Cart(cart_id, {}, version)  # expired: empty, but overwrite only what we read
-        return Cart(cart_id, {p: int(q) for p, q in item.get("lines", {}).items()}, version)
+        return _cart(cart_id, item)
 
     async def save(self, cart: Cart, ttl_s: int) -> Cart:
         item = {
@@ -62,8 +62,44 @@ class DynamoCarts(CartStore):
     async def delete(self, cart_id: str) -> None:
         await asyncio.to_thread(self.table.delete_item, Key={"cart_id": cart_id})
 
+    async def take(self, cart_id: str, units: dict[str, int], ttl_s: int) -> Cart | None:
+        """One ``UpdateItem``: each line less its units, the version incremented, on condition that the cart is
+        there, unexpired, and holds at least that many of each. A line left at 0 stays in the item until the next
+        ``save`` and is not read as a line."""
+        if not units:
+            return None
+        now = _now()
+        names, values = {"#l": "lines", "#v": "version"}, {":now": now, ":exp": expires_at(ttl_s), ":one": 1}
+        changes, conditions = [], ["attribute_exists(cart_id)", "expires_at > :now"]
+        for i, (product_id, quantity) in enumerate(sorted(units.items())):
+            names[f"#p{i}"], values[f":q{i}"] = product_id, quantity
+            changes.append(f"#l.#p{i} = #l.#p{i} - :q{i}")
+            conditions.append(f"#l.#p{i} >= :q{i}")
+        changes += ["#v = #v + :one", "updated_at = :now", "expires_at = :exp"]
+        try:
+            answer = await asyncio.to_thread(
+                self.table.update_item,
+                Key={"cart_id": cart_id},
+                UpdateExpression="SET " + ", ".join(changes),
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _cart(cart_id, answer["Attributes"])
+
     async def ping(self) -> None:
         await asyncio.to_thread(lambda: self.table.table_status)
+
+
+def _cart(cart_id: str, item: dict) -> Cart:
+    """A stored, unexpired item as a cart (a line at 0, left by ``take``, is no line)."""
+    lines = {p: int(q) for p, q in item.get("lines", {}).items() if int(q) > 0}
+    return Cart(cart_id, lines, int(item["version"]))
 
 
 class DynamoSessions(SessionStore):

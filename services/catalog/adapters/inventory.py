@@ -35,11 +35,15 @@ TAKE = text(
     "update inventory set on_hand = on_hand - :qty, reserved = reserved - :qty, updated_at = now(), "
     "version = nextval('change_seq') where product_id = :product_id returning on_hand - reserved as available, version"
 )
-AVAILABLE = text("select on_hand - reserved from inventory where product_id = :product_id")
-SET_STATUS = text(
-    "update reservations set status = :new, updated_at = now() "
-    "where id = :id and status = 'held' and (:expired_ok or expires_at > now()) returning id"
+RESERVE = text(
+    "with made as (insert into reservations (id, status, expires_at)"
+    " values (:id, 'held', now() + make_interval(secs => :ttl)) on conflict (id) do nothing returning id, expires_at),"
+    " lined as (insert into reservation_lines (reservation_id, product_id, quantity)"
+    " select made.id, l.product_id, l.quantity from made,"
+    " unnest(cast(:products as varchar[]), cast(:quantities as integer[])) as l(product_id, quantity))"
+    " select expires_at from made"
 )
+AVAILABLE = text("select on_hand - reserved from inventory where product_id = :product_id")
 
 
 class PostgresInventory(InventoryStore):
@@ -72,13 +76,16 @@ class PostgresInventory(InventoryStore):
         lines = domain.merge_lines(lines)
         async with self.engine.begin() as conn:
             # A concurrent call with the same id waits here until the first one commits or rolls back.
+            # One statement: the reservation and, only if it was made, its lines (the holds follow, and a refused
+            # one rolls all of it back).
             created = await conn.execute(
-                text(
-                    "insert into reservations (id, status, expires_at) "
-                    "values (:id, 'held', now() + make_interval(secs => :ttl)) "
-                    "on conflict (id) do nothing returning expires_at"
-                ),
-                {"id": reservation_id, "ttl": ttl_s},
+                RESERVE,
+                {
+                    "id": reservation_id,
+                    "ttl": ttl_s,
+                    "products": [x.product_id for x in lines],
+                    "quantities": [x.quantity for x in lines],
+                },
             )
             row = created.first()
             if row is None:
@@ -95,10 +102,6 @@ class PostgresInventory(InventoryStore):
                     await _refuse(conn, index, line)
                 elif held.available == 0:  # this hold took the last unit: sold out
                     await events.stock_changed(conn, line.product_id, 0, held.version)
-            await conn.execute(
-                text("insert into reservation_lines (reservation_id, product_id, quantity) values (:r, :p, :q)"),
-                [{"r": reservation_id, "p": line.product_id, "q": line.quantity} for line in lines],
-            )
         return Reservation(reservation_id, ReservationStatus.HELD, row.expires_at, lines), True
 
     async def release(self, reservation_id: str) -> Reservation:
@@ -137,11 +140,11 @@ class PostgresInventory(InventoryStore):
         """Move a held reservation to ``status`` and apply its lines; else report the state it is in."""
         async with self.engine.begin() as conn:
             params = {"id": reservation_id, "new": status.value, "expired_ok": expired_ok}
-            moved = await conn.execute(SET_STATUS, params)
-            reservation = await _load(conn, reservation_id)
+            row = (await conn.execute(FINISH, params)).first()
+            reservation = _reservation(reservation_id, row, status if row is not None and row.moved else None)
             if reservation is None:
                 raise domain.NotFound(f"no reservation {reservation_id}", field="reservation_id")
-            if moved.first() is not None:
+            if row.moved:
                 for line in reservation.lines:  # in product-id order, as holds take them: no deadlock
                     after = (await conn.execute(apply, {"product_id": line.product_id, "qty": line.quantity})).first()
                     # giving units back to a product that was sold out puts it back in stock
@@ -150,21 +153,34 @@ class PostgresInventory(InventoryStore):
         return reservation
 
 
+LOAD = text(
+    "select status, expires_at, (select coalesce(json_agg(json_build_array(l.product_id, l.quantity)"
+    " order by l.product_id), '[]') from reservation_lines l where l.reservation_id = r.id) as lines"
+    " from reservations r where id = :id"
+)
+# The status move and the reservation as it was before it, in one statement (``moved``: whether it moved).
+FINISH = text(
+    "with moved as (update reservations set status = :new, updated_at = now()"
+    " where id = :id and status = 'held' and (:expired_ok or expires_at > now()) returning id)"
+    " select r.status, r.expires_at, exists(select from moved) as moved, (select coalesce(json_agg("
+    "json_build_array(l.product_id, l.quantity) order by l.product_id), '[]') from reservation_lines l"
+    " where l.reservation_id = r.id) as lines from reservations r where id = :id"
+)
+
+
 async def _load(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
-    row = (
-        await conn.execute(text("select status, expires_at from reservations where id = :id"), {"id": reservation_id})
-    ).first()
+    """The reservation and its lines, in one statement."""
+    return _reservation(reservation_id, (await conn.execute(LOAD, {"id": reservation_id})).first())
+
+
+def _reservation(reservation_id: str, row: Any, status: ReservationStatus | None = None) -> Reservation | None:
     if row is None:
         return None
-    lines = await conn.execute(
-        text("select product_id, quantity from reservation_lines where reservation_id = :id order by product_id"),
-        {"id": reservation_id},
-    )
     return Reservation(
         reservation_id,
-        ReservationStatus(row.status),
+        status or ReservationStatus(row.status),
         row.expires_at,
-        tuple(ReservationLine(x.product_id, x.quantity) for x in lines),
+        tuple(ReservationLine(product_id, quantity) for product_id, quantity in row.lines),
     )
 
 

@@ -35,6 +35,7 @@ PRODUCT = text(
     where p.id = :id
     """
 )
+PRODUCTS_BY_ID = text(PRODUCT.text.replace("where p.id = :id", "where p.id = any(:ids)"))
 CATEGORIES = """
     select c.slug, c.name, count(p.id) as product_count
     from categories c left join products p on p.category_slug = c.slug
@@ -51,6 +52,7 @@ def database_url(secret_id: str, region: str) -> str:
 class PostgresCatalog(CatalogStore):
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        self.single = engine.execution_options(isolation_level="AUTOCOMMIT")  # a one-statement read: no BEGIN
 
     # ------------------------------------------------------------------ reads
 
@@ -84,25 +86,16 @@ class PostgresCatalog(CatalogStore):
         return rows, total
 
     async def product(self, product_id: str) -> dict[str, Any] | None:
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             row = (await conn.execute(PRODUCT, {"id": product_id})).mappings().first()
-        if row is None:
-            return None
-        r = dict(row)
-        return {
-            "id": r["id"],
-            "sku": r["sku"],
-            "name": r["name"],
-            "description": r["description"],
-            "price_minor": r["price_minor"],
-            "currency": r["currency"],
-            "category": {"slug": r["category_slug"], "name": r["category_name"]},
-            "attributes": r["attributes"],
-            "image_url": domain.image_url(r["image_key"]),
-            "availability": domain.availability(r["on_hand"], r["reserved"]),
-            "created_at": r["created_at"].isoformat(),
-            "updated_at": r["updated_at"].isoformat(),
-        }
+        return _product(row) if row is not None else None
+
+    async def products_by_id(self, product_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not product_ids:
+            return []
+        async with self.single.connect() as conn:
+            rows = (await conn.execute(PRODUCTS_BY_ID, {"ids": list(product_ids)})).mappings().all()
+        return [_product(r) for r in rows]
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -180,6 +173,24 @@ class PostgresCatalog(CatalogStore):
                 [{"product_id": p.id, "on_hand": p.stock} for p in prods],
             )
         return len(added_c.all()), n_products
+
+
+def _product(r: Any) -> dict[str, Any]:
+    """A product row (``PRODUCT``'s columns) as the product page's JSON-ready dict."""
+    return {
+        "id": r["id"],
+        "sku": r["sku"],
+        "name": r["name"],
+        "description": r["description"],
+        "price_minor": r["price_minor"],
+        "currency": r["currency"],
+        "category": {"slug": r["category_slug"], "name": r["category_name"]},
+        "attributes": r["attributes"],
+        "image_url": domain.image_url(r["image_key"]),
+        "availability": domain.availability(r["on_hand"], r["reserved"]),
+        "created_at": r["created_at"].isoformat(),
+        "updated_at": r["updated_at"].isoformat(),
+    }
 
 
 def _product_row(p: NewProduct) -> dict[str, Any]:

@@ -38,13 +38,17 @@ class RedisCache(Cache):
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
             return None
-        if raw is None:
-            return None
-        stamp, _, body = raw.partition(b"\n")
+        return _entry(raw)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Cached | None]:
+        if self._skipping() or not keys:
+            return [None] * len(keys)
         try:
-            return Cached(body, max(0.0, time.time() - float(stamp)))
-        except ValueError:  # an entry of another format: a miss
-            return None
+            raws = await self.client.mget([self.prefix + k for k in keys])
+        except (RedisError, OSError) as exc:
+            self._failed("get", exc)
+            return [None] * len(keys)
+        return [_entry(raw) for raw in raws]
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if self._skipping():
@@ -84,3 +88,14 @@ class RedisCache(Cache):
     def _failed(self, op: str, exc: BaseException) -> None:
         self._skip_until = time.monotonic() + self.retry_after_s
         log.warning("cache %s failed; serving from the database", op, extra={"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _entry(raw: bytes | None) -> Cached | None:
+    """A stored ``<unix seconds>\\n<body>`` as a hit with its age; anything else is a miss."""
+    if raw is None:
+        return None
+    stamp, _, body = raw.partition(b"\n")
+    try:
+        return Cached(body, max(0.0, time.time() - float(stamp)))
+    except ValueError:  # an entry of another format: a miss
+        return None

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reference.events import Event
 from services.checkout.domain import TERMINAL, Checkout, Reason, Status
@@ -69,21 +69,29 @@ class PostgresCheckouts:
 
     def __init__(self, engine: AsyncEngine, lease_s: float):
         self.engine, self.lease = engine, timedelta(seconds=lease_s)
+        # The same pool, each statement its own transaction: a unit of work of one statement needs no BEGIN and
+        # no COMMIT round trip.
+        self.single = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def start(self, co: Checkout) -> tuple[Checkout, bool]:
         """Insert the checkout holding its lease; if the key was used before, return that checkout instead."""
         row = {**_to_row(co), "checkout_id": co.checkout_id, "customer_sub": co.customer_sub,
                "idempotency_key": co.idempotency_key, "request_hash": co.request_hash,
                "locked_until": datetime.now(UTC) + self.lease}  # fmt: skip
-        async with self.engine.begin() as conn:
-            made = await conn.execute(
-                insert(checkouts)
-                .values(**row)
-                .on_conflict_do_nothing(constraint="checkouts_key")
-                .returning(checkouts.c.checkout_id)
-            )
-            if made.first() is not None:
-                await self._log(conn, co.checkout_id, "started", "ok")
+        made = (
+            insert(checkouts)
+            .values(**row)
+            .on_conflict_do_nothing(constraint="checkouts_key")
+            .returning(checkouts.c.checkout_id)
+            .cte("made")
+        )
+        # One round trip: the row and, only if it was made, its first step-log row.
+        logged = steps.insert().from_select(
+            ["checkout_id", "step", "outcome"],
+            sa.select(made.c.checkout_id, sa.literal("started"), sa.literal("ok")),
+        )
+        async with self.single.connect() as conn:  # the insert, or (a second statement) the checkout it met
+            if (await conn.execute(logged.returning(steps.c.checkout_id))).first() is not None:
                 return co, True
             existing = await conn.execute(
                 sa.select(checkouts).where(
@@ -93,7 +101,7 @@ class PostgresCheckouts:
             return _from_row(existing.one()), False
 
     async def get(self, checkout_id: str) -> Checkout | None:
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             row = (await conn.execute(sa.select(checkouts).where(checkouts.c.checkout_id == checkout_id))).first()
         return _from_row(row) if row else None
 
@@ -103,10 +111,14 @@ class PostgresCheckouts:
         values["locked_until"] = None if co.status in TERMINAL else datetime.now(UTC) + self.lease
         moved = checkouts.update().where(checkouts.c.checkout_id == co.checkout_id).values(**values)
         logged = steps.insert().values(checkout_id=co.checkout_id, step=step, outcome=outcome[:200])
+        statement = logged.add_cte(moved.cte("moved"))  # one round trip: the row and its step log
+        if event is None:
+            async with self.single.connect() as conn:
+                await conn.execute(statement)
+            return
         async with self.engine.begin() as conn:
-            if event is not None:
-                await enqueue(conn, event)
-            await conn.execute(logged.add_cte(moved.cte("moved")))  # one round trip: the row and its step log
+            await enqueue(conn, event)
+            await conn.execute(statement)
 
     async def claim_stuck(self, limit: int = 20) -> list[Checkout]:
         """Take over unfinished sagas whose lease ran out (their runner crashed or hung)."""
@@ -135,7 +147,3 @@ class PostgresCheckouts:
                 sa.select(steps.c.step, steps.c.outcome).where(steps.c.checkout_id == checkout_id).order_by(steps.c.id)
             )
             return [(r.step, r.outcome) for r in rows]
-
-    @staticmethod
-    async def _log(conn: AsyncConnection, checkout_id: str, step: str, outcome: str) -> None:
-        await conn.execute(steps.insert().values(checkout_id=checkout_id, step=step, outcome=outcome[:200]))

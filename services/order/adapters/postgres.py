@@ -80,40 +80,55 @@ class PostgresOrders:
         self, uow: UnitOfWork, order: Order, fingerprint: str, event_id: uuid.UUID
     ) -> tuple[Order, str, bool]:
         # Concurrent creates of one id: the losers wait on the key until the winner commits, then see its row.
+        # One statement (one round trip): the order, and only if it was made, its lines and first history row.
         made = (
-            await uow.execute(
-                insert(orders)
-                .values(
-                    order_id=order.id,
-                    customer_sub=order.customer_sub,
-                    email=order.email,
-                    status=str(OrderStatus.PENDING),
-                    currency=order.currency,
-                    subtotal_minor=order.subtotal_minor,
-                    shipping_minor=order.shipping_minor,
-                    total_minor=order.total_minor,
-                    shipping_address=order.shipping_address,
-                    checkout_id=order.checkout_id,
-                    fingerprint=fingerprint,
-                )
-                .on_conflict_do_nothing(index_elements=["order_id"])
-                .returning(orders.c.created_at, orders.c.updated_at)
+            insert(orders)
+            .values(
+                order_id=order.id,
+                customer_sub=order.customer_sub,
+                email=order.email,
+                status=str(OrderStatus.PENDING),
+                currency=order.currency,
+                subtotal_minor=order.subtotal_minor,
+                shipping_minor=order.shipping_minor,
+                total_minor=order.total_minor,
+                shipping_address=order.shipping_address,
+                checkout_id=order.checkout_id,
+                fingerprint=fingerprint,
             )
-        ).first()
-        if made is None:
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(orders.c.order_id, orders.c.created_at, orders.c.updated_at)
+            .cte("made")
+        )
+        given = sa.values(
+            sa.column("line_no", sa.Integer), sa.column("product_id", sa.String), sa.column("name", sa.String),
+            sa.column("quantity", sa.Integer), sa.column("unit_price_minor", sa.BigInteger), name="given",
+        ).data([(i, *_line_row(x).values()) for i, x in enumerate(order.lines, 1)])  # fmt: skip
+        columns = ["line_no", "product_id", "name", "quantity", "unit_price_minor"]
+        lines = order_lines.insert().from_select(
+            ["order_id", *columns],
+            sa.select(made.c.order_id, *(given.c[c] for c in columns)).select_from(made.join(given, sa.true())),
+        )
+        logged = history.insert().from_select(
+            ["order_id", "from_status", "to_status", "event_id", "reason"],
+            sa.select(
+                made.c.order_id, sa.null(), sa.literal(str(OrderStatus.PENDING)),
+                sa.literal(event_id, UUID(as_uuid=True)), sa.null(),
+            ),
+        )  # fmt: skip
+        query = (
+            sa.select(made.c.created_at, made.c.updated_at).add_cte(lines.cte("lines")).add_cte(logged.cte("logged"))
+        )
+        made_row = (await uow.execute(query)).first()
+        if made_row is None:
             row = (await uow.execute(_select().where(orders.c.order_id == order.id))).one()
             return _order(row), row.fingerprint, False
-        await uow.execute(
-            order_lines.insert(),
-            [{"order_id": order.id, "line_no": i, **_line_row(line)} for i, line in enumerate(order.lines, start=1)],
-        )
-        await self._history(uow, order.id, None, OrderStatus.PENDING, event_id, None)
         stored = replace(
             order,
             status=OrderStatus.PENDING,
             history=(OrderStatus.PENDING,),
-            created_at=made.created_at,
-            updated_at=made.updated_at,
+            created_at=made_row.created_at,
+            updated_at=made_row.updated_at,
         )
         return stored, fingerprint, True
 
@@ -165,17 +180,6 @@ class PostgresOrders:
                 .offset((page - 1) * page_size)
             )
             return [_order(r) for r in rows], total
-
-    @staticmethod
-    async def _history(
-        uow: UnitOfWork,
-        order_id: str,
-        previous: OrderStatus | None,
-        status: OrderStatus,
-        event_id: uuid.UUID,
-        reason: str | None,
-    ) -> None:
-        await uow.execute(_history_row(order_id, previous, status, event_id, reason))
 
 
 def _history_row(

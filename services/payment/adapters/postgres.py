@@ -31,9 +31,16 @@ from services.payment.ports import PaymentRepository, ProviderCallback
 LIST_LIMIT = 100
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, each statement its own transaction: for a unit of work of one statement, no BEGIN and no
+    COMMIT round trip (a statement is atomic on its own)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class PostgresPayments(PaymentRepository):
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        self.single = autocommit(engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
@@ -51,7 +58,7 @@ class PostgresPayments(PaymentRepository):
             "payment_method": request.payment_method,
             "status": PaymentStatus.PENDING,
         }
-        async with self.engine.begin() as conn:
+        async with self.single.connect() as conn:  # the insert, or (a second statement) the row it met
             created = (
                 await conn.execute(
                     insert(payments)
@@ -81,7 +88,7 @@ class PostgresPayments(PaymentRepository):
             return result.rowcount == 1
 
     async def get(self, payment_id: UUID) -> Payment | None:
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             row = (await conn.execute(sa.select(payments).where(payments.c.id == payment_id))).first()
             return _payment(row._mapping) if row else None
 
@@ -109,49 +116,61 @@ class PostgresPayments(PaymentRepository):
         *,
         reason: str | None,
         provider_ref: str | None,
+        attempt: Attempt | None = None,
     ) -> Payment | None:
-        row = (
-            await uow.execute(
-                sa.update(payments)
-                .where(payments.c.id == payment_id, payments.c.status.in_([str(s) for s in sources]))
-                .values(
-                    status=target,
-                    reason=reason,
-                    provider_ref=sa.func.coalesce(provider_ref, payments.c.provider_ref),
-                    updated_at=sa.func.now(),
-                )
-                .returning(payments)
+        moved = (
+            sa.update(payments)
+            .where(payments.c.id == payment_id, payments.c.status.in_([str(s) for s in sources]))
+            .values(
+                status=target,
+                reason=reason,
+                provider_ref=sa.func.coalesce(provider_ref, payments.c.provider_ref),
+                updated_at=sa.func.now(),
             )
-        ).first()
+            .returning(payments)
+        )
+        if attempt is not None:  # one round trip: the attempt is written whether or not the payment moves
+            moved = moved.add_cte(_attempt_row(attempt).cte("attempted"))
+        row = (await uow.execute(moved)).first()
         return _payment(row._mapping) if row is not None else None
 
     async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None:
-        await uow.execute(
-            payment_attempts.insert().values(
-                payment_id=attempt.payment_id,
-                operation=attempt.operation,
-                request=attempt.request,
-                outcome=attempt.outcome,
-                latency_ms=attempt.latency_ms,
-                provider_ref=attempt.provider_ref,
-                error=attempt.error,
-            )
-        )
+        await uow.execute(_attempt_row(attempt))
 
-    async def record_callback(self, callback: ProviderCallback) -> bool:
-        async with self.engine.begin() as conn:
-            first = await conn.execute(
-                insert(provider_callbacks)
-                .values(
-                    callback_id=callback.callback_id,
-                    payment_id=callback.payment_id,
-                    operation=callback.operation,
-                    outcome=callback.outcome,
-                )
-                .on_conflict_do_nothing()
-                .returning(provider_callbacks.c.callback_id)
+    async def record_callback(self, callback: ProviderCallback) -> tuple[bool, Payment | None]:
+        first = (
+            insert(provider_callbacks)
+            .values(
+                callback_id=callback.callback_id,
+                payment_id=callback.payment_id,
+                operation=callback.operation,
+                outcome=callback.outcome,
             )
-            return first.first() is not None
+            .on_conflict_do_nothing()
+            .returning(provider_callbacks.c.callback_id)
+            .cte("first")
+        )
+        # One statement: whether the id is new, and the payment (an outer join keeps the answer when there is none).
+        one = sa.select(sa.literal(1).label("one")).subquery("one")
+        query = sa.select(sa.exists(first.select()).label("first_time"), payments).select_from(
+            one.outerjoin(payments, payments.c.id == callback.payment_id)
+        )
+        async with self.single.connect() as conn:
+            row = (await conn.execute(query)).one()
+        payment = _payment(row._mapping) if row.id is not None else None
+        return bool(row.first_time), payment
+
+
+def _attempt_row(attempt: Attempt) -> sa.Insert:
+    return payment_attempts.insert().values(
+        payment_id=attempt.payment_id,
+        operation=attempt.operation,
+        request=attempt.request,
+        outcome=attempt.outcome,
+        latency_ms=attempt.latency_ms,
+        provider_ref=attempt.provider_ref,
+        error=attempt.error,
+    )
 
 
 def _payment(row: Mapping[str, Any]) -> Payment:
@@ -169,12 +188,12 @@ class PostgresHolds(HoldBook):
     finds the holds the provider placed (a card network keeps them whatever happens to our service)."""
 
     def __init__(self, engine: AsyncEngine):
-        self.engine = engine
+        self.engine = autocommit(engine)  # every write here is one statement
 
     async def add(self, key: str, hold: Hold) -> None:
         row = {"authorization_key": key, "ref": hold.ref, "amount_minor": hold.amount_minor}
         row |= {"payment_method": hold.payment_method, "state": hold.state}
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as conn:
             await conn.execute(insert(provider_holds).values(row).on_conflict_do_nothing())
 
     async def get(self, key: str) -> Hold | None:
@@ -184,7 +203,7 @@ class PostgresHolds(HoldBook):
 
     async def move(self, key: str, by: str, source: str, target: str) -> tuple[Hold | None, bool]:
         held = provider_holds.c
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as conn:  # the move, or (a second statement) the hold as it is
             moved = await conn.execute(
                 provider_holds.update()
                 .where(held.authorization_key == key, held.state == source)
