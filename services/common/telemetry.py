@@ -104,14 +104,23 @@ def format_xray_header(fields: Mapping[str, str]) -> str:
     return ";".join(f"{k}={v}" for k, v in fields.items())
 
 
+_last_id: tuple[int, str] = (0, "")  # current_trace_id's last answer: a request's log lines ask for the same one
+
+
 def current_trace_id() -> str | None:
     """The X-Ray id of the trace the caller runs in (None when tracing is off or outside any trace)."""
+    global _last_id
     if _provider is None:
         return None
     from opentelemetry import trace
 
     ctx = trace.get_current_span().get_span_context()
-    return xray_trace_id(ctx.trace_id) if ctx.is_valid else None
+    if not ctx.is_valid:
+        return None
+    last = _last_id
+    if last[0] != ctx.trace_id:
+        last = _last_id = (ctx.trace_id, xray_trace_id(ctx.trace_id))
+    return last[1]
 
 
 # --------------------------------------------------------------------------- sampling
