@@ -104,14 +104,23 @@ def format_xray_header(fields: Mapping[str, str]) -> str:
     return ";".join(f"{k}={v}" for k, v in fields.items())
 
 
+_last_id: tuple[int, str] = (0, "")  # current_trace_id's last answer: a request's log lines ask for the same one
+
+
 def current_trace_id() -> str | None:
     """The X-Ray id of the trace the caller runs in (None when tracing is off or outside any trace)."""
+    global _last_id
     if _provider is None:
         return None
     from opentelemetry import trace
 
     ctx = trace.get_current_span().get_span_context()
-    return xray_trace_id(ctx.trace_id) if ctx.is_valid else None
+    if not ctx.is_valid:
+        return None
+    last = _last_id
+    if last[0] != ctx.trace_id:
+        last = _last_id = (ctx.trace_id, xray_trace_id(ctx.trace_id))
+    return last[1]
 
 
 # --------------------------------------------------------------------------- sampling
@@ -279,28 +288,131 @@ class TraceGate:
             await self.app(scope, receive, send)
             return
         given = {_TRACE_HEADERS[k]: v.decode("latin-1") for k, v in scope["headers"] if k in _TRACE_HEADERS}
-        parent = self._propagate.extract(given) if given else self._context.Context()
-        caller = self._trace.get_current_span(parent).get_span_context()
-        sampled = caller.trace_flags.sampled if caller.is_valid else self._decide(scope["path"], scope["method"])
-        if sampled:
-            decided = _gate_decision.set(True)
-            try:
-                await self.traced(scope, receive, send)
-            finally:
-                _gate_decision.reset(decided)
+        caller = caller_context(given) if given else None
+        if caller is _UNREAD:  # a W3C tracestate to carry on, or a header this reader leaves to the propagators
+            await self._slow(given, scope, receive, send)
             return
-        if not caller.is_valid:  # a trace starts here, unsampled: its id still travels, as X-Ray's Root does
-            caller = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
-            parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(caller), parent)
+        if caller[2] & 1 if caller else self._decide(scope["path"], scope["method"]):
+            await self._sampled(scope, receive, send)
+            return
+        if caller:
+            trace_id, span_id, flags = caller
+        else:  # a trace starts here, unsampled: its id still travels, as X-Ray's Root does
+            trace_id, span_id, flags = self._ids.generate_trace_id(), self._ids.generate_span_id(), 0
+        span = self._trace.NonRecordingSpan(
+            self._trace.SpanContext(trace_id, span_id, caller is not None, self._trace.TraceFlags(flags))
+        )
+        # What the composite propagator would write for this context (W3C, then X-Ray), made once for every call.
+        hex_id = f"{trace_id:032x}"
+        headers = {
+            "traceparent": f"00-{hex_id}-{span_id:016x}-{flags:02x}",
+            XRAY_HEADER: f"Root=1-{hex_id[:8]}-{hex_id[8:]};Parent={span_id:016x};Sampled=0",
+        }
+        parent = self._trace.set_span_in_context(span, self._context.Context())
+        await self._unsampled(parent, trace_id, headers, scope, receive, send)
+
+    async def _sampled(self, scope: Any, receive: Any, send: Any) -> None:
+        decided = _gate_decision.set(True)
+        try:
+            await self.traced(scope, receive, send)
+        finally:
+            _gate_decision.reset(decided)
+
+    async def _unsampled(self, parent: Any, trace_id: int, headers: dict[str, str], scope: Any, receive: Any,
+                         send: Any) -> None:  # fmt: skip
         token = self._context.attach(self._context.set_value(self._suppress, True, parent))
-        headers: dict[str, str] = {}
-        self._propagate.inject(headers)
-        carried = _unsampled_carrier.set((caller.trace_id, headers))
+        carried = _unsampled_carrier.set((trace_id, headers))
         try:
             await self.app(scope, receive, send)
         finally:
             _unsampled_carrier.reset(carried)
             self._context.detach(token)
+
+    async def _slow(self, given: dict[str, str], scope: Any, receive: Any, send: Any) -> None:
+        """The caller's context read by OpenTelemetry's propagators themselves (what ``caller_context`` leaves)."""
+        parent = self._propagate.extract(given)
+        caller = self._trace.get_current_span(parent).get_span_context()
+        if caller.is_valid and caller.trace_flags.sampled:
+            await self._sampled(scope, receive, send)
+            return
+        if not caller.is_valid:
+            if self._decide(scope["path"], scope["method"]):
+                await self._sampled(scope, receive, send)
+                return
+            caller = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
+            parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(caller), parent)
+        headers: dict[str, str] = {}
+        self._propagate.inject(headers, context=parent)
+        await self._unsampled(parent, caller.trace_id, headers, scope, receive, send)
+
+
+_UNREAD: Any = object()  # caller_context: left to OpenTelemetry's propagators
+_HEX = frozenset("0123456789abcdef")
+_HEX_ANY_CASE = frozenset("0123456789abcdefABCDEF")
+
+
+def caller_context(given: Mapping[str, str]) -> tuple[int, int, int] | None:
+    """The caller's trace as the composite propagator (W3C, then X-Ray) reads it: ``(trace id, parent span id,
+    trace flags)``, None when neither header holds a valid one, ``_UNREAD`` for what this reader leaves to the
+    propagators (a ``tracestate`` beside a ``traceparent`` that wins, an unusual header).
+
+    The gate's own reading, for every request: the propagators build a context, a span and a dict per propagator
+    to be read back at once, a good part of what an unsampled request cost (docs/tracing.md). The result is the
+    propagators' (``tests/unit/test_telemetry.py`` compares them on generated headers).
+    """
+    xray = given.get(XRAY_HEADER)
+    if xray:
+        found = _xray_context(xray)
+        if found is _UNREAD or found is not None:
+            return found  # applied last by the composite propagator: a valid X-Ray header wins
+    parent = given.get("traceparent")
+    if not parent:
+        return None
+    # 00-<32 hex>-<16 hex>-<2 hex>, lower case, exactly: anything else (padding, other versions) -> the propagator.
+    if (
+        len(parent) != 55
+        or parent[2] != "-"
+        or parent[35] != "-"
+        or parent[52] != "-"
+        or not _HEX.issuperset(parent[:2] + parent[3:35] + parent[36:52] + parent[53:])
+    ):
+        return _UNREAD
+    version, trace_id, span_id = parent[:2], int(parent[3:35], 16), int(parent[36:52], 16)
+    if version != "00" or "tracestate" in given:
+        return _UNREAD
+    if not trace_id or not span_id:
+        return None
+    return trace_id, span_id, int(parent[53:], 16)
+
+
+def _xray_context(header: str) -> tuple[int, int, int] | None:
+    """``Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>`` in any order, as AwsXRayPropagator reads it."""
+    trace_id = span_id = sampled = 0
+    for pair in header.split(";"):
+        key, sep, value = pair.partition("=")
+        if not sep or "=" in value:
+            return None  # the propagator refuses the whole header
+        key, value = key.strip(), value.strip()
+        if key == "Root":
+            if len(value) != 35 or value[:2] != "1-" or value[10] != "-":
+                return None
+            digits = value[2:10] + value[11:]
+            if not _HEX_ANY_CASE.issuperset(digits):
+                return _UNREAD  # int() reads more than hex digits (signs, underscores): the propagator decides
+            trace_id = int(digits, 16)
+        elif key == "Parent":
+            if len(value) != 16:
+                return None
+            if not _HEX_ANY_CASE.issuperset(value):
+                return _UNREAD
+            span_id = int(value, 16)
+        elif key == "Sampled":
+            if value not in ("0", "1"):
+                return None
+            sampled = value == "1"
+    if not trace_id or not span_id:
+        return None
+    return trace_id, span_id, int(sampled)
 
 
 def _name_after_route(app: Any) -> Any:

@@ -277,3 +277,87 @@ def test_the_rules_decide_a_new_trace_once(gated):
     kept = exporter.get_finished_spans()
     assert len(kept) == 1  # the reservoir's one a second, taken by the first request alone
     assert kept[0].kind is trace.SpanKind.SERVER
+
+
+# --------------------------------------------------------------------------- the gate's own header reading
+
+_HEXES = "0123456789abcdef"
+
+
+def _composite():
+    from opentelemetry.propagators.aws import AwsXRayPropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return CompositePropagator([TraceContextTextMapPropagator(), AwsXRayPropagator()])
+
+
+def _propagators_read(composite, given: dict[str, str]) -> tuple[int, int, int] | None:
+    found = trace.get_current_span(composite.extract(given)).get_span_context()
+    return (found.trace_id, found.span_id, int(found.trace_flags)) if found.is_valid else None
+
+
+def test_the_headers_the_shop_sends_are_read_by_the_gate_itself_as_the_propagators_read_them():
+    composite = _composite()
+    sent = {
+        "traceparent": "00-5f1d2c3a0123456789abcdef01234567-53995c3f42cd8ad8-00",
+        "X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0",
+    }
+    for given in (sent, {"X-Amzn-Trace-Id": sent["X-Amzn-Trace-Id"]}, {"traceparent": sent["traceparent"]}):
+        assert telemetry.caller_context(given) == _propagators_read(composite, given) == (
+            0x5F1D2C3A0123456789ABCDEF01234567, 0x53995C3F42CD8AD8, 0)  # fmt: skip
+    # A viewer's header without Parent is no context (the rules decide); a W3C tracestate is left to the propagator.
+    assert telemetry.caller_context({"X-Amzn-Trace-Id": f"Root={ROOT};Sampled=1"}) is None
+    assert telemetry.caller_context({"traceparent": sent["traceparent"], "tracestate": "a=b"}) is telemetry._UNREAD
+
+
+def test_the_gate_reads_any_trace_header_as_the_propagators_do_or_leaves_it_to_them():
+    from hypothesis import given as for_all
+    from hypothesis import settings
+    from hypothesis import strategies as st
+
+    composite = _composite()
+    hexes = st.text(_HEXES + "ABCDEF", min_size=0, max_size=34)
+    good_root = st.builds(lambda a, b: f"1-{a}-{b}", st.text(_HEXES, min_size=8, max_size=8),
+                          st.text(_HEXES, min_size=24, max_size=24))  # fmt: skip
+    # Mostly well-formed X-Ray headers (Root, Parent, Sampled, another field), in any order, some fields bent.
+    fields = st.tuples(
+        st.builds("Root={}".format, good_root | good_root | hexes | st.text(max_size=36)) | st.just(None),
+        st.builds("Parent={}".format, st.text(_HEXES, min_size=16, max_size=16) | hexes) | st.just(None),
+        st.sampled_from(["Sampled=0", "Sampled=1", "Sampled=?", "Sampled= 1", "Sampled=10", " Sampled=1", None]),
+        st.sampled_from([None, None, "Self=1-abc", "Lineage=a:1", "junk", "", "a=b=c", " Root = 1-x"]),
+    )
+    xray = fields.flatmap(lambda fs: st.permutations([f for f in fs if f is not None])).map(";".join)
+    xray = xray | st.text(max_size=60)
+    traceparent = st.builds(
+        lambda v, t, s, f, tail: f"{v}-{t}-{s}-{f}{tail}",
+        st.sampled_from(["00", "01", "ff", "0g"]),
+        st.text(_HEXES, min_size=32, max_size=32) | st.just("0" * 32) | hexes,
+        st.text(_HEXES, min_size=16, max_size=16) | st.just("0" * 16),
+        st.sampled_from(["00", "01", "03", "x1"]),
+        st.sampled_from(["", "", "-extra", " "]),
+    )
+    headers = st.fixed_dictionaries(
+        {}, optional={"X-Amzn-Trace-Id": xray, "traceparent": traceparent, "tracestate": st.just("k=v")}
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @for_all(headers)
+    def agree(given: dict[str, str]) -> None:
+        mine = telemetry.caller_context(given)
+        if mine is not telemetry._UNREAD:
+            assert mine == _propagators_read(composite, given)
+
+    agree()
+
+
+def test_an_unsampled_request_s_calls_carry_what_the_propagators_would_write(gated):
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    get, _ = gated
+    seen = get({"traceparent": "00-5f1d2c3a0123456789abcdef01234567-53995c3f42cd8ad8-02"})
+    caller = SpanContext(0x5F1D2C3A0123456789ABCDEF01234567, 0x53995C3F42CD8AD8, True, TraceFlags(2))
+    written: dict[str, str] = {}
+    _composite().inject(written, context=trace.set_span_in_context(NonRecordingSpan(caller)))
+    assert {"traceparent": seen["traceparent"], "X-Amzn-Trace-Id": seen["x-amzn-trace-id"]} == written
+    assert seen["logged"] == ROOT
