@@ -29,6 +29,7 @@ from localcloud.observability.settings import ObservabilitySettings
 from localcloud.provision import Outputs
 
 FORMAT = 1  # bump when what an entry holds, or how it is restored, changes
+KEEP = 12  # entries kept, the most recently used: one per stage in use (local, the benches', ...) and some to spare
 FOLDER = "provisioned"  # under the seed cache's root
 SNAPSHOT = "provisioned"  # the snapshot's name inside the emulator
 STATE = "emulator.pickle"
@@ -74,6 +75,7 @@ class ProvisionCache:
         emulator's address. Raises RuntimeError when the emulator does not take it."""
         if not _ask("restore", aws_url, entry / STATE):
             raise RuntimeError(f"the emulator at {aws_url} did not take {entry / STATE}")
+        (entry / seedcache.MANIFEST).touch()  # used: kept longest (the tests' stacks each save one of a new stage)
         return Outputs.from_json((entry / OUTPUTS).read_text()).moved(aws_url)
 
     def save(self, aws_url: str, outputs: Outputs) -> Path:
@@ -86,7 +88,7 @@ class ProvisionCache:
             manifest = {"saved": time.strftime("%Y-%m-%d %H:%M"), "digest": self.key}
             (work / seedcache.MANIFEST).write_text(json.dumps(manifest) + "\n")
 
-        return seedcache.write_entry(self.entry, fill)
+        return seedcache.write_entry(self.entry, fill, keep=KEEP)
 
     def saved(self, entry: Path) -> str:
         return json.loads((entry / seedcache.MANIFEST).read_text())["saved"]

@@ -92,3 +92,23 @@ def test_the_cache_is_off_with_the_seed_cache_and_for_an_emulator_given(monkeypa
     assert provisioncache.for_emulator("external", "local", "us-east-1") is None
     monkeypatch.setenv("SHOP_SEED_CACHE", "off")
     assert provisioncache.for_emulator("embedded", "local", "us-east-1") is None
+
+
+def test_the_entries_used_last_are_kept(tmp_path, monkeypatch):
+    import os
+
+    from localcloud import seedcache
+
+    cache = provisioncache.ProvisionCache(tmp_path, "unused")
+    monkeypatch.setattr(provisioncache, "_ask", lambda what, url, file: file.write_bytes(b"state") or True)
+    outputs = Outputs("local", "us-east-1", "http://127.0.0.1:4000")
+    entries = []
+    for n in range(provisioncache.KEEP):
+        entry = provisioncache.ProvisionCache(tmp_path, f"stage-{n}").save("http://127.0.0.1:4000", outputs)
+        os.utime(entry / seedcache.MANIFEST, (1_000_000 + n, 1_000_000 + n))  # saved one after the other
+        entries.append(entry)
+    provisioncache.ProvisionCache(tmp_path, "stage-0").restore(entries[0], "http://127.0.0.1:5000")  # the oldest, used
+    provisioncache.ProvisionCache(tmp_path, "a-new-stage").save("http://127.0.0.1:4000", outputs)
+    assert entries[0].is_dir(), "the entry restored last was pruned"
+    assert not entries[1].exists(), "the least recently used entry was kept beyond KEEP"
+    assert cache.lookup() is None
