@@ -279,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--every-request", action="store_true", help="tracing: also a stack sampling every request")
     parser.add_argument(
-        "--driver", choices=("locust", "threads"), default="locust",
-        help="tracing: Locust's users (default) or 4 threads of plain httpx, a lighter, steadier load",
+        "--driver", choices=("locust", "threads", "together"), default="locust",
+        help="tracing: Locust's users (default), 4 threads of plain httpx one stack after the other, or "
+             "'together': 2 threads on every stack at once, each round's stacks measured in the same window",
     )  # fmt: skip
     parser.add_argument(
         "--servers", type=lambda t: t.split(","), default=None, help="moto: moto.server,werkzeug,uvicorn"

@@ -52,7 +52,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     unlimited["SHOP_READY_TIMEOUT"] = os.environ.get("SHOP_READY_TIMEOUT", "300")  # a busy machine starts slowly
     modes = [*MODES, EVERY_REQUEST] if getattr(args, "every_request", False) else list(MODES)
     rounds = max(1, getattr(args, "rounds", 5) or 5)
-    drive = threads if getattr(args, "driver", "locust") == "threads" else locust
+    drive = {"threads": threads, "together": together}.get(getattr(args, "driver", "locust"), locust)
     results: list[Result] = []
     cpu_runs: dict[str, list[float]] = {label: [] for label, _, _ in modes}
     rps_runs: dict[str, list[float]] = {label: [] for label, _, _ in modes}
@@ -75,11 +75,26 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             processes[label] = services_of(stage, PATH)
         idle_rate = {}
         for label in targets:  # what the two processes spend with no request (their background loops)
-            drive(targets[label], args.users, args.warmup, work)
+            (threads if drive is together else drive)(targets[label], args.users, args.warmup, work)
             idle = cpu_seconds(processes[label])
             time.sleep(IDLE_S)
             idle_rate[label] = (cpu_seconds(processes[label]) - idle) / IDLE_S
-        for round_ in range(rounds):
+        if drive is together:  # every stack at once: a round's stacks share its window, its load and its speed
+            for label in targets:
+                threads(targets[label], args.users, args.warmup, work)
+            for round_ in range(rounds):
+                print(f"round {round_ + 1}/{rounds}: every stack at once, {args.seconds} s", flush=True)
+                before = {label: cpu_seconds(processes[label]) for label in targets}
+                started = time.monotonic()
+                measured = together(targets, args.seconds)
+                took = time.monotonic() - started
+                for label, result in measured.items():
+                    spent = cpu_seconds(processes[label]) - before[label] - idle_rate[label] * took
+                    cpu_runs[label].append(spent * 1000 / max(result.requests, 1))
+                    rps_runs[label].append(result.rps)
+                    loads[label].append(round(os.getloadavg()[0], 2))
+                    results.append(result)
+        for round_ in range(rounds if drive is not together else 0):
             order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
             for label in order:
                 print(f"round {round_ + 1}/{rounds}: {targets[label].label}, {args.seconds} s", flush=True)
@@ -104,7 +119,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": args.seconds,
         "warmup_seconds": args.warmup,
         "users": args.users,
-        "load_by": f"{THREADS} threads of httpx" if drive is threads else None,
+        "load_by": f"{THREADS} threads of httpx"
+        if drive is threads
+        else f"{TOGETHER} threads of httpx on every stack at once"
+        if drive is together
+        else None,
         "rounds": rounds,
         "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "load_average_per_stack": loads,
@@ -123,13 +142,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 THREADS = 4
 
 
-def threads(target: Target, _users: int, seconds: int, _work: Path) -> Result:
-    """``THREADS`` threads of plain httpx requesting ``target``'s paths one after another for ``seconds``."""
+def threads(target: Target, _users: int, seconds: int, _work: Path, workers: int = THREADS) -> Result:
+    """``workers`` threads of plain httpx requesting ``target``'s paths one after another for ``seconds``."""
     import httpx
 
     stop = time.monotonic() + seconds
-    took: list[list[float]] = [[] for _ in range(THREADS)]
-    failures = [0] * THREADS
+    took: list[list[float]] = [[] for _ in range(workers)]
+    failures = [0] * workers
 
     def run(i: int) -> None:
         with httpx.Client(base_url=target.host, timeout=10) as client:
@@ -139,16 +158,36 @@ def threads(target: Target, _users: int, seconds: int, _work: Path) -> Result:
                 if client.get(target.paths[n % len(target.paths)]).status_code != 200:
                     failures[i] += 1
                 took[i].append((time.perf_counter() - began) * 1000)
-                n += THREADS
+                n += workers
 
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for w in workers:
+    running = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for w in running:
         w.start()
-    for w in workers:
+    for w in running:
         w.join()
     ms = sorted(t for each in took for t in each)
     cuts = statistics.quantiles(ms, n=100) if len(ms) > 1 else [float("nan")] * 99
     return Result(target.label, len(ms), sum(failures), round(len(ms) / seconds, 1), round(cuts[49]), round(cuts[98]))
+
+
+TOGETHER = 2  # threads per stack when every stack is driven at once
+
+
+def together(targets: dict[str, Target], seconds: int) -> dict[str, Result]:
+    """``TOGETHER`` threads of plain httpx on every target at once for ``seconds``: each stack's requests in the
+    same window, so a drift of the machine's speed (which moves a single window's CPU per request by up to a
+    third here) falls on every stack alike."""
+    done: dict[str, Result] = {}
+
+    def drive_one(label: str) -> None:
+        done[label] = threads(targets[label], 0, seconds, Path(), workers=TOGETHER)
+
+    runners = [threading.Thread(target=drive_one, args=(label,)) for label in targets]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    return {label: done[label] for label in targets}
 
 
 def per_round_costs(cpu_runs: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -162,7 +201,11 @@ def per_round_costs(cpu_runs: dict[str, list[float]]) -> dict[str, list[float]]:
 
 def table(report: dict[str, Any]) -> str:
     lines = results_lines(report)
-    lines.append(f"median of {report['rounds']} rounds, stacks measured in alternating order:")
+    at_once = "at once" in (report.get("load_by") or "")
+    lines.append(
+        f"median of {report['rounds']} rounds, "
+        + ("every stack driven at once:" if at_once else "stacks measured in alternating order:")
+    )
     for label, ms in report["cpu_ms_per_request"].items():
         runs = ", ".join(f"{x:.2f}" for x in report["cpu_ms_per_request_runs"][label])
         load = ", ".join(f"{x:.1f}" for x in report["load_average_per_stack"][label])

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from reference.observability import SAMPLING_RULES, SamplingRule
@@ -63,7 +63,19 @@ _decide: Callable[[str, str], bool] | None = None  # the process' sampling decis
 _gate_decision: ContextVar[bool | None] = ContextVar("shop_trace_gate_decision", default=None)
 # An unsampled request's trace headers, made once by its gate: every call it makes carries the same ones (its trace
 # id and Sampled=0; no span of it is recorded, so no call needs its own parent id).
-_unsampled_carrier: ContextVar[tuple[int, dict[str, str]] | None] = ContextVar("shop_unsampled_carrier", default=None)
+
+
+class _Unsampled(NamedTuple):
+    """What the gate made once for an unsampled request: the trace id, the headers its calls carry, the id its
+    log lines carry (X-Ray form), and the context it attached (while it is current, these answer for it)."""
+
+    trace_id: int
+    headers: dict[str, str]
+    xray_id: str
+    context: Any
+
+
+_unsampled_carrier: ContextVar[_Unsampled | None] = ContextVar("shop_unsampled_carrier", default=None)
 _lock = threading.Lock()
 
 
@@ -112,7 +124,11 @@ def current_trace_id() -> str | None:
     global _last_id
     if _provider is None:
         return None
-    from opentelemetry import trace
+    from opentelemetry import context, trace
+
+    unsampled = _unsampled_carrier.get()
+    if unsampled is not None and context.get_current() is unsampled.context:
+        return unsampled.xray_id  # an unsampled request's own context: the id its gate wrote (every log line)
 
     ctx = trace.get_current_span().get_span_context()
     if not ctx.is_valid:
@@ -271,13 +287,10 @@ class TraceGate:
 
     def __init__(self, app: Any):
         from opentelemetry import context, propagate, trace
-        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
         from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
 
         self.app = app
-        self.traced = OpenTelemetryMiddleware(
-            _name_after_route(app), tracer_provider=_provider, exclude_spans=["receive", "send"]
-        )
+        self.traced = ServerSpans(app)
         self._context, self._propagate, self._trace = context, propagate, trace
         self._suppress = _SUPPRESS_INSTRUMENTATION_KEY
         self._ids = _provider.id_generator
@@ -293,7 +306,7 @@ class TraceGate:
             await self._slow(given, scope, receive, send)
             return
         if caller[2] & 1 if caller else self._decide(scope["path"], scope["method"]):
-            await self._sampled(scope, receive, send)
+            await self._sampled(given, scope, receive, send)
             return
         if caller:
             trace_id, span_id, flags = caller
@@ -309,19 +322,20 @@ class TraceGate:
             XRAY_HEADER: f"Root=1-{hex_id[:8]}-{hex_id[8:]};Parent={span_id:016x};Sampled=0",
         }
         parent = self._trace.set_span_in_context(span, self._context.Context())
-        await self._unsampled(parent, trace_id, headers, scope, receive, send)
+        await self._unsampled(parent, trace_id, headers, f"1-{hex_id[:8]}-{hex_id[8:]}", scope, receive, send)
 
-    async def _sampled(self, scope: Any, receive: Any, send: Any) -> None:
+    async def _sampled(self, given: dict[str, str], scope: Any, receive: Any, send: Any) -> None:
         decided = _gate_decision.set(True)
         try:
-            await self.traced(scope, receive, send)
+            await self.traced(given, scope, receive, send)
         finally:
             _gate_decision.reset(decided)
 
-    async def _unsampled(self, parent: Any, trace_id: int, headers: dict[str, str], scope: Any, receive: Any,
-                         send: Any) -> None:  # fmt: skip
-        token = self._context.attach(self._context.set_value(self._suppress, True, parent))
-        carried = _unsampled_carrier.set((trace_id, headers))
+    async def _unsampled(self, parent: Any, trace_id: int, headers: dict[str, str], xray_id: str, scope: Any,
+                         receive: Any, send: Any) -> None:  # fmt: skip
+        suppressed = self._context.set_value(self._suppress, True, parent)
+        token = self._context.attach(suppressed)
+        carried = _unsampled_carrier.set(_Unsampled(trace_id, headers, xray_id, suppressed))
         try:
             await self.app(scope, receive, send)
         finally:
@@ -333,17 +347,17 @@ class TraceGate:
         parent = self._propagate.extract(given)
         caller = self._trace.get_current_span(parent).get_span_context()
         if caller.is_valid and caller.trace_flags.sampled:
-            await self._sampled(scope, receive, send)
+            await self._sampled(given, scope, receive, send)
             return
         if not caller.is_valid:
             if self._decide(scope["path"], scope["method"]):
-                await self._sampled(scope, receive, send)
+                await self._sampled(given, scope, receive, send)
                 return
             caller = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
             parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(caller), parent)
         headers: dict[str, str] = {}
         self._propagate.inject(headers, context=parent)
-        await self._unsampled(parent, caller.trace_id, headers, scope, receive, send)
+        await self._unsampled(parent, caller.trace_id, headers, xray_trace_id(caller.trace_id), scope, receive, send)
 
 
 _UNREAD: Any = object()  # caller_context: left to OpenTelemetry's propagators
@@ -415,24 +429,54 @@ def _xray_context(header: str) -> tuple[int, int, int] | None:
     return trace_id, span_id, int(sampled)
 
 
-def _name_after_route(app: Any) -> Any:
-    """The server span named after the route template (``GET /products/{product_id}``), not the raw path,
-    once routing has found it: when the response starts (the span ends with the response's last byte)."""
-    from opentelemetry import trace
+class ServerSpans:
+    """The server span of a kept request, with what its X-Ray segment reads: method, path, route, status.
 
-    async def named(scope: Any, receive: Any, send: Any) -> None:
-        server = trace.get_current_span()
+    In place of OpenTelemetry's ASGI middleware, which collects a dozen attributes (in two versions of the
+    semantic conventions, the URL parsed, every header decoded) that nothing here reads: on a kept request
+    that was most of tracing's cost (docs/tracing.md). The span is named after the route template
+    (``GET /products/{product_id}``) once routing has found it, when the response starts, and ends with the
+    response's last byte; a status of 500 or more marks it failed, as does an exception passing through.
+    """
 
-        async def send_named(message: Any) -> None:
-            template = getattr(scope.get("route"), "path", None)
-            if message["type"] == "http.response.start" and template:
-                server.update_name(f"{scope['method']} {template}")
-                server.set_attribute("http.route", template)
+    def __init__(self, app: Any):
+        from opentelemetry import context, propagate, trace
+        from opentelemetry.trace import SpanKind, StatusCode
+
+        self.app = app
+        self._tracer = trace.get_tracer("services.common.telemetry", tracer_provider=_provider)
+        self._context, self._propagate, self._trace = context, propagate, trace
+        self._server, self._error = SpanKind.SERVER, StatusCode.ERROR
+
+    async def __call__(self, given: Mapping[str, str], scope: Any, receive: Any, send: Any) -> None:
+        method, path = scope["method"], scope["path"]
+        parent = self._propagate.extract(given) if given else self._context.Context()
+        attributes = {"http.request.method": method, "url.path": path, "url.scheme": scope.get("scheme", "http")}
+        if scope.get("query_string"):
+            attributes["url.query"] = scope["query_string"].decode("latin-1")
+        span = self._tracer.start_span(f"{method} {path}", parent, self._server, attributes)
+        token = self._context.attach(self._trace.set_span_in_context(span, parent))
+
+        async def send_spanned(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                span.set_attribute("http.response.status_code", status)
+                if template := getattr(scope.get("route"), "path", None):
+                    span.update_name(f"{method} {template}")
+                    span.set_attribute("http.route", template)
+                if status >= 500:
+                    span.set_status(self._error)
             await send(message)
 
-        await app(scope, receive, send_named)
-
-    return named
+        try:
+            await self.app(scope, receive, send_spanned)
+        except Exception as exc:
+            span.record_exception(exc)
+            span.set_status(self._error, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._context.detach(token)
+            span.end()
 
 
 def instrument_engine(engine: Any) -> None:
@@ -467,11 +511,14 @@ def carrier() -> dict[str, str]:
     """The current trace context as headers (``traceparent``, ``X-Amzn-Trace-Id``); empty when off."""
     if _provider is None:
         return {}
-    from opentelemetry import propagate, trace
+    from opentelemetry import context, propagate, trace
 
     unsampled = _unsampled_carrier.get()
-    if unsampled is not None and unsampled[0] == trace.get_current_span().get_span_context().trace_id:
-        return dict(unsampled[1])  # still in the unsampled request's own trace
+    if unsampled is not None and (
+        context.get_current() is unsampled.context
+        or unsampled.trace_id == trace.get_current_span().get_span_context().trace_id
+    ):
+        return dict(unsampled.headers)  # still in the unsampled request's own trace
 
     out: dict[str, str] = {}
     propagate.inject(out)

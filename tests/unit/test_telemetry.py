@@ -266,8 +266,51 @@ def test_a_caller_s_sampled_header_is_followed_with_a_server_span_named_after_th
     assert server.name == "GET /api/catalog/products/{product_id}"
     assert telemetry.xray_trace_id(server.context.trace_id) == ROOT
     assert server.parent.span_id == 0x53995C3F42CD8AD8
+    assert dict(server.attributes) == {
+        "http.request.method": "GET", "url.path": "/api/catalog/products/p-1", "url.scheme": "http",
+        "http.response.status_code": 200, "http.route": "/api/catalog/products/{product_id}",
+    }  # fmt: skip
+    assert server.status.status_code is trace.StatusCode.UNSET
+    segment = telemetry.segment_document(server, "catalog")
+    assert segment["http"] == {"request": {"method": "GET", "url": "/api/catalog/products/p-1"},
+                               "response": {"status": 200}}  # fmt: skip
     fields = telemetry.parse_xray_header(seen["x-amzn-trace-id"])
     assert (fields["Root"], fields["Sampled"]) == (ROOT, "1")
+
+
+@pytest.mark.parametrize("answer", ["status", "raise"])
+def test_a_kept_request_that_fails_marks_its_server_span_failed(monkeypatch, answer):
+    import httpx
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+    monkeypatch.setattr(telemetry, "_decide", lambda path, method: True)
+    app = FastAPI()
+
+    @app.get("/orders/{order_id}")
+    async def order(order_id: str) -> JSONResponse:
+        if answer == "raise":
+            raise RuntimeError("the database went away")
+        return JSONResponse({"title": "unavailable"}, status_code=503)
+
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=telemetry.TraceGate(app), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+            return (await c.get("/orders/o-1?full=1")).status_code
+
+    assert asyncio.run(go()) in (500, 503)
+    [server] = exporter.get_finished_spans()
+    assert server.status.status_code is trace.StatusCode.ERROR
+    assert server.attributes["url.query"] == "full=1"
+    if answer == "raise":
+        assert [e.name for e in server.events] == ["exception"]
+    else:
+        assert server.name == "GET /orders/{order_id}"
+        assert server.attributes["http.response.status_code"] == 503
 
 
 def test_the_rules_decide_a_new_trace_once(gated):
