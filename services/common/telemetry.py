@@ -13,7 +13,7 @@ process with:
   polls) starts no trace of its own; it joins the trace of the event it carries.
   ``SHOP_TRACE_SAMPLING=all`` keeps every request (local debugging);
 - **a gate in front of every app** (``instrument_app``: ``TraceGate``) that decides a request's trace
-  before any span is made and sends only the sampled requests through OpenTelemetry's ASGI middleware;
+  before any span is made and gives only the sampled requests a server span (``ServerSpans``);
   under an unsampled one instrumentation is suppressed (the cost of tracing, issue 14: docs/tracing.md);
 - **instrumentation** of httpx, botocore, redis and each SQLAlchemy engine the runtime builds
   (``instrument_engine``);
@@ -279,8 +279,8 @@ class TraceGate:
     """Pure ASGI middleware: decide a request's trace first, and make spans only for the sampled ones.
 
     The decision is the caller's (``traceparent`` or ``X-Amzn-Trace-Id``, as the front door or another
-    service sends it) or, for a request that starts a trace, the X-Ray rules. A sampled request goes
-    through OpenTelemetry's ASGI middleware (the server span, its HTTP attributes, the status). An
+    service sends it) or, for a request that starts a trace, the X-Ray rules. A sampled request gets
+    its server span (``ServerSpans``: method, path, route, status). An
     unsampled one (most of them: the ``api`` rule keeps 1 a second and 5 %) gets the trace's context
     as a non-recording span, so its calls and events carry ``Sampled=0`` on and log lines their trace
     id, with instrumentation suppressed under it: no span, no attribute collected, on any hop. That
