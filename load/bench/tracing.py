@@ -20,7 +20,9 @@ X-Ray does in AWS) is not counted. Requests a second are reported beside, for in
 
 ``--driver threads`` drives each stack with 4 threads of plain httpx instead of Locust's 32 users: Locust
 takes most of a core beside the stacks on a 2-core machine, and its rounds moved by a factor of two even on
-a quiet one; the threads offer less load, steadier (docs/tracing.md has both).
+a quiet one; the threads offer less load, steadier (docs/tracing.md has both). ``--driver together`` drives
+every stack at once (2 threads each) and takes their CPU over the same window: this machine's speed moves
+a window's CPU per request by up to a third, and measured at once the stacks share the drift.
 """
 
 from __future__ import annotations
