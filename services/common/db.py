@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 from importlib.resources import files
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -28,6 +26,12 @@ def async_engine(url: str, schema: str, *, pool_size: int = 10, max_overflow: in
         pool_recycle=1800,
         connect_args={"options": f"-csearch_path={schema},public"},
     )
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, each statement its own transaction: for a unit of work of one statement (a read, an insert
+    that stands alone), no BEGIN and no COMMIT round trip; a statement is atomic on its own."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def prepare(package: str, schema: str, secret_id: str, region: str, *, migrate_schema: bool = True) -> str:
@@ -47,6 +51,9 @@ async def prepare(package: str, schema: str, secret_id: str, region: str, *, mig
 
 def migrate(package: str, url: str, schema: str) -> None:
     """Upgrade ``<package>/migrations`` to head in ``schema``, creating the schema if needed."""
+    from alembic import command  # Alembic (and Mako) only when migrating: the adapters import this module too
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(files(package) / "migrations"))
     config.set_main_option("path_separator", "os")

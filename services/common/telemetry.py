@@ -61,8 +61,6 @@ DEFAULT_RULE = SamplingRule("Default", 10000, "*", rate=0.05, reservoir=1)
 _provider: Any = None  # the process' TracerProvider once tracing is on
 _decide: Callable[[str, str], bool] | None = None  # the process' sampling decision for a request starting a trace
 _gate_decision: ContextVar[bool | None] = ContextVar("shop_trace_gate_decision", default=None)
-# An unsampled request's trace headers, made once by its gate: every call it makes carries the same ones (its trace
-# id and Sampled=0; no span of it is recorded, so no call needs its own parent id).
 
 
 class _Unsampled(NamedTuple):
@@ -75,6 +73,8 @@ class _Unsampled(NamedTuple):
     context: Any
 
 
+# An unsampled request's trace headers, made once by its gate: every call it makes carries the same ones (its trace
+# id and Sampled=0; no span of it is recorded, so no call needs its own parent id).
 _unsampled_carrier: ContextVar[_Unsampled | None] = ContextVar("shop_unsampled_carrier", default=None)
 _lock = threading.Lock()
 
@@ -116,12 +116,8 @@ def format_xray_header(fields: Mapping[str, str]) -> str:
     return ";".join(f"{k}={v}" for k, v in fields.items())
 
 
-_last_id: tuple[int, str] = (0, "")  # current_trace_id's last answer: a request's log lines ask for the same one
-
-
 def current_trace_id() -> str | None:
     """The X-Ray id of the trace the caller runs in (None when tracing is off or outside any trace)."""
-    global _last_id
     if _provider is None:
         return None
     from opentelemetry import context, trace
@@ -130,13 +126,8 @@ def current_trace_id() -> str | None:
     if unsampled is not None and context.get_current() is unsampled.context:
         return unsampled.xray_id  # an unsampled request's own context: the id its gate wrote (every log line)
 
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
-        return None
-    last = _last_id
-    if last[0] != ctx.trace_id:
-        last = _last_id = (ctx.trace_id, xray_trace_id(ctx.trace_id))
-    return last[1]
+    ctx = trace.get_current_span().get_span_context()  # a kept request, or work inside an event's trace
+    return xray_trace_id(ctx.trace_id) if ctx.is_valid else None
 
 
 # --------------------------------------------------------------------------- sampling
@@ -319,12 +310,13 @@ class TraceGate:
         )
         # What the composite propagator would write for this context (W3C, then X-Ray), made once for every call.
         hex_id = f"{trace_id:032x}"
+        xray_id = f"1-{hex_id[:8]}-{hex_id[8:]}"  # what xray_trace_id makes, from the hex already made
         headers = {
             "traceparent": f"00-{hex_id}-{span_id:016x}-{flags:02x}",
-            XRAY_HEADER: f"Root=1-{hex_id[:8]}-{hex_id[8:]};Parent={span_id:016x};Sampled=0",
+            XRAY_HEADER: f"Root={xray_id};Parent={span_id:016x};Sampled=0",
         }
         parent = self._trace.set_span_in_context(span, self._context.Context())
-        await self._unsampled(parent, trace_id, headers, f"1-{hex_id[:8]}-{hex_id[8:]}", scope, receive, send)
+        await self._unsampled(parent, trace_id, headers, xray_id, scope, receive, send)
 
     async def _sampled(self, given: dict[str, str], scope: Any, receive: Any, send: Any) -> None:
         decided = _gate_decision.set(True)

@@ -153,18 +153,19 @@ class PostgresInventory(InventoryStore):
         return reservation
 
 
-LOAD = text(
-    "select status, expires_at, (select coalesce(json_agg(json_build_array(l.product_id, l.quantity)"
-    " order by l.product_id), '[]') from reservation_lines l where l.reservation_id = r.id) as lines"
-    " from reservations r where id = :id"
+# A reservation's lines as one JSON array of [product_id, quantity], in product-id order (as holds take them).
+LINES = (
+    "(select coalesce(json_agg(json_build_array(l.product_id, l.quantity) order by l.product_id), '[]')"
+    " from reservation_lines l where l.reservation_id = r.id) as lines"
 )
+LOAD = text("select status, expires_at, " + LINES + " from reservations r where id = :id")  # noqa: S608 - constants
 # The status move and the reservation as it was before it, in one statement (``moved``: whether it moved).
 FINISH = text(
-    "with moved as (update reservations set status = :new, updated_at = now()"
+    "with moved as (update reservations set status = :new, updated_at = now()"  # noqa: S608 - constants only
     " where id = :id and status = 'held' and (:expired_ok or expires_at > now()) returning id)"
-    " select r.status, r.expires_at, exists(select from moved) as moved, (select coalesce(json_agg("
-    "json_build_array(l.product_id, l.quantity) order by l.product_id), '[]') from reservation_lines l"
-    " where l.reservation_id = r.id) as lines from reservations r where id = :id"
+    " select r.status, r.expires_at, exists(select from moved) as moved, "
+    + LINES
+    + " from reservations r where id = :id"
 )
 
 

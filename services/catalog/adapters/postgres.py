@@ -16,6 +16,7 @@ from services.catalog.adapters.tables import NEXT_VERSION, categories, inventory
 from services.catalog.domain import Category, NewProduct, Page, Sort
 from services.catalog.ports import CatalogStore
 from services.common import secrets
+from services.common.db import autocommit
 
 SCHEMA = "catalog"
 
@@ -26,16 +27,14 @@ ORDER_BY = {
     Sort.NEWEST: "created_at desc, id desc",
 }
 SUMMARY = "id, sku, name, price_minor, currency, category_slug, image_key"
-PRODUCT = text(
-    """
+PRODUCT_PAGE = """
     select p.id, p.sku, p.name, p.description, p.price_minor, p.currency, p.attributes, p.category_slug,
            c.name as category_name, p.image_key, p.created_at, p.updated_at,
            coalesce(i.on_hand, 0) as on_hand, coalesce(i.reserved, 0) as reserved
     from products p join categories c on c.slug = p.category_slug left join inventory i on i.product_id = p.id
-    where p.id = :id
-    """
-)
-PRODUCTS_BY_ID = text(PRODUCT.text.replace("where p.id = :id", "where p.id = any(:ids)"))
+"""
+PRODUCT = text(PRODUCT_PAGE + "where p.id = :id")
+PRODUCTS_BY_ID = text(PRODUCT_PAGE + "where p.id = any(:ids)")
 CATEGORIES = """
     select c.slug, c.name, count(p.id) as product_count
     from categories c left join products p on p.category_slug = c.slug
@@ -52,7 +51,7 @@ def database_url(secret_id: str, region: str) -> str:
 class PostgresCatalog(CatalogStore):
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
-        self.single = engine.execution_options(isolation_level="AUTOCOMMIT")  # a one-statement read: no BEGIN
+        self.single = autocommit(engine)  # a one-statement read: no BEGIN
 
     # ------------------------------------------------------------------ reads
 

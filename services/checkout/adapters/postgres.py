@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reference.events import Event
 from services.checkout.domain import TERMINAL, Checkout, Reason, Status
+from services.common.db import autocommit
 from services.common.outbox import enqueue
 
 metadata = sa.MetaData()
@@ -69,9 +70,7 @@ class PostgresCheckouts:
 
     def __init__(self, engine: AsyncEngine, lease_s: float):
         self.engine, self.lease = engine, timedelta(seconds=lease_s)
-        # The same pool, each statement its own transaction: a unit of work of one statement needs no BEGIN and
-        # no COMMIT round trip.
-        self.single = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.single = autocommit(engine)  # a unit of work of one statement: no BEGIN, no COMMIT
 
     async def start(self, co: Checkout) -> tuple[Checkout, bool]:
         """Insert the checkout holding its lease; if the key was used before, return that checkout instead."""

@@ -23,18 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import consumer
 from services.common.consumer import UnitOfWork
+from services.common.db import autocommit
 from services.payment.adapters.simulated import Hold, HoldBook
 from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks, provider_holds
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
 from services.payment.ports import PaymentRepository, ProviderCallback
 
 LIST_LIMIT = 100
-
-
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool, each statement its own transaction: for a unit of work of one statement, no BEGIN and no
-    COMMIT round trip (a statement is atomic on its own)."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 class PostgresPayments(PaymentRepository):
