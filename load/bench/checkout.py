@@ -53,6 +53,7 @@ from load.bench.profile import stacks
 from load.bench.run import ARTIFACTS, local_cloud
 from load.openloop import Sample, Summary, percentile, schedule, summarise
 from localcloud import state
+from reference.services import SERVICES as SHOP_SERVICES
 from services.common.identity import Caller
 
 STAGE = "benchco"  # its own stack: the catalog bench (stage bench) may run beside it
@@ -480,6 +481,7 @@ def calls_per_checkout(shop: Shop, products: list[str], db_url: str, count: int 
             db.execute("alter system set log_line_prefix = '%p|'")
             db.execute("select pg_reload_conf()")
         offset = pg_log.stat().st_size if pg_log else 0
+        logs = _service_logs(pg_log)
         began = time.monotonic()
         work()
         time.sleep(SETTLE_S)  # the events' relays and consumers
@@ -491,7 +493,8 @@ def calls_per_checkout(shop: Shop, products: list[str], db_url: str, count: int 
             backends = dict(db.execute("select pid, client_port from pg_stat_activity where client_port > 0"))
         _http("POST", f"{aws}/moto-api/recorder/stop-recording")
         recording = _http("GET", f"{aws}/moto-api/recorder/download-recording")
-        return _aws_actions(recording), _statements(pg_log, offset, backends), took
+        sql = _statements(pg_log, offset, backends) | _requests(logs)
+        return _aws_actions(recording), sql, took
 
     idle_aws, idle_sql, idle_s = window(lambda: None)
 
@@ -507,12 +510,15 @@ def calls_per_checkout(shop: Shop, products: list[str], db_url: str, count: int 
         return {k: round(v, 1) for k, v in sorted(net.items(), key=lambda kv: -kv[1]) if v >= 0.05}
 
     statements = per(sql, idle_sql)
+    http = {k[5:]: v for k, v in statements.items() if k.startswith("http ")}
     return {
         "calls": {
             "checkouts": count,
             "aws_per_checkout": per(aws_calls, idle_aws),
-            "sql_per_checkout": {k: v for k, v in statements.items() if ": " not in k},
-            "sql_statements_per_checkout": {k: v for k, v in statements.items() if ": " in k},
+            "sql_per_checkout": {k: v for k, v in statements.items() if ": " not in k and not k.startswith("http ")},
+            "sql_statements_per_checkout": {k: v for k, v in statements.items() if ": " in k and "http " not in k},
+            "http_per_checkout": {k: v for k, v in http.items() if ": " not in k},
+            "http_routes_per_checkout": {k: v for k, v in http.items() if ": " in k},
             "idle_seconds": round(idle_s, 1),
             "seconds": round(took, 1),
         }
@@ -560,6 +566,39 @@ def _postgres_log() -> Path | None:
             except OSError:
                 return None
     return None
+
+
+def _service_logs(pg_log: Path | None) -> dict[Path, int]:
+    """Each service replica's log (beside PostgreSQL's in the run's log directory) and its size now."""
+    if pg_log is None:
+        return {}
+    return {log: log.stat().st_size for log in pg_log.parent.glob("*.log") if log.stem.split("-")[0] in NAMES}
+
+
+NAMES = {s.name for s in SHOP_SERVICES}
+# An id in a path: a UUID or a long hex or mixed token (with a digit), shown as {id}.
+ID_SEGMENT = re.compile(r"/(?:[0-9a-f-]{32,36}|[0-9a-f]{16,}|[A-Za-z0-9_-]*\d[A-Za-z0-9_-]{7,})")
+
+
+def _requests(logs: dict[Path, int]) -> dict[str, int]:
+    """HTTP requests each service answered since ``logs``' sizes (its access-log lines), under ``http <service>``,
+    and by route (ids in the path as ``{id}``) under ``http <service>: <method> <path>``."""
+    out: dict[str, int] = {}
+    for log, offset in logs.items():
+        who = log.stem.split("-")[0]
+        with log.open("rb") as lines:
+            lines.seek(offset)
+            for raw in lines:
+                if b'"message": "request"' not in raw:
+                    continue
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                route = f"http {who}: {line.get('method')} {ID_SEGMENT.sub('/{id}', str(line.get('path')))}"
+                out[f"http {who}"] = out.get(f"http {who}", 0) + 1
+                out[route] = out.get(route, 0) + 1
+    return out
 
 
 def _statements(
@@ -729,6 +768,10 @@ def _calls_lines(calls: dict[str, Any] | None) -> list[str]:
         counts = calls[key]
         lines.append(f"  {title}: {sum(counts.values()):.1f}")
         lines += [f"    {k:<40} {v:>6.1f}" for k, v in counts.items()]
+    requests = calls.get("http_per_checkout", {})
+    lines.append(f"  HTTP requests answered: {sum(requests.values()):.1f}")
+    lines += [f"    {k:<40} {v:>6.1f}" for k, v in requests.items()]
+    lines += [f"      {v:>5.1f}  {k}" for k, v in calls.get("http_routes_per_checkout", {}).items()]
     lines.append("  the most frequent statements:")
     top = list(calls.get("sql_statements_per_checkout", {}).items())[:30]
     lines += [f"    {v:>5.1f}  {k}" for k, v in top]

@@ -9,23 +9,48 @@ Migrations run at start under an advisory lock, so replicas starting together mi
 from __future__ import annotations
 
 import argparse
+import select
 from importlib.resources import files
+from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def async_engine(url: str, schema: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    """An async engine whose connections see ``schema`` first."""
-    return create_async_engine(
+    """An async engine whose connections see ``schema`` first; a connection the server closed is never handed out."""
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"options": f"-csearch_path={schema},public"},
     )
+    event.listen(engine.sync_engine.pool, "checkout", closed_by_server)
+    return engine
+
+
+def closed_by_server(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """The pool's liveness check at each checkout, without a round trip (SQLAlchemy's ``pool_pre_ping`` sends one).
+
+    An idle connection in the pool has nothing to read: PostgreSQL speaks only when asked, and a
+    server that stops (a restart, a failover, ``pg_terminate_backend``) says ``FATAL`` and closes the
+    socket, which makes it readable. So a readable socket, or a connection the driver already knows is
+    bad, is dropped and the pool connects again (``DisconnectionError``: SQLAlchemy retries the checkout
+    with a new connection). The rare false alarm (a ``NOTIFY`` left unread by a listener, a parameter
+    the server reports) costs one reconnect. What this cannot see, as the ping could: a server that
+    went silent without closing (a network partition); the statement's own error then invalidates the
+    pool, as it would have after a ping that timed out.
+    """
+    conn = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    pgconn = conn.pgconn
+    if conn.closed or pgconn.status != 0:  # psycopg.pq.ConnStatus.OK
+        raise DisconnectionError("the connection is closed")
+    readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server spoke first: it closed the connection or is closing it")
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:
