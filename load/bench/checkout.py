@@ -331,7 +331,8 @@ def single(shop: Shop, products: list[str], count: int) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- where the CPU goes
 
-PROFILED = ("gateway", "cart", "catalog", "checkout", "order", "payment", "notification", "aws emulator (moto)")
+PROFILED = ("gateway", "cart", "catalog", "checkout", "order", "payment", "notification", "recommendations",
+            "aws emulator (moto)")  # fmt: skip
 
 
 def profile(shop: Shop, products: list[str], rate: float, seconds: int, out_dir: Path) -> dict[str, Any]:
@@ -348,12 +349,89 @@ def profile(shop: Shop, products: list[str], rate: float, seconds: int, out_dir:
             spies[name] = (subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), folded)
     print(f"profiling {', '.join(spies)} with py-spy: {seconds} s at {rate:g} checkouts/s", flush=True)
     time.sleep(1.0)
+    before = cpu_seconds(stack_processes())
     summary, _ = asyncio.run(offer(shop, products, rate, seconds))
+    cpu = _delta(before, cpu_seconds(stack_processes()))
+    done = max(summary.completed - summary.errors, 1)
     out = {}
     for name, (spy, folded) in spies.items():
         spy.wait(seconds + 30)
-        out[name] = fold(folded.read_text() if folded.exists() else "") | {"folded": str(folded)}
-    return {"profile": {"rate": rate, "seconds": seconds, "summary": summary.as_dict(), "processes": out}}
+        text = folded.read_text() if folded.exists() else ""
+        ms = 1000 * cpu.get(name if name in COMPONENT_LABELS else f"service: {name}", 0.0) / done
+        out[name] = fold(text) | {
+            "folded": str(folded),
+            "cpu_ms_per_checkout": round(ms, 1),
+            "layers_ms": layers(text, ms),
+        }
+    # The processes not sampled (PostgreSQL, Valkey, the supervisor ...) are a layer each.
+    budget: dict[str, float] = {}
+    profiled = {k if k in COMPONENT_LABELS else f"service: {k}" for k in out}
+    rows = [kv for p in out.values() for kv in p["layers_ms"].items()]
+    rows += [
+        (k.removeprefix("service: ") + " (not sampled)", 1000 * v / done) for k, v in cpu.items() if k not in profiled
+    ]
+    for layer, ms in rows:
+        budget[layer] = round(budget.get(layer, 0.0) + ms, 1)
+    return {
+        "profile": {
+            "rate": rate,
+            "seconds": seconds,
+            "summary": summary.as_dict(),
+            "processes": out,
+            "cpu_ms_per_checkout": {k: round(1000 * v / done, 1) for k, v in cpu.items()},
+            "layers_ms_per_checkout": dict(sorted(budget.items(), key=lambda kv: -kv[1])),
+        }
+    }
+
+
+# A sample is charged to the layer of the frame nearest its leaf that is not the standard library's (the library
+# that asked for the work); a stack of the standard library alone, to its leaf's. py-spy names a frame's file
+# relative to its sys.path entry ("psycopg/_cursor_base.py", "asyncio/runners.py", "socket.py").
+LAYERS = (
+    ("SQL driver (psycopg)", ("psycopg/", "psycopg_binary/", "psycopg_pool/")),
+    ("SQLAlchemy", ("sqlalchemy/", "greenlet/")),
+    ("AWS SDK (botocore, urllib3)", ("botocore/", "boto3/", "urllib3/", "s3transfer/")),
+    ("HTTP client (httpx)", ("httpx/", "httpcore/", "h11/")),
+    ("HTTP server (uvicorn)", ("uvicorn/", "httptools/", "uvloop/")),
+    ("web framework (starlette, fastapi, pydantic)", ("starlette/", "fastapi/", "pydantic/", "pydantic_core/")),
+    ("logging", ("logging/", "pythonjsonlogger/")),
+    ("OpenTelemetry", ("opentelemetry/", "wrapt/")),
+    ("redis client", ("redis/",)),
+    ("JWT, crypto", ("jwt/", "cryptography/")),
+    ("the emulator (moto, flask, a2wsgi)", ("moto/", "werkzeug/", "flask/", "jinja2/", "xmltodict", "a2wsgi/")),
+    ("our code", ("services/", "reference/", "localcloud/")),
+    ("event loop, threads", ("asyncio/", "anyio/", "concurrent/", "threading.py", "selectors.py", "queue.py")),
+)
+# Leaves that wait rather than work (py-spy without --idle still reports some): not charged.
+WAITING = ("Runner.run (", "Condition.wait (", "Queue.get (", "Event.wait (", "_worker (concurrent/futures/thread.py",
+           "select (", "Thread.join (")  # fmt: skip
+COMPONENT_LABELS = {label for label, _ in COMPONENTS}
+STDLIB_TOP = {p.name.removesuffix(".py") for p in Path(os.path.dirname(os.__file__)).iterdir()} | {"<frozen runpy>"}
+
+
+def layers(text: str, cpu_ms: float) -> dict[str, float]:
+    """``cpu_ms`` (a process's CPU per checkout) shared out over its layers in proportion to its working samples."""
+    counts: dict[str, int] = {}
+    for frames, n in stacks(text):
+        if frames[-1].startswith(WAITING):
+            continue
+        layer = _layer(frames)
+        counts[layer] = counts.get(layer, 0) + n
+    total = sum(counts.values())
+    return {k: round(cpu_ms * v / total, 1) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])} if total else {}
+
+
+def _layer(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        path = _frame_path(frame)
+        if path and path.split("/", 1)[0].removesuffix(".py") not in STDLIB_TOP:
+            return next((layer for layer, parts in LAYERS if path.startswith(parts)), "other libraries")
+    leaf = _frame_path(frames[-1])
+    return next((layer for layer, parts in LAYERS if leaf and leaf.startswith(parts)), "standard library, native")
+
+
+def _frame_path(frame: str) -> str:
+    return frame.rpartition(" (")[2].rstrip(")").rsplit(":", 1)[0] if " (" in frame else ""
 
 
 def _py_spy() -> str:
@@ -397,6 +475,9 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
         packages = ", ".join(f"{k} {v:.0f}%" for k, v in list(p["self_by_package_pct"].items())[:8])
         lines.append(f"  {name} ({p['samples']} samples) self: {packages}")
         lines += [f"      {v:5.1f}% {k}" for k, v in list(p["inclusive_ours_pct"].items())[:8]]
+    budget = profile.get("layers_ms_per_checkout", {})
+    lines.append(f"CPU-ms per checkout by layer, the profiled processes ({sum(budget.values()):.0f} ms in all):")
+    lines += [f"  {v:6.1f}  {k}" for k, v in budget.items()]
     return lines
 
 

@@ -15,7 +15,7 @@ from services.catalog.adapters import events
 from services.catalog.adapters.tables import NEXT_VERSION, categories, inventory, products
 from services.catalog.domain import Category, NewProduct, Page, Sort
 from services.catalog.ports import CatalogStore
-from services.common import secrets
+from services.common import db, secrets
 from services.common.db import autocommit
 
 SCHEMA = "catalog"
@@ -231,7 +231,7 @@ class _Translated:
     async def __aexit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
         if not isinstance(exc, IntegrityError):
             return False
-        name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        name = db.constraint_name(exc)
         if name not in CONSTRAINTS:
             return False
         error, field, detail = CONSTRAINTS[name]
