@@ -56,7 +56,7 @@ from localcloud import state
 from reference.services import SERVICES as SHOP_SERVICES
 from services.common.identity import Caller
 
-STAGE = "benchco"  # its own stack: the catalog bench (stage bench) may run beside it
+STAGE = os.environ.get("SHOP_BENCH_STAGE", "benchco")  # its own stack: the catalog bench (stage bench) may run beside it
 POOL = 20  # products bought from, each given ample stock
 SETTLE_S = 5.0  # after the run, before lags and the ledger are read: events in flight arrive
 RATES = (10.0, 20.0, 30.0, 50.0, 70.0)
