@@ -86,18 +86,51 @@ def add_trace_context_column(op: Any) -> None:
     op.add_column(outbox.name, _trace_column())
 
 
+# The statements of every event written and every relay pass: built once, run with bound parameters (building a
+# statement and its cache key per call cost SQLAlchemy more than executing it, issue 13: docs/commerce-core.md).
+WRITE = sa.select(sa.func.pg_notify(CHANNEL, "")).add_cte(
+    outbox.insert()
+    .values(
+        event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
+        topic=sa.bindparam("topic", type_=sa.String),
+        event_type=sa.bindparam("event_type", type_=sa.String),
+        body=sa.bindparam("body", type_=JSONB),
+        trace_context=sa.bindparam("trace_context", type_=JSONB),
+    )
+    .cte("written")
+)
+PENDING = (
+    sa.select(outbox.c.event_id, outbox.c.topic, outbox.c.body, outbox.c.trace_context)
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.created_at)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .with_for_update(skip_locked=True)
+)
+MARK_PUBLISHED = (
+    outbox.update()
+    .where(outbox.c.event_id.in_(sa.bindparam("ids", expanding=True)))
+    .values(published_at=sa.bindparam("at", type_=sa.DateTime(timezone=True)))
+)
+COUNT_ATTEMPT = (
+    outbox.update()
+    .where(outbox.c.event_id.in_(sa.bindparam("ids", expanding=True)))
+    .values(attempts=outbox.c.attempts + 1)
+)
+
+
 async def enqueue(conn: AsyncConnection, event: Event) -> None:
     """Write ``event`` to the outbox inside the caller's transaction, with the caller's trace context, and
     wake the relay when that transaction commits (one statement: the insert and the ``NOTIFY``)."""
-    body = json.loads(event.model_dump_json())
-    written = outbox.insert().values(
-        event_id=event.event_id,
-        topic=event.topic,
-        event_type=event.event_type,
-        body=body,
-        trace_context=telemetry.carrier() or None,
+    await conn.execute(
+        WRITE,
+        {
+            "event_id": event.event_id,
+            "topic": event.topic,
+            "event_type": event.event_type,
+            "body": json.loads(event.model_dump_json()),
+            "trace_context": telemetry.carrier() or None,
+        },
     )
-    await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, "")).add_cte(written.cte("written")))
 
 
 class SnsPublisher:
@@ -174,15 +207,7 @@ class OutboxRelay:
     async def publish_pending(self, limit: int = 100) -> int:
         """One pass: publish up to ``limit`` pending events; returns how many were published."""
         async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(outbox.c.event_id, outbox.c.topic, outbox.c.body, outbox.c.trace_context)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.created_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(PENDING, {"limit": limit})).all()
             if not rows:
                 if self.error and self.publisher is not None:
                     await self._probe()
@@ -199,12 +224,10 @@ class OutboxRelay:
             ids = [r.event_id for r in rows]
             done = [i for i in ids if str(i) in published]
             if done:
-                await conn.execute(outbox.update().where(outbox.c.event_id.in_(done)).values(published_at=self.clock()))
+                await conn.execute(MARK_PUBLISHED, {"ids": done, "at": self.clock()})
             failed = [i for i in ids if str(i) not in published]
             if failed:
-                await conn.execute(
-                    outbox.update().where(outbox.c.event_id.in_(failed)).values(attempts=outbox.c.attempts + 1)
-                )
+                await conn.execute(COUNT_ATTEMPT, {"ids": failed})
             return len(done)
 
     async def _publish(self, topic: str, rows: list[Any], errors: list[str]) -> set[str]:
