@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds per target, not counted (default 5)")
     parser.add_argument("--users", type=int, default=None, help="concurrent Locust users (catalog 32, checkout 40)")
     parser.add_argument("--rate", type=float, default=None, help="checkout: offer only this rate (checkouts/s)")
-    parser.add_argument("--rates", type=_rates, default=None, help="checkout: the sweep's rates (10,20,30,50,70)")
+    parser.add_argument("--rates", type=_rates, default=None, help="checkout: the sweep's rates (2,5,10,20,30,50,70)")
     parser.add_argument("--break-ms", type=float, default=3000.0, help="checkout: p99 that ends the sweep (3000)")
     parser.add_argument(
         "--single", type=int, nargs="?", const=100, default=0, metavar="N",
