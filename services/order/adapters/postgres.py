@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import consumer
@@ -52,6 +52,10 @@ order_lines = sa.Table(
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("unit_price_minor", sa.BigInteger, nullable=False),
 )
+ORDER_COLUMNS = (
+    "order_id", "customer_sub", "email", "status", "currency", "subtotal_minor", "shipping_minor", "total_minor",
+    "shipping_address", "checkout_id", "fingerprint",
+)  # fmt: skip
 history = sa.Table(
     "order_status_history",
     metadata,
@@ -63,144 +67,6 @@ history = sa.Table(
     sa.Column("reason", sa.String(500)),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
-
-
-class PostgresOrders:
-    """The ``Orders`` port on PostgreSQL."""
-
-    def __init__(self, engine: AsyncEngine):
-        self.engine = engine
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        async with consumer.transaction(self.engine) as uow:
-            yield uow
-
-    async def insert(
-        self, uow: UnitOfWork, order: Order, fingerprint: str, event_id: uuid.UUID
-    ) -> tuple[Order, str, bool]:
-        # Concurrent creates of one id: the losers wait on the key until the winner commits, then see its row.
-        # One statement (one round trip): the order, and only if it was made, its lines and first history row.
-        made = (
-            insert(orders)
-            .values(
-                order_id=order.id,
-                customer_sub=order.customer_sub,
-                email=order.email,
-                status=str(OrderStatus.PENDING),
-                currency=order.currency,
-                subtotal_minor=order.subtotal_minor,
-                shipping_minor=order.shipping_minor,
-                total_minor=order.total_minor,
-                shipping_address=order.shipping_address,
-                checkout_id=order.checkout_id,
-                fingerprint=fingerprint,
-            )
-            .on_conflict_do_nothing(index_elements=["order_id"])
-            .returning(orders.c.order_id, orders.c.created_at, orders.c.updated_at)
-            .cte("made")
-        )
-        given = sa.values(
-            sa.column("line_no", sa.Integer), sa.column("product_id", sa.String), sa.column("name", sa.String),
-            sa.column("quantity", sa.Integer), sa.column("unit_price_minor", sa.BigInteger), name="given",
-        ).data([(i, *_line_row(x).values()) for i, x in enumerate(order.lines, 1)])  # fmt: skip
-        columns = ["line_no", "product_id", "name", "quantity", "unit_price_minor"]
-        lines = order_lines.insert().from_select(
-            ["order_id", *columns],
-            sa.select(made.c.order_id, *(given.c[c] for c in columns)).select_from(made.join(given, sa.true())),
-        )
-        logged = history.insert().from_select(
-            ["order_id", "from_status", "to_status", "event_id", "reason"],
-            sa.select(
-                made.c.order_id, sa.null(), sa.literal(str(OrderStatus.PENDING)),
-                sa.literal(event_id, UUID(as_uuid=True)), sa.null(),
-            ),
-        )  # fmt: skip
-        query = (
-            sa.select(made.c.created_at, made.c.updated_at).add_cte(lines.cte("lines")).add_cte(logged.cte("logged"))
-        )
-        made_row = (await uow.execute(query)).first()
-        if made_row is None:
-            row = (await uow.execute(_select().where(orders.c.order_id == order.id))).one()
-            return _order(row), row.fingerprint, False
-        stored = replace(
-            order,
-            status=OrderStatus.PENDING,
-            history=(OrderStatus.PENDING,),
-            created_at=made_row.created_at,
-            updated_at=made_row.updated_at,
-        )
-        return stored, fingerprint, True
-
-    async def lock(self, uow: UnitOfWork, order_id: str) -> Order | None:
-        query = _select().where(orders.c.order_id == order_id).with_for_update(of=orders)
-        row = (await uow.execute(query)).first()
-        if row is not None and (row.reached or [None])[-1] != row.status:
-            # A concurrent move committed while this read waited for the lock: PostgreSQL hands back the row's
-            # new version, but the history subquery ran in the statement's older snapshot (its last status is
-            # not the row's). Read again, holding the lock now: only on that race does a transition read twice.
-            row = (await uow.execute(query)).first()
-        return _order(row) if row else None
-
-    async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: uuid.UUID) -> Order:
-        """The new status and its history row, in one statement (one round trip)."""
-        reason = order.cancel_reason if order.status is OrderStatus.CANCELLED else None
-        logged = _history_row(order.id, previous, order.status, event_id, reason)
-        updated_at = (
-            await uow.execute(
-                orders.update()
-                .where(orders.c.order_id == order.id)
-                .values(
-                    status=str(order.status),
-                    payment_id=order.payment_id,
-                    cancel_reason=order.cancel_reason,
-                    updated_at=sa.func.now(),
-                )
-                .returning(orders.c.updated_at)
-                .add_cte(logged.cte("logged"))
-            )
-        ).scalar_one()
-        return replace(order, updated_at=updated_at)
-
-    async def get(self, order_id: str) -> Order | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(_select().where(orders.c.order_id == order_id))).first()
-        return _order(row) if row else None
-
-    async def page(self, customer_sub: str, page: int, page_size: int) -> tuple[list[Order], int]:
-        async with self.engine.connect() as conn:
-            total = (
-                await conn.execute(sa.select(sa.func.count()).where(orders.c.customer_sub == customer_sub))
-            ).scalar_one()
-            rows = await conn.execute(
-                _select()
-                .where(orders.c.customer_sub == customer_sub)
-                .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            )
-            return [_order(r) for r in rows], total
-
-
-def _history_row(
-    order_id: str, previous: OrderStatus | None, status: OrderStatus, event_id: uuid.UUID, reason: str | None
-) -> sa.Insert:
-    return history.insert().values(
-        order_id=order_id,
-        from_status=str(previous) if previous else None,
-        to_status=str(status),
-        event_id=event_id,
-        reason=reason,
-    )
-
-
-def _line_row(line: OrderLine) -> dict[str, Any]:
-    return {
-        "product_id": line.product_id,
-        "name": line.name,
-        "quantity": line.quantity,
-        "unit_price_minor": line.unit_price_minor,
-    }
 
 
 def _select() -> sa.Select[Any]:
@@ -220,6 +86,167 @@ def _select() -> sa.Select[Any]:
         .scalar_subquery()
     )
     return sa.select(orders, lines.label("lines"), reached.label("reached"))
+
+
+# The statements of a checkout's path, built once and run with bound parameters: building a Core statement and
+# its cache key per call cost about as much client CPU as running it. A parameter is not named as a column of
+# the table an INSERT/UPDATE writes unless that column is written (SQLAlchemy would write a same-named one).
+_KEY = sa.bindparam("key", type_=sa.String)
+BY_ID = _select().where(orders.c.order_id == _KEY)
+LOCK = BY_ID.with_for_update(of=orders)
+
+_MADE = (
+    insert(orders)
+    .values({c: sa.bindparam(c) for c in ORDER_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["order_id"])
+    .returning(orders.c.order_id, orders.c.created_at, orders.c.updated_at)
+    .cte("made")
+)
+# The lines as one array per column, unnested (line_no from their order): a statement whatever their count.
+_GIVEN = (
+    sa.func.unnest(
+        sa.bindparam("line_product_ids", type_=ARRAY(sa.String)),
+        sa.bindparam("line_names", type_=ARRAY(sa.String)),
+        sa.bindparam("line_quantities", type_=ARRAY(sa.Integer)),
+        sa.bindparam("line_unit_prices", type_=ARRAY(sa.BigInteger)),
+    )
+    .table_valued(
+        sa.column("product_id", sa.String),
+        sa.column("name", sa.String),
+        sa.column("quantity", sa.Integer),
+        sa.column("unit_price_minor", sa.BigInteger),
+        with_ordinality="line_no",
+    )
+    .render_derived(name="given")
+)
+_LINE_COLUMNS = ["line_no", "product_id", "name", "quantity", "unit_price_minor"]
+_LINES = order_lines.insert().from_select(
+    ["order_id", *_LINE_COLUMNS],
+    sa.select(_MADE.c.order_id, *(_GIVEN.c[c] for c in _LINE_COLUMNS)).select_from(_MADE.join(_GIVEN, sa.true())),
+)
+_LOGGED_FIRST = history.insert().from_select(
+    ["order_id", "from_status", "to_status", "event_id", "reason"],
+    sa.select(
+        _MADE.c.order_id, sa.null(), sa.literal(str(OrderStatus.PENDING)),
+        sa.bindparam("event_id", type_=UUID(as_uuid=True)), sa.null(),
+    ),
+)  # fmt: skip
+# One statement (one round trip): the order, and only if it was made, its lines and first history row.
+INSERT = (
+    sa.select(_MADE.c.created_at, _MADE.c.updated_at).add_cte(_LINES.cte("lines")).add_cte(_LOGGED_FIRST.cte("logged"))
+)
+# The new status and its history row, in one statement (one round trip).
+MOVE = (
+    orders.update()
+    .where(orders.c.order_id == _KEY)
+    .values(
+        status=sa.bindparam("status", type_=sa.String),
+        payment_id=sa.bindparam("payment_id", type_=sa.String),
+        cancel_reason=sa.bindparam("cancel_reason", type_=sa.String),
+        updated_at=sa.func.now(),
+    )
+    .returning(orders.c.updated_at)
+    .add_cte(
+        history.insert()
+        .values(
+            order_id=_KEY,
+            from_status=sa.bindparam("from_status", type_=sa.String),
+            to_status=sa.bindparam("status", type_=sa.String),
+            event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
+            reason=sa.bindparam("reason", type_=sa.String),
+        )
+        .cte("logged")
+    )
+)
+
+
+class PostgresOrders:
+    """The ``Orders`` port on PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        async with consumer.transaction(self.engine) as uow:
+            yield uow
+
+    async def insert(
+        self, uow: UnitOfWork, order: Order, fingerprint: str, event_id: uuid.UUID
+    ) -> tuple[Order, str, bool]:
+        # Concurrent creates of one id: the losers wait on the key until the winner commits, then see its row.
+        params = {
+            "order_id": order.id,
+            "customer_sub": order.customer_sub,
+            "email": order.email,
+            "status": str(OrderStatus.PENDING),
+            "currency": order.currency,
+            "subtotal_minor": order.subtotal_minor,
+            "shipping_minor": order.shipping_minor,
+            "total_minor": order.total_minor,
+            "shipping_address": order.shipping_address,
+            "checkout_id": order.checkout_id,
+            "fingerprint": fingerprint,
+            "event_id": event_id,
+            "line_product_ids": [x.product_id for x in order.lines],
+            "line_names": [x.name for x in order.lines],
+            "line_quantities": [x.quantity for x in order.lines],
+            "line_unit_prices": [x.unit_price_minor for x in order.lines],
+        }
+        made_row = (await uow.execute(INSERT, params)).first()
+        if made_row is None:
+            row = (await uow.execute(BY_ID, {"key": order.id})).one()
+            return _order(row), row.fingerprint, False
+        stored = replace(
+            order,
+            status=OrderStatus.PENDING,
+            history=(OrderStatus.PENDING,),
+            created_at=made_row.created_at,
+            updated_at=made_row.updated_at,
+        )
+        return stored, fingerprint, True
+
+    async def lock(self, uow: UnitOfWork, order_id: str) -> Order | None:
+        row = (await uow.execute(LOCK, {"key": order_id})).first()
+        if row is not None and (row.reached or [None])[-1] != row.status:
+            # A concurrent move committed while this read waited for the lock: PostgreSQL hands back the row's
+            # new version, but the history subquery ran in the statement's older snapshot (its last status is
+            # not the row's). Read again, holding the lock now: only on that race does a transition read twice.
+            row = (await uow.execute(LOCK, {"key": order_id})).first()
+        return _order(row) if row else None
+
+    async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: uuid.UUID) -> Order:
+        """The new status and its history row, in one statement (one round trip)."""
+        params = {
+            "key": order.id,
+            "status": str(order.status),
+            "payment_id": order.payment_id,
+            "cancel_reason": order.cancel_reason,
+            "from_status": str(previous) if previous else None,
+            "event_id": event_id,
+            "reason": order.cancel_reason if order.status is OrderStatus.CANCELLED else None,
+        }
+        updated_at = (await uow.execute(MOVE, params)).scalar_one()
+        return replace(order, updated_at=updated_at)
+
+    async def get(self, order_id: str) -> Order | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(BY_ID, {"key": order_id})).first()
+        return _order(row) if row else None
+
+    async def page(self, customer_sub: str, page: int, page_size: int) -> tuple[list[Order], int]:
+        async with self.engine.connect() as conn:
+            total = (
+                await conn.execute(sa.select(sa.func.count()).where(orders.c.customer_sub == customer_sub))
+            ).scalar_one()
+            rows = await conn.execute(
+                _select()
+                .where(orders.c.customer_sub == customer_sub)
+                .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            )
+            return [_order(r) for r in rows], total
 
 
 def _order(row: sa.Row[Any]) -> Order:
