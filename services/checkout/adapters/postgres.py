@@ -50,6 +50,52 @@ STATE_FIELDS = (
 )  # fmt: skip
 
 
+# The statements of a checkout's path, built once and run with bound parameters: building a Core statement and
+# its cache key per call cost about as much client CPU as running it. A parameter is not named as a column of
+# the table an INSERT/UPDATE writes unless that column is written (SQLAlchemy would write a same-named one).
+_KEY = sa.bindparam("key", type_=sa.String)
+_STARTED = (
+    insert(checkouts)
+    .values({c: sa.bindparam(c) for c in ("checkout_id", "customer_sub", "idempotency_key", "request_hash",
+                                           "status", "state", "locked_until", "updated_at")})
+    .on_conflict_do_nothing(constraint="checkouts_key")
+    .returning(checkouts.c.checkout_id)
+    .cte("made")
+)  # fmt: skip
+# One round trip: the row and, only if it was made, its first step-log row.
+START = (
+    steps.insert()
+    .from_select(
+        ["checkout_id", "step", "outcome"],
+        sa.select(_STARTED.c.checkout_id, sa.literal("started"), sa.literal("ok")),
+    )
+    .returning(steps.c.checkout_id)
+)
+BY_KEY = sa.select(checkouts).where(
+    checkouts.c.customer_sub == sa.bindparam("sub", type_=sa.String),
+    checkouts.c.idempotency_key == sa.bindparam("idempotency", type_=sa.String),
+)
+BY_ID = sa.select(checkouts).where(checkouts.c.checkout_id == _KEY)
+# One round trip: the row and its step log.
+SAVE = (
+    steps.insert()
+    .values(
+        checkout_id=_KEY, step=sa.bindparam("step", type_=sa.String), outcome=sa.bindparam("outcome", type_=sa.String)
+    )
+    .add_cte(
+        checkouts.update()
+        .where(checkouts.c.checkout_id == _KEY)
+        .values(
+            status=sa.bindparam("status", type_=sa.String),
+            state=sa.bindparam("state", type_=JSONB),
+            updated_at=sa.bindparam("updated_at", type_=sa.DateTime(timezone=True)),
+            locked_until=sa.bindparam("locked_until", type_=sa.DateTime(timezone=True)),
+        )
+        .cte("moved")
+    )
+)
+
+
 def _to_row(co: Checkout) -> dict[str, Any]:
     state = {f: getattr(co, f) for f in STATE_FIELDS}
     return {"status": co.status.value, "state": state, "updated_at": datetime.now(UTC)}
@@ -77,47 +123,28 @@ class PostgresCheckouts:
         row = {**_to_row(co), "checkout_id": co.checkout_id, "customer_sub": co.customer_sub,
                "idempotency_key": co.idempotency_key, "request_hash": co.request_hash,
                "locked_until": datetime.now(UTC) + self.lease}  # fmt: skip
-        made = (
-            insert(checkouts)
-            .values(**row)
-            .on_conflict_do_nothing(constraint="checkouts_key")
-            .returning(checkouts.c.checkout_id)
-            .cte("made")
-        )
-        # One round trip: the row and, only if it was made, its first step-log row.
-        logged = steps.insert().from_select(
-            ["checkout_id", "step", "outcome"],
-            sa.select(made.c.checkout_id, sa.literal("started"), sa.literal("ok")),
-        )
         async with self.single.connect() as conn:  # the insert, or (a second statement) the checkout it met
-            if (await conn.execute(logged.returning(steps.c.checkout_id))).first() is not None:
+            if (await conn.execute(START, row)).first() is not None:
                 return co, True
-            existing = await conn.execute(
-                sa.select(checkouts).where(
-                    checkouts.c.customer_sub == co.customer_sub, checkouts.c.idempotency_key == co.idempotency_key
-                )
-            )
+            existing = await conn.execute(BY_KEY, {"sub": co.customer_sub, "idempotency": co.idempotency_key})
             return _from_row(existing.one()), False
 
     async def get(self, checkout_id: str) -> Checkout | None:
         async with self.single.connect() as conn:
-            row = (await conn.execute(sa.select(checkouts).where(checkouts.c.checkout_id == checkout_id))).first()
+            row = (await conn.execute(BY_ID, {"key": checkout_id})).first()
         return _from_row(row) if row else None
 
     async def save(self, co: Checkout, step: str, outcome: str = "ok", event: Event | None = None) -> None:
         """Record a step and ``event`` (to the outbox) in one transaction; a terminal state releases the lease."""
-        values = _to_row(co)
-        values["locked_until"] = None if co.status in TERMINAL else datetime.now(UTC) + self.lease
-        moved = checkouts.update().where(checkouts.c.checkout_id == co.checkout_id).values(**values)
-        logged = steps.insert().values(checkout_id=co.checkout_id, step=step, outcome=outcome[:200])
-        statement = logged.add_cte(moved.cte("moved"))  # one round trip: the row and its step log
+        params = _to_row(co) | {"key": co.checkout_id, "step": step, "outcome": outcome[:200]}
+        params["locked_until"] = None if co.status in TERMINAL else datetime.now(UTC) + self.lease
         if event is None:
             async with self.single.connect() as conn:
-                await conn.execute(statement)
+                await conn.execute(SAVE, params)
             return
         async with self.engine.begin() as conn:
             await enqueue(conn, event)
-            await conn.execute(statement)
+            await conn.execute(SAVE, params)
 
     async def claim_stuck(self, limit: int = 20) -> list[Checkout]:
         """Take over unfinished sagas whose lease ran out (their runner crashed or hung)."""
