@@ -1,4 +1,4 @@
-"""Orders in PostgreSQL (Aurora): SQLAlchemy 2 Core on an async psycopg engine.
+"""Orders in PostgreSQL (Aurora): SQLAlchemy 2 Core on an async engine (asyncpg), its statements built once.
 
 An order is read in ONE statement, its lines and history folded in by subqueries; a transition
 reads it so with its row locked (``FOR UPDATE OF orders``), then writes the status and a history

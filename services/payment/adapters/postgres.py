@@ -1,4 +1,4 @@
-"""The PaymentRepository port on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async, psycopg 3.
+"""The PaymentRepository port on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async (asyncpg).
 
 Two rules keep payments exact under retries and concurrency:
 
