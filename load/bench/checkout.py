@@ -39,6 +39,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -607,11 +608,23 @@ def calls_per_checkout(shop: Shop, products: list[str], db_url: str, count: int 
     }
 
 
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of moto's recording: one a line, but two requests recorded at once can share a line
+    (its threads append without a lock), so each line is read object by object."""
+    decoder = json.JSONDecoder()
+    for line in text.splitlines():
+        at = 0
+        while at < len(line):
+            entry, at = decoder.raw_decode(line, at)
+            yield entry
+            while at < len(line) and line[at].isspace():
+                at += 1
+
+
 def _aws_actions(recording: str) -> dict[str, int]:
     """Requests by ``service:Action`` from moto's recording (JSON lines: headers, method, url, body)."""
     out: dict[str, int] = {}
-    for line in recording.splitlines():
-        entry = json.loads(line)
+    for entry in _json_objects(recording):
         headers = {k.lower(): v for k, v in entry["headers"].items()}
         scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", headers.get("authorization", ""))
         service = scope.group(1) if scope else "?"
