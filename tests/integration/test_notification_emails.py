@@ -153,6 +153,18 @@ async def test_an_event_without_an_address_is_recorded_as_skipped_and_not_retrie
     }
 
 
+async def test_an_order_event_without_an_address_does_not_erase_the_one_known(aws, provisioned, app, client):
+    publish(aws, order_event("OrderConfirmed", "o-8", email="carol@example.com"))
+    assert (await drain(consumer(app, aws))).handled == 1
+    publish(aws, order_event("OrderCancelled", "o-8", email=None))  # its own e-mail skipped; the contact stays
+    assert (await drain(consumer(app, aws))).handled == 1
+    publish(aws, payment_event("PaymentFailed", "o-8"))  # a payment event carries no address: the contact's
+    assert (await drain(consumer(app, aws))).handled == 1
+    assert [m["destinations"]["ToAddresses"] for m in sent_by_ses(aws)] == [["carol@example.com"]] * 2
+    statuses = {r["event_type"]: r["status"] for r in await internal(client, order_id="o-8")}
+    assert statuses == {"OrderConfirmed": "sent", "OrderCancelled": "skipped", "PaymentFailed": "sent"}
+
+
 async def failing_five_times(aws, provisioned, app) -> None:
     """The event fails every receive and, after the queue's 5, is in the DLQ; nothing was sent or recorded."""
     aws.client("sqs").set_queue_attributes(

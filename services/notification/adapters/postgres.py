@@ -1,11 +1,15 @@
-"""The Ledger and SentEmails ports on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async, psycopg 3."""
+"""The Ledger and SentEmails ports on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async (asyncpg).
+
+What each event writes runs as statements built once, with bound parameters (issue 13). A parameter is never
+named as a column an INSERT or UPDATE leaves unset: SQLAlchemy would write the column.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, Text, Uuid, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +17,32 @@ from services.common.consumer import UnitOfWork
 from services.notification.adapters.tables import contacts, emails
 from services.notification.domain import Contact, Email, Notice
 from services.notification.ports import Ledger, SentEmail, SentEmails
+
+CONTACT = select(contacts).where(contacts.c.order_id == bindparam("order_id", type_=String))
+_proposed = insert(contacts).values(
+    order_id=bindparam("order_id", type_=String),
+    customer_sub=bindparam("customer_sub", type_=String),
+    email=bindparam("email", type_=String),
+)
+# A later event without an address must not erase a known one: an empty or missing address keeps the stored one.
+REMEMBER = _proposed.on_conflict_do_update(
+    index_elements=[contacts.c.order_id],
+    set_={
+        "customer_sub": _proposed.excluded.customer_sub,
+        "email": func.coalesce(func.nullif(_proposed.excluded.email, ""), contacts.c.email),
+        "updated_at": func.now(),
+    },
+)
+_RECORDED = (
+    "event_id", "event_type", "order_id", "customer_sub", "recipient", "subject", "text_body", "html_body", "status",
+    "skip_reason",
+)  # fmt: skip
+RECORD = emails.insert().values({c: bindparam(c, type_=Uuid if c == "event_id" else Text) for c in _RECORDED})
+MARK_SENT = (
+    update(emails)
+    .where(emails.c.event_id == bindparam("sent_event", type_=Uuid))
+    .values(status="sent", ses_message_id=bindparam("message_id", type_=String), sent_at=func.clock_timestamp())
+)
 
 
 class PostgresLedger(Ledger):
@@ -22,41 +52,32 @@ class PostgresLedger(Ledger):
         self.uow = uow
 
     async def contact(self, order_id: str) -> Contact | None:
-        row = (await self.uow.execute(select(contacts).where(contacts.c.order_id == order_id))).first()
+        row = (await self.uow.execute(CONTACT, {"order_id": order_id})).first()
         return Contact(row.order_id, row.customer_sub, row.email) if row else None
 
     async def remember(self, contact: Contact) -> None:
-        values = {"customer_sub": contact.customer_sub, "email": contact.email}
-        if not contact.email:  # a later event without an address must not erase a known one
-            values.pop("email")
-        await self.uow.execute(
-            insert(contacts)
-            .values(order_id=contact.order_id, customer_sub=contact.customer_sub, email=contact.email)
-            .on_conflict_do_update(index_elements=[contacts.c.order_id], set_={**values, "updated_at": func.now()})
-        )
+        params = {"order_id": contact.order_id, "customer_sub": contact.customer_sub, "email": contact.email}
+        await self.uow.execute(REMEMBER, params)
 
     async def record(self, notice: Notice, email: Email | None) -> None:
         await self.uow.execute(
-            emails.insert().values(
-                event_id=notice.event_id,
-                event_type=notice.event_type,
-                order_id=notice.order_id,
-                customer_sub=notice.customer_sub,
-                recipient=notice.to,
-                subject=email.subject if email else "",
-                text_body=email.text if email else "",
-                html_body=email.html if email else "",
-                status="sending" if email else "skipped",
-                skip_reason=notice.skip_reason,
-            )
+            RECORD,
+            {
+                "event_id": notice.event_id,
+                "event_type": notice.event_type,
+                "order_id": notice.order_id,
+                "customer_sub": notice.customer_sub,
+                "recipient": notice.to,
+                "subject": email.subject if email else "",
+                "text_body": email.text if email else "",
+                "html_body": email.html if email else "",
+                "status": "sending" if email else "skipped",
+                "skip_reason": notice.skip_reason,
+            },
         )
 
     async def mark_sent(self, event_id: UUID, message_id: str) -> None:
-        await self.uow.execute(
-            update(emails)
-            .where(emails.c.event_id == event_id)
-            .values(status="sent", ses_message_id=message_id, sent_at=func.clock_timestamp())
-        )
+        await self.uow.execute(MARK_SENT, {"sent_event": event_id, "message_id": message_id})
 
 
 class PostgresSentEmails(SentEmails):
