@@ -1,19 +1,63 @@
-"""The Counts and Rankings ports on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async, psycopg 3.
+"""The Counts and Rankings ports on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async (asyncpg).
 
 Counters are upserts (``orders = orders + 1``), written in key order so two consumers
-counting overlapping baskets lock rows in the same order and cannot deadlock.
+counting overlapping baskets lock rows in the same order and cannot deadlock. A basket's counts are two
+statements built once (issue 13): its rows arrive as arrays, unnested and written in key order, whatever their count.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, String, bindparam, column, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.consumer import UnitOfWork
 from services.recommendations.adapters.tables import co_purchases, products
 from services.recommendations.domain import Basket, Item
 from services.recommendations.ports import Counts, Rankings
+
+_basket = (
+    func.unnest(
+        bindparam("basket_ids", type_=ARRAY(String)),
+        bindparam("basket_names", type_=ARRAY(String)),
+        bindparam("basket_units", type_=ARRAY(BigInteger)),
+    )
+    .table_valued(column("product_id", String), column("name", String), column("units", BigInteger))
+    .render_derived(name="basket")
+)
+_counted = insert(products).from_select(
+    ["product_id", "name", "orders", "units"],
+    select(_basket.c.product_id, _basket.c.name, literal(1, BigInteger), _basket.c.units).order_by(
+        _basket.c.product_id
+    ),
+)
+COUNT_PRODUCTS = _counted.on_conflict_do_update(
+    index_elements=[products.c.product_id],
+    set_={
+        "name": _counted.excluded.name,
+        "orders": products.c.orders + 1,
+        "units": products.c.units + _counted.excluded.units,
+        "updated_at": func.now(),
+    },
+)
+_pairs = (
+    func.unnest(bindparam("pair_ids", type_=ARRAY(String)), bindparam("pair_others", type_=ARRAY(String)))
+    .table_valued(column("product_id", String), column("other_id", String))
+    .render_derived(name="pair")
+)
+COUNT_PAIRS = (
+    insert(co_purchases)
+    .from_select(
+        ["product_id", "other_id", "orders"],
+        select(_pairs.c.product_id, _pairs.c.other_id, literal(1, BigInteger)).order_by(
+            _pairs.c.product_id, _pairs.c.other_id
+        ),
+    )
+    .on_conflict_do_update(
+        index_elements=[co_purchases.c.product_id, co_purchases.c.other_id],
+        set_={"orders": co_purchases.c.orders + 1},
+    )
+)
 
 
 class PostgresCounts(Counts):
@@ -25,30 +69,19 @@ class PostgresCounts(Counts):
     async def add(self, basket: Basket) -> None:
         if not basket.units:
             return
-        rows = [
-            {"product_id": p, "name": basket.names[p][:200], "orders": 1, "units": basket.units[p]}
-            for p in sorted(basket.units)
-        ]
-        new = insert(products).values(rows)
+        ids = sorted(basket.units)
         await self.conn.execute(
-            new.on_conflict_do_update(
-                index_elements=[products.c.product_id],
-                set_={
-                    "name": new.excluded.name,
-                    "orders": products.c.orders + 1,
-                    "units": products.c.units + new.excluded.units,
-                    "updated_at": func.now(),
-                },
-            )
+            COUNT_PRODUCTS,
+            {
+                "basket_ids": ids,
+                "basket_names": [basket.names[p][:200] for p in ids],
+                "basket_units": [basket.units[p] for p in ids],
+            },
         )
         pairs = sorted({(a, b) for a, b in basket.pairs()} | {(b, a) for a, b in basket.pairs()})
         if pairs:
-            new_pairs = insert(co_purchases).values([{"product_id": a, "other_id": b, "orders": 1} for a, b in pairs])
             await self.conn.execute(
-                new_pairs.on_conflict_do_update(
-                    index_elements=[co_purchases.c.product_id, co_purchases.c.other_id],
-                    set_={"orders": co_purchases.c.orders + 1},
-                )
+                COUNT_PAIRS, {"pair_ids": [a for a, _ in pairs], "pair_others": [b for _, b in pairs]}
             )
 
 
