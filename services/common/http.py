@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import stamina
+from httpx_aiohttp import AiohttpTransport
 
 from services.common import telemetry
 from services.common.context import REQUEST_ID_HEADER, request_id
@@ -27,12 +28,19 @@ def client(
     max_connections: int = 100,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """A pooled client for one downstream service; connection failures are retried once by the transport."""
+    """A pooled client for one downstream service: httpx's interface over aiohttp's connection pool.
+
+    The transport is [httpx-aiohttp](https://pypi.org/project/httpx-aiohttp/)'s: a call costs the caller about half
+    the CPU of httpx's own transport (issue 13, docs/commerce-core.md). Its errors arrive as httpx's (a refused or
+    dropped connection as ``ConnectTimeout``, a read timeout as ``ReadTimeout``): ``request`` retries idempotent
+    calls on any of them; a POST is never retried here, whatever failed (its retries are the caller's, with a key).
+    """
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        transport=transport or httpx.AsyncHTTPTransport(retries=1),
+        limits=limits,
+        transport=transport or AiohttpTransport(limits=limits),
         event_hooks={"request": [_add_request_id]},
     )
 
