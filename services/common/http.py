@@ -15,9 +15,33 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=1.0, read=5.0, write=5.0, pool=2.0)
 async def _add_request_id(request: httpx.Request) -> None:
     if REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = request_id.get()
-    # The trace's context, also where instrumentation is suppressed (an unsampled request, telemetry.TraceGate);
-    # in a sampled one httpx's instrumentation then writes its client span's context over it.
-    request.headers.update(telemetry.carrier())
+
+
+class TracedTransport(httpx.AsyncBaseTransport):
+    """A transport passing the trace on: every call carries the trace's headers (an unsampled request's, made
+    once by its gate), and a kept request's calls are client spans (``telemetry.traced_call``). Used only when
+    tracing is on: with it off, a client is the plain transport."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+        self._send = inner.handle_async_request
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = telemetry.unsampled_headers()
+        if headers is not None:  # most calls: an unsampled request's, no span
+            request.headers.update(headers)
+            return await self._send(request)
+        return await telemetry.traced_call(request, self._send)
+
+    async def __aenter__(self) -> TracedTransport:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def client(
@@ -27,12 +51,18 @@ def client(
     max_connections: int = 100,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """A pooled client for one downstream service; connection failures are retried once by the transport."""
+    """A pooled client for one downstream service; connection failures are retried once by the transport.
+
+    With tracing on (``telemetry.setup`` ran before: the app factory calls it before any client is made) its calls
+    carry the trace on and a kept request's are client spans (``TracedTransport``)."""
+    transport = transport or httpx.AsyncHTTPTransport(retries=1)
+    if telemetry.enabled():
+        transport = TracedTransport(transport)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        transport=transport or httpx.AsyncHTTPTransport(retries=1),
+        transport=transport,
         event_hooks={"request": [_add_request_id]},
     )
 
