@@ -15,8 +15,10 @@ process with:
 - **a gate in front of every app** (``instrument_app``: ``TraceGate``) that decides a request's trace
   before any span is made and gives only the sampled requests a server span (``ServerSpans``);
   under an unsampled one instrumentation is suppressed (the cost of tracing, issue 14: docs/tracing.md);
-- **instrumentation** of httpx, botocore, redis and each SQLAlchemy engine the runtime builds
-  (``instrument_engine``);
+- **client spans** for a kept request's calls: the chassis' own for its HTTP clients (``traced_call``, through
+  ``services.common.http.TracedTransport``), its Redis clients (``instrument_redis``) and each SQLAlchemy
+  engine the runtime builds (``instrument_engine``), which cost an unsampled request's call one look at the
+  current span; OpenTelemetry's botocore instrumentation for the AWS SDK;
 - **export**: ``xray`` converts each finished span to an X-Ray segment document and sends batches
   with ``PutTraceSegments`` to the endpoint boto3 is configured for (the emulator locally); ``otlp``
   sends OTLP/HTTP to the ADOT collector (``OTEL_EXPORTER_OTLP_ENDPOINT``), which does the same
@@ -643,22 +645,57 @@ def _redis_span(name: str, attributes: Mapping[str, Any]) -> Iterator[None]:
 
 
 def instrument_engine(engine: Any) -> None:
-    """Client spans for every statement of an SQLAlchemy (async) engine; each engine of a process on its own.
+    """Client spans for the statements a kept request (or a kept event's work) runs on an SQLAlchemy (async)
+    engine: the statement, the database and where it is, what its X-Ray subsegment reads (``sql``).
 
-    The instrumentation's ``EngineTracer`` directly, not ``SQLAlchemyInstrumentor().instrument``: that
-    one works once per process (a second engine would go untraced), wraps ``create_engine``
-    globally, and refuses SQLAlchemy 2.1 by its declared range (its event hooks work on 2.1).
+    Three event listeners of the chassis' own in place of opentelemetry-instrumentation-sqlalchemy's
+    ``EngineTracer``, which also listened to every pool checkout and checkin, and for each statement outside a
+    kept request (an unsampled one's, a background poll's) asked the context twice whether it was suppressed,
+    or made a non-recording span with its attributes; here such a statement costs one look at the current span.
+    Each engine of a process on its own.
     """
     if _provider is None:
         return
-    from opentelemetry import metrics, trace
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from sqlalchemy import event
 
-    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", tracer_provider=_provider)
-    usage = metrics.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
-        "db.client.connections.usage", unit="connections"
-    )
-    EngineTracer(tracer, getattr(engine, "sync_engine", engine), usage)
+    sync = getattr(engine, "sync_engine", engine)
+    url, vendor = sync.url, sync.name or "db"
+    system = "postgresql" if "postgres" in vendor else "sqlite" if "sqlite" in vendor else vendor
+    where: dict[str, Any] = {"db.system": system}
+    if url.database:
+        where["db.name"] = url.database
+    if url.host:
+        where["server.address"] = url.host
+    if url.port:
+        where["server.port"] = url.port
+    if url.username:
+        where["db.user"] = url.username
+
+    def before(_conn: Any, _cursor: Any, statement: Any, _params: Any, context: Any, _many: bool) -> None:
+        if context is None or recording_parent() is None:
+            return
+        words = str(statement).split(None, 1)
+        name = " ".join(w for w in (words[0] if words else "", url.database or "") if w) or system
+        api = _api or _otel()
+        context._shop_span = _tracer().start_span(name, kind=api.client, attributes=where | {"db.statement": statement})
+
+    def after(_conn: Any, _cursor: Any, _statement: Any, _params: Any, context: Any, _many: bool) -> None:
+        span = getattr(context, "_shop_span", None)
+        if span is not None:
+            context._shop_span = None
+            span.end()
+
+    def failed(exception_context: Any) -> None:
+        context = exception_context.execution_context
+        span = getattr(context, "_shop_span", None)
+        if span is not None:
+            context._shop_span = None
+            span.set_status((_api or _otel()).error, str(exception_context.original_exception)[:1000])
+            span.end()
+
+    event.listen(sync, "before_cursor_execute", before)
+    event.listen(sync, "after_cursor_execute", after)
+    event.listen(sync, "handle_error", failed)
 
 
 def flush(timeout_s: float = 5.0) -> None:

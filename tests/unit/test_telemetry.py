@@ -178,6 +178,35 @@ def test_every_engine_of_a_process_gets_its_statements_traced(monkeypatch):
                 conn.execute(sa.text("select 1"))
     statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system") == "sqlite"]
     assert [s.attributes["db.statement"] for s in statements] == ["select 1", "select 1"]
+    assert [s.kind for s in statements] == [trace.SpanKind.CLIENT] * 2
+    assert telemetry.segment_document(statements[0], "catalog")["sql"] == {
+        "database_type": "sqlite", "sanitized_query": "select 1",
+    }  # fmt: skip
+
+
+def test_a_statement_outside_a_kept_request_is_no_span_and_a_failed_one_is_a_failed_span(monkeypatch):
+    import sqlalchemy as sa
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+    engine = sa.create_engine("sqlite://")
+    telemetry.instrument_engine(engine)
+    unsampled = trace.NonRecordingSpan(trace.SpanContext(0x5F1D2C3A0123456789ABCDEF01234567, 0x53995C3F42CD8AD8, True))
+    with engine.connect() as conn:
+        conn.execute(sa.text("select 1"))  # a background poll's: no trace
+        with trace.use_span(unsampled):  # an unsampled request's
+            conn.execute(sa.text("select 2"))
+        assert exporter.get_finished_spans() == ()
+        request = provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER)
+        with request, pytest.raises(sa.exc.OperationalError):
+            conn.execute(sa.text("select * from missing"))
+    failed, _ = exporter.get_finished_spans()
+    assert failed.name == "select"
+    assert failed.status.status_code is trace.StatusCode.ERROR
+    assert "no such table" in failed.status.description
+    assert telemetry.segment_document(failed, "catalog")["fault"] is True
 
 
 # --------------------------------------------------------------------------- the request gate (TraceGate)
