@@ -160,18 +160,19 @@ class RuleSampler:
 
     def rule_for(self, path: str, method: str) -> SamplingRule:
         found = self._found.get((method, path))
-        if found is not None:
-            return found
+        if found is None:
+            found = self._matching(path, method)
+            if len(self._found) >= MAX_RULE_CACHE:  # ids in paths: bounded, started afresh when full
+                self._found.clear()
+            self._found[(method, path)] = found
+        return found
+
+    def _matching(self, path: str, method: str) -> SamplingRule:
         upper = method.upper()
-        found = DEFAULT_RULE
         for rule_method, matches, rule in self._matchers:
             if (rule_method == "*" or rule_method == upper) and matches(path):
-                found = rule
-                break
-        if len(self._found) >= MAX_RULE_CACHE:  # ids in paths: bounded, started afresh when full
-            self._found.clear()
-        self._found[(method, path)] = found
-        return found
+                return rule
+        return DEFAULT_RULE
 
     def sample(self, path: str, method: str) -> bool:
         rule = self.rule_for(path, method)

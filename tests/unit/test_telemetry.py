@@ -497,3 +497,30 @@ def test_an_unsampled_request_s_calls_carry_what_the_propagators_would_write(gat
     _composite().inject(written, context=trace.set_span_in_context(NonRecordingSpan(caller)))
     assert {"traceparent": seen["traceparent"], "X-Amzn-Trace-Id": seen["x-amzn-trace-id"]} == written
     assert seen["logged"] == ROOT
+
+
+def test_the_rules_remembered_per_path_are_the_rules_matched_and_the_memory_is_bounded(monkeypatch):
+    monkeypatch.setattr(telemetry, "MAX_RULE_CACHE", 8)
+    remembering, fresh = telemetry.RuleSampler(SAMPLING_RULES), telemetry.RuleSampler(SAMPLING_RULES)
+    paths = [f"/api/catalog/products/p-{i}" for i in range(20)] + ["/api/checkout", "/healthz", "/other", "/api/x"]
+    for _ in range(2):
+        for path in paths:
+            for method in ("GET", "post"):
+                assert remembering.rule_for(path, method) == fresh._matching(path, method)
+    assert len(remembering._found) <= 8
+
+
+def test_under_an_unsampled_request_opentelemetry_s_own_instrumentation_is_suppressed(gated, monkeypatch):
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    seen = []
+    real = telemetry.unsampled_headers
+
+    def spy() -> dict[str, str] | None:
+        seen.append(is_instrumentation_enabled())  # what botocore's instrumentation asks on every call
+        return real()
+
+    monkeypatch.setattr(telemetry, "unsampled_headers", spy)
+    get, _ = gated
+    get({"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"})
+    assert seen == [False]
