@@ -16,9 +16,33 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=1.0, read=5.0, write=5.0, pool=2.0)
 async def _add_request_id(request: httpx.Request) -> None:
     if REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = request_id.get()
-    # The trace's context, also where instrumentation is suppressed (an unsampled request, telemetry.TraceGate);
-    # in a sampled one httpx's instrumentation then writes its client span's context over it.
-    request.headers.update(telemetry.carrier())
+
+
+class TracedTransport(httpx.AsyncBaseTransport):
+    """A transport passing the trace on: every call carries the trace's headers (an unsampled request's, made
+    once by its gate), and a kept request's calls are client spans (``telemetry.traced_call``). Used only when
+    tracing is on: with it off, a client is the plain transport."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport):
+        self.inner = inner
+        self._send = inner.handle_async_request
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = telemetry.unsampled_headers()
+        if headers is not None:  # most calls: an unsampled request's, no span
+            request.headers.update(headers)
+            return await self._send(request)
+        return await telemetry.traced_call(request, self._send)
+
+    async def __aenter__(self) -> TracedTransport:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def client(
@@ -34,13 +58,18 @@ def client(
     the CPU of httpx's own transport (issue 13, docs/commerce-core.md). Its errors arrive as httpx's (a refused or
     dropped connection as ``ConnectTimeout``, a read timeout as ``ReadTimeout``): ``request`` retries idempotent
     calls on any of them; a POST is never retried here, whatever failed (its retries are the caller's, with a key).
-    """
+
+    With tracing on (``telemetry.setup`` ran before: the app factory calls it before any client is made) its calls
+    carry the trace on and a kept request's are client spans (``TracedTransport``)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    transport = transport or AiohttpTransport(limits=limits)
+    if telemetry.enabled():
+        transport = TracedTransport(transport)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
         limits=limits,
-        transport=transport or AiohttpTransport(limits=limits),
+        transport=transport,
         event_hooks={"request": [_add_request_id]},
     )
 

@@ -156,6 +156,7 @@ class Runtime:
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self.on_close(client.aclose)
+        telemetry.instrument_redis(client)  # a kept request's commands as client spans (tracing on only)
         return client
 
     # ------------------------------------------------------------------ background parts

@@ -15,8 +15,10 @@ process with:
 - **a gate in front of every app** (``instrument_app``: ``TraceGate``) that decides a request's trace
   before any span is made and gives only the sampled requests a server span (``ServerSpans``);
   under an unsampled one instrumentation is suppressed (the cost of tracing, issue 14: docs/tracing.md);
-- **instrumentation** of httpx, botocore, redis and each SQLAlchemy engine the runtime builds
-  (``instrument_engine``);
+- **client spans** for a kept request's calls: the chassis' own for its HTTP clients (``traced_call``, through
+  ``services.common.http.TracedTransport``), its Redis clients (``instrument_redis``) and each SQLAlchemy
+  engine the runtime builds (``instrument_engine``), which cost an unsampled request's call one look at the
+  current span; OpenTelemetry's botocore instrumentation for the AWS SDK;
 - **export**: ``xray`` converts each finished span to an X-Ray segment document and sends batches
   with ``PutTraceSegments`` to the endpoint boto3 is configured for (the emulator locally); ``otlp``
   sends OTLP/HTTP to the ADOT collector (``OTEL_EXPORTER_OTLP_ENDPOINT``), which does the same
@@ -38,7 +40,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -53,6 +55,7 @@ QUIET_PATHS = ("/healthz", "/readyz")  # never traced
 # The headers a caller's trace comes in, as ASGI gives them -> as the propagators look them up.
 _TRACE_HEADERS = {b"traceparent": "traceparent", b"tracestate": "tracestate", XRAY_HEADER.lower().encode(): XRAY_HEADER}
 MAX_DOCUMENTS = 50  # PutTraceSegments: at most 50 documents per call
+MAX_RULE_CACHE = 4096  # RuleSampler: the (method, path) pairs whose rule it remembers
 log = logging.getLogger("services.telemetry")
 
 # X-Ray's default rule, for a request no rule of reference/ matches: one a second, then 5 %.
@@ -120,14 +123,14 @@ def current_trace_id() -> str | None:
     """The X-Ray id of the trace the caller runs in (None when tracing is off or outside any trace)."""
     if _provider is None:
         return None
-    from opentelemetry import context, trace
-
+    api = _api or _otel()
+    current = api.get_current()
     unsampled = _unsampled_carrier.get()
-    if unsampled is not None and context.get_current() is unsampled.context:
+    if unsampled is not None and current is unsampled.context:
         return unsampled.xray_id  # an unsampled request's own context: the id its gate wrote (every log line)
-
-    ctx = trace.get_current_span().get_span_context()  # a kept request, or work inside an event's trace
-    return xray_trace_id(ctx.trace_id) if ctx.is_valid else None
+    span = current.get(api.span_key)  # a kept request, or work inside an event's trace
+    ctx = span.get_span_context() if span is not None else None
+    return xray_trace_id(ctx.trace_id) if ctx is not None and ctx.is_valid else None
 
 
 # --------------------------------------------------------------------------- sampling
@@ -152,12 +155,22 @@ class RuleSampler:
         ]
         self.clock, self.rand = clock, rand
         self._lock = threading.Lock()
-        self._window: dict[str, tuple[int, int]] = {}  # rule -> (second, taken from its reservoir)
+        self._window = {rule.name: [0, 0] for rule in (*self.rules, DEFAULT_RULE)}  # rule -> [second, taken]
+        self._found: dict[tuple[str, str], SamplingRule] = {}  # (method, path) -> its rule: the shop's paths repeat
 
     def rule_for(self, path: str, method: str) -> SamplingRule:
-        method = method.upper()
+        found = self._found.get((method, path))
+        if found is None:
+            found = self._matching(path, method)
+            if len(self._found) >= MAX_RULE_CACHE:  # ids in paths: bounded, started afresh when full
+                self._found.clear()
+            self._found[(method, path)] = found
+        return found
+
+    def _matching(self, path: str, method: str) -> SamplingRule:
+        upper = method.upper()
         for rule_method, matches, rule in self._matchers:
-            if (rule_method == "*" or rule_method == method) and matches(path):
+            if (rule_method == "*" or rule_method == upper) and matches(path):
                 return rule
         return DEFAULT_RULE
 
@@ -165,13 +178,12 @@ class RuleSampler:
         rule = self.rule_for(path, method)
         second = int(self.clock())
         with self._lock:
-            start, taken = self._window.get(rule.name, (second, 0))
-            if start != second:
-                taken = 0
-            if taken < rule.reservoir:
-                self._window[rule.name] = (second, taken + 1)
+            window = self._window[rule.name]
+            if window[0] != second:
+                window[0], window[1] = second, 0
+            if window[1] < rule.reservoir:
+                window[1] += 1
                 return True
-            self._window[rule.name] = (second, taken)
         return self.rand() < rule.rate
 
 
@@ -197,8 +209,6 @@ def setup(service: str, mode: str, sampling: str = "rules", *, region: str | Non
             return True
         from opentelemetry import propagate, trace
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-        from opentelemetry.instrumentation.redis import RedisInstrumentor
         from opentelemetry.propagate import set_global_textmap
         from opentelemetry.propagators.aws import AwsXRayPropagator
         from opentelemetry.propagators.composite import CompositePropagator
@@ -221,9 +231,7 @@ def setup(service: str, mode: str, sampling: str = "rules", *, region: str | Non
         trace.set_tracer_provider(provider)
         set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), AwsXRayPropagator()]))
         assert propagate.get_global_textmap() is not None
-        HTTPXClientInstrumentor().instrument()
         BotocoreInstrumentor().instrument()
-        RedisInstrumentor().instrument()
         _provider = provider
     log.info("tracing on: %s export, %s sampling", mode, sampling)
     return True
@@ -280,7 +288,9 @@ class TraceGate:
 
     def __init__(self, app: Any):
         from opentelemetry import context, propagate, trace
+        from opentelemetry.context import Context
         from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+        from opentelemetry.trace.propagation import _SPAN_KEY
 
         self.app = app
         self.traced = ServerSpans(app)
@@ -288,6 +298,10 @@ class TraceGate:
         self._suppress = _SUPPRESS_INSTRUMENTATION_KEY
         self._ids = _provider.id_generator
         self._decide = _decide or decider("rules")
+        # An unsampled request's context, made in one step: its non-recording span and the suppression key (what
+        # set_span_in_context and set_value would make in two copies), with the flags' objects made once.
+        self._unsampled_context = lambda span: Context({_SPAN_KEY: span, _SUPPRESS_INSTRUMENTATION_KEY: True})
+        self._flags = {flags: trace.TraceFlags(flags) for flags in range(256)}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] in QUIET_PATHS:
@@ -305,9 +319,8 @@ class TraceGate:
             trace_id, span_id, flags = caller
         else:  # a trace starts here, unsampled: its id still travels, as X-Ray's Root does
             trace_id, span_id, flags = self._ids.generate_trace_id(), self._ids.generate_span_id(), 0
-        span = self._trace.NonRecordingSpan(
-            self._trace.SpanContext(trace_id, span_id, caller is not None, self._trace.TraceFlags(flags))
-        )
+        trace = self._trace
+        span = trace.NonRecordingSpan(trace.SpanContext(trace_id, span_id, caller is not None, self._flags[flags]))
         # What the composite propagator would write for this context (W3C, then X-Ray), made once for every call.
         hex_id = f"{trace_id:032x}"
         xray_id = f"1-{hex_id[:8]}-{hex_id[8:]}"  # what xray_trace_id makes, from the hex already made
@@ -315,8 +328,15 @@ class TraceGate:
             "traceparent": f"00-{hex_id}-{span_id:016x}-{flags:02x}",
             XRAY_HEADER: f"Root={xray_id};Parent={span_id:016x};Sampled=0",
         }
-        parent = self._trace.set_span_in_context(span, self._context.Context())
-        await self._unsampled(parent, trace_id, headers, xray_id, scope, receive, send)
+        # Run here rather than in a helper coroutine: every await of the request resumes each frame of the chain.
+        suppressed = self._unsampled_context(span)
+        token = self._context.attach(suppressed)
+        carried = _unsampled_carrier.set(_Unsampled(trace_id, headers, xray_id, suppressed))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _unsampled_carrier.reset(carried)
+            self._context.detach(token)
 
     async def _sampled(self, given: dict[str, str], scope: Any, receive: Any, send: Any) -> None:
         decided = _gate_decision.set(True)
@@ -473,23 +493,210 @@ class ServerSpans:
             span.end()
 
 
-def instrument_engine(engine: Any) -> None:
-    """Client spans for every statement of an SQLAlchemy (async) engine; each engine of a process on its own.
+# --------------------------------------------------------------------------- client spans: the chassis' own calls
 
-    The instrumentation's ``EngineTracer`` directly, not ``SQLAlchemyInstrumentor().instrument``: that
-    one works once per process (a second engine would go untraced), wraps ``create_engine``
-    globally, and refuses SQLAlchemy 2.1 by its declared range (its event hooks work on 2.1).
+
+class _Api(NamedTuple):
+    """What the client spans use of OpenTelemetry, looked up once (tracing on only)."""
+
+    get_current: Callable[[], Any]
+    span_key: str
+    suppress_key: str
+    client: Any  # SpanKind.CLIENT
+    error: Any  # StatusCode.ERROR
+    set_span_in_context: Callable[..., Any]
+    inject: Callable[..., None]
+
+
+_api: _Api | None = None
+_tracers: dict[int, Any] = {}  # id(provider) -> the chassis' tracer (tests swap providers)
+
+
+def _otel() -> _Api:
+    global _api
+    if _api is None:
+        from opentelemetry import context, propagate, trace
+        from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY
+        from opentelemetry.trace.propagation import _SPAN_KEY
+
+        _api = _Api(context.get_current, _SPAN_KEY, _SUPPRESS_INSTRUMENTATION_KEY, trace.SpanKind.CLIENT,
+                    trace.StatusCode.ERROR, trace.set_span_in_context, propagate.inject)  # fmt: skip
+    return _api
+
+
+def _tracer() -> Any:
+    tracer = _tracers.get(id(_provider))
+    if tracer is None:
+        tracer = _tracers[id(_provider)] = _provider.get_tracer("services.common.telemetry")
+    return tracer
+
+
+def unsampled_headers() -> dict[str, str] | None:
+    """The trace headers of the unsampled request the caller serves (its gate made them), None otherwise: for
+    every call of most requests the one question, two ``ContextVar`` reads. Do not change the dict."""
+    unsampled = _unsampled_carrier.get()
+    if unsampled is not None and (_api or _otel()).get_current() is unsampled.context:
+        return unsampled.headers
+    return None
+
+
+def recording_parent() -> Any:
+    """The current span if it records and instrumentation is not suppressed (a kept request's), else None."""
+    api = _api or _otel()
+    current = api.get_current()
+    span = current.get(api.span_key)
+    if span is None or not span.is_recording() or current.get(api.suppress_key):
+        return None
+    return span
+
+
+async def traced_call(request: Any, send: Callable[[Any], Awaitable[Any]]) -> Any:
+    """``send(request)`` (an httpx request, to its transport) with the trace's headers, as a client span when the
+    request it serves is kept: method, URL, server address and port, status, what ``segment_document`` reads.
+
+    In place of opentelemetry-instrumentation-httpx, whose wrapper ran on every call and asked the context whether
+    it was suppressed: here an unsampled request's call takes its gate's headers and goes (docs/tracing.md).
+    """
+    headers = unsampled_headers()
+    if headers is not None:
+        request.headers.update(headers)
+        return await send(request)
+    if _provider is None or recording_parent() is None:  # outside a kept request: its context, no span
+        request.headers.update(carrier())
+        return await send(request)
+    api = _api or _otel()
+    url = request.url
+    attributes = {"http.request.method": request.method, "url.full": str(url), "server.address": url.host}
+    if url.port is not None:
+        attributes["server.port"] = url.port
+    span = _tracer().start_span(request.method, kind=api.client, attributes=attributes)
+    written: dict[str, str] = {}
+    api.inject(written, context=api.set_span_in_context(span))
+    request.headers.update(written)
+    try:
+        response = await send(request)
+    except BaseException as exc:
+        span.record_exception(exc)
+        span.set_attribute("error.type", type(exc).__qualname__)
+        span.set_status(api.error, f"{type(exc).__name__}: {exc}")
+        span.end()
+        raise
+    span.set_attribute("http.response.status_code", response.status_code)
+    if response.status_code >= 400:  # a client span fails on 4xx and 5xx (OpenTelemetry's conventions)
+        span.set_status(api.error)
+    span.end()
+    return response
+
+
+def instrument_redis(client: Any) -> None:
+    """Client spans for a Redis client's commands and pipelines, for kept requests only (``SET ? ?``, no values).
+
+    In place of opentelemetry-instrumentation-redis, which wrapped every client's methods with wrapt and asked
+    the context on each command whether it was suppressed: here a command outside a kept request costs one
+    look at the current span. Only this client is wrapped (its instance attributes).
     """
     if _provider is None:
         return
-    from opentelemetry import metrics, trace
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
+    where: dict[str, Any] = {"db.system": "redis", "db.redis.database_index": int(kwargs.get("db") or 0)}
+    if kwargs.get("host"):
+        where["server.address"] = str(kwargs["host"])
+        where["server.port"] = int(kwargs.get("port") or 6379)
+    command, pipeline = client.execute_command, client.pipeline
 
-    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", tracer_provider=_provider)
-    usage = metrics.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
-        "db.client.connections.usage", unit="connections"
-    )
-    EngineTracer(tracer, getattr(engine, "sync_engine", engine), usage)
+    async def execute_command(*args: Any, **options: Any) -> Any:
+        if recording_parent() is None:
+            return await command(*args, **options)
+        name = str(args[0]) if args else "redis"
+        statement = " ".join([name, *("?" * (len(args) - 1))])[:1000]
+        with _redis_span(name, where | {"db.statement": statement, "db.redis.args_length": len(args)}):
+            return await command(*args, **options)
+
+    def traced_pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        async def execute_pipeline(*args: Any, **kwargs: Any) -> Any:
+            if recording_parent() is None:
+                return await execute(*args, **kwargs)
+            names = [str(c[0][0]) if c and c[0] else "?" for c in getattr(pipe, "command_stack", [])]
+            statement = "\n".join(names)[:1000]
+            attributes = where | {"db.statement": statement, "db.redis.pipeline_length": len(names)}
+            with _redis_span(" ".join(dict.fromkeys(names)) or "pipeline", attributes):
+                return await execute(*args, **kwargs)
+
+        pipe.execute = execute_pipeline
+        return pipe
+
+    client.execute_command, client.pipeline = execute_command, traced_pipeline
+
+
+@contextlib.contextmanager
+def _redis_span(name: str, attributes: Mapping[str, Any]) -> Iterator[None]:
+    api = _api or _otel()
+    span = _tracer().start_span(name, kind=api.client, attributes=attributes)
+    try:
+        yield
+    except BaseException as exc:
+        span.record_exception(exc)
+        span.set_status(api.error, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        span.end()
+
+
+def instrument_engine(engine: Any) -> None:
+    """Client spans for the statements a kept request (or a kept event's work) runs on an SQLAlchemy (async)
+    engine: the statement, the database and where it is, what its X-Ray subsegment reads (``sql``).
+
+    Three event listeners of the chassis' own in place of opentelemetry-instrumentation-sqlalchemy's
+    ``EngineTracer``, which also listened to every pool checkout and checkin, and for each statement outside a
+    kept request (an unsampled one's, a background poll's) asked the context twice whether it was suppressed,
+    or made a non-recording span with its attributes; here such a statement costs one look at the current span.
+    Each engine of a process on its own.
+    """
+    if _provider is None:
+        return
+    from sqlalchemy import event
+
+    sync = getattr(engine, "sync_engine", engine)
+    url, vendor = sync.url, sync.name or "db"
+    system = "postgresql" if "postgres" in vendor else "sqlite" if "sqlite" in vendor else vendor
+    where: dict[str, Any] = {"db.system": system}
+    if url.database:
+        where["db.name"] = url.database
+    if url.host:
+        where["server.address"] = url.host
+    if url.port:
+        where["server.port"] = url.port
+    if url.username:
+        where["db.user"] = url.username
+
+    def before(_conn: Any, _cursor: Any, statement: Any, _params: Any, context: Any, _many: bool) -> None:
+        if context is None or recording_parent() is None:
+            return
+        words = str(statement).split(None, 1)
+        name = " ".join(w for w in (words[0] if words else "", url.database or "") if w) or system
+        api = _api or _otel()
+        context._shop_span = _tracer().start_span(name, kind=api.client, attributes=where | {"db.statement": statement})
+
+    def after(_conn: Any, _cursor: Any, _statement: Any, _params: Any, context: Any, _many: bool) -> None:
+        span = getattr(context, "_shop_span", None)
+        if span is not None:
+            context._shop_span = None
+            span.end()
+
+    def failed(exception_context: Any) -> None:
+        context = exception_context.execution_context
+        span = getattr(context, "_shop_span", None)
+        if span is not None:
+            context._shop_span = None
+            span.set_status((_api or _otel()).error, str(exception_context.original_exception)[:1000])
+            span.end()
+
+    event.listen(sync, "before_cursor_execute", before)
+    event.listen(sync, "after_cursor_execute", after)
+    event.listen(sync, "handle_error", failed)
 
 
 def flush(timeout_s: float = 5.0) -> None:
@@ -505,17 +712,16 @@ def carrier() -> dict[str, str]:
     """The current trace context as headers (``traceparent``, ``X-Amzn-Trace-Id``); empty when off."""
     if _provider is None:
         return {}
-    from opentelemetry import context, propagate, trace
-
+    api = _api or _otel()
+    current = api.get_current()
     unsampled = _unsampled_carrier.get()
-    if unsampled is not None and (
-        context.get_current() is unsampled.context
-        or unsampled.trace_id == trace.get_current_span().get_span_context().trace_id
-    ):
-        return dict(unsampled.headers)  # still in the unsampled request's own trace
-
+    if unsampled is not None:
+        span = current.get(api.span_key)
+        same_trace = span is not None and span.get_span_context().trace_id == unsampled.trace_id
+        if current is unsampled.context or same_trace:
+            return dict(unsampled.headers)  # still in the unsampled request's own trace
     out: dict[str, str] = {}
-    propagate.inject(out)
+    api.inject(out)
     return out
 
 

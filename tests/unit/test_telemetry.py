@@ -178,6 +178,35 @@ def test_every_engine_of_a_process_gets_its_statements_traced(monkeypatch):
                 conn.execute(sa.text("select 1"))
     statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system") == "sqlite"]
     assert [s.attributes["db.statement"] for s in statements] == ["select 1", "select 1"]
+    assert [s.kind for s in statements] == [trace.SpanKind.CLIENT] * 2
+    assert telemetry.segment_document(statements[0], "catalog")["sql"] == {
+        "database_type": "sqlite", "sanitized_query": "select 1",
+    }  # fmt: skip
+
+
+def test_a_statement_outside_a_kept_request_is_no_span_and_a_failed_one_is_a_failed_span(monkeypatch):
+    import sqlalchemy as sa
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+    engine = sa.create_engine("sqlite://")
+    telemetry.instrument_engine(engine)
+    unsampled = trace.NonRecordingSpan(trace.SpanContext(0x5F1D2C3A0123456789ABCDEF01234567, 0x53995C3F42CD8AD8, True))
+    with engine.connect() as conn:
+        conn.execute(sa.text("select 1"))  # a background poll's: no trace
+        with trace.use_span(unsampled):  # an unsampled request's
+            conn.execute(sa.text("select 2"))
+        assert exporter.get_finished_spans() == ()
+        request = provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER)
+        with request, pytest.raises(sa.exc.OperationalError):
+            conn.execute(sa.text("select * from missing"))
+    failed, _ = exporter.get_finished_spans()
+    assert failed.name == "select"
+    assert failed.status.status_code is trace.StatusCode.ERROR
+    assert "no such table" in failed.status.description
+    assert telemetry.segment_document(failed, "catalog")["fault"] is True
 
 
 # --------------------------------------------------------------------------- the request gate (TraceGate)
@@ -261,7 +290,7 @@ def test_a_caller_s_sampled_header_is_followed_with_a_server_span_named_after_th
     get()  # takes the reservoir: the next request is kept only because its caller says so
     exporter.clear()
     seen = get({"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1"})
-    [server] = exporter.get_finished_spans()
+    client, server = exporter.get_finished_spans()  # the call to the second app, then the request
     assert server.kind is trace.SpanKind.SERVER
     assert server.name == "GET /api/catalog/products/{product_id}"
     assert telemetry.xray_trace_id(server.context.trace_id) == ROOT
@@ -276,6 +305,70 @@ def test_a_caller_s_sampled_header_is_followed_with_a_server_span_named_after_th
                                "response": {"status": 200}}  # fmt: skip
     fields = telemetry.parse_xray_header(seen["x-amzn-trace-id"])
     assert (fields["Root"], fields["Sampled"]) == (ROOT, "1")
+    assert fields["Parent"] == f"{client.context.span_id:016x}"  # the callee's segment hangs under the call
+    assert client.parent.span_id == server.context.span_id
+
+
+def test_a_kept_request_s_call_is_a_client_span_its_x_ray_subsegment_reads(gated):
+    get, exporter = gated
+    get({"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=1"})
+    client, _ = exporter.get_finished_spans()
+    assert client.kind is trace.SpanKind.CLIENT
+    assert client.name == "GET"
+    assert dict(client.attributes) == {
+        "http.request.method": "GET", "url.full": "http://downstream/echo", "server.address": "downstream",
+        "http.response.status_code": 200,
+    }  # fmt: skip
+    subsegment = telemetry.segment_document(client, "catalog")
+    assert (subsegment["name"], subsegment["type"], subsegment["namespace"]) == ("downstream", "subsegment", "remote")
+    assert subsegment["http"] == {"request": {"method": "GET", "url": "http://downstream/echo"},
+                                  "response": {"status": 200}}  # fmt: skip
+    assert subsegment["annotations"]["operation"] == "GET /echo"
+
+
+def test_an_unsampled_request_s_call_is_no_span_and_goes_through_the_plain_transport(gated, monkeypatch):
+    get, exporter = gated
+    get()  # the reservoir's one
+    exporter.clear()
+    traced = []
+    monkeypatch.setattr(telemetry, "traced_call", lambda *a: traced.append(a))  # must not be reached
+    seen = get()
+    assert exporter.get_finished_spans() == ()
+    assert traced == []
+    assert telemetry.parse_xray_header(seen["x-amzn-trace-id"])["Root"] == seen["logged"]
+
+
+def test_a_kept_request_s_call_that_fails_is_a_failed_client_span(monkeypatch):
+    import httpx
+
+    from services.common import http
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async def go() -> None:
+        async with http.client("http://127.0.0.1:8102", transport=httpx.MockTransport(refuse)) as client:
+            request = provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER)
+            with request, pytest.raises(httpx.ConnectError):
+                await client.get("/products/p-1")
+
+    asyncio.run(go())
+    call, _ = exporter.get_finished_spans()
+    assert call.status.status_code is trace.StatusCode.ERROR
+    assert call.attributes["error.type"] == "ConnectError"
+    assert telemetry.segment_document(call, "checkout")["fault"] is True
+
+
+def test_with_tracing_off_a_client_is_the_plain_transport():
+    from services.common import http
+
+    assert not telemetry.enabled()
+    assert not isinstance(http.client("http://127.0.0.1:8102")._transport, http.TracedTransport)
 
 
 @pytest.mark.parametrize("answer", ["status", "raise"])
@@ -317,9 +410,9 @@ def test_the_rules_decide_a_new_trace_once(gated):
     get, exporter = gated
     get()
     get()
-    kept = exporter.get_finished_spans()
-    assert len(kept) == 1  # the reservoir's one a second, taken by the first request alone
-    assert kept[0].kind is trace.SpanKind.SERVER
+    kept = exporter.get_finished_spans()  # the reservoir's one a second, taken by the first request alone
+    assert [s.kind for s in kept] == [trace.SpanKind.CLIENT, trace.SpanKind.SERVER]  # its call, then itself
+    assert len({s.context.trace_id for s in kept}) == 1
 
 
 # --------------------------------------------------------------------------- the gate's own header reading
@@ -404,3 +497,30 @@ def test_an_unsampled_request_s_calls_carry_what_the_propagators_would_write(gat
     _composite().inject(written, context=trace.set_span_in_context(NonRecordingSpan(caller)))
     assert {"traceparent": seen["traceparent"], "X-Amzn-Trace-Id": seen["x-amzn-trace-id"]} == written
     assert seen["logged"] == ROOT
+
+
+def test_the_rules_remembered_per_path_are_the_rules_matched_and_the_memory_is_bounded(monkeypatch):
+    monkeypatch.setattr(telemetry, "MAX_RULE_CACHE", 8)
+    remembering, fresh = telemetry.RuleSampler(SAMPLING_RULES), telemetry.RuleSampler(SAMPLING_RULES)
+    paths = [f"/api/catalog/products/p-{i}" for i in range(20)] + ["/api/checkout", "/healthz", "/other", "/api/x"]
+    for _ in range(2):
+        for path in paths:
+            for method in ("GET", "post"):
+                assert remembering.rule_for(path, method) == fresh._matching(path, method)
+    assert len(remembering._found) <= 8
+
+
+def test_under_an_unsampled_request_opentelemetry_s_own_instrumentation_is_suppressed(gated, monkeypatch):
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    seen = []
+    real = telemetry.unsampled_headers
+
+    def spy() -> dict[str, str] | None:
+        seen.append(is_instrumentation_enabled())  # what botocore's instrumentation asks on every call
+        return real()
+
+    monkeypatch.setattr(telemetry, "unsampled_headers", spy)
+    get, _ = gated
+    get({"X-Amzn-Trace-Id": f"Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"})
+    assert seen == [False]
