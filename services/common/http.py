@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import httpx
 import stamina
 from httpx_aiohttp import AiohttpTransport
@@ -45,6 +46,29 @@ class TracedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+class Transport(AiohttpTransport):
+    """httpx-aiohttp's transport, its errors told apart as httpx's own transport tells them.
+
+    httpx-aiohttp maps every failed connection to ``ConnectTimeout``: a refused connection (the gateway's 503) would
+    read as a timeout (its 504), and a connection dropped after the request was sent as one never made. Here a
+    connection that could not be made is ``ConnectError``, one the server closed before answering
+    ``RemoteProtocolError``, one reset mid-way ``ReadError``; a real timeout stays what httpx-aiohttp says.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if isinstance(cause, TimeoutError) or not isinstance(cause, aiohttp.ClientConnectionError):
+                raise
+            if isinstance(cause, aiohttp.ClientConnectorError):
+                raise httpx.ConnectError(str(cause), request=request) from cause
+            if isinstance(cause, aiohttp.ServerDisconnectedError):
+                raise httpx.RemoteProtocolError(str(cause), request=request) from cause
+            raise httpx.ReadError(str(cause), request=request) from cause
+
+
 def client(
     base_url: str,
     *,
@@ -55,14 +79,14 @@ def client(
     """A pooled client for one downstream service: httpx's interface over aiohttp's connection pool.
 
     The transport is [httpx-aiohttp](https://pypi.org/project/httpx-aiohttp/)'s: a call costs the caller about half
-    the CPU of httpx's own transport (issue 13, docs/commerce-core.md). Its errors arrive as httpx's (a refused or
-    dropped connection as ``ConnectTimeout``, a read timeout as ``ReadTimeout``): ``request`` retries idempotent
-    calls on any of them; a POST is never retried here, whatever failed (its retries are the caller's, with a key).
+    the CPU of httpx's own transport (issue 13, docs/commerce-core.md). Its errors arrive as httpx's (``Transport``):
+    ``request`` retries idempotent calls on any of them; a POST is never retried here, whatever failed (its retries
+    are the caller's, with a key).
 
     With tracing on (``telemetry.setup`` ran before: the app factory calls it before any client is made) its calls
     carry the trace on and a kept request's are client spans (``TracedTransport``)."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    transport = transport or AiohttpTransport(limits=limits)
+    transport = transport or Transport(limits=limits)
     if telemetry.enabled():
         transport = TracedTransport(transport)
     return httpx.AsyncClient(

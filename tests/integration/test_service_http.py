@@ -77,10 +77,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_a_refused_connection_is_an_httpx_transport_error(no_backoff):
+async def test_a_refused_connection_is_a_connect_error_not_a_timeout(no_backoff):
     async with http.client(f"http://127.0.0.1:{_free_port()}") as c:
         for method in ("GET", "POST"):
-            with pytest.raises(httpx.TransportError):
+            with pytest.raises(httpx.ConnectError):  # the gateway's 503 "not reachable", not its 504
                 await http.request(c, method, "/x")
 
 
@@ -93,7 +93,25 @@ async def test_a_connection_dropped_before_the_answer_is_an_httpx_transport_erro
     port = server.sockets[0].getsockname()[1]
     try:
         async with http.client(f"http://127.0.0.1:{port}") as c:
-            with pytest.raises(httpx.TransportError):
+            with pytest.raises(httpx.TransportError) as raised:
+                await http.request(c, "POST", "/x", json={})
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert not isinstance(raised.value, httpx.TimeoutException)  # sent, then dropped: not a connect timeout
+
+
+async def test_a_server_that_never_answers_is_a_read_timeout(no_backoff):
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read()  # no answer: until the client gives up and closes
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    quick = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)
+    try:
+        async with http.client(f"http://127.0.0.1:{port}", timeout=quick) as c:
+            with pytest.raises(httpx.TimeoutException):
                 await http.request(c, "POST", "/x", json={})
     finally:
         server.close()
