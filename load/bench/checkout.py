@@ -390,10 +390,10 @@ def profile(shop: Shop, products: list[str], rate: float, seconds: int, out_dir:
 # that asked for the work); a stack of the standard library alone, to its leaf's. py-spy names a frame's file
 # relative to its sys.path entry ("psycopg/_cursor_base.py", "asyncio/runners.py", "socket.py").
 LAYERS = (
-    ("SQL driver (psycopg)", ("psycopg/", "psycopg_binary/", "psycopg_pool/")),
+    ("SQL driver (asyncpg, psycopg)", ("asyncpg/", "psycopg/", "psycopg_binary/", "psycopg_pool/")),
     ("SQLAlchemy", ("sqlalchemy/", "greenlet/")),
     ("AWS SDK (botocore, urllib3)", ("botocore/", "boto3/", "urllib3/", "s3transfer/")),
-    ("HTTP client (httpx)", ("httpx/", "httpcore/", "h11/")),
+    ("HTTP client (httpx, aiohttp)", ("httpx/", "httpcore/", "h11/", "httpx_aiohttp/", "aiohttp/", "yarl/")),
     ("HTTP server (uvicorn)", ("uvicorn/", "httptools/", "uvloop/")),
     ("web framework (starlette, fastapi, pydantic)", ("starlette/", "fastapi/", "pydantic/", "pydantic_core/")),
     ("logging", ("logging/", "pythonjsonlogger/")),
