@@ -404,9 +404,10 @@ LAYERS = (
     ("our code", ("services/", "reference/", "localcloud/")),
     ("event loop, threads", ("asyncio/", "anyio/", "concurrent/", "threading.py", "selectors.py", "queue.py")),
 )
-# Leaves that wait rather than work (py-spy without --idle still reports some): not charged.
+# Leaves that wait rather than work (py-spy without --idle still reports some): not charged. A blocking socket's
+# read (``SocketIO.readinto``: urllib3 under botocore, on a thread) is the thread waiting for the emulator's answer.
 WAITING = ("Runner.run (", "Condition.wait (", "Queue.get (", "Event.wait (", "_worker (concurrent/futures/thread.py",
-           "select (", "Thread.join (")  # fmt: skip
+           "select (", "Thread.join (", "SocketIO.readinto (")  # fmt: skip
 COMPONENT_LABELS = {label for label, _ in COMPONENTS}
 STDLIB_TOP = {p.name.removesuffix(".py") for p in Path(os.path.dirname(os.__file__)).iterdir()} | {"<frozen runpy>"}
 
