@@ -310,68 +310,60 @@ class TraceGate:
         given = {_TRACE_HEADERS[k]: v.decode("latin-1") for k, v in scope["headers"] if k in _TRACE_HEADERS}
         caller = caller_context(given) if given else None
         if caller is _UNREAD:  # a W3C tracestate to carry on, or a header this reader leaves to the propagators
-            await self._slow(given, scope, receive, send)
+            unsampled = self._read_by_propagators(given, scope)
+        elif caller[2] & 1 if caller else self._decide(scope["path"], scope["method"]):
+            unsampled = None
+        else:
+            unsampled = self._unsampled(caller)
+        if unsampled is None:
+            decided = _gate_decision.set(True)
+            try:
+                await self.traced(given, scope, receive, send)
+            finally:
+                _gate_decision.reset(decided)
             return
-        if caller[2] & 1 if caller else self._decide(scope["path"], scope["method"]):
-            await self._sampled(given, scope, receive, send)
-            return
+        # Run here rather than in a helper coroutine: every await of the request resumes each frame of the chain.
+        token = self._context.attach(unsampled.context)
+        carried = _unsampled_carrier.set(unsampled)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _unsampled_carrier.reset(carried)
+            self._context.detach(token)
+
+    def _unsampled(self, caller: tuple[int, int, int] | None) -> _Unsampled:
+        """An unsampled request's context, continuing ``caller`` or starting a trace (its id still travels, as
+        X-Ray's Root does), and the headers the composite propagator would write for it (W3C, then X-Ray)."""
         if caller:
             trace_id, span_id, flags = caller
-        else:  # a trace starts here, unsampled: its id still travels, as X-Ray's Root does
+        else:
             trace_id, span_id, flags = self._ids.generate_trace_id(), self._ids.generate_span_id(), 0
         trace = self._trace
         span = trace.NonRecordingSpan(trace.SpanContext(trace_id, span_id, caller is not None, self._flags[flags]))
-        # What the composite propagator would write for this context (W3C, then X-Ray), made once for every call.
         hex_id = f"{trace_id:032x}"
         xray_id = f"1-{hex_id[:8]}-{hex_id[8:]}"  # what xray_trace_id makes, from the hex already made
         headers = {
             "traceparent": f"00-{hex_id}-{span_id:016x}-{flags:02x}",
             XRAY_HEADER: f"Root={xray_id};Parent={span_id:016x};Sampled=0",
         }
-        # Run here rather than in a helper coroutine: every await of the request resumes each frame of the chain.
-        suppressed = self._unsampled_context(span)
-        token = self._context.attach(suppressed)
-        carried = _unsampled_carrier.set(_Unsampled(trace_id, headers, xray_id, suppressed))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _unsampled_carrier.reset(carried)
-            self._context.detach(token)
+        return _Unsampled(trace_id, headers, xray_id, self._unsampled_context(span))
 
-    async def _sampled(self, given: dict[str, str], scope: Any, receive: Any, send: Any) -> None:
-        decided = _gate_decision.set(True)
-        try:
-            await self.traced(given, scope, receive, send)
-        finally:
-            _gate_decision.reset(decided)
-
-    async def _unsampled(self, parent: Any, trace_id: int, headers: dict[str, str], xray_id: str, scope: Any,
-                         receive: Any, send: Any) -> None:  # fmt: skip
-        suppressed = self._context.set_value(self._suppress, True, parent)
-        token = self._context.attach(suppressed)
-        carried = _unsampled_carrier.set(_Unsampled(trace_id, headers, xray_id, suppressed))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _unsampled_carrier.reset(carried)
-            self._context.detach(token)
-
-    async def _slow(self, given: dict[str, str], scope: Any, receive: Any, send: Any) -> None:
-        """The caller's context read by OpenTelemetry's propagators themselves (what ``caller_context`` leaves)."""
+    def _read_by_propagators(self, given: dict[str, str], scope: Any) -> _Unsampled | None:
+        """The caller's context read by OpenTelemetry's propagators themselves (what ``caller_context`` leaves):
+        None when the request is to be kept, else its unsampled context (the caller's ``tracestate`` kept)."""
         parent = self._propagate.extract(given)
         caller = self._trace.get_current_span(parent).get_span_context()
         if caller.is_valid and caller.trace_flags.sampled:
-            await self._sampled(given, scope, receive, send)
-            return
+            return None
         if not caller.is_valid:
             if self._decide(scope["path"], scope["method"]):
-                await self._sampled(given, scope, receive, send)
-                return
+                return None
             caller = self._trace.SpanContext(self._ids.generate_trace_id(), self._ids.generate_span_id(), False)
             parent = self._trace.set_span_in_context(self._trace.NonRecordingSpan(caller), parent)
         headers: dict[str, str] = {}
         self._propagate.inject(headers, context=parent)
-        await self._unsampled(parent, caller.trace_id, headers, xray_trace_id(caller.trace_id), scope, receive, send)
+        suppressed = self._context.set_value(self._suppress, True, parent)
+        return _Unsampled(caller.trace_id, headers, xray_trace_id(caller.trace_id), suppressed)
 
 
 _UNREAD: Any = object()  # caller_context: left to OpenTelemetry's propagators

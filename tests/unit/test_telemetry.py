@@ -274,6 +274,22 @@ def test_an_unsampled_request_makes_no_span_but_passes_its_trace_on_as_unsampled
     assert seen["logged"] == ROOT  # its log lines still lead to the trace
 
 
+def test_a_w3c_caller_with_a_tracestate_is_read_by_the_propagators_and_followed_either_way(gated):
+    get, exporter = gated
+    hex_id = ROOT[2:].replace("-", "")  # the same trace id, W3C form
+    get()  # takes the reservoir: what follows is kept only if its caller says so
+    exporter.clear()
+    unsampled = get({"traceparent": f"00-{hex_id}-53995c3f42cd8ad8-00", "tracestate": "vendor=a"})
+    assert exporter.get_finished_spans() == ()
+    assert unsampled["traceparent"].split("-")[1] == hex_id and unsampled["traceparent"].endswith("-00")
+    assert telemetry.parse_xray_header(unsampled["x-amzn-trace-id"])["Root"] == ROOT == unsampled["logged"]
+    kept = get({"traceparent": f"00-{hex_id}-53995c3f42cd8ad8-01", "tracestate": "vendor=a"})
+    client, server = exporter.get_finished_spans()
+    assert telemetry.xray_trace_id(server.context.trace_id) == ROOT
+    assert server.parent.span_id == 0x53995C3F42CD8AD8
+    assert kept["traceparent"].endswith("-01")
+
+
 def test_a_request_the_rules_do_not_keep_starts_an_unsampled_trace_its_callees_follow(gated):
     get, exporter = gated
     get()  # the api rule's reservoir: one a second
