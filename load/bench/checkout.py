@@ -359,21 +359,12 @@ def profile(shop: Shop, products: list[str], rate: float, seconds: int, out_dir:
     for name, (spy, folded) in spies.items():
         spy.wait(seconds + 30)
         text = folded.read_text() if folded.exists() else ""
-        ms = 1000 * cpu.get(name if name in COMPONENT_LABELS else f"service: {name}", 0.0) / done
+        ms = 1000 * cpu.get(_label(name), 0.0) / done
         out[name] = fold(text) | {
             "folded": str(folded),
             "cpu_ms_per_checkout": round(ms, 1),
             "layers_ms": layers(text, ms),
         }
-    # The processes not sampled (PostgreSQL, Valkey, the supervisor ...) are a layer each.
-    budget: dict[str, float] = {}
-    profiled = {k if k in COMPONENT_LABELS else f"service: {k}" for k in out}
-    rows = [kv for p in out.values() for kv in p["layers_ms"].items()]
-    rows += [
-        (k.removeprefix("service: ") + " (not sampled)", 1000 * v / done) for k, v in cpu.items() if k not in profiled
-    ]
-    for layer, ms in rows:
-        budget[layer] = round(budget.get(layer, 0.0) + ms, 1)
     return {
         "profile": {
             "rate": rate,
@@ -381,9 +372,28 @@ def profile(shop: Shop, products: list[str], rate: float, seconds: int, out_dir:
             "summary": summary.as_dict(),
             "processes": out,
             "cpu_ms_per_checkout": {k: round(1000 * v / done, 1) for k, v in cpu.items()},
-            "layers_ms_per_checkout": dict(sorted(budget.items(), key=lambda kv: -kv[1])),
+            "layers_ms_per_checkout": budget({k: p["layers_ms"] for k, p in out.items()}, cpu, done),
         }
     }
+
+
+def _label(name: str) -> str:
+    """The component label (``cpu_seconds``'s key) of a profiled process's name."""
+    return name if name in COMPONENT_LABELS else f"service: {name}"
+
+
+def budget(sampled: dict[str, dict[str, float]], cpu: dict[str, float], done: int) -> dict[str, float]:
+    """CPU-ms per checkout by layer over the whole stack: the sampled processes' layers summed, and each process
+    not sampled (PostgreSQL, Valkey, the supervisor ...) a row of its own; ``cpu`` is CPU-seconds by label."""
+    rows = [kv for per_layer in sampled.values() for kv in per_layer.items()]
+    profiled = {_label(name) for name in sampled}
+    rows += [
+        (k.removeprefix("service: ") + " (not sampled)", 1000 * v / done) for k, v in cpu.items() if k not in profiled
+    ]
+    out: dict[str, float] = {}
+    for layer, ms in rows:
+        out[layer] = round(out.get(layer, 0.0) + ms, 1)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 # A sample is charged to the layer of the frame nearest its leaf that is not the standard library's (the library
@@ -409,7 +419,7 @@ LAYERS = (
 WAITING = ("Runner.run (", "Condition.wait (", "Queue.get (", "Event.wait (", "_worker (concurrent/futures/thread.py",
            "select (", "Thread.join (", "SocketIO.readinto (")  # fmt: skip
 COMPONENT_LABELS = {label for label, _ in COMPONENTS}
-STDLIB_TOP = {p.name.removesuffix(".py") for p in Path(os.path.dirname(os.__file__)).iterdir()} | {"<frozen runpy>"}
+STDLIB_TOP = sys.stdlib_module_names | {"<frozen runpy>"}
 
 
 def layers(text: str, cpu_ms: float) -> dict[str, float]:

@@ -1,12 +1,12 @@
 """The checkout bench's pure parts: when a sweep step breaks, how py-spy's folded stacks are summed, and how
-moto's recording and PostgreSQL's statement log are counted."""
+moto's recording and PostgreSQL's statement log are counted, and how a process's CPU is shared out over layers."""
 
 from __future__ import annotations
 
 import base64
 import json
 
-from load.bench.checkout import _aws_actions, _statements, breaks, fold
+from load.bench.checkout import _aws_actions, _json_objects, _statements, breaks, budget, fold, layers
 from load.openloop import Sample, summarise
 
 
@@ -69,3 +69,45 @@ def test_logged_statements_are_counted_by_the_service_holding_the_backend(tmp_pa
         out.write("12|DETAIL:  parameters: $1 = 'x'\n")
     counts = _statements(log, offset, backends={11: 5000, 12: 5001}, owners={5000: "order"})
     assert counts == {"order": 2, "order: BEGIN": 1, "order: SELECT 1": 1, "other": 1, "other: ;": 1}
+
+
+def test_a_process_s_cpu_is_shared_over_the_layers_that_asked_for_the_work_and_waiting_is_not_charged():
+    text = "\n".join(
+        [
+            # the standard library's socket call is charged to the driver that made it
+            "run (asyncio/runners.py:1);save (services/payment/service.py:3);send (asyncpg/protocol.py:9);"
+            "sendall (socket.py:4) 3",
+            "run (asyncio/runners.py:1);execute (sqlalchemy/engine/base.py:5) 2",
+            "run (asyncio/runners.py:1);handle (services/payment/api.py:10) 1",
+            "run (asyncio/runners.py:1);_run_once (asyncio/base_events.py:7) 2",  # the standard library alone
+            "_worker (concurrent/futures/thread.py:81);call (botocore/client.py:2);readinto (socket.py:1) 5",
+            # waiting, not work: the loop's select and a thread's blocking read
+            "Runner.run (asyncio/runners.py:118) 40",
+            "_worker (concurrent/futures/thread.py:81);get (urllib3/response.py:3);SocketIO.readinto (socket.py:706) 9",
+        ]
+    )
+    shares = layers(text, cpu_ms=26.0)  # 13 working samples: 2 ms a sample
+    assert shares == {
+        "AWS SDK (botocore, urllib3)": 10.0,
+        "SQL driver (asyncpg, psycopg)": 6.0,
+        "SQLAlchemy": 4.0,
+        "event loop, threads": 4.0,
+        "our code": 2.0,
+    }
+    assert layers("Runner.run (asyncio/runners.py:118) 5", cpu_ms=10.0) == {}
+
+
+def test_the_budget_sums_the_sampled_processes_layers_and_gives_each_process_not_sampled_a_row():
+    sampled = {"payment": {"SQLAlchemy": 4.0, "our code": 1.0}, "order": {"SQLAlchemy": 2.5}}
+    cpu_s = {"service: payment": 0.5, "service: order": 0.25, "postgres": 0.3, "service: search": 0.01}
+    assert budget(sampled, cpu_s, done=100) == {
+        "SQLAlchemy": 6.5,
+        "postgres (not sampled)": 3.0,
+        "our code": 1.0,
+        "search (not sampled)": 0.1,
+    }
+
+
+def test_moto_s_recording_is_read_object_by_object_when_two_requests_share_a_line():
+    line = json.dumps({"a": 1}) + json.dumps({"b": 2})
+    assert list(_json_objects(f"{line}\n{json.dumps({'c': 3})}\n")) == [{"a": 1}, {"b": 2}, {"c": 3}]

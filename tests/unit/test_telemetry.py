@@ -281,12 +281,14 @@ def test_a_w3c_caller_with_a_tracestate_is_read_by_the_propagators_and_followed_
     exporter.clear()
     unsampled = get({"traceparent": f"00-{hex_id}-53995c3f42cd8ad8-00", "tracestate": "vendor=a"})
     assert exporter.get_finished_spans() == ()
-    assert unsampled["traceparent"].split("-")[1] == hex_id and unsampled["traceparent"].endswith("-00")
+    assert unsampled["traceparent"].split("-")[1] == hex_id
+    assert unsampled["traceparent"].endswith("-00")
     assert telemetry.parse_xray_header(unsampled["x-amzn-trace-id"])["Root"] == ROOT == unsampled["logged"]
     kept = get({"traceparent": f"00-{hex_id}-53995c3f42cd8ad8-01", "tracestate": "vendor=a"})
     client, server = exporter.get_finished_spans()
     assert telemetry.xray_trace_id(server.context.trace_id) == ROOT
     assert server.parent.span_id == 0x53995C3F42CD8AD8
+    assert client.parent.span_id == server.context.span_id  # the call, inside the kept request
     assert kept["traceparent"].endswith("-01")
 
 
