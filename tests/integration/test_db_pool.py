@@ -7,6 +7,7 @@ ends it), and the next unit of work must still succeed, on a new backend, with n
 from __future__ import annotations
 
 import psycopg
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -41,11 +42,14 @@ async def test_a_connection_ended_by_the_server_is_replaced_at_checkout(pg_url):
             first = (await conn.execute(BACKEND)).scalar_one()
         with psycopg.connect(pg_url, autocommit=True) as admin:
             assert admin.execute("select pg_terminate_backend(%s)", (first,)).fetchone()[0]
-            # The backend is gone once the server no longer lists it (terminating is asynchronous).
-            for _ in range(500):
+            # The backend is gone once the server no longer lists it (terminating is asynchronous); by then it has
+            # sent its FATAL, which comes before its exit hooks.
+            for _ in range(1000):
                 if not admin.execute("select 1 from pg_stat_activity where pid = %s", (first,)).fetchone():
                     break
                 admin.execute("select pg_sleep(0.01)")
+            else:
+                pytest.fail(f"backend {first} still listed 10 s after pg_terminate_backend")
         async with engine.begin() as conn:  # no OperationalError: the pool saw the closed socket
             second = (await conn.execute(BACKEND)).scalar_one()
         assert second != first
