@@ -123,7 +123,7 @@ def deploy(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Measure: nox -s bench -- catalog|search|checkout|edge|waf [--profile] (vs a ceiling), or up (start time)."""
+    """Measure: nox -s bench -- catalog|search|checkout|edge|waf [--profile], up (start time), clients (libraries)."""
     _install(session, "local", "bench")
     session.run("python", "-m", "load.bench", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 

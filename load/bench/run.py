@@ -239,11 +239,12 @@ def table(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m load.bench", description=__doc__.split("\n\n")[0])
-    from load.bench import checkout, edge, moto, search, tracing, up, waf  # they build on this module
+    from load.bench import checkout, clients, edge, moto, search, tracing, up, waf  # they build on this module
 
     scenarios = {
         "catalog": (catalog, table),
         "checkout": (checkout.bench, checkout.table),
+        "clients": (clients.bench, clients.table),
         "edge": (edge.bench, edge.table),
         "moto": (moto.bench, moto.table),
         "search": (search.bench, search.table),
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prime", action="store_true", help="up: count the start that fills the seed cache")
     parser.add_argument("--also", action="append", help="edge: another front door to measure, LABEL=URL")
     parser.add_argument(
-        "--rounds", type=int, default=None, help="tracing, moto: rounds, in alternating order (tracing 5, moto 3)"
+        "--rounds", type=int, default=None, help="tracing, moto, clients: rounds (tracing 5, moto 3, clients 3)"
     )
     parser.add_argument("--every-request", action="store_true", help="tracing: also a stack sampling every request")
     parser.add_argument(

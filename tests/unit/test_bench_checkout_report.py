@@ -111,3 +111,20 @@ def test_the_budget_sums_the_sampled_processes_layers_and_gives_each_process_not
 def test_moto_s_recording_is_read_object_by_object_when_two_requests_share_a_line():
     line = json.dumps({"a": 1}) + json.dumps({"b": 2})
     assert list(_json_objects(f"{line}\n{json.dumps({'c': 3})}\n")) == [{"a": 1}, {"b": 2}, {"c": 3}]
+
+
+def test_the_clients_bench_reports_each_alternative_s_median_and_its_rounds():
+    from load.bench.clients import _median, table
+
+    report = {
+        "rounds": 3,
+        "sql": _median({"asyncpg alone": [425.0, 384.0, 458.0]}),
+        "http": _median({"aiohttp alone": [372.0, 430.0, 410.0]}),
+        "aws": _median({"botocore GetItem": [1660.0, 1577.0, 2249.0]}),
+        "load_average": {"before": [0.4, 1.6, 3.2], "after": [1.0, 1.6, 3.1]},
+    }
+    assert report["sql"]["asyncpg alone"] == {"median": 425.0, "rounds": [425.0, 384.0, 458.0]}
+    lines = table(report).splitlines()
+    assert "asyncpg alone" in lines[1]
+    assert lines[1].split()[-4] == "425"
+    assert "(1660, 1577, 2249)" in lines[3]

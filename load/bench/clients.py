@@ -1,0 +1,303 @@
+"""``nox -s bench -- clients``: what one operation of each client library costs our process, alternatives side by side.
+
+The per-call cost of the libraries a checkout goes through (issue 13, docs/commerce-core.md), each measured in this
+process as client CPU (``time.process_time``) per operation, one operation after another, against a real server on
+loopback started here:
+
+- **SQL**, a unit of work (BEGIN, an insert, an update, a select, COMMIT) against an embedded PostgreSQL:
+  SQLAlchemy Core on psycopg and on asyncpg (the statements built per call, as they were), SQLAlchemy on asyncpg
+  with the statements built once (bound parameters), and each driver alone;
+- **HTTP**, a small JSON POST on a keep-alive connection to a uvicorn app: httpx's own transport, httpx over
+  httpx-aiohttp's transport (``services.common.http.Transport``, what the services use) and aiohttp alone;
+- **AWS**, botocore's ``GetItem`` and ``PublishBatch`` against the emulator (``localcloud.moto_server``; client
+  thread CPU, so the emulator's own work in its process is not counted).
+
+``--rounds`` (3) rounds, each alternative once a round in the same order; the report gives every round's figure and
+the median. Figures move with the machine's speed: compare alternatives within a run, not across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+N_SQL = 1500  # units of work per measure (after 100 unmeasured)
+N_HTTP = 2000
+N_AWS = 300
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    rounds = args.rounds or 3
+    load_before = os.getloadavg()
+    report: dict[str, Any] = {"scenario": "clients", "rounds": rounds, "unit": "client CPU µs per operation"}
+    print("SQL: a unit of work against an embedded PostgreSQL", flush=True)
+    report["sql"] = _median(_sql(rounds))
+    print("HTTP: a JSON POST on a keep-alive connection", flush=True)
+    report["http"] = _median(_http(rounds))
+    print("AWS: botocore against the emulator", flush=True)
+    report["aws"] = _median(_aws(rounds))
+    report["load_average"] = {
+        "before": [round(x, 2) for x in load_before],
+        "after": [round(x, 2) for x in os.getloadavg()],
+    }
+    return report
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [f"client CPU per operation, µs (median of {report['rounds']} rounds; each round's in brackets):"]
+    for part in ("sql", "http", "aws"):
+        for name, row in report[part].items():
+            runs = ", ".join(f"{x:.0f}" for x in row["rounds"])
+            lines.append(f"  {part:4} {name:48} {row['median']:7.0f}  ({runs})")
+    load = report["load_average"]
+    lines.append(f"load average before {load['before']}, after {load['after']}")
+    return "\n".join(lines)
+
+
+def _median(runs: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    return {k: {"median": round(statistics.median(v), 1), "rounds": [round(x, 1) for x in v]} for k, v in runs.items()}
+
+
+def _cpu_per(n: int, once: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[float]]:
+    async def measure() -> float:
+        for _ in range(min(100, n)):
+            await once()
+        start = time.process_time()
+        for _ in range(n):
+            await once()
+        return (time.process_time() - start) / n * 1e6
+
+    return measure
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def _sql(rounds: int) -> dict[str, list[float]]:
+    import asyncpg
+    import psycopg
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from localcloud import backends
+
+    md = sa.MetaData()
+    t = sa.Table(
+        "t", md, sa.Column("id", sa.Uuid, primary_key=True), sa.Column("n", sa.Integer), sa.Column("body", sa.JSON)
+    )
+    insert_once = t.insert().values(id=sa.bindparam("k"), n=sa.bindparam("n"), body=sa.bindparam("body", type_=sa.JSON))
+    update_once = t.update().where(t.c.id == sa.bindparam("k")).values(n=t.c.n + 1)
+    select_once = sa.select(t.c.n, t.c.body).where(t.c.id == sa.bindparam("k"))
+
+    async def alchemy(url: str, built_once: bool) -> float:
+        engine = create_async_engine(url, pool_size=2)
+        async with engine.begin() as conn:
+            await conn.run_sync(md.drop_all)
+            await conn.run_sync(md.create_all)
+
+        async def unit() -> None:
+            k, i = uuid.uuid4(), 1
+            async with engine.begin() as conn:
+                if built_once:
+                    await conn.execute(insert_once, {"k": k, "n": i, "body": {"a": i}})
+                    await conn.execute(update_once, {"k": k})
+                    (await conn.execute(select_once, {"k": k})).one()
+                else:
+                    await conn.execute(t.insert().values(id=k, n=i, body={"a": i}))
+                    await conn.execute(t.update().where(t.c.id == k).values(n=t.c.n + 1))
+                    (await conn.execute(sa.select(t.c.n, t.c.body).where(t.c.id == k))).one()
+
+        try:
+            return await _cpu_per(N_SQL, unit)()
+        finally:
+            await engine.dispose()
+
+    async def raw_psycopg(url: str) -> float:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+
+            async def unit() -> None:
+                k = uuid.uuid4()
+                async with conn.transaction():
+                    await conn.execute("insert into t (id, n, body) values (%s, %s, %s)", (k, 1, json.dumps({"a": 1})))
+                    await conn.execute("update t set n = n + 1 where id = %s", (k,))
+                    await (await conn.execute("select n, body from t where id = %s", (k,))).fetchone()
+
+            return await _cpu_per(N_SQL, unit)()
+
+    async def raw_asyncpg(url: str) -> float:
+        conn = await asyncpg.connect(url)
+        try:
+
+            async def unit() -> None:
+                k = uuid.uuid4()
+                async with conn.transaction():
+                    await conn.execute("insert into t (id, n, body) values ($1, $2, $3)", k, 1, json.dumps({"a": 1}))
+                    await conn.execute("update t set n = n + 1 where id = $1", k)
+                    await conn.fetchrow("select n, body from t where id = $1", k)
+
+            return await _cpu_per(N_SQL, unit)()
+        finally:
+            await conn.close()
+
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp:
+        logs = Path(tmp) / "logs"
+        logs.mkdir()
+        with backends.embedded_postgres(Path(tmp), logs) as pg:
+            plain = "postgresql://" + pg.url.split("://", 1)[1]
+            measures = {
+                "SQLAlchemy on psycopg, built per call": lambda: alchemy(plain.replace("://", "+psycopg://", 1), False),
+                "SQLAlchemy on asyncpg, built per call": lambda: alchemy(plain.replace("://", "+asyncpg://", 1), False),
+                "SQLAlchemy on asyncpg, built once": lambda: alchemy(plain.replace("://", "+asyncpg://", 1), True),
+                "psycopg alone": lambda: raw_psycopg(plain),
+                "asyncpg alone": lambda: raw_asyncpg(plain),
+            }
+            for r in range(rounds):
+                for name, measure in measures.items():
+                    out.setdefault(name, []).append(asyncio.run(measure()))
+                print(f"  round {r + 1}/{rounds}", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------- HTTP
+
+HELLO = b'{"ok": true, "items": [1, 2, 3]}'
+
+
+async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": HELLO})
+
+
+def _http(rounds: int) -> dict[str, list[float]]:
+    import aiohttp
+    import httpx
+
+    from services.common import http
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "load.bench.clients:_hello", "--port", str(port), "--no-access-log",
+         "--log-level", "warning", "--http", "httptools", "--lifespan", "off"],
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    _wait_listening(port)
+
+    async def with_httpx(transport: httpx.AsyncBaseTransport) -> float:
+        async with httpx.AsyncClient(base_url=url, transport=transport) as client:
+
+            async def once() -> None:
+                (await client.post("/x", json={"a": 1})).json()
+
+            return await _cpu_per(N_HTTP, once)()
+
+    async def with_aiohttp() -> float:
+        async with aiohttp.ClientSession() as session:
+
+            async def once() -> None:
+                async with session.post(url + "/x", json={"a": 1}) as answer:
+                    await answer.json()
+
+            return await _cpu_per(N_HTTP, once)()
+
+    measures = {
+        "httpx (its own transport)": lambda: with_httpx(httpx.AsyncHTTPTransport()),
+        "httpx over aiohttp (services.common.http)": lambda: with_httpx(http.Transport()),
+        "aiohttp alone": with_aiohttp,
+    }
+    out: dict[str, list[float]] = {}
+    try:
+        for r in range(rounds):
+            for name, measure in measures.items():
+                out.setdefault(name, []).append(asyncio.run(measure()))
+            print(f"  round {r + 1}/{rounds}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    return out
+
+
+# --------------------------------------------------------------------------- AWS
+
+
+def _aws(rounds: int) -> dict[str, list[float]]:
+    import boto3
+
+    from localcloud import health
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "localcloud.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_listening(port)
+    session = boto3.session.Session(**health.EMULATOR_CREDENTIALS, region_name="us-east-1")
+    endpoint = f"http://127.0.0.1:{port}"
+    dynamodb, sns = session.client("dynamodb", endpoint_url=endpoint), session.client("sns", endpoint_url=endpoint)
+    dynamodb.create_table(
+        TableName="bench", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    dynamodb.put_item(TableName="bench", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    topic = sns.create_topic(Name="bench")["TopicArn"]
+    entry = {
+        "Id": "1",
+        "Message": '{"a": 1}',
+        "MessageAttributes": {"traceparent": {"DataType": "String", "StringValue": "x"}},
+    }
+
+    def per_call(call: Callable[[], Any]) -> float:
+        for _ in range(30):
+            call()
+        start = time.thread_time()
+        for _ in range(N_AWS):
+            call()
+        return (time.thread_time() - start) / N_AWS * 1e6
+
+    measures = {
+        "botocore GetItem": lambda: dynamodb.get_item(TableName="bench", Key={"pk": {"S": "a"}}),
+        "botocore PublishBatch": lambda: sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[entry]),
+    }
+    out: dict[str, list[float]] = {}
+    try:
+        for r in range(rounds):
+            for name, call in measures.items():
+                out.setdefault(name, []).append(per_call(call))
+            print(f"  round {r + 1}/{rounds}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"nothing listens on :{port} after {timeout_s:.0f} s")
