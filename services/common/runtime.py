@@ -216,6 +216,7 @@ class Runtime:
             lambda: SqsSource.connect(queue, stage=s.stage, region=s.aws_region, wait_s=s.consumer_wait_s),
             policy,
             name=f"{self.name} {name} ({queue})",
+            gather_s=s.consumer_gather_s,
         )
         setattr(self.state, name, consumer)
         self.background(name, consumer.run, ready=consumer.ready)

@@ -6,8 +6,8 @@ service through aliases, which pydantic-settings reads regardless of the prefix.
 One concept, one name, in every service: a service with tables mixes in ``DatabaseSettings``
 (``<PREFIX>DATABASE_SECRET``, ``<PREFIX>DB_POOL_SIZE`` ...), one that publishes events
 ``RelaySettings`` (``<PREFIX>RUN_RELAY``, ``<PREFIX>RELAY_IDLE_S``), one that consumes a queue
-``ConsumerSettings`` (``<PREFIX>RUN_CONSUMER``, ``<PREFIX>CONSUMER_WAIT_S``). The names some
-services used before are read for one release as aliases (``LEGACY_NAMES``), with a warning.
+``ConsumerSettings`` (``<PREFIX>RUN_CONSUMER``, ``<PREFIX>CONSUMER_WAIT_S``, ``<PREFIX>CONSUMER_GATHER_S``).
+The names some services used before are read for one release as aliases (``LEGACY_NAMES``), with a warning.
 """
 
 from __future__ import annotations
@@ -112,6 +112,13 @@ class ConsumerSettings(ServiceSettings):
 
     run_consumer: bool = Field(True, description="consume the service's queue in this process")
     consumer_wait_s: int = Field(20, ge=0, le=20, description="SQS long-poll wait; a stop does not wait for it")
+    consumer_gather_s: float = Field(
+        0.2,
+        ge=0,
+        le=5,
+        description="batching window: after a receive that was not full, the next is made this long after it, so"
+        " what arrives meanwhile costs one receive and one delete (0: at once)",
+    )
 
 
 def service_url(name: str) -> str:

@@ -130,6 +130,44 @@ async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Ou
         assert (await conn.execute(sa.select(ledger.c.order_id))).scalars().all() == ["o-4"]
 
 
+async def test_a_batching_window_takes_what_arrived_meanwhile_in_one_receive_and_one_delete(
+    engine, aws, provisioned: Outputs
+):
+    sqs, url = aws.client("sqs"), provisioned.queues["recommendations"]
+    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region, wait_s=5)
+    consumer.gather_s = 2.5  # long enough that a loaded machine still sends the four within it
+    source = consumer.source
+    assert source is not None
+    batches: list[int] = []
+    deletes: list[int] = []
+    receive, delete = source.receive, source.delete
+
+    async def counted_receive(*args, **kwargs):
+        got = await receive(*args, **kwargs)
+        batches.append(len(got)) if got else None
+        return got
+
+    async def counted_delete(messages):
+        deletes.append(len(messages))
+        await delete(messages)
+
+    source.receive, source.delete = counted_receive, counted_delete  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody=order_event("o-w0").model_dump_json())
+        await until(lambda: deletes == [1], "the first message is handled and deleted")
+        for n in range(1, 5):  # they arrive while the consumer waits out its window
+            sqs.send_message(QueueUrl=url, MessageBody=order_event(f"o-w{n}").model_dump_json())
+        await until(lambda: sum(deletes) == 5, "the four are handled and deleted")
+    finally:
+        stop.set()
+        await task
+    assert (batches, deletes) == ([1, 4], [1, 4])
+    async with engine.connect() as conn:
+        assert sorted((await conn.execute(sa.select(ledger.c.order_id))).scalars()) == [f"o-w{n}" for n in range(5)]
+
+
 async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq(engine, aws, provisioned: Outputs):
     async def explode(event: Event, uow: UnitOfWork) -> None:
         await record(event, uow)
