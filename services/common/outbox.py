@@ -45,7 +45,7 @@ from services.common.background import build_with_backoff
 log = logging.getLogger("services.outbox")
 BATCH = 10  # SNS PublishBatch takes at most 10 entries
 LISTEN_POLL_S = 5.0  # the safety poll while the relay is woken by NOTIFY
-GATHER_S = 0.05  # after a wake, commits of this long go out together (fewer PublishBatch calls, billed per call)
+GATHER_S = 0.1  # after a wake, commits of this long go out together (fewer PublishBatch calls, billed per call)
 CHANNEL = sa.literal_column("'outbox_' || current_schema()")  # the writer's schema: one channel per service
 
 
@@ -174,13 +174,19 @@ class OutboxRelay:
         publisher: SnsPublisher | Callable[[], SnsPublisher],
         *,
         idle_s: float = 0.2,
+        gather_s: float = GATHER_S,
         clock: Callable[[], datetime] | None = None,
     ):
-        """``publisher`` may be a factory: it is then called (with back-off) by ``run`` until AWS answers."""
+        """``publisher`` may be a factory: it is then called (with back-off) by ``run`` until AWS answers.
+
+        ``gather_s``: after a wake, commits of this long go out together (one ``PublishBatch`` and one relay pass
+        for what a checkout's steps commit a few tens of milliseconds apart); an event waits at most that long.
+        """
         self.engine = engine
         self.publisher: SnsPublisher | None = publisher if isinstance(publisher, SnsPublisher) else None
         self._connect = None if isinstance(publisher, SnsPublisher) else publisher
         self.idle_s = idle_s
+        self.gather_s = gather_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self.error: str | None = None  # why the last pass could not publish, for /readyz
         self.listening = False  # woken by NOTIFY (else it polls every idle_s)
@@ -265,7 +271,7 @@ class OutboxRelay:
                 if count < 100:
                     pause = LISTEN_POLL_S if self.listening and not self.error else self.idle_s
                     if await _first_of(stop, wake, pause) and not stop.is_set():
-                        await _first_of(stop, asyncio.Event(), GATHER_S)
+                        await _first_of(stop, asyncio.Event(), self.gather_s)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -199,7 +199,9 @@ class Runtime:
             return None
         from services.common.outbox import OutboxRelay, SnsPublisher
 
-        relay = OutboxRelay(engine, lambda: SnsPublisher(s.stage, s.aws_region), idle_s=s.relay_idle_s)
+        relay = OutboxRelay(
+            engine, lambda: SnsPublisher(s.stage, s.aws_region), idle_s=s.relay_idle_s, gather_s=s.relay_gather_s
+        )
         self.state.relay = relay
         self.background("relay", relay.run, ready=relay.ready)
         return relay

@@ -4,8 +4,8 @@ Shared variables (``SHOP_STAGE``, ``AWS_REGION``, ``LOG_LEVEL``) keep their name
 service through aliases, which pydantic-settings reads regardless of the prefix.
 
 One concept, one name, in every service: a service with tables mixes in ``DatabaseSettings``
-(``<PREFIX>DATABASE_SECRET``, ``<PREFIX>DB_POOL_SIZE`` ...), one that publishes events
-``RelaySettings`` (``<PREFIX>RUN_RELAY``, ``<PREFIX>RELAY_IDLE_S``), one that consumes a queue
+(``<PREFIX>DATABASE_SECRET``, ``<PREFIX>DB_POOL_SIZE`` ...), one that publishes events ``RelaySettings``
+(``<PREFIX>RUN_RELAY``, ``<PREFIX>RELAY_IDLE_S``, ``<PREFIX>RELAY_GATHER_S``), one that consumes a queue
 ``ConsumerSettings`` (``<PREFIX>RUN_CONSUMER``, ``<PREFIX>CONSUMER_WAIT_S``, ``<PREFIX>CONSUMER_GATHER_S``).
 The names some services used before are read for one release as aliases (``LEGACY_NAMES``), with a warning.
 """
@@ -105,6 +105,13 @@ class RelaySettings(ServiceSettings):
 
     run_relay: bool = Field(True, description="publish the outbox to SNS from this process")
     relay_idle_s: float = Field(0.2, gt=0, le=60, description="the relay's pause when the outbox is empty")
+    relay_gather_s: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="woken by a commit, the relay waits this long so the commits meanwhile go out in one"
+        " PublishBatch (an event waits at most this much longer)",
+    )
 
 
 class ConsumerSettings(ServiceSettings):
