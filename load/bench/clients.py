@@ -7,8 +7,8 @@ loopback started here:
 - **SQL**, a unit of work (BEGIN, an insert, an update, a select, COMMIT) against an embedded PostgreSQL:
   SQLAlchemy Core on psycopg and on asyncpg (the statements built per call, as they were), SQLAlchemy on asyncpg
   with the statements built once (bound parameters), and each driver alone;
-- **HTTP**, a small JSON POST on a keep-alive connection to a uvicorn app: httpx's own transport, httpx over
-  httpx-aiohttp's transport (``services.common.http.Transport``, what the services use) and aiohttp alone;
+- **HTTP**, a small JSON POST on a keep-alive connection to a uvicorn app: httpx's own transport, the chassis'
+  ``services.common.http.Client`` (aiohttp with httpx's errors and answer, what the services use) and aiohttp alone;
 - **AWS**, botocore's ``GetItem`` and ``PublishBatch`` against the emulator (``localcloud.moto_server``; client
   thread CPU, so the emulator's own work in its process is not counted).
 
@@ -208,6 +208,14 @@ def _http(rounds: int) -> dict[str, list[float]]:
 
             return await _cpu_per(N_HTTP, once)()
 
+    async def with_chassis() -> float:
+        async with http.Client(url) as client:
+
+            async def once() -> None:
+                (await client.request("POST", "/x", json={"a": 1})).json()
+
+            return await _cpu_per(N_HTTP, once)()
+
     async def with_aiohttp() -> float:
         async with aiohttp.ClientSession() as session:
 
@@ -219,7 +227,7 @@ def _http(rounds: int) -> dict[str, list[float]]:
 
     measures = {
         "httpx (its own transport)": lambda: with_httpx(httpx.AsyncHTTPTransport()),
-        "httpx over aiohttp (services.common.http)": lambda: with_httpx(http.Transport()),
+        "services.common.http.Client (aiohttp)": with_chassis,
         "aiohttp alone": with_aiohttp,
     }
     out: dict[str, list[float]] = {}

@@ -1,7 +1,7 @@
-"""Calls between services over real sockets: the chassis' client (httpx over aiohttp's pool, services/common/http.py).
+"""Calls between services over real sockets: the chassis' client (``http.Client``, on aiohttp: services/common/http.py).
 
-The unit lane runs the client against in-process apps (httpx's ASGI transport); here it uses its own transport
-on loopback, as the services do: a JSON round trip with the request id passed on, idempotent retries, and every
+The unit lane runs the callers against in-process apps (an httpx client over httpx's ASGI transport); here the
+client the services use runs on loopback: a JSON round trip with the request id passed on, idempotent retries, and every
 failure of the connection arriving as httpx's ``TransportError`` (never as aiohttp's), which is what the callers
 catch (services/checkout/adapters/downstream.py, the gateway's upstream).
 """
@@ -69,6 +69,76 @@ async def test_a_json_call_carries_the_request_id_and_a_get_is_retried_until_it_
     assert (posted.status_code, posted.json()) == (200, {"got": {"sku": "p-1", "n": 2}})
     assert seen == ["req-0123abcd"]
     assert (got.status_code, calls["GET"]) == (200, 3)
+
+
+async def test_what_the_gateway_passes_on_arrives_as_sent_and_the_answer_reads_as_httpx_s():
+    app, seen = FastAPI(), {}
+
+    @app.get("/internal/products")
+    async def products(request: Request) -> dict:
+        seen["ids"] = request.query_params.getlist("ids")
+        return {"ids": seen["ids"]}
+
+    @app.get("/api/catalog/{rest:path}")
+    async def page(request: Request) -> Response:
+        seen["query"] = request.url.query
+        seen["tags"] = request.headers.getlist("x-tag")
+        return Response(b"{}", media_type="application/json", headers={"set-cookie": "a=1"})
+
+    @app.get("/moved")
+    async def moved() -> Response:
+        return Response(status_code=307, headers={"location": "/elsewhere"})
+
+    async with serving(app) as url, http.client(url) as c:
+        listed = await http.request(c, "GET", "/internal/products", params={"ids": ["p-1", "p 2"]})
+        proxied = await http.request(
+            c, "GET", "/api/catalog/products?category=shoes&page=2", headers=[(b"x-tag", b"a"), (b"x-tag", b"b")]
+        )
+        redirect = await http.request(c, "GET", "/moved")
+    assert listed.json() == {"ids": ["p-1", "p 2"]}
+    assert seen["ids"] == ["p-1", "p 2"]
+    assert (seen["query"], seen["tags"]) == ("category=shoes&page=2", ["a", "b"])  # a name given twice, twice
+    assert (b"set-cookie", b"a=1") in proxied.headers.raw
+    assert proxied.headers["content-type"] == "application/json"
+    assert (redirect.status_code, redirect.headers["location"]) == (307, "/elsewhere")  # not followed: the caller's
+    assert redirect.request.method == "GET"
+    assert str(redirect.request.url).endswith("/moved")
+
+
+async def test_a_kept_request_s_call_is_a_client_span_whose_id_the_callee_gets(monkeypatch):
+    from opentelemetry import propagate, trace
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    from services.common import telemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)  # tracing on, for this test only
+    monkeypatch.setattr(propagate, "_HTTP_TEXT_FORMAT", CompositePropagator([TraceContextTextMapPropagator()]))
+    app, seen = FastAPI(), []
+
+    @app.post("/internal/payments/authorize")
+    async def authorize(request: Request) -> Response:
+        seen.append(request.headers.get("traceparent"))
+        return Response(status_code=402)
+
+    async with serving(app) as url, http.client(url) as c:
+        with provider.get_tracer("t").start_as_current_span("checkout", kind=trace.SpanKind.SERVER):
+            answer = await http.request(c, "POST", "/internal/payments/authorize", json={})
+    call, _ = exporter.get_finished_spans()
+    assert answer.status_code == 402
+    assert (call.kind, call.name, call.attributes["http.response.status_code"]) == (trace.SpanKind.CLIENT, "POST", 402)
+    assert call.attributes["server.address"] == "127.0.0.1"
+    assert call.attributes["url.full"] == f"{url}/internal/payments/authorize"
+    assert call.status.status_code is trace.StatusCode.ERROR  # a 4xx fails a client span
+    _, trace_id, parent, flags = seen[0].split("-")
+    assert (len(seen), trace_id, parent) == (1, f"{call.context.trace_id:032x}", f"{call.context.span_id:016x}")
+    assert int(flags, 16) & 1  # sampled
 
 
 def _free_port() -> int:

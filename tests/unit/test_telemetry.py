@@ -383,10 +383,13 @@ def test_a_kept_request_s_call_that_fails_is_a_failed_client_span(monkeypatch):
 
 
 def test_with_tracing_off_a_client_is_the_plain_transport():
+    import httpx
+
     from services.common import http
 
     assert not telemetry.enabled()
-    assert not isinstance(http.client("http://127.0.0.1:8102")._transport, http.TracedTransport)
+    assert not http.client("http://127.0.0.1:8102")._traced  # the services' client: no trace code on a call
+    assert not isinstance(http.client("http://t", transport=httpx.MockTransport(None))._transport, http.TracedTransport)
 
 
 @pytest.mark.parametrize("answer", ["status", "raise"])
