@@ -185,7 +185,7 @@ async def test_ten_concurrent_adds_of_one_line_each_count_once(provisioned, aws,
 @st.composite
 def cases(draw) -> tuple:
     """A stored cart or none (lines at 0 as checkout leaves them; a few expired, a few past the line limit), and an
-    add to it: mostly of a product it holds, mostly without If-Match."""
+    add (or a set) to it: mostly of a product it holds, mostly without If-Match."""
     stored = draw(
         st.none()
         | st.tuples(
@@ -197,11 +197,11 @@ def cases(draw) -> tuple:
     held = sorted(stored[0]) if stored and stored[0] else []
     product = draw(st.sampled_from(held) if held and draw(st.booleans()) else st.sampled_from([*STOCK, "ghost"]))
     if_match = draw(st.sampled_from([None, None, None, 0, 1, 2]))
-    return stored, (product, draw(st.integers(1, 8)), if_match)
+    return stored, (draw(st.sampled_from(["add", "add", "set"])), product, draw(st.integers(0, 8)), if_match)
 
 
 def _outcome(go) -> tuple:
-    """What the shopper sees of an add: the refusal (its class, field and detail), or the cart's lines and version."""
+    """What the shopper sees of a change: the refusal (its class, field and detail), or the cart's lines and version."""
     try:
         cart = asyncio.run(go())
     except DomainError as refused:
@@ -209,23 +209,19 @@ def _outcome(go) -> tuple:
     return cart.lines, cart.version
 
 
-def test_random_adds_end_as_the_read_modify_write_ends_them(provisioned, aws):
+def test_random_adds_and_sets_end_as_the_read_modify_write_ends_them(provisioned, aws):
     fast, slow = _rig(provisioned, aws), _rig(provisioned, aws, ReadFirst)
 
     @given(case=cases())
     @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
     def check(case) -> None:
-        stored, add = case
+        stored, change = case
         name = f"prop-{time.time_ns()}"
         if stored is not None:
             lines, version, expired = stored
             for rig in (fast, slow):
                 rig.put(f"{rig is fast}-{name}", lines, version, -1 if expired else TTL_S)
-        product, quantity, if_match = add
-        ends = [
-            _outcome(lambda rig=rig: _add(rig, f"{rig is fast}-{name}", product, quantity, if_match))
-            for rig in (fast, slow)
-        ]
+        ends = [_outcome(lambda rig=rig: _change(rig, f"{rig is fast}-{name}", *change)) for rig in (fast, slow)]
         assert ends[0] == ends[1]
         after = [asyncio.run(rig.store.get(f"user#{rig is fast}-{name}")) for rig in (fast, slow)]
         assert (after[0].lines, after[0].version) == (after[1].lines, after[1].version)
@@ -233,6 +229,8 @@ def test_random_adds_end_as_the_read_modify_write_ends_them(provisioned, aws):
     check()
 
 
-async def _add(rig: Rig, name: str, product: str, quantity: int, if_match: int | None) -> Cart:
-    cart, _ = await rig.service.add(rig.owner(name), product, quantity, if_match)
+async def _change(rig: Rig, name: str, verb: str, product: str, quantity: int, if_match: int | None) -> Cart:
+    if verb == "set":
+        return await rig.service.set(rig.owner(name), product, quantity, if_match)
+    cart, _ = await rig.service.add(rig.owner(name), product, max(quantity, 1), if_match)
     return cart
