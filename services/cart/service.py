@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from services.cart.domain import (
@@ -13,12 +13,15 @@ from services.cart.domain import (
     StaleVersion,
     check_stock,
     guest_cart_id,
+    most_units,
     priced,
     user_cart_id,
 )
 from services.cart.ports import CartStore, Catalog, SessionStore, StaleCart
 from services.cart.settings import CartSettings
 from services.common.identity import Caller
+
+Attempt = Callable[[], Awaitable[tuple[Cart, bool]]]
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,19 @@ class CartService:
         """A signed-in user's cart (checkout reads it through the internal route)."""
         return await self.carts.get(user_cart_id(sub))
 
-    async def change(self, owner: Owner, op: Callable[[Cart], Cart], if_match: int | None = None) -> Cart:
+    async def change(
+        self, owner: Owner, op: Callable[[Cart], Cart], if_match: int | None = None, attempt: Attempt | None = None
+    ) -> Cart:
         """Apply ``op`` to the stored cart and save it; on a lost race re-read and re-apply.
 
-        With ``if_match`` (the version the client saw) a race is the client's to resolve: 412.
+        ``attempt`` replaces the read: a store's one-write change (``CartStore.add_units``) that answers
+        ``(cart, True)`` when it did the whole change, or ``(the stored cart, False)`` for ``op``; it is tried again
+        after a lost race. With ``if_match`` (the version the client saw) a race is the client's to resolve: 412.
         """
         for _ in range(self.settings.write_retries):
-            cart = await self.carts.get(owner.cart_id)
+            cart, done = await (attempt() if attempt else self._read(owner.cart_id))
+            if done:
+                return cart
             if if_match is not None and cart.version != if_match:
                 raise StaleVersion(f"the cart is at version {cart.version}, not {if_match}")
             try:
@@ -84,7 +93,12 @@ class CartService:
             check_stock(product, product_id, cart.lines.get(product_id, 0) + quantity)
             return cart.add(product_id, quantity, self.limits)
 
-        return await self.change(owner, op, if_match), found
+        def attempt() -> Awaitable[tuple[Cart, bool]]:  # one UpdateItem in the usual case, the read otherwise
+            return self.carts.add_units(
+                owner.cart_id, product_id, quantity, if_match=if_match, **self._bounds(owner, product)
+            )
+
+        return await self.change(owner, op, if_match, attempt), found
 
     async def set(self, owner: Owner, product_id: str, quantity: int, if_match: int | None) -> Cart:
         product = (await self.catalog.products([product_id])).get(product_id) if quantity else None
@@ -94,7 +108,19 @@ class CartService:
                 check_stock(product, product_id, quantity)
             return cart.set(product_id, quantity, self.limits)
 
-        return await self.change(owner, op, if_match)
+        def attempt() -> Awaitable[tuple[Cart, bool]]:
+            return self.carts.set_units(
+                owner.cart_id, product_id, quantity, if_match=if_match, **self._bounds(owner, product)
+            )
+
+        return await self.change(owner, op, if_match, attempt)
+
+    def _bounds(self, owner: Owner, product: Product | None) -> dict[str, int]:
+        """What a one-write change needs of the rules: the most units of the product, the line limit, the TTL."""
+        return {"most": most_units(product, self.limits), "max_lines": self.limits.max_lines, "ttl_s": owner.ttl_s}
+
+    async def _read(self, cart_id: str) -> tuple[Cart, bool]:
+        return await self.carts.get(cart_id), False
 
     async def remove(self, owner: Owner, product_id: str, if_match: int | None) -> Cart:
         return await self.change(owner, lambda cart: cart.remove(product_id), if_match)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.cart.deps import _if_match
-from services.cart.domain import Cart, Limits, OutOfStock, Product, check_stock, priced
+from services.cart.domain import Cart, Limits, OutOfStock, Product, check_stock, most_units, priced
 from services.common.errors import Invalid, NotFound
 from services.common.problems import from_error
 
@@ -59,3 +59,19 @@ def test_if_match_takes_the_etag_as_sent_and_refuses_anything_else():
     with pytest.raises(Invalid) as bad:
         _if_match("yesterday")
     assert bad.value.field == "If-Match"
+
+
+@pytest.mark.parametrize("available", [0, 3, 5, 9])
+def test_most_units_is_exactly_what_the_stock_check_and_the_quantity_limit_accept(available):
+    product = Product("mug", "Mug", 1250, "EUR", available=available)
+    for product_or_none in (product, None):
+        most = most_units(product_or_none, LIMITS)
+        for n in range(1, 12):
+            try:
+                check_stock(product_or_none, "mug", n)
+                Cart("c").set("mug", n, LIMITS)
+            except (Invalid, OutOfStock):
+                accepted = False
+            else:
+                accepted = True
+            assert accepted == (n <= most), (available, product_or_none, n)

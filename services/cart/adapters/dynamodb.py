@@ -1,10 +1,14 @@
 """Carts and sessions in DynamoDB: one item per cart, a version attribute, conditional writes.
 
-Every write is ``PutItem`` with ``attribute_not_exists(cart_id) OR version = :read_version``
+A read-modify-write is ``PutItem`` with ``attribute_not_exists(cart_id) OR version = :read_version``
 and the version incremented, so two writers that read the same version cannot both win:
 the loser gets ``ConditionalCheckFailedException`` (StaleCart) and re-reads. Expired items
 (``expires_at`` in the past) are treated as absent on read, because the local emulator never
 deletes them and DynamoDB itself deletes them only eventually.
+
+The usual writes skip the read (issue 13): adding or setting one line (``add_units``,
+``set_units``) and checkout's ``take`` are one conditional ``UpdateItem`` whose condition is
+the rules on the stored item; when it fails, the caller falls back to the read-modify-write.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import time
 from decimal import Decimal
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from services.cart.domain import Cart, expires_at
 from services.cart.ports import CartStore, SessionStore, StaleCart
+
+_WIRE = TypeDeserializer()
 
 
 def _now() -> int:
@@ -31,12 +38,7 @@ class DynamoCarts(CartStore):
 
     async def get(self, cart_id: str) -> Cart:
         item = (await asyncio.to_thread(self.table.get_item, Key={"cart_id": cart_id}, ConsistentRead=True)).get("Item")
-        if item is None:
-            return Cart(cart_id)
-        version = int(item["version"])
-        if int(item.get("expires_at", 0)) <= _now():
-            return Cart(cart_id, {}, version)  # expired: empty, but overwrite only what we read
-        return _cart(cart_id, item)
+        return _stored(cart_id, item)
 
     async def save(self, cart: Cart, ttl_s: int) -> Cart:
         item = {
@@ -92,8 +94,105 @@ class DynamoCarts(CartStore):
             raise
         return _cart(cart_id, answer["Attributes"])
 
+    async def add_units(
+        self,
+        cart_id: str,
+        product_id: str,
+        quantity: int,
+        *,
+        most: int,
+        max_lines: int,
+        ttl_s: int,
+        if_match: int | None,
+    ) -> tuple[Cart, bool]:
+        """One ``UpdateItem``: ``lines.<product> = if_not_exists(lines.<product>, 0) + quantity``, the version
+        incremented, ``updated_at``/``expires_at`` refreshed, on the condition ``_write_line`` builds plus
+        ``0 <= lines.<product> <= most - quantity`` when the line is in the map. That is the read-modify-write's
+        rules on the stored item: ``check_stock`` and ``Cart.set`` accept the new total ``in_cart + quantity``
+        exactly when it is at most ``most`` (``domain.most_units``), and ``in_cart`` is the stored value (0 when
+        absent or 0, as ``_cart`` reads it; a negative one, which no write makes, defers). Any other case defers:
+        the item ``ReturnValuesOnConditionCheckFailure`` gives back is the read of the slow path, so a deferred add
+        costs no more calls than before (a read and a write)."""
+        if not 0 < quantity <= most:
+            return await self.get(cart_id), False
+        return await self._write_line(cart_id, product_id, quantity, ttl_s, max_lines, if_match, bound=most - quantity)
+
+    async def set_units(
+        self,
+        cart_id: str,
+        product_id: str,
+        quantity: int,
+        *,
+        most: int,
+        max_lines: int,
+        ttl_s: int,
+        if_match: int | None,
+    ) -> tuple[Cart, bool]:
+        """One ``UpdateItem``: ``lines.<product> = quantity`` on ``_write_line``'s condition (the quantity itself is
+        checked here against ``most``, whatever the line held before); else defers as ``add_units`` does."""
+        if not 0 < quantity <= most:
+            return await self.get(cart_id), False
+        return await self._write_line(cart_id, product_id, quantity, ttl_s, max_lines, if_match, bound=None)
+
+    async def _write_line(
+        self,
+        cart_id: str,
+        product_id: str,
+        quantity: int,
+        ttl_s: int,
+        max_lines: int,
+        if_match: int | None,
+        bound: int | None,
+    ) -> tuple[Cart, bool]:
+        """Write one line (added to it with ``bound``, else set) if the cart is stored (``attribute_exists``),
+        unexpired (``expires_at > now``: an expired cart reads as empty), has a ``lines`` map, is at version
+        ``if_match`` if given (else the version is whatever it is: an atomic update loses no concurrent add), and
+        keeps within ``max_lines``: the map's size (lines at 0 included, so it bounds the lines ``_cart`` reads
+        from above) is at most ``max_lines`` when the product already has a key, below it when the product is new.
+        A cart holding more lines than allowed (a lowered limit) or a full map with lines at 0 defers, to the
+        read-modify-write, which decides exactly."""
+        now = _now()
+        names = {"#l": "lines", "#p": product_id, "#v": "version"}
+        values = {":q": quantity, ":one": 1, ":now": now, ":exp": expires_at(ttl_s), ":lines": max_lines}
+        if bound is None:
+            line, held = "#l.#p = :q", "attribute_exists(#l.#p)"
+        else:
+            values |= {":zero": 0, ":bound": bound}
+            line, held = "#l.#p = if_not_exists(#l.#p, :zero) + :q", "#l.#p BETWEEN :zero AND :bound"
+        conditions = ["attribute_exists(cart_id)", "expires_at > :now", "attribute_exists(#l)"]  # size() needs #l
+        if if_match is not None:
+            conditions.append("#v = :v")
+            values[":v"] = if_match
+        conditions.append(f"(({held} AND size(#l) <= :lines) OR (attribute_not_exists(#l.#p) AND size(#l) < :lines))")
+        try:
+            answer = await asyncio.to_thread(
+                self.table.update_item,
+                Key={"cart_id": cart_id},
+                UpdateExpression=f"SET {line}, #v = #v + :one, updated_at = :now, expires_at = :exp",
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                old = exc.response.get("Item")  # the low-level form: the resource converts only answers
+                return _stored(cart_id, {k: _WIRE.deserialize(v) for k, v in old.items()} if old else None), False
+            raise
+        return _cart(cart_id, answer["Attributes"]), True
+
     async def ping(self) -> None:
         await asyncio.to_thread(lambda: self.table.table_status)
+
+
+def _stored(cart_id: str, item: dict | None) -> Cart:
+    """What a read of the item means: none is an empty new cart; an expired one is empty at its stored version."""
+    if item is None:
+        return Cart(cart_id)
+    if int(item.get("expires_at", 0)) <= _now():
+        return Cart(cart_id, {}, int(item["version"]))  # expired: empty, but overwrite only what we read
+    return _cart(cart_id, item)
 
 
 def _cart(cart_id: str, item: dict) -> Cart:
