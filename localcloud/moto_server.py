@@ -15,16 +15,20 @@ replaces the emulator's whole state with a copy of it. A test that needs every r
 (112 API calls, about a second each time). AWS has no such operation; nothing but the tests'
 fixtures calls it.
 
-The HTTP server is uvicorn (``SHOP_MOTO_SERVER=uvicorn``, the default): the request parsed by httptools (C),
-moto's WSGI application run through a2wsgi on a pool of up to ``SHOP_MOTO_THREADS`` (128) threads, so an SQS
-long poll holds one thread and never the others (each consumer of the stack holds one for up to 20 s). It
-costs the emulator about half the CPU per request that moto's own launcher (werkzeug's development server)
-did (``nox -s bench -- moto``, docs/commerce-core.md). The environ is completed as werkzeug and moto's request
-handler build it (``with_werkzeug_environ``). ``SHOP_MOTO_SERVER=werkzeug`` serves it as moto does, on
-werkzeug's threaded server with moto's request handler (a thread per connection). Either way no access log
-line is written per request, and two lookups moto repeats on every request are remembered. SIGINT or SIGTERM stops it at
-once (requests still running, a long poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS
-queue URLs from it) unless given. ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
+The HTTP server is granian (``SHOP_MOTO_SERVER=granian``, the default): HTTP parsed by hyper (Rust), moto's WSGI
+application called through granian's native WSGI interface in one worker process (forked from this one once the
+application is built) on a pool of up to ``SHOP_MOTO_THREADS`` (128) Python threads, so an SQS long poll holds one
+thread and never the others (each consumer of the stack holds one for up to 20 s). No event loop runs in Python
+and a request crosses no thread but its own: it costs the emulator about three quarters of the CPU per request
+that uvicorn did, and uvicorn about half what moto's own launcher (werkzeug's development server) did
+(``nox -s bench -- moto``, docs/commerce-core.md). What granian's environ lacks of werkzeug's is put back
+(``with_granian_environ``). ``SHOP_MOTO_SERVER=uvicorn`` serves it on uvicorn (httptools) through a2wsgi on the
+same pool (``with_werkzeug_environ``), ``werkzeug`` as moto does (werkzeug's threaded server with moto's request
+handler, a thread per connection), ``granian-asgi`` on granian through a2wsgi (no cheaper than uvicorn: kept
+for comparing). Whichever, no access log line is written per request, and two lookups moto repeats on every
+request are remembered. SIGINT or SIGTERM stops it at once (requests still running, a long poll, are abandoned).
+``MOTO_PORT`` is set to the port (moto builds SQS queue URLs from it) unless given.
+``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
 """
 
 from __future__ import annotations
@@ -228,8 +232,8 @@ def restore_snapshot(endpoint_url: str, name: str, file: str | None = None) -> b
 
 # --------------------------------------------------------------------------- the server
 
-SERVERS = ("uvicorn", "granian", "granian-asgi", "werkzeug")
-DEFAULT_SERVER = "uvicorn"
+SERVERS = ("granian", "uvicorn", "werkzeug", "granian-asgi")
+DEFAULT_SERVER = "granian"
 # Requests answered at once. An SQS long poll (``WaitTimeSeconds`` up to 20) holds one for its whole wait: each
 # consumer replica of the stack holds one (4 queues locally, up to 10 replicas each in AWS), the tests and the
 # DLQ tools more; the pool grows only as requests need it, so a generous bound costs nothing idle.
@@ -418,7 +422,7 @@ def serve_granian(
         blocking_threads=1 if asgi else threads, http=HTTPModes.http1, websockets=False,
         # hyper closes a connection whose next request's headers take longer than this to arrive (its idle
         # time after a response included): the longest granian allows, as uvicorn's keep-alive of KEEP_ALIVE_S.
-        http1_settings=HTTP1Settings(header_read_timeout=60_000, keep_alive=True),
+        http1_settings=HTTP1Settings(header_read_timeout=KEEP_ALIVE_S * 1000, keep_alive=True),
         log_level=LogLevels.warning, log_access=False, process_name=name,
     )  # fmt: skip
     logging.getLogger("_granian").addFilter(lambda r: not any(q in r.getMessage() for q in _GRANIAN_QUIET))
@@ -484,7 +488,7 @@ def remember_lookups(app: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve moto's application with our additions: on uvicorn or on werkzeug (``SHOP_MOTO_SERVER``)."""
+    """Serve moto's application with our additions: on granian, uvicorn or werkzeug (``SHOP_MOTO_SERVER``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -497,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, default=int(os.environ.get("SHOP_MOTO_THREADS", DEFAULT_THREADS)),
-        help=f"uvicorn: requests answered at once (default SHOP_MOTO_THREADS, else {DEFAULT_THREADS})",
+        help=f"granian, uvicorn: requests answered at once (default SHOP_MOTO_THREADS, else {DEFAULT_THREADS})",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.server not in SERVERS:

@@ -3,7 +3,8 @@
 Each server of ``--servers`` is started as the local cloud starts the emulator (``localcloud.backends.embedded_moto``),
 side by side: by default ``moto.server`` (moto's own launcher, as the emulator was served before issue 13: the
 baseline), then our launcher (localcloud/moto_server.py) on ``werkzeug``, ``uvicorn`` and ``granian``
-(``SHOP_MOTO_SERVER``; ``granian-asgi`` on request); each is given the same resources: an SNS topic delivering to an SQS queue, a second queue, a DynamoDB table, a KMS key and a
+(``SHOP_MOTO_SERVER``; ``granian-asgi`` on request). Each is given the same resources: an SNS topic delivering
+to an SQS queue, a second queue, a DynamoDB table, a KMS key and a
 secret. ``--pollers`` threads per server long-poll an empty queue for the whole run (``WaitTimeSeconds`` 20,
 as each consumer of the stack does), so every server holds them as it does under the shop.
 
@@ -346,7 +347,7 @@ def profile(pid: int, shoppers: list[Shopper], seconds: int, server: str) -> dic
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     folded = ARTIFACTS / f"moto-{server}.folded"
-    argv = [_py_spy(), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100"]
+    argv = [_py_spy(), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100", "--subprocesses"]
     argv += ["--format", "raw", "--output", str(folded), "--nonblocking", "--gil"]  # --gil: who holds it
     print(f"profiling {server} with py-spy for {seconds} s", flush=True)
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers", type=lambda t: t.split(","), default=None,
         help=f"moto: the servers, the first the ratios' baseline (default {','.join(moto.SERVERS)})",
-    )
+    )  # fmt: skip
     parser.add_argument("--pollers", type=int, default=8, help="moto: long polls held per server (default 8)")
     parser.add_argument(
         "--out", type=Path, default=None, help="the JSON report (default artifacts/bench/<scenario>.json)"
