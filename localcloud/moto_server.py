@@ -24,10 +24,9 @@ that uvicorn did, and uvicorn about half what moto's own launcher (werkzeug's de
 (``nox -s bench -- moto``, docs/commerce-core.md). What granian's environ lacks of werkzeug's is put back
 (``with_granian_environ``). ``SHOP_MOTO_SERVER=uvicorn`` serves it on uvicorn (httptools) through a2wsgi on the
 same pool (``with_werkzeug_environ``), ``werkzeug`` as moto does (werkzeug's threaded server with moto's request
-handler, a thread per connection), ``granian-asgi`` on granian through a2wsgi (no cheaper than uvicorn: kept
-for comparing). Whichever, no access log line is written per request, and two lookups moto repeats on every
-request are remembered. SIGINT or SIGTERM stops it at once (requests still running, a long poll, are abandoned).
-``MOTO_PORT`` is set to the port (moto builds SQS queue URLs from it) unless given.
+handler, a thread per connection). Whichever, no access log line is written per request, and two lookups moto
+repeats on every request are remembered. SIGINT or SIGTERM stops it at once (requests still running, a long
+poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS queue URLs from it) unless given.
 ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
 """
 
@@ -232,7 +231,7 @@ def restore_snapshot(endpoint_url: str, name: str, file: str | None = None) -> b
 
 # --------------------------------------------------------------------------- the server
 
-SERVERS = ("granian", "uvicorn", "werkzeug", "granian-asgi")
+SERVERS = ("granian", "uvicorn", "werkzeug")
 DEFAULT_SERVER = "granian"
 # Requests answered at once. An SQS long poll (``WaitTimeSeconds`` up to 20) holds one for its whole wait: each
 # consumer replica of the stack holds one (4 queues locally, up to 10 replicas each in AWS), the tests and the
@@ -382,13 +381,11 @@ def _signed_headers(authorization: str, query: str) -> str:
     return ""
 
 
-def serve_granian(
-    app: Callable[..., Iterable[bytes]], host: str, port: int, threads: int, *, asgi: bool = False
-) -> None:
-    """``app`` on granian (HTTP parsed by hyper, in Rust): one worker process, forked from this one once the
-    application is built, calls it on a pool of up to ``threads`` Python threads (its native WSGI interface:
-    no event loop in Python, no hand-over between threads). ``asgi``: through granian's ASGI interface and
-    a2wsgi instead, as under uvicorn, for the raw path and header names granian's WSGI environ lacks."""
+def serve_granian(app: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> None:
+    """``app`` on granian (HTTP parsed by hyper, in Rust) through its native WSGI interface: one worker process,
+    forked from this one once the application is built, calls it on a pool of up to ``threads`` Python threads,
+    with no event loop in Python and no hand-over between threads (granian's ASGI interface through a2wsgi, as
+    under uvicorn, measured no cheaper than uvicorn)."""
     import logging
 
     from granian.constants import HTTPModes, Interfaces
@@ -397,31 +394,15 @@ def serve_granian(
     from granian.server import Server
 
     _refuse_a_taken_port(host, port)
-    if asgi:
-        from a2wsgi import WSGIMiddleware
-
-        bridged = WSGIMiddleware(with_werkzeug_environ(app), workers=threads)  # type: ignore[arg-type]
-
-        async def target(scope: Any, receive: Any, send: Any) -> None:
-            """granian's ``receive`` gives an awaitable that is no coroutine; a2wsgi runs it with
-            ``asyncio.run_coroutine_threadsafe``, which takes a coroutine only."""
-
-            async def received() -> Any:
-                return await receive()
-
-            await bridged(scope, received, send)
-
-    else:
-        target = with_granian_environ(app)  # type: ignore[assignment]
+    target = with_granian_environ(app)
     # The command line this process was started with, kept as the processes' names (granian renames them after
     # its target otherwise): the benches and the tools find the emulator by it; the worker's ends in "worker-1".
     name = open("/proc/self/cmdline", "rb").read().rstrip(b"\0").replace(b"\0", b" ").decode()  # noqa: SIM115
     server = Server(
         "localcloud.moto_server:app", address=host, port=port,
-        interface=Interfaces.ASGINL if asgi else Interfaces.WSGI, workers=1,
-        blocking_threads=1 if asgi else threads, http=HTTPModes.http1, websockets=False,
-        # hyper closes a connection whose next request's headers take longer than this to arrive (its idle
-        # time after a response included): the longest granian allows, as uvicorn's keep-alive of KEEP_ALIVE_S.
+        interface=Interfaces.WSGI, workers=1, blocking_threads=threads, http=HTTPModes.http1, websockets=False,
+        # hyper closes a connection whose next request's headers take longer than this to arrive, its idle time
+        # after a response included (granian's command line allows 60 s at most): as uvicorn's keep-alive.
         http1_settings=HTTP1Settings(header_read_timeout=KEEP_ALIVE_S * 1000, keep_alive=True),
         log_level=LogLevels.warning, log_access=False, process_name=name,
     )  # fmt: skip
@@ -519,8 +500,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.server == "uvicorn":
         serve_uvicorn(app, args.host, args.port, args.threads)
         return
-    if args.server.startswith("granian"):
-        serve_granian(app, args.host, args.port, args.threads, asgi=args.server == "granian-asgi")
+    if args.server == "granian":
+        serve_granian(app, args.host, args.port, args.threads)
         return
     from werkzeug.serving import run_simple
 

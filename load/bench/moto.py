@@ -3,7 +3,7 @@
 Each server of ``--servers`` is started as the local cloud starts the emulator (``localcloud.backends.embedded_moto``),
 side by side: by default ``moto.server`` (moto's own launcher, as the emulator was served before issue 13: the
 baseline), then our launcher (localcloud/moto_server.py) on ``werkzeug``, ``uvicorn`` and ``granian``
-(``SHOP_MOTO_SERVER``; ``granian-asgi`` on request). Each is given the same resources: an SNS topic delivering
+(``SHOP_MOTO_SERVER``). Each is given the same resources: an SNS topic delivering
 to an SQS queue, a second queue, a DynamoDB table, a KMS key and a
 secret. ``--pollers`` threads per server long-poll an empty queue for the whole run (``WaitTimeSeconds`` 20,
 as each consumer of the stack does), so every server holds them as it does under the shop.
@@ -20,8 +20,9 @@ system, psutil) the server's process spent per request during the measured ``--s
 with only the pollers (measured for ``IDLE_S`` before the rounds); the median over the rounds is the result,
 and each server's ratio is against the first server of ``--servers`` measured in the same run, as a whole and
 round by round (each round's figures were measured minutes apart at most, under the same load of the machine).
-Requests a second are beside, for information. ``--profile`` then samples each server with py-spy for ``--seconds``
-under the same load and prints where its time goes (inclusive share by package, and self time).
+Requests a second are beside, for information. ``--profile`` then samples each server (its worker processes
+included) with py-spy for ``--seconds`` under the same load and prints where its time goes (inclusive share by
+package, and self time).
 Writes ``artifacts/bench/moto.json`` and ``moto.png``.
 """
 

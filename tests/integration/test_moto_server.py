@@ -68,7 +68,7 @@ def test_long_polls_never_keep_other_requests_waiting(aws):
         assert sum(p.result(timeout=60) for p in polls) == LONG_POLLS
 
 
-@pytest.mark.parametrize("server", [s for s in moto_server.SERVERS if s != "granian-asgi"])
+@pytest.mark.parametrize("server", moto_server.SERVERS)
 def test_a_stop_signal_ends_the_emulator_at_once_abandoning_a_long_poll(server, tmp_path, monkeypatch):
     monkeypatch.setenv("SHOP_MOTO_SERVER", server)
     with backends.embedded_moto("us-east-1", tmp_path) as endpoint:
