@@ -44,6 +44,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -397,9 +398,9 @@ def serve_granian(app: Callable[..., Iterable[bytes]], host: str, port: int, thr
     target = with_granian_environ(app)
     # The command line this process was started with, kept as the processes' names (granian renames them after
     # its target otherwise): the benches and the tools find the emulator by it; the worker's ends in "worker-1".
-    name = open("/proc/self/cmdline", "rb").read().rstrip(b"\0").replace(b"\0", b" ").decode()  # noqa: SIM115
+    name = Path("/proc/self/cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode()
     server = Server(
-        "localcloud.moto_server:app", address=host, port=port,
+        "localcloud.moto_server:app", address=host, port=port,  # a target's name: the application is ``loaded``'s
         interface=Interfaces.WSGI, workers=1, blocking_threads=threads, http=HTTPModes.http1, websockets=False,
         # hyper closes a connection whose next request's headers take longer than this to arrive, its idle time
         # after a response included (granian's command line allows 60 s at most): as uvicorn's keep-alive.
@@ -422,9 +423,14 @@ def serve_granian(app: Callable[..., Iterable[bytes]], host: str, port: int, thr
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
 
+    launcher = os.getpid()
+
     def loaded(_: str) -> Any:
-        """In the worker, just forked: it dies with this process (a SIGKILL of it included)."""
+        """In the worker, just forked: it dies with this process (a SIGKILL of it included), or at once if this
+        one is already gone (a stop signal between the fork and here)."""
         _die_with_parent()
+        if os.getppid() != launcher:
+            _exit_now()
         return target
 
     server.serve(target_loader=loaded)
