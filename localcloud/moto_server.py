@@ -15,16 +15,19 @@ replaces the emulator's whole state with a copy of it. A test that needs every r
 (112 API calls, about a second each time). AWS has no such operation; nothing but the tests'
 fixtures calls it.
 
-The HTTP server is uvicorn (``SHOP_MOTO_SERVER=uvicorn``, the default): the request parsed by httptools (C),
-moto's WSGI application run through a2wsgi on a pool of up to ``SHOP_MOTO_THREADS`` (128) threads, so an SQS
-long poll holds one thread and never the others (each consumer of the stack holds one for up to 20 s). It
-costs the emulator about half the CPU per request that moto's own launcher (werkzeug's development server)
-did (``nox -s bench -- moto``, docs/commerce-core.md). The environ is completed as werkzeug and moto's request
-handler build it (``with_werkzeug_environ``). ``SHOP_MOTO_SERVER=werkzeug`` serves it as moto does, on
-werkzeug's threaded server with moto's request handler (a thread per connection). Either way no access log
-line is written per request, and two lookups moto repeats on every request are remembered. SIGINT or SIGTERM stops it at
-once (requests still running, a long poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS
-queue URLs from it) unless given. ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
+The HTTP server is granian (``SHOP_MOTO_SERVER=granian``, the default): HTTP parsed by hyper (Rust), moto's WSGI
+application called through granian's native WSGI interface in one worker process (forked from this one once the
+application is built) on a pool of up to ``SHOP_MOTO_THREADS`` (128) Python threads, so an SQS long poll holds one
+thread and never the others (each consumer of the stack holds one for up to 20 s). No event loop runs in Python
+and a request crosses no thread but its own: it costs the emulator about three quarters of the CPU per request
+that uvicorn did, and uvicorn about half what moto's own launcher (werkzeug's development server) did
+(``nox -s bench -- moto``, docs/commerce-core.md). What granian's environ lacks of werkzeug's is put back
+(``with_granian_environ``). ``SHOP_MOTO_SERVER=uvicorn`` serves it on uvicorn (httptools) through a2wsgi on the
+same pool (``with_werkzeug_environ``), ``werkzeug`` as moto does (werkzeug's threaded server with moto's request
+handler, a thread per connection). Whichever, no access log line is written per request, and two lookups moto
+repeats on every request are remembered. SIGINT or SIGTERM stops it at once (requests still running, a long
+poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS queue URLs from it) unless given.
+``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -228,8 +232,8 @@ def restore_snapshot(endpoint_url: str, name: str, file: str | None = None) -> b
 
 # --------------------------------------------------------------------------- the server
 
-SERVERS = ("uvicorn", "werkzeug")
-DEFAULT_SERVER = "uvicorn"
+SERVERS = ("granian", "uvicorn", "werkzeug")
+DEFAULT_SERVER = "granian"
 # Requests answered at once. An SQS long poll (``WaitTimeSeconds`` up to 20) holds one for its whole wait: each
 # consumer replica of the stack holds one (4 queues locally, up to 10 replicas each in AWS), the tests and the
 # DLQ tools more; the pool grows only as requests need it, so a generous bound costs nothing idle.
@@ -314,6 +318,143 @@ def serve_uvicorn(app: Callable[..., Iterable[bytes]], host: str, port: int, thr
     Server(config).run()  # exits 3 saying "address already in use" when the port is taken
 
 
+# What granian's own log would say at every start that is not news here: a pool of 128 Python threads is the point
+# (a long poll holds one for up to 20 s; most of them wait).
+_GRANIAN_QUIET = ("Python threads",)
+
+
+def with_granian_environ(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """``app`` given, from granian's WSGI environ, what werkzeug's server and moto's request handler gave moto.
+
+    granian percent-decodes ``PATH_INFO`` and gives no raw URI; moto matches its routes and S3 keys on the raw
+    path (``RAW_URI``). It is the path encoded again as botocore encodes an S3 key (everything but ``/`` and
+    ``~``): exactly what botocore sent for any S3 key, a ``%2F`` in a key included (sent as ``%252F``). Not
+    given back: a slash that a client sent encoded (``%2F``), as botocore does for an ARN in the path of a REST
+    API (FIS's tags: no call of the stack's).
+
+    granian also folds a header's name into its environ key (``x-amz-meta-my_key`` and ``x-amz-meta-my-key``
+    are both ``HTTP_X_AMZ_META_MY_KEY``), so S3 would answer the metadata ``my_key`` as ``my-key``. A signed
+    request names its headers as sent (SigV4's ``SignedHeaders``, botocore signs the ``x-amz-meta-*`` ones):
+    an underscored metadata name is put back from there as moto's handler does (``moto.preserved_header_names``),
+    unless a dashed one of the same key was sent too. An unsigned request's underscored names stay dashed.
+    granian copies the process's environment into each environ: a variable named ``HTTP_*`` would read as a
+    request header, so those are dropped unless the request sent the same.
+    """
+    from moto.core.request import (
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        environ_key_for_header,
+        should_preserve_original_header_name,
+    )
+
+    inherited = {k: v for k, v in os.environ.items() if k.startswith("HTTP_")}
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        query = environ["QUERY_STRING"]
+        uri = quote(environ["PATH_INFO"].encode("latin-1"), safe="/~")
+        environ["RAW_URI"] = environ["REQUEST_URI"] = f"{uri}?{query}" if query else uri
+        for key, value in inherited.items():
+            if environ.get(key) == value:
+                del environ[key]
+        signed = _signed_headers(environ.get("HTTP_AUTHORIZATION", ""), query)
+        if "_" in signed:  # rare: which names were sent with an underscore
+            names: dict[str, str] = {}
+            dashed = set()
+            for name in signed.split(";"):
+                key = environ_key_for_header(name)
+                if "_" not in name:
+                    dashed.add(key)
+                elif should_preserve_original_header_name(name):
+                    names.setdefault(key, name)
+            environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = {k: v for k, v in names.items() if k not in dashed}
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def _signed_headers(authorization: str, query: str) -> str:
+    """The ``;``-separated header names a SigV4 request signed (its Authorization header's, else a presigned
+    URL's ``X-Amz-SignedHeaders``); empty when it is not signed so."""
+    at = authorization.find("SignedHeaders=")
+    if at >= 0:
+        return authorization[at + len("SignedHeaders=") :].split(",", 1)[0].strip()
+    if "X-Amz-SignedHeaders=" in query:
+        return parse_qs(query).get("X-Amz-SignedHeaders", [""])[0]
+    return ""
+
+
+def serve_granian(app: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> None:
+    """``app`` on granian (HTTP parsed by hyper, in Rust) through its native WSGI interface: one worker process,
+    forked from this one once the application is built, calls it on a pool of up to ``threads`` Python threads,
+    with no event loop in Python and no hand-over between threads (granian's ASGI interface through a2wsgi, as
+    under uvicorn, measured no cheaper than uvicorn)."""
+    import logging
+
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    _refuse_a_taken_port(host, port)
+    target = with_granian_environ(app)
+    # The command line this process was started with, kept as the processes' names (granian renames them after
+    # its target otherwise): the benches and the tools find the emulator by it; the worker's ends in "worker-1".
+    name = Path("/proc/self/cmdline").read_bytes().rstrip(b"\0").replace(b"\0", b" ").decode()
+    server = Server(
+        "localcloud.moto_server:app", address=host, port=port,  # a target's name: the application is ``loaded``'s
+        interface=Interfaces.WSGI, workers=1, blocking_threads=threads, http=HTTPModes.http1, websockets=False,
+        # hyper closes a connection whose next request's headers take longer than this to arrive, its idle time
+        # after a response included (granian's command line allows 60 s at most): as uvicorn's keep-alive.
+        http1_settings=HTTP1Settings(header_read_timeout=KEEP_ALIVE_S * 1000, keep_alive=True),
+        log_level=LogLevels.warning, log_access=False, process_name=name,
+    )  # fmt: skip
+    logging.getLogger("_granian").addFilter(lambda r: not any(q in r.getMessage() for q in _GRANIAN_QUIET))
+
+    @server.on_startup
+    def exit_at_once_on_a_stop_signal() -> None:
+        """SIGINT or SIGTERM: the worker killed and this process gone at once, abandoning the requests still
+        running (a long poll), as moto's own server does; granian would wait for them (installed after its own
+        handlers, before the worker is forked)."""
+
+        def stop(sig: int, frame: Any) -> None:
+            for worker in server.wrks:
+                worker.kill()
+            _exit_now()
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+    launcher = os.getpid()
+
+    def loaded(_: str) -> Any:
+        """In the worker, just forked: it dies with this process (a SIGKILL of it included), or at once if this
+        one is already gone (a stop signal between the fork and here)."""
+        _die_with_parent()
+        if os.getppid() != launcher:
+            _exit_now()
+        return target
+
+    server.serve(target_loader=loaded)
+
+
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """Exit saying "address already in use" when ``port`` is taken, as uvicorn and werkzeug do: granian binds
+    with SO_REUSEPORT, so on Linux it would share a port another granian listens on, answering half its calls."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: a closed connection's
+        try:  # TIME_WAIT (a restart on the same port) is no listener
+            sock.bind((host, port))
+        except OSError as exc:
+            sys.exit(f"cannot bind {host}:{port}: {exc.strerror}")
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _exit_now() -> None:
     """Exit with code 0 now, without waiting for the request threads."""
     sys.stdout.flush()
@@ -334,7 +475,7 @@ def remember_lookups(app: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve moto's application with our additions: on uvicorn or on werkzeug (``SHOP_MOTO_SERVER``)."""
+    """Serve moto's application with our additions: on granian, uvicorn or werkzeug (``SHOP_MOTO_SERVER``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-H", "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -347,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, default=int(os.environ.get("SHOP_MOTO_THREADS", DEFAULT_THREADS)),
-        help=f"uvicorn: requests answered at once (default SHOP_MOTO_THREADS, else {DEFAULT_THREADS})",
+        help=f"granian, uvicorn: requests answered at once (default SHOP_MOTO_THREADS, else {DEFAULT_THREADS})",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.server not in SERVERS:
@@ -364,6 +505,9 @@ def main(argv: list[str] | None = None) -> None:
     app = with_snapshots(with_object_routes(app))  # the seed cache's bucket export/import (localcloud/moto_objects.py)
     if args.server == "uvicorn":
         serve_uvicorn(app, args.host, args.port, args.threads)
+        return
+    if args.server == "granian":
+        serve_granian(app, args.host, args.port, args.threads)
         return
     from werkzeug.serving import run_simple
 

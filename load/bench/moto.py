@@ -2,9 +2,9 @@
 
 Each server of ``--servers`` is started as the local cloud starts the emulator (``localcloud.backends.embedded_moto``),
 side by side: by default ``moto.server`` (moto's own launcher, as the emulator was served before issue 13: the
-baseline), then our launcher (localcloud/moto_server.py) on ``werkzeug`` and on ``uvicorn`` (``SHOP_MOTO_SERVER``);
-each is given
-the same resources: an SNS topic delivering to an SQS queue, a second queue, a DynamoDB table, a KMS key and a
+baseline), then our launcher (localcloud/moto_server.py) on ``werkzeug``, ``uvicorn`` and ``granian``
+(``SHOP_MOTO_SERVER``). Each is given the same resources: an SNS topic delivering
+to an SQS queue, a second queue, a DynamoDB table, a KMS key and a
 secret. ``--pollers`` threads per server long-poll an empty queue for the whole run (``WaitTimeSeconds`` 20,
 as each consumer of the stack does), so every server holds them as it does under the shop.
 
@@ -18,9 +18,11 @@ On a shared machine the load drifts by the minute, so the servers are measured i
 server once a round, in an order that alternates (A, B; then B, A; ...). The figure is the CPU time (user +
 system, psutil) the server's process spent per request during the measured ``--seconds``, less what it spends
 with only the pollers (measured for ``IDLE_S`` before the rounds); the median over the rounds is the result,
-and each server's ratio is against the first server of ``--servers`` measured in the same run. Requests a
-second are beside, for information. ``--profile`` then samples each server with py-spy for ``--seconds``
-under the same load and prints where its time goes (inclusive share by package, and self time).
+and each server's ratio is against the first server of ``--servers`` measured in the same run, as a whole and
+round by round (each round's figures were measured minutes apart at most, under the same load of the machine).
+Requests a second are beside, for information. ``--profile`` then samples each server (its worker processes
+included) with py-spy for ``--seconds`` under the same load and prints where its time goes (inclusive share by
+package, and self time).
 Writes ``artifacts/bench/moto.json`` and ``moto.png``.
 """
 
@@ -51,7 +53,7 @@ REGION = "us-east-1"
 # moto's own launcher (werkzeug, its access log, moto's dispatcher as it is): the emulator as it was served
 # before issue 13; then ours on each HTTP server of SHOP_MOTO_SERVER.
 REFERENCE = "moto.server"
-SERVERS = (REFERENCE, "werkzeug", "uvicorn")
+SERVERS = (REFERENCE, "werkzeug", "uvicorn", "granian")
 IDLE_S = 5.0
 CALLS_PER_JOURNEY = 11
 LONG_POLL_S = 20
@@ -61,6 +63,7 @@ LAYERS = {
     "werkzeug's server": ("socketserver.py", "http/server.py", "werkzeug/serving.py"),
     "its access log": ("logging/",),
     "uvicorn + a2wsgi": ("uvicorn/", "a2wsgi/", "asyncio/"),
+    "granian": ("granian/",),
     "flask": ("flask/",),
     "moto": ("moto/",),
 }
@@ -296,7 +299,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                     "load_1m": round(os.getloadavg()[0], 2),
                 }
                 runs[server].append(run)
-                print(f"round {round_ + 1}/{rounds} {server:<10} {run['cpu_ms_per_request']:6.2f} CPU-ms/request "
+                print(f"round {round_ + 1}/{rounds} {server:<12} {run['cpu_ms_per_request']:6.2f} CPU-ms/request "
                       f"{run['rps']:7.1f} req/s  {failures} failures  load {run['load_1m']}", flush=True)  # fmt: skip
         profiles = {}
         if getattr(args, "profile", False):
@@ -323,11 +326,20 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_request": {s: round(v, 3) for s, v in cpu.items()},
         "rps": {s: round(v, 1) for s, v in rps.items()},
         "cpu_ratio": {s: round(cpu[s] / cpu[base], 3) if cpu[base] else None for s in servers},
+        "cpu_ratio_by_round": {s: round_ratios(runs[s], runs[base]) for s in servers},
         "rps_ratio": {s: round(rps[s] / rps[base], 3) if rps[base] else None for s in servers},
         "profile": profiles,
     }
     report["plot"] = str(plot(report, (getattr(args, "out", None) or ARTIFACTS / "moto.json").with_suffix(".png")))
     return report
+
+
+def round_ratios(runs: list[dict[str, float]], base: list[dict[str, float]]) -> list[float | None]:
+    """Each round's CPU-ms per request over the baseline's in the same round."""
+    return [
+        round(r["cpu_ms_per_request"] / b["cpu_ms_per_request"], 3) if b["cpu_ms_per_request"] > 0 else None
+        for r, b in zip(runs, base, strict=True)
+    ]
 
 
 def profile(pid: int, shoppers: list[Shopper], seconds: int, server: str) -> dict[str, Any]:
@@ -336,7 +348,7 @@ def profile(pid: int, shoppers: list[Shopper], seconds: int, server: str) -> dic
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     folded = ARTIFACTS / f"moto-{server}.folded"
-    argv = [_py_spy(), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100"]
+    argv = [_py_spy(), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100", "--subprocesses"]
     argv += ["--format", "raw", "--output", str(folded), "--nonblocking", "--gil"]  # --gil: who holds it
     print(f"profiling {server} with py-spy for {seconds} s", flush=True)
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -381,15 +393,20 @@ def table(report: dict[str, Any]) -> str:
         f"held per server, {report['machine']['cpus']} cores",
         f"uptime before: {report['uptime']['before']}",
         f"uptime after:  {report['uptime']['after']}",
-        f"{'server':<10} {'CPU-ms/req':>10} {'x ' + base:>12} {'req/s':>8} {'x ' + base:>12} {'idle ms/s':>10}  runs",
+        f"{'server':<12} {'CPU-ms/req':>10} {'x ' + base:>12} {'req/s':>8} {'x ' + base:>12} {'idle ms/s':>10}  "
+        f"runs: CPU-ms/req (x {base} in the same round)",
     ]
     for s in report["servers"]:
-        runs = ", ".join(f"{r['cpu_ms_per_request']:.2f}" for r in report["runs"][s])
+        by_round = report.get("cpu_ratio_by_round", {}).get(s) or [None] * len(report["runs"][s])
+        runs = ", ".join(
+            f"{r['cpu_ms_per_request']:.2f}" + (f" ({x:.2f})" if x is not None and s != base else "")
+            for r, x in zip(report["runs"][s], by_round, strict=True)
+        )
         failures = sum(r["failures"] for r in report["runs"][s])
         lines.append(
-            f"{s:<10} {report['cpu_ms_per_request'][s]:>10.2f} {report['cpu_ratio'][s]:>12.2f} "
+            f"{s:<12} {report['cpu_ms_per_request'][s]:>10.2f} {report['cpu_ratio'][s]:>12.2f} "
             f"{report['rps'][s]:>8.0f} {report['rps_ratio'][s]:>12.2f} {report['idle_cpu_ms_per_s'][s]:>10.1f}  "
-            f"({runs}; {failures} failed journeys)"
+            f"{runs}; {failures} failed journeys"
         )
     for s, p in report.get("profile", {}).items():
         layers = ", ".join(f"{k} {v:.0f}%" for k, v in p["inclusive_pct"].items())

@@ -285,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
              "'together': 2 threads on every stack at once, each round's stacks measured in the same window",
     )  # fmt: skip
     parser.add_argument(
-        "--servers", type=lambda t: t.split(","), default=None, help="moto: moto.server,werkzeug,uvicorn"
-    )
+        "--servers", type=lambda t: t.split(","), default=None,
+        help=f"moto: the servers, the first the ratios' baseline (default {','.join(moto.SERVERS)})",
+    )  # fmt: skip
     parser.add_argument("--pollers", type=int, default=8, help="moto: long polls held per server (default 8)")
     parser.add_argument(
         "--out", type=Path, default=None, help="the JSON report (default artifacts/bench/<scenario>.json)"

@@ -1,16 +1,25 @@
-"""The emulator's HTTP server (localcloud/moto_server.py, uvicorn by default) keeps what moto's own server did.
+"""The emulator's HTTP server (localcloud/moto_server.py, granian by default) keeps what moto's own server did.
 
-S3 keys with an encoded slash, metadata names with an underscore, a chunked upload and a large body; and SQS
-long polls, which hold a request each for up to 20 s, never keep other requests waiting.
+S3 keys with an encoded slash, metadata names with an underscore, a chunked upload and a large body; SQS long
+polls, which hold a request each for up to 20 s, never keep other requests waiting; and a stop signal ends the
+emulator at once, a long poll running or not, on each server.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import botocore.exceptions
 import httpx
+import psutil
+import pytest
+
+from localcloud import backends, health, moto_server
+from localcloud.processes import wait_until
 
 LONG_POLLS = 40  # more than the four queues' consumers of a stack, and more than a2wsgi's default pool (10)
 
@@ -57,3 +66,33 @@ def test_long_polls_never_keep_other_requests_waiting(aws):
         for n in range(LONG_POLLS):  # release them: one message each at least
             sqs.send_message(QueueUrl=waiting, MessageBody=str(n))
         assert sum(p.result(timeout=60) for p in polls) == LONG_POLLS
+
+
+@pytest.mark.parametrize("server", moto_server.SERVERS)
+def test_a_stop_signal_ends_the_emulator_at_once_abandoning_a_long_poll(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_MOTO_SERVER", server)
+    with backends.embedded_moto("us-east-1", tmp_path) as endpoint:
+        assert endpoint.child is not None
+        main = psutil.Process(endpoint.child.pid)
+        tree = [main, *main.children(recursive=True)]  # granian: its worker too
+        sqs = health.aws_client("sqs", endpoint_url=endpoint.url, region="us-east-1", timeout_s=30, retries=0)
+        queue = sqs.create_queue(QueueName="stop")["QueueUrl"]
+        before = _connections(tree)
+        poller = health.aws_client("sqs", endpoint_url=endpoint.url, region="us-east-1", timeout_s=30, retries=0)
+        with ThreadPoolExecutor(1) as pool:
+            poll = pool.submit(poller.receive_message, QueueUrl=queue, WaitTimeSeconds=20)
+            wait_until(endpoint.child, lambda: _more(_connections(tree), before), timeout_s=10, what="the poll")
+            os.kill(main.pid, signal.SIGTERM)  # the process alone, not its group: it stops what it started
+            with pytest.raises(botocore.exceptions.ConnectionClosedError):
+                poll.result(timeout=30)  # had the server waited for it, the poll would have answered, empty
+        main.wait(timeout=30)
+        assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _more(now: int, before: int) -> None:
+    if now <= before:
+        raise AssertionError(f"{now} connections, {before} before")
+
+
+def _connections(tree: list[psutil.Process]) -> int:
+    return sum(len([c for c in p.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED]) for p in tree)

@@ -147,3 +147,54 @@ def test_remembered_lookups_answer_as_moto_does(monkeypatch):
     names = moto.core.responses.method_names_from_class(SQSResponse)
     assert "receive_message" in names
     assert moto.core.responses.method_names_from_class(SQSResponse) is names
+
+
+# --------------------------------------------------------------------------- the environ under granian
+
+
+def _under_granian(sent_path: str, query: str = "", **headers: str) -> dict:
+    """The environ moto's application gets from ``with_granian_environ``, given the environ granian builds for a
+    request line's path ``sent_path``: percent-decoded, as bytes read as latin-1 (PEP 3333), the headers' names
+    folded into ``HTTP_*`` keys."""
+    from urllib.parse import unquote_to_bytes
+
+    environ = {"PATH_INFO": unquote_to_bytes(sent_path).decode("latin-1"), "QUERY_STRING": query}
+    environ |= {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return []
+
+    moto_server.with_granian_environ(app)(environ, None)  # type: ignore[arg-type]
+    return seen
+
+
+def test_under_granian_moto_gets_the_path_botocore_sent_for_an_s3_key():
+    from botocore.utils import percent_encode
+
+    key = "a/b%2Fc é+=&?;x~y"  # a literal "%2F" in the key: botocore sends "%252F"
+    sent = "/bucket/" + percent_encode(key, safe="/~")
+    environ = _under_granian(sent, "x=1%2F2")
+    assert environ["RAW_URI"] == environ["REQUEST_URI"] == f"{sent}?x=1%2F2"
+    assert _under_granian("/bucket/k")["RAW_URI"] == "/bucket/k"
+
+
+def test_under_granian_a_signed_underscored_metadata_name_is_put_back_unless_a_dashed_one_was_sent():
+    from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY as NAMES
+
+    auth = "AWS4-HMAC-SHA256 Credential=x/20261130/us-east-1/s3/aws4_request, SignedHeaders={}, Signature=ab"
+    signed = _under_granian("/b/k", authorization=auth.format("host;x-amz-meta-a;x-amz-meta-my_key;x_other"))
+    assert signed[NAMES] == {"HTTP_X_AMZ_META_MY_KEY": "x-amz-meta-my_key"}
+    both = _under_granian("/b/k", authorization=auth.format("host;x-amz-meta-my-key;x-amz-meta-my_key"))
+    assert both[NAMES] == {}
+    presigned = _under_granian("/b/k", "X-Amz-SignedHeaders=host%3Bx-amz-meta-my_key&X-Amz-Signature=ab")
+    assert presigned[NAMES] == {"HTTP_X_AMZ_META_MY_KEY": "x-amz-meta-my_key"}
+    assert NAMES not in _under_granian("/b/k", authorization=auth.format("host;x-amz-meta-a"))
+    assert NAMES not in _under_granian("/b/k")
+
+
+def test_under_granian_the_processes_http_variables_never_read_as_headers(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")  # granian copies os.environ into each environ
+    assert "HTTP_PROXY" not in _under_granian("/", proxy="http://proxy.example:3128")
+    assert _under_granian("/", proxy="sent")["HTTP_PROXY"] == "sent"
