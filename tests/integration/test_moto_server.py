@@ -86,7 +86,9 @@ def test_a_stop_signal_ends_the_emulator_at_once_abandoning_a_long_poll(server, 
             with pytest.raises(botocore.exceptions.ConnectionClosedError):
                 poll.result(timeout=30)  # had the server waited for it, the poll would have answered, empty
         main.wait(timeout=30)
-        assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        # A killed worker may take a moment to be gone after its launcher: wait for it rather than race it.
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
 def _more(now: int, before: int) -> None:
