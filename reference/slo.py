@@ -54,20 +54,23 @@ class Slo:
 
 # Numbers for the local stack on a 2-core machine, where load generator and shop share the cores;
 # a checkout runs a nine-call saga with a simulated payment provider (docs/commerce-core.md).
-# Set from what the shop holds, with a stated margin: `nox -s load` (20 shoppers, about 26 requests a
-# second, quiet machine, 2026-11-30) measured p95/p99 of checkout 420/540 ms, auth 120/140, cart 120/180,
-# orders 75/160, search 60/110, browse 40/81; each objective is 2.5 to 4 times that (the rarer the requests
-# in a run, the wider), so a busy machine does not fail a run but a twofold regression shows, and the knee
-# (`nox -s load -- knee`) finds the load at which they break. Until then checkout was allowed 3,000/5,000 ms.
+# Set from what the shop holds, with a stated margin: two `python -m load run` (20 shoppers, about 28 requests
+# a second, quiet machine, 2026-11-30, after issue 13's fourth pass) measured p95/p99 of checkout 270/430 and
+# 270/330 ms, auth 50/280 and 68/190, cart 84/140 and 76/130, orders 48/81 and 53/63, search 30/61 and 33/48,
+# browse 37/63 and 27/45; each objective is 2.5 to 4 times the worse of the two (the rarer the requests in a
+# run, the wider; auth's p99, its slowest request a sign-in of ten, stays at 600), so a busy machine does not
+# fail a run but a twofold regression shows, and the knee (`nox -s load -- knee`) finds the load at which they
+# break. Before: checkout 1,000/1,500, cart 400/600, orders 300/500, search 250/400, browse 200/350, auth 400/600
+# (from the runs after the first pass: checkout 420/540 then); until then checkout was allowed 3,000/5,000 ms.
 SLO = Slo(
     groups=(
         EndpointGroup("attack", r"^\S+ (ATTACK|FLOOD) ", p95_ms=1e9, p99_ms=1e9, summary="attackers: no latency goal"),
-        EndpointGroup("checkout", r" /api/checkout", p95_ms=1000, p99_ms=1500, summary="the order saga"),
-        EndpointGroup("auth", r" /api/(auth/|session)", p95_ms=400, p99_ms=600, summary="sign-up and sign-in"),
-        EndpointGroup("cart", r" /api/cart", p95_ms=400, p99_ms=600, summary="cart reads and changes"),
-        EndpointGroup("orders", r" /api/orders", p95_ms=300, p99_ms=500, summary="order history"),
-        EndpointGroup("search", r" /api/search", p95_ms=250, p99_ms=400, summary="search and type-ahead"),
-        EndpointGroup("browse", r" /api/(catalog|recommendations)", p95_ms=200, p99_ms=350, summary="pages"),
+        EndpointGroup("checkout", r" /api/checkout", p95_ms=700, p99_ms=1100, summary="the order saga"),
+        EndpointGroup("auth", r" /api/(auth/|session)", p95_ms=250, p99_ms=600, summary="sign-up and sign-in"),
+        EndpointGroup("cart", r" /api/cart", p95_ms=250, p99_ms=400, summary="cart reads and changes"),
+        EndpointGroup("orders", r" /api/orders", p95_ms=200, p99_ms=300, summary="order history"),
+        EndpointGroup("search", r" /api/search", p95_ms=120, p99_ms=200, summary="search and type-ahead"),
+        EndpointGroup("browse", r" /api/(catalog|recommendations)", p95_ms=120, p99_ms=200, summary="pages"),
     ),
     max_error_rate=0.01,
     min_checkout_success=0.98,

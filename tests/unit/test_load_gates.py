@@ -25,7 +25,7 @@ def healthy() -> Window:
         {
             "GET /api/catalog/products/[id]": tally(500, 40),
             "GET /api/search?q": tally(200, 60),
-            "POST /api/checkout": tally(50, 900),
+            "POST /api/checkout": tally(50, 300),
             "GET ATTACK sqli": Tally(40, 0, {5: 40}),
         },
         seconds=60,
@@ -56,7 +56,7 @@ def test_an_impossibly_tight_slo_breaks_and_the_verdict_names_the_gate_and_the_n
 
 def test_failed_checkouts_break_the_checkout_success_gate_but_attacks_do_not_count_as_errors() -> None:
     window = healthy()
-    window.names["POST /api/checkout"] = tally(50, 900, failures=10)
+    window.names["POST /api/checkout"] = tally(50, 300, failures=10)
     assert broken(judge(SLO, window)) == {"checkout success", "error rate"}
     window = healthy()
     window.names["POST ATTACK xss"] = Tally(10, 10, {5: 10})  # ten attacks let through: the block rate, not errors
