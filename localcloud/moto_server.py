@@ -33,6 +33,7 @@ poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS queue UR
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import copyreg
 import functools
@@ -43,7 +44,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -53,13 +54,41 @@ from moto.core.base_backend import BackendDict, backend_lock
 from moto.dynamodb.models import DynamoDBBackend
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
-_lock = threading.RLock()
+# DynamoDB applies a conditional write atomically per item: a write holds the lock of its item's stripe, so writes
+# to other items (another shopper's cart) never wait behind it, while moto parses and checks its expressions (a
+# few milliseconds each). A transaction, a snapshot or a restore holds every stripe, taken in order.
+STRIPES = 64
+_stripes = [threading.RLock() for _ in range(STRIPES)]
 
 
-def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
+@contextlib.contextmanager
+def _every_write() -> Iterator[None]:
+    """No DynamoDB write runs meanwhile (every stripe held, in order: no two holders wait on each other)."""
+    with contextlib.ExitStack() as held:
+        for stripe in _stripes:
+            held.enter_context(stripe)
+        yield
+
+
+def _stripe(backend: DynamoDBBackend, table_name: str, attrs: dict[str, Any] | None) -> threading.RLock:
+    """The lock of the item ``attrs`` (its key, or the whole item of a put) names in ``table_name``."""
+    table = backend.tables.get(table_name)
+    if table is None or not attrs:
+        return _stripes[0]  # the write fails on its own (no such table, no key); any stripe will do
+    key = (table_name, repr(attrs.get(table.hash_key_attr)), repr(attrs.get(table.range_key_attr or "")))
+    return _stripes[hash(key) % STRIPES]
+
+
+def _atomic(name: str, write: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(write)
     def locked(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
-        with _lock:
+        if name == "transact_write_items":
+            with _every_write():
+                return write(self, *args, **kwargs)
+        table_name = kwargs["table_name"] if "table_name" in kwargs else args[0]
+        attrs_name = "item_attrs" if name == "put_item" else "key"
+        attrs = kwargs[attrs_name] if attrs_name in kwargs else (args[1] if len(args) > 1 else None)
+        with _stripe(self, table_name, attrs):
             return write(self, *args, **kwargs)
 
     locked.__atomic__ = True  # type: ignore[attr-defined]
@@ -67,11 +96,11 @@ def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_writes_atomic() -> None:
-    """Wrap each DynamoDB write of moto's backend in the lock (idempotent)."""
+    """Wrap each DynamoDB write of moto's backend in its item's lock (idempotent)."""
     for name in WRITES:
         write = getattr(DynamoDBBackend, name)
         if not getattr(write, "__atomic__", False):
-            setattr(DynamoDBBackend, name, _atomic(write))
+            setattr(DynamoDBBackend, name, _atomic(name, write))
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -95,7 +124,7 @@ class Snapshots:
 
     def take(self, name: str) -> int:
         """Copy the current state under ``name`` (replacing one of that name); returns the services copied."""
-        with backend_lock, _lock:
+        with backend_lock, _every_write():
             in_use = [(b, dict(b)) for b in BackendDict._instances if len(b)]
             self._taken[name] = copy.deepcopy(in_use, _keeping(b for b, _ in in_use))
         return len(in_use)
@@ -105,7 +134,7 @@ class Snapshots:
         taken = self._taken.get(name)
         if taken is None:
             return False
-        with _lock:
+        with _every_write():
             BackendDict.reset()  # what moto's own /moto-api/reset does first, then the copy goes in its place
             with backend_lock:
                 for backends, accounts in copy.deepcopy(taken, _keeping(b for b, _ in taken)):

@@ -11,30 +11,91 @@ from moto.dynamodb.models import DynamoDBBackend
 from localcloud import moto_server
 
 
-def test_dynamodb_writes_never_interleave_once_made_atomic(monkeypatch):
-    active, most = 0, 0
+class _Table:
+    hash_key_attr, range_key_attr = "id", None
+
+
+class _Backend:
+    def __init__(self) -> None:
+        self.tables = {"carts": _Table()}
+
+
+def _item(name: str) -> dict:
+    return {"id": {"S": name}}
+
+
+def test_dynamodb_writes_to_one_item_never_interleave_once_made_atomic_and_other_items_do_not_wait(monkeypatch):
+    active: dict[str, int] = {}
+    most: dict[str, int] = {}
     guard = threading.Lock()
 
-    def slow_put(self, *args, **kwargs):  # a condition check and a write with a thread switch between them
-        nonlocal active, most
+    def slow_write(self, table_name, attrs=None, *args, key=None, **kwargs):  # a check, a thread switch, a write
+        who = (attrs or key)["id"]["S"]
         with guard:
-            active += 1
-            most = max(most, active)
+            active[who] = active.get(who, 0) + 1
+            most[who] = max(most.get(who, 0), active[who])
         time.sleep(0.01)
         with guard:
-            active -= 1
+            active[who] -= 1
 
     for name in moto_server.WRITES:
-        monkeypatch.setattr(DynamoDBBackend, name, slow_put)
+        monkeypatch.setattr(DynamoDBBackend, name, slow_write)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: DynamoDBBackend.put_item(None), range(16)))
-    assert most > 1, "the unwrapped writes did not overlap: the test would prove nothing"
+        list(pool.map(lambda _: DynamoDBBackend.put_item(_Backend(), "carts", _item("x")), range(16)))
+    assert most["x"] > 1, "the unwrapped writes did not overlap: the test would prove nothing"
 
-    most = 0
+    active.clear(), most.clear()
     moto_server.make_writes_atomic()
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: DynamoDBBackend.put_item(None), range(16)))
-    assert most == 1
+        list(pool.map(lambda _: DynamoDBBackend.put_item(_Backend(), "carts", _item("x")), range(8)))
+        list(pool.map(lambda _: DynamoDBBackend.update_item(_Backend(), "carts", key=_item("x")), range(8)))
+    assert most["x"] == 1  # one item: one write at a time
+
+    overlapping = threading.Barrier(2, timeout=5)  # two items: each write waits for the other to be running
+
+    def meet(self, table_name, attrs=None, *args, **kwargs):
+        overlapping.wait()
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", meet)
+    moto_server.make_writes_atomic()
+    with ThreadPoolExecutor(2) as pool:  # a broken barrier (one waited behind the other) raises here
+        list(pool.map(lambda n: DynamoDBBackend.put_item(_Backend(), "carts", _item(n)), _two_items_apart()))
+
+
+def _two_items_apart() -> list[str]:
+    """Two item names whose writes take different stripes (this process's string hashing decides which)."""
+    first = moto_server._stripe(_Backend(), "carts", _item("a"))
+    return [
+        "a",
+        next(n for n in map(str, range(1000)) if moto_server._stripe(_Backend(), "carts", _item(n)) is not first),
+    ]
+
+
+def test_a_transaction_waits_for_every_item_write(monkeypatch):
+    running: list[str] = []
+    seen: list[list[str]] = []
+    guard = threading.Lock()
+
+    def write(name):
+        def slow(self, *args, **kwargs):
+            with guard:
+                running.append(name)
+                seen.append(list(running))
+            time.sleep(0.01)
+            with guard:
+                running.remove(name)
+
+        return slow
+
+    for name in moto_server.WRITES:
+        monkeypatch.setattr(DynamoDBBackend, name, write(name))
+    moto_server.make_writes_atomic()
+    with ThreadPoolExecutor(8) as pool:
+        for n in range(12):
+            pool.submit(DynamoDBBackend.put_item, _Backend(), "carts", _item(str(n)))
+            pool.submit(DynamoDBBackend.transact_write_items, _Backend(), [])
+    assert all(len(now) == 1 for now in seen if "transact_write_items" in now)
+    assert any(len(now) > 1 for now in seen), "item writes never overlapped: the test would prove nothing"
 
 
 def test_wrapping_twice_adds_no_second_layer(monkeypatch):
