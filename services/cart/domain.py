@@ -145,7 +145,7 @@ def most_units(product: Product | None, limits: Limits) -> int:
     """The most units of a product a cart may hold after an add or a set: for every ``n >= 1``, ``check_stock(product,
     id, n)`` and ``Cart.set(id, n, limits)``'s quantity check both accept ``n`` exactly when ``n <= most_units``
     (0 for an unknown product: nothing is accepted). A store that writes a line without reading the cart
-    (``CartStore.add_units``) bounds the line by it; keep it in step with those two rules."""
+    (``CartStore.write_line``) bounds the line by it; keep it in step with those two rules."""
     return 0 if product is None else min(product.available, limits.max_quantity)
 
 

@@ -29,37 +29,24 @@ class CartStore(ABC):
         many of each; None when it does not (or the store cannot): the caller then reads, changes and saves."""
         return None
 
-    async def add_units(
+    async def write_line(
         self,
         cart_id: str,
         product_id: str,
         quantity: int,
         *,
+        adding: bool,
         most: int,
         max_lines: int,
         ttl_s: int,
         if_match: int | None,
     ) -> tuple[Cart, bool]:
-        """Add ``quantity`` units of ``product_id`` in one write, without reading the cart first, when the rules
-        surely hold: the cart is stored and unexpired, at version ``if_match`` (if given), holds at most ``most``
-        units of the product afterwards (``domain.most_units``) and keeps within ``max_lines`` lines. Answers
-        ``(the cart after, True)``; otherwise ``(the cart as stored now, as get reads it, False)``, and the caller
-        applies the rules to that cart and saves it, which gives the exact refusal or result. This default never
-        writes: it only reads."""
-        return await self.get(cart_id), False
-
-    async def set_units(
-        self,
-        cart_id: str,
-        product_id: str,
-        quantity: int,
-        *,
-        most: int,
-        max_lines: int,
-        ttl_s: int,
-        if_match: int | None,
-    ) -> tuple[Cart, bool]:
-        """As ``add_units``, but the line becomes ``quantity`` units (``1 <= quantity <= most``) whatever it held."""
+        """Add ``quantity`` units of ``product_id`` (``adding``), or make its line ``quantity`` units, in one write,
+        without reading the cart first, when the rules surely hold: the cart is stored and unexpired, at version
+        ``if_match`` (if given), holds at most ``most`` units of the product afterwards (``domain.most_units``) and
+        keeps within ``max_lines`` lines. Answers ``(the cart after, True)``; otherwise ``(the cart as stored now, as
+        get reads it, False)``, and the caller applies the rules to that cart and saves it, which gives the exact
+        refusal or result. This default never writes: it only reads."""
         return await self.get(cart_id), False
 
 

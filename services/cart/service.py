@@ -65,7 +65,7 @@ class CartService:
     ) -> Cart:
         """Apply ``op`` to the stored cart and save it; on a lost race re-read and re-apply.
 
-        ``attempt`` replaces the read: a store's one-write change (``CartStore.add_units``) that answers
+        ``attempt`` replaces the read: a store's one-write change (``CartStore.write_line``) that answers
         ``(cart, True)`` when it did the whole change, or ``(the stored cart, False)`` for ``op``; it is tried again
         after a lost race. With ``if_match`` (the version the client saw) a race is the client's to resolve: 412.
         """
@@ -94,8 +94,8 @@ class CartService:
             return cart.add(product_id, quantity, self.limits)
 
         def attempt() -> Awaitable[tuple[Cart, bool]]:  # one UpdateItem in the usual case, the read otherwise
-            return self.carts.add_units(
-                owner.cart_id, product_id, quantity, if_match=if_match, **self._bounds(owner, product)
+            return self.carts.write_line(
+                owner.cart_id, product_id, quantity, adding=True, if_match=if_match, **self._bounds(owner, product)
             )
 
         return await self.change(owner, op, if_match, attempt), found
@@ -109,8 +109,8 @@ class CartService:
             return cart.set(product_id, quantity, self.limits)
 
         def attempt() -> Awaitable[tuple[Cart, bool]]:
-            return self.carts.set_units(
-                owner.cart_id, product_id, quantity, if_match=if_match, **self._bounds(owner, product)
+            return self.carts.write_line(
+                owner.cart_id, product_id, quantity, adding=False, if_match=if_match, **self._bounds(owner, product)
             )
 
         return await self.change(owner, op, if_match, attempt)

@@ -37,8 +37,7 @@ class Shelf(Catalog):
 class ReadFirst(DynamoCarts):
     """The store as it was before issue 13: every add and set reads, then saves (the port's default)."""
 
-    add_units = CartStore.add_units
-    set_units = CartStore.set_units
+    write_line = CartStore.write_line
 
 
 @dataclass

@@ -6,8 +6,8 @@ the loser gets ``ConditionalCheckFailedException`` (StaleCart) and re-reads. Exp
 (``expires_at`` in the past) are treated as absent on read, because the local emulator never
 deletes them and DynamoDB itself deletes them only eventually.
 
-The usual writes skip the read (issue 13): adding or setting one line (``add_units``,
-``set_units``) and checkout's ``take`` are one conditional ``UpdateItem`` whose condition is
+The usual writes skip the read (issue 13): adding or setting one line (``write_line``) and
+checkout's ``take`` are one conditional ``UpdateItem`` whose condition is
 the rules on the stored item; when it fails, the caller falls back to the read-modify-write.
 """
 
@@ -94,63 +94,36 @@ class DynamoCarts(CartStore):
             raise
         return _cart(cart_id, answer["Attributes"])
 
-    async def add_units(
+    async def write_line(
         self,
         cart_id: str,
         product_id: str,
         quantity: int,
         *,
+        adding: bool,
         most: int,
         max_lines: int,
         ttl_s: int,
         if_match: int | None,
     ) -> tuple[Cart, bool]:
-        """One ``UpdateItem``: ``lines.<product> = if_not_exists(lines.<product>, 0) + quantity``, the version
-        incremented, ``updated_at``/``expires_at`` refreshed, on the condition ``_write_line`` builds plus
-        ``0 <= lines.<product> <= most - quantity`` when the line is in the map. That is the read-modify-write's
-        rules on the stored item: ``check_stock`` and ``Cart.set`` accept the new total ``in_cart + quantity``
-        exactly when it is at most ``most`` (``domain.most_units``), and ``in_cart`` is the stored value (0 when
-        absent or 0, as ``_cart`` reads it; a negative one, which no write makes, defers). Any other case defers:
-        the item ``ReturnValuesOnConditionCheckFailure`` gives back is the read of the slow path, so a deferred add
-        costs no more calls than before (a read and a write)."""
+        """One ``UpdateItem``: the line ``lines.<product> = if_not_exists(lines.<product>, 0) + quantity`` when
+        ``adding`` (else ``= quantity``), the version incremented, ``updated_at``/``expires_at`` refreshed, on the
+        condition that the cart is stored (``attribute_exists``), unexpired (``expires_at > now``: an expired cart
+        reads as empty), has a ``lines`` map, is at version ``if_match`` if given (else the version is whatever it is:
+        an atomic update loses no concurrent add), and keeps within ``max_lines``: the map's size (lines at 0
+        included, so it bounds the lines ``_cart`` reads from above) is at most ``max_lines`` when the product already
+        has a key, below it when the product is new. Adding, the line must also stay within ``0 <= lines.<product> <=
+        most - quantity`` when it is in the map: that is the read-modify-write's rules on the stored item, since
+        ``check_stock`` and ``Cart.set`` accept a new total exactly when it is at most ``most`` (``domain.most_units``)
+        and the line is the stored value (0 when absent or 0, as ``_cart`` reads it; a negative one, which no write
+        makes, defers). Setting, the quantity itself is checked against ``most`` here, whatever the line held.
+
+        Any other case defers: a cart holding more lines than allowed (a lowered limit), a full map with lines at 0,
+        a failed condition. The item ``ReturnValuesOnConditionCheckFailure`` gives back is then the read of the slow
+        path, so a deferred change costs no more calls than before (a read and a write)."""
         if not 0 < quantity <= most:
             return await self.get(cart_id), False
-        return await self._write_line(cart_id, product_id, quantity, ttl_s, max_lines, if_match, bound=most - quantity)
-
-    async def set_units(
-        self,
-        cart_id: str,
-        product_id: str,
-        quantity: int,
-        *,
-        most: int,
-        max_lines: int,
-        ttl_s: int,
-        if_match: int | None,
-    ) -> tuple[Cart, bool]:
-        """One ``UpdateItem``: ``lines.<product> = quantity`` on ``_write_line``'s condition (the quantity itself is
-        checked here against ``most``, whatever the line held before); else defers as ``add_units`` does."""
-        if not 0 < quantity <= most:
-            return await self.get(cart_id), False
-        return await self._write_line(cart_id, product_id, quantity, ttl_s, max_lines, if_match, bound=None)
-
-    async def _write_line(
-        self,
-        cart_id: str,
-        product_id: str,
-        quantity: int,
-        ttl_s: int,
-        max_lines: int,
-        if_match: int | None,
-        bound: int | None,
-    ) -> tuple[Cart, bool]:
-        """Write one line (added to it with ``bound``, else set) if the cart is stored (``attribute_exists``),
-        unexpired (``expires_at > now``: an expired cart reads as empty), has a ``lines`` map, is at version
-        ``if_match`` if given (else the version is whatever it is: an atomic update loses no concurrent add), and
-        keeps within ``max_lines``: the map's size (lines at 0 included, so it bounds the lines ``_cart`` reads
-        from above) is at most ``max_lines`` when the product already has a key, below it when the product is new.
-        A cart holding more lines than allowed (a lowered limit) or a full map with lines at 0 defers, to the
-        read-modify-write, which decides exactly."""
+        bound = most - quantity if adding else None
         now = _now()
         names = {"#l": "lines", "#p": product_id, "#v": "version"}
         values = {":q": quantity, ":one": 1, ":now": now, ":exp": expires_at(ttl_s), ":lines": max_lines}
