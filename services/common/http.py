@@ -168,8 +168,8 @@ class Client:
             raise httpx.ConnectError(str(exc)) from exc
         except aiohttp.ServerDisconnectedError as exc:
             raise httpx.RemoteProtocolError(str(exc)) from exc
-        except (aiohttp.ClientOSError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
-            raise httpx.ReadError(str(exc)) from exc
+        except (aiohttp.ClientError, OSError) as exc:  # reset mid-way, a broken payload: any other failure of the call
+            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import struct
 from collections.abc import AsyncIterator
 
 import httpx
@@ -169,6 +170,26 @@ async def test_a_connection_dropped_before_the_answer_is_an_httpx_transport_erro
         server.close()
         await server.wait_closed()
     assert not isinstance(raised.value, httpx.TimeoutException)  # sent, then dropped: not a connect timeout
+
+
+async def test_a_connection_reset_mid_answer_is_an_httpx_transport_error(no_backoff):
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{")  # part of the answer, then a reset
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    server = await asyncio.start_server(reset, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with http.client(f"http://127.0.0.1:{port}") as c:
+            with pytest.raises(httpx.TransportError):  # never aiohttp's own error: callers catch httpx's
+                await http.request(c, "POST", "/x", json={})
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_a_server_that_never_answers_is_a_read_timeout(no_backoff):
