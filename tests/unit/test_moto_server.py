@@ -71,31 +71,27 @@ def _two_items_apart() -> list[str]:
     ]
 
 
-def test_a_transaction_waits_for_every_item_write(monkeypatch):
-    running: list[str] = []
-    seen: list[list[str]] = []
-    guard = threading.Lock()
+def test_a_transaction_waits_for_an_item_write_in_flight(monkeypatch):
+    writing, release, transacted = threading.Event(), threading.Event(), threading.Event()
 
-    def write(name):
-        def slow(self, *args, **kwargs):
-            with guard:
-                running.append(name)
-                seen.append(list(running))
-            time.sleep(0.01)
-            with guard:
-                running.remove(name)
+    def held_put(self, *args, **kwargs):  # an item write that stays in flight until released
+        writing.set()
+        assert release.wait(5)
 
-        return slow
+    def transact(self, *args, **kwargs):
+        transacted.set()
 
-    for name in moto_server.WRITES:
-        monkeypatch.setattr(DynamoDBBackend, name, write(name))
+    monkeypatch.setattr(DynamoDBBackend, "put_item", held_put)
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", transact)
     moto_server.make_writes_atomic()
-    with ThreadPoolExecutor(8) as pool:
-        for n in range(12):
-            pool.submit(DynamoDBBackend.put_item, _Backend(), "carts", _item(str(n)))
-            pool.submit(DynamoDBBackend.transact_write_items, _Backend(), [])
-    assert all(len(now) == 1 for now in seen if "transact_write_items" in now)
-    assert any(len(now) > 1 for now in seen), "item writes never overlapped: the test would prove nothing"
+    with ThreadPoolExecutor(2) as pool:
+        put = pool.submit(DynamoDBBackend.put_item, _Backend(), "carts", _item("x"))
+        assert writing.wait(5)
+        tx = pool.submit(DynamoDBBackend.transact_write_items, _Backend(), [])
+        assert not transacted.wait(0.3)  # it waits for the item's stripe (unwrapped, it would run at once)
+        release.set()
+        put.result(5), tx.result(5)
+    assert transacted.is_set()
 
 
 def test_wrapping_twice_adds_no_second_layer(monkeypatch):
