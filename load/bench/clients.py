@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,19 +186,36 @@ async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def _http(rounds: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp, _hello_server(Path(tmp)) as url:
+        return _http_rounds(rounds, url)
+
+
+@contextlib.contextmanager
+def _hello_server(log_dir: Path) -> Iterator[str]:
+    """``_hello`` on uvicorn (httptools), started as the local cloud starts a server: its URL once it answers."""
+    from localcloud import backends
+    from localcloud.processes import spawn
+
+    def start(port: int) -> Any:
+        argv = [sys.executable, "-m", "uvicorn", "load.bench.clients:_hello", "--port", str(port), "--no-access-log",
+                "--log-level", "warning", "--http", "httptools", "--lifespan", "off"]  # fmt: skip
+        return spawn("hello", argv, log_dir=log_dir, cwd=Path(__file__).resolve().parents[2])
+
+    child, url = backends.start_on_a_free_port(
+        start, lambda u: urllib.request.urlopen(u, timeout=1).read(), lambda port: f"http://127.0.0.1:{port}",  # noqa: S310
+        what="hello answer",
+    )  # fmt: skip
+    try:
+        yield url
+    finally:
+        child.stop()
+
+
+def _http_rounds(rounds: int, url: str) -> dict[str, list[float]]:
     import aiohttp
     import httpx
 
     from services.common import http
-
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "load.bench.clients:_hello", "--port", str(port), "--no-access-log",
-         "--log-level", "warning", "--http", "httptools", "--lifespan", "off"],
-        cwd=Path(__file__).resolve().parents[2],
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    _wait_listening(port)
 
     async def with_httpx(transport: httpx.AsyncBaseTransport) -> float:
         async with httpx.AsyncClient(base_url=url, transport=transport) as client:
@@ -231,14 +248,10 @@ def _http(rounds: int) -> dict[str, list[float]]:
         "aiohttp alone": with_aiohttp,
     }
     out: dict[str, list[float]] = {}
-    try:
-        for r in range(rounds):
-            for name, measure in measures.items():
-                out.setdefault(name, []).append(asyncio.run(measure()))
-            print(f"  round {r + 1}/{rounds}", flush=True)
-    finally:
-        server.terminate()
-        server.wait(10)
+    for r in range(rounds):
+        for name, measure in measures.items():
+            out.setdefault(name, []).append(asyncio.run(measure()))
+        print(f"  round {r + 1}/{rounds}", flush=True)
     return out
 
 
@@ -248,16 +261,18 @@ def _http(rounds: int) -> dict[str, list[float]]:
 def _aws(rounds: int) -> dict[str, list[float]]:
     import boto3
 
-    from localcloud import health
+    from localcloud import backends, health
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "localcloud.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    _wait_listening(port)
-    session = boto3.session.Session(**health.EMULATOR_CREDENTIALS, region_name="us-east-1")
-    endpoint = f"http://127.0.0.1:{port}"
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp,
+        backends.embedded_moto("us-east-1", Path(tmp)) as aws,
+    ):
+        return _aws_rounds(
+            rounds, boto3.session.Session(**health.EMULATOR_CREDENTIALS, region_name="us-east-1"), aws.url
+        )
+
+
+def _aws_rounds(rounds: int, session: Any, endpoint: str) -> dict[str, list[float]]:
     dynamodb, sns = session.client("dynamodb", endpoint_url=endpoint), session.client("sns", endpoint_url=endpoint)
     dynamodb.create_table(
         TableName="bench", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -284,28 +299,8 @@ def _aws(rounds: int) -> dict[str, list[float]]:
         "botocore PublishBatch": lambda: sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[entry]),
     }
     out: dict[str, list[float]] = {}
-    try:
-        for r in range(rounds):
-            for name, call in measures.items():
-                out.setdefault(name, []).append(per_call(call))
-            print(f"  round {r + 1}/{rounds}", flush=True)
-    finally:
-        server.terminate()
-        server.wait(10)
+    for r in range(rounds):
+        for name, call in measures.items():
+            out.setdefault(name, []).append(per_call(call))
+        print(f"  round {r + 1}/{rounds}", flush=True)
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listens on :{port} after {timeout_s:.0f} s")
