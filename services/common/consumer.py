@@ -214,7 +214,7 @@ class QueueConsumer:
         self._connect = None if isinstance(source, SqsSource) else source
         self.error: str | None = None
         self._receiving = False
-        self.received_at = 0.0  # the event loop's time when the last receive answered
+        self._received_at = 0.0  # the event loop's time when the last receive answered
 
     async def connect(self, stop: asyncio.Event) -> bool:
         """Look the queue up, retrying with back-off until AWS answers or ``stop`` is set."""
@@ -235,7 +235,7 @@ class QueueConsumer:
             messages = await self.source.receive(wait_s)
         finally:
             self._receiving = False
-        self.received_at = asyncio.get_running_loop().time()
+        self._received_at = asyncio.get_running_loop().time()
         tally = Tally()
         if not messages:
             return tally
@@ -279,7 +279,7 @@ class QueueConsumer:
                     await asyncio.wait_for(stop.wait(), 1.0)
                 continue
             if 0 < tally.received < MAX_BATCH and self.gather_s > 0:
-                gathered = self.received_at + self.gather_s - asyncio.get_running_loop().time()
+                gathered = self._received_at + self.gather_s - asyncio.get_running_loop().time()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), max(gathered, 0))
 

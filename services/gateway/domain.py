@@ -18,8 +18,8 @@ HOP_BY_HOP = frozenset(
      "upgrade", "host", "content-length"}
 )  # fmt: skip
 STRIPPED_REQUEST = HOP_BY_HOP | {h.lower() for h in IDENTITY_HEADERS} | {"accept-encoding"}
-# httpx hands back the decoded body, so its length and encoding are the gateway's to set; uvicorn sets its own
-# date and server, and the request id is added once by the shared middleware.
+# The client (services/common/http.py, aiohttp) hands back the decoded body, so its length and encoding are the
+# gateway's to set; uvicorn sets its own date and server, and the request id is added once by the shared middleware.
 STRIPPED_RESPONSE = HOP_BY_HOP | {"content-encoding", "date", "server", "x-request-id"}
 NEVER_ROUTED = frozenset({"internal", ".", ".."})
 MAX_INLINE_KEY = 200

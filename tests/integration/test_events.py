@@ -135,7 +135,7 @@ async def test_a_batching_window_takes_what_arrived_meanwhile_in_one_receive_and
 ):
     sqs, url = aws.client("sqs"), provisioned.queues["recommendations"]
     consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region, wait_s=5)
-    consumer.gather_s = 2.5  # long enough that a loaded machine still sends the four within it
+    consumer.gather_s = 5.0  # long enough that a loaded machine still sends the four within it
     source = consumer.source
     assert source is not None
     batches: list[int] = []
