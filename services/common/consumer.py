@@ -32,11 +32,11 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from reference.events import Event
 from services.common import outbox, telemetry
 from services.common.background import build_with_backoff
+from services.common.db import Database, Query, Session
 from services.common.sqs import MAX_BATCH, Message, SqsSource, in_daemon_thread  # noqa: F401 - in_daemon_thread re-exported
 
 log = logging.getLogger("services.consumer")
@@ -54,8 +54,8 @@ metadata = sa.MetaData()
 processed_events = sa.Table("processed_events", metadata, *_columns())
 
 
-# Built once, run with bound parameters (issue 13: building a statement per call cost more than running it).
-FIRST_TIME = (
+# Compiled once (issue 13: docs/commerce-core.md).
+FIRST_TIME = Query(
     insert(processed_events)
     .values(
         event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
@@ -113,17 +113,15 @@ class Tally:
 class UnitOfWork:
     """What a handler may do: run statements in the message's transaction and emit events through the outbox.
 
-    Everything commits with the record that the event was handled, or nothing does.
+    Everything commits with the record that the event was handled, or nothing does. ``fetch``, ``fetchrow``,
+    ``fetchval`` and ``execute`` are the transaction's ``Session``'s (services/common/db.py).
     """
 
-    def __init__(self, conn: AsyncConnection):
+    __slots__ = ("connection", "execute", "fetch", "fetchrow", "fetchval")
+
+    def __init__(self, conn: Session):
         self.connection = conn
-
-    async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        return await self.connection.execute(statement, parameters)
-
-    async def scalar(self, statement: Any, parameters: Any = None) -> Any:
-        return await self.connection.scalar(statement, parameters)
+        self.fetch, self.fetchrow, self.fetchval, self.execute = conn.fetch, conn.fetchrow, conn.fetchval, conn.execute
 
     async def emit(self, event: Event) -> None:
         """Store ``event`` in this service's outbox, in this transaction (the relay publishes it after commit)."""
@@ -131,12 +129,12 @@ class UnitOfWork:
 
 
 @contextlib.asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[UnitOfWork]:
+async def transaction(database: Database) -> AsyncIterator[UnitOfWork]:
     """A unit of work outside a consumer (an API call's state change): one transaction, committed on exit.
 
-    The same ``execute``/``emit`` a handler gets, so one use case runs unchanged from a route or a message.
+    The same statements and ``emit`` a handler gets, so one use case runs unchanged from a route or a message.
     """
-    async with engine.begin() as conn:
+    async with database.transaction() as conn:
         yield UnitOfWork(conn)
 
 
@@ -154,8 +152,8 @@ class IdempotentPolicy:
 
     traces_each = True  # opens a consumer span per message itself (QueueConsumer need not)
 
-    def __init__(self, engine: AsyncEngine, handler: Handler):
-        self.engine = engine
+    def __init__(self, database: Database, handler: Handler):
+        self.database = database
         self.handler = handler
 
     async def decide(self, messages: Sequence[Message]) -> list[Outcome]:
@@ -179,9 +177,9 @@ class IdempotentPolicy:
             current.update_name(f"{event.event_type} process")  # type: ignore[attr-defined]
             current.set_attribute("messaging.message.id", str(event.event_id))  # type: ignore[attr-defined]
         try:
-            async with self.engine.begin() as conn:
-                first = await conn.execute(FIRST_TIME, {"event_id": event.event_id, "event_type": event.event_type})
-                if first.first() is None:
+            async with self.database.transaction() as conn:
+                first = await conn.fetchrow(FIRST_TIME, {"event_id": event.event_id, "event_type": event.event_type})
+                if first is None:
                     return Outcome.DUPLICATE
                 await self.handler(event, UnitOfWork(conn))
         except Exception:
@@ -292,8 +290,8 @@ class QueueConsumer:
 
 
 def Consumer(  # noqa: N802 - kept as the constructor name callers and tests know
-    engine: AsyncEngine, queue: str, handler: Handler, *, stage: str, region: str, wait_s: int = 20
+    database: Database, queue: str, handler: Handler, *, stage: str, region: str, wait_s: int = 20
 ) -> QueueConsumer:
     """An idempotent consumer of ``queue``, connected now (blocking): for tests and tools."""
     source = SqsSource.connect(queue, stage=stage, region=region, wait_s=wait_s)
-    return QueueConsumer(source, IdempotentPolicy(engine, handler), name=f"{queue} consumer")
+    return QueueConsumer(source, IdempotentPolicy(database, handler), name=f"{queue} consumer")

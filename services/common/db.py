@@ -9,16 +9,26 @@ Migrations run at start under an advisory lock, so replicas starting together mi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import select
+from collections.abc import AsyncIterator, Mapping
 from importlib.resources import files
 from typing import Any
 
+import asyncpg
 from sqlalchemy import create_engine, event, make_url, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql import ClauseElement
+
+from services.common import telemetry
 
 DRIVER = "postgresql+asyncpg"
+IntegrityError = asyncpg.IntegrityConstraintViolationError  # a unique, foreign-key, check or not-null violation
+Record = asyncpg.Record  # a row: ``row["column"]`` or ``row[0]``
 
 
 def async_engine(url: str, schema: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
@@ -37,29 +47,33 @@ def async_engine(url: str, schema: str, *, pool_size: int = 10, max_overflow: in
         pool_recycle=1800,
         connect_args={"server_settings": {"search_path": f"{schema},public"}},
     )
-    event.listen(engine.sync_engine.pool, "checkout", closed_by_server)
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     return engine
 
 
-def closed_by_server(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    """The pool's liveness check at each checkout, without a round trip (SQLAlchemy's ``pool_pre_ping`` sends one).
+def closed_by_server(conn: Any) -> bool:
+    """Whether a pooled connection is dead, found without a round trip (SQLAlchemy's ``pool_pre_ping`` sends one).
 
     An idle connection in the pool has nothing to read: PostgreSQL speaks only when asked, and a
     server that stops (a restart, a failover, ``pg_terminate_backend``) says ``FATAL`` and closes the
     socket. asyncpg sees that as soon as the event loop reads it (``is_closed()``); a socket left readable
-    is the same news not read yet. Either way the connection is dropped and the pool connects again
-    (``DisconnectionError``: SQLAlchemy retries the checkout with a new connection). The rare false alarm (a
-    parameter the server reports unasked) costs one reconnect. What this cannot see, as the ping could: a
-    server that went silent without closing (a network partition); the statement's own error then
-    invalidates the pool, as it would have after a ping that timed out.
+    is the same news not read yet. Either way the connection is dropped and the pool connects again. The rare
+    false alarm (a parameter the server reports unasked) costs one reconnect. What this cannot see, as the ping
+    could: a server that went silent without closing (a network partition); the statement's own error then
+    tells, as a ping that timed out would have.
     """
-    conn = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    conn = getattr(conn, "driver_connection", conn)
     if conn.is_closed():
-        raise DisconnectionError("the connection is closed")
+        return True
     transport = getattr(conn, "_transport", None)  # asyncpg's asyncio transport: its socket, to peek at
     sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None and select.select([sock], [], [], 0)[0]:
-        raise DisconnectionError("the server spoke first: it closed the connection or is closing it")
+    return sock is not None and bool(select.select([sock], [], [], 0)[0])
+
+
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """SQLAlchemy's pool, at checkout: ``DisconnectionError`` makes it connect again (``closed_by_server``)."""
+    if closed_by_server(dbapi_connection):
+        raise DisconnectionError("the server closed the connection, or is closing it")
 
 
 def constraint_name(exc: BaseException) -> str | None:
@@ -70,6 +84,192 @@ def constraint_name(exc: BaseException) -> str | None:
         if name:
             return str(name)
     return None
+
+
+# --------------------------------------------------------------------------- statements on asyncpg directly
+
+_DIALECT = _asyncpg_dialect()
+
+
+class Query:
+    """A statement compiled once for asyncpg: its SQL (``$1``, ``$2`` ...) and the names its parameters bind.
+
+    SQLAlchemy Core (or SQL text with ``:name`` parameters) writes the statement, once, at import; asyncpg runs it,
+    prepared on each connection the first time and kept in that connection's statement cache. SQLAlchemy's
+    execution layer (its connection and result objects, the greenlet hand-over, the type processors) is not on the
+    path: for the same unit of work it cost the client more CPU than the driver (issue 13, docs/commerce-core.md).
+
+    Values go to asyncpg as they are: a ``dict`` or ``list`` for JSON and JSONB (the pool's codec encodes it), a
+    ``datetime``, a ``UUID``, a ``list`` for an array. An ``IN`` over a list is ``column == sa.any_(bindparam(...,
+    type_=ARRAY(...)))`` (``= ANY($1)``): an expanding ``IN`` is compiled per call, which is what this avoids.
+    """
+
+    __slots__ = ("defaults", "names", "sql")
+
+    def __init__(self, statement: ClauseElement | str):
+        if isinstance(statement, str):
+            statement = text(statement)
+        compiled = statement.compile(dialect=_DIALECT)
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError(f"an expanding parameter cannot be compiled once; use sa.any_(): {compiled.string[:120]}")
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        # A literal in the statement (``n + 1``) is a bound parameter too, with its value.
+        self.defaults = {
+            n: compiled.binds[n].effective_value for n in self.names if compiled.binds[n].value is not None
+        }
+
+    def args(self, params: Mapping[str, Any] | None) -> list[Any]:
+        if not self.names:
+            return []
+        params = params or {}
+        try:
+            return [params[n] if n in params else self.defaults[n] for n in self.names]
+        except KeyError as missing:
+            raise KeyError(f"no value for parameter {missing} of: {self.sql[:200]}") from None
+
+    def __repr__(self) -> str:
+        return f"Query({self.sql[:60]!r})"
+
+
+class Session:
+    """One pooled connection in use: a unit of work's statements (in a transaction, when ``Database.transaction``
+    gave it), each a ``Query`` and its parameters by name. ``raw`` is asyncpg's connection (``LISTEN``, ``COPY``)."""
+
+    __slots__ = ("_spans", "raw")
+
+    def __init__(self, raw: asyncpg.Connection, spans: dict[str, Any] | None):
+        self.raw, self._spans = raw, spans
+
+    async def fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Record]:
+        """Every row."""
+        if self._spans is not None:
+            return await self._traced(self.raw.fetch, query, params)
+        return await self.raw.fetch(query.sql, *query.args(params))
+
+    async def fetchrow(self, query: Query, params: Mapping[str, Any] | None = None) -> Record | None:
+        """The first row, or None."""
+        if self._spans is not None:
+            return await self._traced(self.raw.fetchrow, query, params)
+        return await self.raw.fetchrow(query.sql, *query.args(params))
+
+    async def fetchval(self, query: Query, params: Mapping[str, Any] | None = None) -> Any:
+        """The first row's first value, or None."""
+        if self._spans is not None:
+            return await self._traced(self.raw.fetchval, query, params)
+        return await self.raw.fetchval(query.sql, *query.args(params))
+
+    async def execute(self, query: Query, params: Mapping[str, Any] | None = None) -> int:
+        """Run a statement for its effect; how many rows it touched (the command tag's count, 0 for none)."""
+        if self._spans is not None:
+            tag = await self._traced(self.raw.execute, query, params)
+        else:
+            tag = await self.raw.execute(query.sql, *query.args(params))
+        count = tag.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
+
+    async def _traced(self, run: Any, query: Query, params: Mapping[str, Any] | None) -> Any:
+        assert self._spans is not None
+        span = telemetry.sql_span(self._spans, query.sql)
+        try:
+            out = await run(query.sql, *query.args(params))
+        except BaseException as exc:
+            telemetry.end_sql_span(span, exc)
+            raise
+        telemetry.end_sql_span(span, None)
+        return out
+
+
+class Database:
+    """A service's PostgreSQL: an asyncpg pool whose connections see the service's schema first.
+
+    ``fetch``/``fetchrow``/``fetchval``/``execute`` run one statement on a pooled connection, as its own
+    transaction (no ``BEGIN`` and ``COMMIT`` round trips); ``transaction()`` gives a ``Session`` for several in one.
+    A connection the server closed is never handed out (``closed_by_server``); a statement's client span is
+    recorded when a kept request runs it and tracing is on.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, url: URL, spans: dict[str, Any] | None = None):
+        self.pool, self.url, self._spans = pool, url, spans
+
+    @classmethod
+    async def connect(cls, url: str, schema: str, *, min_size: int = 1, max_size: int = 20) -> Database:
+        """A pool on ``url`` (any SQLAlchemy PostgreSQL URL: its driver part is ignored), ``schema`` first on the
+        search path."""
+        parsed = make_url(url)
+        pool = await asyncpg.create_pool(
+            parsed.set(drivername="postgresql").render_as_string(hide_password=False),
+            min_size=min_size,
+            max_size=max_size,
+            max_inactive_connection_lifetime=1800,
+            server_settings={"search_path": f"{schema},public"},
+            init=_codecs,
+            connection_class=_Connection,
+        )
+        return cls(pool, parsed, telemetry.sql_attributes(parsed))
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Session]:
+        """A pooled connection for several statements, each its own transaction."""
+        raw = await self._acquire()
+        try:
+            yield Session(raw, self._spans)
+        finally:
+            await self.pool.release(raw)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, isolation: str | None = None) -> AsyncIterator[Session]:
+        """A pooled connection in one transaction: committed when the block ends, rolled back if it raises."""
+        async with self.connection() as session, session.raw.transaction(isolation=isolation):
+            yield session
+
+    async def fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Record]:
+        async with self.connection() as session:
+            return await session.fetch(query, params)
+
+    async def fetchrow(self, query: Query, params: Mapping[str, Any] | None = None) -> Record | None:
+        async with self.connection() as session:
+            return await session.fetchrow(query, params)
+
+    async def fetchval(self, query: Query, params: Mapping[str, Any] | None = None) -> Any:
+        async with self.connection() as session:
+            return await session.fetchval(query, params)
+
+    async def execute(self, query: Query, params: Mapping[str, Any] | None = None) -> int:
+        async with self.connection() as session:
+            return await session.execute(query, params)
+
+    async def _acquire(self) -> asyncpg.Connection:
+        """A pooled connection, none the server closed: such a one is dropped and the pool connects anew."""
+        for _ in range(self.pool.get_max_size() + 1):
+            raw = await self.pool.acquire()
+            if not closed_by_server(raw):
+                return raw
+            raw.terminate()  # the pool sees it closed and connects again for the next acquire
+            await self.pool.release(raw)
+        return await self.pool.acquire()
+
+
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """asyncpg's connection, released to the pool without the reset query (``RESET ALL``, ``UNLISTEN *``, ``CLOSE
+    ALL``, advisory unlocks: a round trip per release, for session state no unit of work here leaves behind). An
+    open transaction is still rolled back on release (asyncpg's ``_reset``)."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+async def _codecs(conn: asyncpg.Connection) -> None:
+    """JSON and JSONB as Python values, both ways."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:

@@ -34,13 +34,13 @@ import boto3
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from reference import physical_name
 from reference.events import Event
 from services.common import telemetry
 from services.common.background import build_with_backoff
+from services.common.db import Database, Query, Session
 
 log = logging.getLogger("services.outbox")
 BATCH = 10  # SNS PublishBatch takes at most 10 entries
@@ -86,39 +86,39 @@ def add_trace_context_column(op: Any) -> None:
     op.add_column(outbox.name, _trace_column())
 
 
-# The statements of every event written and every relay pass: built once, run with bound parameters (building a
-# statement and its cache key per call cost SQLAlchemy more than executing it, issue 13: docs/commerce-core.md).
-WRITE = sa.select(sa.func.pg_notify(CHANNEL, "")).add_cte(
-    outbox.insert()
-    .values(
-        event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
-        topic=sa.bindparam("topic", type_=sa.String),
-        event_type=sa.bindparam("event_type", type_=sa.String),
-        body=sa.bindparam("body", type_=JSONB),
-        trace_context=sa.bindparam("trace_context", type_=JSONB),
+# The statements of every event written and every relay pass, compiled once (issue 13: docs/commerce-core.md).
+_IDS = sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+WRITE = Query(
+    sa.select(sa.func.pg_notify(CHANNEL, "")).add_cte(
+        outbox.insert()
+        .values(
+            event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
+            topic=sa.bindparam("topic", type_=sa.String),
+            event_type=sa.bindparam("event_type", type_=sa.String),
+            body=sa.bindparam("body", type_=JSONB),
+            trace_context=sa.bindparam("trace_context", type_=JSONB),
+        )
+        .cte("written")
     )
-    .cte("written")
 )
-PENDING = (
+PENDING = Query(
     sa.select(outbox.c.event_id, outbox.c.topic, outbox.c.body, outbox.c.trace_context)
     .where(outbox.c.published_at.is_(None))
     .order_by(outbox.c.created_at)
     .limit(sa.bindparam("limit", type_=sa.Integer))
     .with_for_update(skip_locked=True)
 )
-MARK_PUBLISHED = (
+MARK_PUBLISHED = Query(
     outbox.update()
-    .where(outbox.c.event_id.in_(sa.bindparam("ids", expanding=True)))
+    .where(outbox.c.event_id == _IDS)
     .values(published_at=sa.bindparam("at", type_=sa.DateTime(timezone=True)))
 )
-COUNT_ATTEMPT = (
-    outbox.update()
-    .where(outbox.c.event_id.in_(sa.bindparam("ids", expanding=True)))
-    .values(attempts=outbox.c.attempts + 1)
-)
+COUNT_ATTEMPT = Query(outbox.update().where(outbox.c.event_id == _IDS).values(attempts=outbox.c.attempts + 1))
+LISTEN_CHANNEL = Query(sa.select(CHANNEL))
+COUNT_PENDING = Query(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))
 
 
-async def enqueue(conn: AsyncConnection, event: Event) -> None:
+async def enqueue(conn: Session, event: Event) -> None:
     """Write ``event`` to the outbox inside the caller's transaction, with the caller's trace context, and
     wake the relay when that transaction commits (one statement: the insert and the ``NOTIFY``)."""
     await conn.execute(
@@ -170,7 +170,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: Database,
         publisher: SnsPublisher | Callable[[], SnsPublisher],
         *,
         idle_s: float = 0.2,
@@ -182,7 +182,7 @@ class OutboxRelay:
         ``gather_s``: after a wake, commits of this long go out together (one ``PublishBatch`` and one relay pass
         for what a checkout's steps commit a few tens of milliseconds apart); an event waits at most that long.
         """
-        self.engine = engine
+        self.database = database
         self.publisher: SnsPublisher | None = publisher if isinstance(publisher, SnsPublisher) else None
         self._connect = None if isinstance(publisher, SnsPublisher) else publisher
         self.idle_s = idle_s
@@ -212,8 +212,8 @@ class OutboxRelay:
 
     async def publish_pending(self, limit: int = 100) -> int:
         """One pass: publish up to ``limit`` pending events; returns how many were published."""
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(PENDING, {"limit": limit})).all()
+        async with self.database.transaction() as conn:
+            rows = await conn.fetch(PENDING, {"limit": limit})
             if not rows:
                 if self.error and self.publisher is not None:
                     await self._probe()
@@ -221,13 +221,13 @@ class OutboxRelay:
             assert self.publisher is not None, "connect() first"
             published: set[str] = set()
             errors: list[str] = []
-            for topic in sorted({r.topic for r in rows}):
-                of_topic = [r for r in rows if r.topic == topic]
+            for topic in sorted({r["topic"] for r in rows}):
+                of_topic = [r for r in rows if r["topic"] == topic]
                 for start in range(0, len(of_topic), BATCH):
                     chunk = of_topic[start : start + BATCH]
                     published |= await self._publish(topic, chunk, errors)
             self.error = errors[0] if errors else None
-            ids = [r.event_id for r in rows]
+            ids = [r["event_id"] for r in rows]
             done = [i for i in ids if str(i) in published]
             if done:
                 await conn.execute(MARK_PUBLISHED, {"ids": done, "at": self.clock()})
@@ -239,10 +239,10 @@ class OutboxRelay:
     async def _publish(self, topic: str, rows: list[Any], errors: list[str]) -> set[str]:
         """One PublishBatch, each event in a producer span of the trace that wrote it."""
         assert self.publisher is not None
-        names = [f"{topic} publish {r.body.get('event_type', '')}".strip() for r in rows]
-        with telemetry.Spans(names, [r.trace_context for r in rows]) as spans:
+        names = [f"{topic} publish {r['body'].get('event_type', '')}".strip() for r in rows]
+        with telemetry.Spans(names, [r["trace_context"] for r in rows]) as spans:
             try:
-                bodies = [r.body for r in rows]
+                bodies = [r["body"] for r in rows]
                 traced = [spans.carriers] if any(spans.carriers) else []  # tracing off: the plain call
                 with telemetry.untraced():  # each entry carries its own event's context (see telemetry.untraced)
                     done = await asyncio.to_thread(self.publisher.publish, topic, bodies, *traced)
@@ -250,7 +250,7 @@ class OutboxRelay:
                 errors.append(f"publishing to {topic} failed: {type(exc).__name__}: {exc}")
                 log.exception("publishing to %s failed; will retry", topic)
                 done = set()
-            spans.settle([str(r.event_id) in done for r in rows], "SNS did not accept it; the relay retries")
+            spans.settle([str(r["event_id"]) in done for r in rows], "SNS did not accept it; the relay retries")
         return done
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -282,9 +282,8 @@ class OutboxRelay:
         a failure (meanwhile the relay polls)."""
         while not stop.is_set():
             try:
-                async with self.engine.connect() as conn:
-                    channel = (await conn.execute(sa.select(CHANNEL))).scalar_one()
-                url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                channel = await self.database.fetchval(LISTEN_CHANNEL)
+                url = self.database.url.set(drivername="postgresql").render_as_string(hide_password=False)
                 async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listening:
                     await listening.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self.listening = True
@@ -310,8 +309,7 @@ class OutboxRelay:
             self.error = f"SNS still unreachable: {type(exc).__name__}: {exc}"
 
     async def pending(self) -> int:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
+        return int(await self.database.fetchval(COUNT_PENDING))
 
 
 async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout_s: float) -> bool:

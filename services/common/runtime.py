@@ -3,10 +3,10 @@
 A service's ``app.py`` only names its parts::
 
     async def parts(rt: Runtime) -> None:
-        engine = await rt.database("services.order", "order")
-        rt.state.service = service = OrderService(PostgresOrders(engine))
-        rt.relay(engine)
-        rt.consumer("order-payments", IdempotentPolicy(engine, payments.handler(service)))
+        database = await rt.database("services.order", "order")
+        rt.state.service = service = OrderService(PostgresOrders(database))
+        rt.relay(database)
+        rt.consumer("order-payments", IdempotentPolicy(database, payments.handler(service)))
 
     return create_service_app("order", settings, [api.router], parts=parts)
 
@@ -48,9 +48,9 @@ from services.common.settings import ServiceSettings, service_url
 if TYPE_CHECKING:  # imported where a part is built: a service pays only for the parts it has (issue 20)
     import httpx
     import redis.asyncio as redis
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from services.common.consumer import Policy, QueueConsumer
+    from services.common.db import Database
     from services.common.outbox import OutboxRelay
 
 T = TypeVar("T")
@@ -105,27 +105,24 @@ class Runtime:
         """Enter an async context manager now; it exits when the service stops."""
         return await self._stack.enter_async_context(context)
 
-    async def database(self, package: str, schema: str) -> AsyncEngine:
-        """The service's PostgreSQL: credentials from Secrets Manager, its schema migrated, a pooled engine.
+    async def database(self, package: str, schema: str) -> Database:
+        """The service's PostgreSQL: credentials from Secrets Manager, its schema migrated, a pool of connections.
 
         Needs ``DatabaseSettings``. Registers the critical ``database`` check.
         """
-        from sqlalchemy import text
-
-        from services.common import db  # SQLAlchemy, Alembic, Mako: only the services with a database
+        from services.common import db  # asyncpg, SQLAlchemy, Alembic, Mako: only the services with a database
 
         s: Any = self.settings
         url = await db.prepare(package, schema, s.database_secret_id, s.aws_region, migrate_schema=s.migrate_on_start)
-        engine = db.async_engine(url, schema, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow)
-        telemetry.instrument_engine(engine)  # SQL spans when tracing is on
-        self.on_close(engine.dispose)
+        database = await db.Database.connect(url, schema, max_size=s.db_pool_size + s.db_max_overflow)
+        self.on_close(database.close)
+        ping = db.Query("select 1")
 
-        async def ping() -> None:
-            async with engine.connect() as conn:
-                await conn.execute(text("select 1"))
+        async def check() -> None:
+            await database.fetchval(ping)
 
-        self.check("database", ping)
-        return engine
+        self.check("database", check)
+        return database
 
     async def client(self, service: str, *, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
         """A pooled HTTP client for another service of reference/ (closed when this one stops)."""
@@ -192,7 +189,7 @@ class Runtime:
 
         self.background(name, loop)
 
-    def relay(self, engine: AsyncEngine) -> OutboxRelay | None:
+    def relay(self, database: Database) -> OutboxRelay | None:
         """Publish this service's outbox to SNS in the background (``RelaySettings``); None when switched off."""
         s: Any = self.settings
         if not s.run_relay:
@@ -200,7 +197,7 @@ class Runtime:
         from services.common.outbox import OutboxRelay, SnsPublisher
 
         relay = OutboxRelay(
-            engine, lambda: SnsPublisher(s.stage, s.aws_region), idle_s=s.relay_idle_s, gather_s=s.relay_gather_s
+            database, lambda: SnsPublisher(s.stage, s.aws_region), idle_s=s.relay_idle_s, gather_s=s.relay_gather_s
         )
         self.state.relay = relay
         self.background("relay", relay.run, ready=relay.ready)

@@ -637,54 +637,64 @@ def _redis_span(name: str, attributes: Mapping[str, Any]) -> Iterator[None]:
         span.end()
 
 
-def instrument_engine(engine: Any) -> None:
-    """Client spans for the statements a kept request (or a kept event's work) runs on an SQLAlchemy (async)
-    engine: the statement, the database and where it is, what its X-Ray subsegment reads (``sql``).
-
-    Three event listeners of the chassis' own in place of opentelemetry-instrumentation-sqlalchemy's
-    ``EngineTracer``, which also listened to every pool checkout and checkin, and for each statement outside a
-    kept request (an unsampled one's, a background poll's) asked the context twice whether it was suppressed,
-    or made a non-recording span with its attributes; here such a statement costs one look at the current span.
-    Each engine of a process on its own.
-    """
+def sql_attributes(url: Any) -> dict[str, Any] | None:
+    """What a statement's client span says of its database (``url``, SQLAlchemy's): the system, the database and
+    where it is, what its X-Ray subsegment reads (``sql``). None when tracing is off: no span is made."""
     if _provider is None:
+        return None
+    vendor = url.get_backend_name() or "db"
+    where: dict[str, Any] = {"db.system": "postgresql" if "postgres" in vendor else vendor}
+    for key, value in (("db.name", url.database), ("server.address", url.host), ("server.port", url.port),
+                       ("db.user", url.username)):  # fmt: skip
+        if value:
+            where[key] = value
+    return where
+
+
+def sql_span(where: dict[str, Any], statement: str) -> Any:
+    """A client span for ``statement`` when a kept request (or a kept event's work) runs it, else None: outside a
+    kept request a statement costs one look at the current span (opentelemetry-instrumentation-sqlalchemy's
+    tracer also listened to every pool checkout and made a non-recording span per statement)."""
+    if recording_parent() is None:
+        return None
+    words = statement.split(None, 1)
+    name = " ".join(w for w in (words[0] if words else "", where.get("db.name", "")) if w) or where["db.system"]
+    return _tracer().start_span(name, kind=(_api or _otel()).client, attributes=where | {"db.statement": statement})
+
+
+def end_sql_span(span: Any, error: BaseException | None) -> None:
+    """End what ``sql_span`` started (None: nothing), marked failed if the statement raised ``error``."""
+    if span is None:
+        return
+    if error is not None:
+        span.set_status((_api or _otel()).error, str(error)[:1000])
+    span.end()
+
+
+def instrument_engine(engine: Any) -> None:
+    """``sql_span`` for the statements an SQLAlchemy (async) engine runs: for the tools still on one."""
+    sync = getattr(engine, "sync_engine", engine)
+    where = sql_attributes(sync.url)
+    if where is None:
         return
     from sqlalchemy import event
 
-    sync = getattr(engine, "sync_engine", engine)
-    url, vendor = sync.url, sync.name or "db"
-    system = "postgresql" if "postgres" in vendor else "sqlite" if "sqlite" in vendor else vendor
-    where: dict[str, Any] = {"db.system": system}
-    if url.database:
-        where["db.name"] = url.database
-    if url.host:
-        where["server.address"] = url.host
-    if url.port:
-        where["server.port"] = url.port
-    if url.username:
-        where["db.user"] = url.username
-
     def before(_conn: Any, _cursor: Any, statement: Any, _params: Any, context: Any, _many: bool) -> None:
-        if context is None or recording_parent() is None:
-            return
-        words = str(statement).split(None, 1)
-        name = " ".join(w for w in (words[0] if words else "", url.database or "") if w) or system
-        api = _api or _otel()
-        context._shop_span = _tracer().start_span(name, kind=api.client, attributes=where | {"db.statement": statement})
+        if context is not None:
+            context._shop_span = sql_span(where, str(statement))
 
     def after(_conn: Any, _cursor: Any, _statement: Any, _params: Any, context: Any, _many: bool) -> None:
         span = getattr(context, "_shop_span", None)
         if span is not None:
             context._shop_span = None
-            span.end()
+            end_sql_span(span, None)
 
     def failed(exception_context: Any) -> None:
         context = exception_context.execution_context
         span = getattr(context, "_shop_span", None)
         if span is not None:
             context._shop_span = None
-            span.set_status((_api or _otel()).error, str(exception_context.original_exception)[:1000])
-            span.end()
+            end_sql_span(span, exception_context.original_exception)
 
     event.listen(sync, "before_cursor_execute", before)
     event.listen(sync, "after_cursor_execute", after)
