@@ -26,9 +26,9 @@ def create_app(settings: RecommendationsSettings | None = None) -> FastAPI:
     settings = settings or RecommendationsSettings()
 
     async def parts(rt: Runtime) -> None:
-        engine = await rt.database("services.recommendations", SCHEMA)
-        rt.state.recommender = recommender = Recommender(PostgresRankings(engine), PostgresCounts)
-        rt.state.policy = policy = IdempotentPolicy(engine, recommender.handle)
+        database = await rt.database("services.recommendations", SCHEMA)
+        rt.state.recommender = recommender = Recommender(PostgresRankings(database), PostgresCounts)
+        rt.state.policy = policy = IdempotentPolicy(database, recommender.handle)
         rt.consumer(QUEUE, policy)
 
     return create_service_app(NAME, settings, [api.router], parts=parts)

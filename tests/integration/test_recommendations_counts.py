@@ -8,9 +8,6 @@ from itertools import permutations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
-
 from reference.events import OrderData
 from services.common import db
 from services.recommendations.adapters.postgres import PostgresCounts, PostgresRankings
@@ -31,19 +28,19 @@ def order_data(prefix: str, lines: list[tuple[str, int]]) -> OrderData:
 
 async def count_and_read(url: str, prefix: str, orders: list[list[tuple[str, int]]]) -> dict[tuple[str, str], int]:
     # One event loop per example (asyncio.run), so no pooled connection may outlive it.
-    engine = create_async_engine(url, poolclass=NullPool, connect_args={"options": f"-csearch_path={SCHEMA}"})
+    database = await db.Database.connect(url, SCHEMA, max_size=1)
     try:
         for lines in orders:
-            async with engine.begin() as conn:
+            async with database.transaction() as conn:
                 await PostgresCounts(conn).add(basket_of(order_data(prefix, lines)))
-        rankings = PostgresRankings(engine)
+        rankings = PostgresRankings(database)
         counts = {}
         for p in PRODUCTS:
             for item in await rankings.bought_together(prefix + p, MAX_LIMIT):
                 counts[(p, item.product_id.removeprefix(prefix))] = item.orders
         return counts
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 def test_a_pairs_count_is_the_number_of_orders_holding_both(pg_url):

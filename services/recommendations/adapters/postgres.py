@@ -1,4 +1,5 @@
-"""The Counts and Rankings ports on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async (asyncpg).
+"""The Counts and Rankings ports on PostgreSQL (Aurora in AWS): statements written in SQLAlchemy Core, compiled
+once and run on asyncpg (``services.common.db``).
 
 Counters are upserts (``orders = orders + 1``), written in key order so two consumers
 counting overlapping baskets lock rows in the same order and cannot deadlock. A basket's counts are two
@@ -7,11 +8,13 @@ statements built once (issue 13): its rows arrive as arrays, unnested and writte
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, String, bindparam, column, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.consumer import UnitOfWork
+from services.common.db import Database, Query, Session
 from services.recommendations.adapters.tables import co_purchases, products
 from services.recommendations.domain import Basket, Item
 from services.recommendations.ports import Counts, Rankings
@@ -31,21 +34,23 @@ _counted = insert(products).from_select(
         _basket.c.product_id
     ),
 )
-COUNT_PRODUCTS = _counted.on_conflict_do_update(
-    index_elements=[products.c.product_id],
-    set_={
-        "name": _counted.excluded.name,
-        "orders": products.c.orders + 1,
-        "units": products.c.units + _counted.excluded.units,
-        "updated_at": func.now(),
-    },
+COUNT_PRODUCTS = Query(
+    _counted.on_conflict_do_update(
+        index_elements=[products.c.product_id],
+        set_={
+            "name": _counted.excluded.name,
+            "orders": products.c.orders + 1,
+            "units": products.c.units + _counted.excluded.units,
+            "updated_at": func.now(),
+        },
+    )
 )
 _pairs = (
     func.unnest(bindparam("pair_ids", type_=ARRAY(String)), bindparam("pair_others", type_=ARRAY(String)))
     .table_valued(column("product_id", String), column("other_id", String))
     .render_derived(name="pair")
 )
-COUNT_PAIRS = (
+COUNT_PAIRS = Query(
     insert(co_purchases)
     .from_select(
         ["product_id", "other_id", "orders"],
@@ -58,12 +63,27 @@ COUNT_PAIRS = (
         set_={"orders": co_purchases.c.orders + 1},
     )
 )
+_LIMIT = bindparam("limit", type_=BigInteger)
+BOUGHT_TOGETHER = Query(
+    select(co_purchases.c.other_id, func.coalesce(products.c.name, ""), co_purchases.c.orders)
+    .select_from(co_purchases.outerjoin(products, products.c.product_id == co_purchases.c.other_id))
+    .where(co_purchases.c.product_id == bindparam("product_id", type_=String))
+    .order_by(co_purchases.c.orders.desc(), co_purchases.c.other_id)
+    .limit(_LIMIT)
+)
+_exclude = bindparam("exclude", type_=String)
+POPULAR = Query(
+    select(products.c.product_id, products.c.name, products.c.orders)
+    .where(_exclude.is_(None) | (products.c.product_id != _exclude))
+    .order_by(products.c.orders.desc(), products.c.units.desc(), products.c.product_id)
+    .limit(_LIMIT)
+)
 
 
 class PostgresCounts(Counts):
     """Counts written in the consumer's unit of work (or any connection in a transaction)."""
 
-    def __init__(self, conn: UnitOfWork | AsyncConnection):
+    def __init__(self, conn: UnitOfWork | Session):
         self.conn = conn
 
     async def add(self, basket: Basket) -> None:
@@ -86,26 +106,15 @@ class PostgresCounts(Counts):
 
 
 class PostgresRankings(Rankings):
-    def __init__(self, engine: AsyncEngine):
-        self.engine = engine
+    def __init__(self, database: Database):
+        self.database = database
 
     async def bought_together(self, product_id: str, limit: int) -> list[Item]:
-        query = (
-            select(co_purchases.c.other_id, func.coalesce(products.c.name, ""), co_purchases.c.orders)
-            .select_from(co_purchases.outerjoin(products, products.c.product_id == co_purchases.c.other_id))
-            .where(co_purchases.c.product_id == product_id)
-            .order_by(co_purchases.c.orders.desc(), co_purchases.c.other_id)
-            .limit(limit)
-        )
-        return await self._items(query)
+        return _items(await self.database.fetch(BOUGHT_TOGETHER, {"product_id": product_id, "limit": limit}))
 
     async def popular(self, limit: int, exclude: str | None = None) -> list[Item]:
-        query = select(products.c.product_id, products.c.name, products.c.orders)
-        if exclude is not None:
-            query = query.where(products.c.product_id != exclude)
-        query = query.order_by(products.c.orders.desc(), products.c.units.desc(), products.c.product_id).limit(limit)
-        return await self._items(query)
+        return _items(await self.database.fetch(POPULAR, {"exclude": exclude, "limit": limit}))
 
-    async def _items(self, query: object) -> list[Item]:
-        async with self.engine.connect() as conn:
-            return [Item(r[0], r[1], int(r[2])) for r in await conn.execute(query)]
+
+def _items(rows: list[Any]) -> list[Item]:
+    return [Item(r[0], r[1], int(r[2])) for r in rows]
