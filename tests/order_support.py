@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from services.common.consumer import Consumer, QueueConsumer
+from services.common.db import Query
 from services.order import payments
 from services.order.app import create_app
 from services.order.settings import OrderSettings
@@ -55,25 +55,24 @@ def order_body(order_id: str | None = None, customer: str = "sub-alice", **overr
     return body
 
 
-async def outbox_rows(app: FastAPI, order_id: str) -> list[tuple[str, str]]:
+OUTBOX_ROWS = Query(
+    "select event_type, published_at is not null as published from outbox"
+    " where body->>'subject' = :id order by created_at, event_type"
+)
+
+
+async def outbox_rows(app: FastAPI, order_id: str) -> list[tuple[str, bool]]:
     """(event_type, published?) of every outbox row about ``order_id``, oldest first."""
-    async with app.state.service.orders.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.text(
-                "select event_type, published_at is not null as published from outbox"
-                " where body->>'subject' = :id order by created_at, event_type"
-            ),
-            {"id": order_id},
-        )
-        return [(r.event_type, r.published) for r in rows]
+    rows = await app.state.service.orders.database.fetch(OUTBOX_ROWS, {"id": order_id})
+    return [(r["event_type"], r["published"]) for r in rows]
 
 
 def payment_consumer(app: FastAPI, settings: OrderSettings) -> QueueConsumer:
     """The service's consumer of order-payments, built apart from its runtime so a test polls it by hand
     (connecting looks the queue up, so it blocks: call it in a thread)."""
-    engine = app.state.service.orders.engine
+    database = app.state.service.orders.database
     handler = payments.handler(app.state.service)
-    return Consumer(engine, payments.QUEUE, handler, stage=settings.stage, region=settings.aws_region, wait_s=0)
+    return Consumer(database, payments.QUEUE, handler, stage=settings.stage, region=settings.aws_region, wait_s=0)
 
 
 def user(sub: str) -> dict[str, str]:

@@ -22,9 +22,9 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
     settings = settings or OrderSettings()
 
     async def parts(rt: Runtime) -> None:
-        engine = await rt.database("services.order", "order")
-        rt.state.service = service = OrderService(PostgresOrders(engine), settings.page_size)
-        rt.relay(engine)
-        rt.consumer(payments.QUEUE, IdempotentPolicy(engine, payments.handler(service)))
+        database = await rt.database("services.order", "order")
+        rt.state.service = service = OrderService(PostgresOrders(database), settings.page_size)
+        rt.relay(database)
+        rt.consumer(payments.QUEUE, IdempotentPolicy(database, payments.handler(service)))
 
     return create_service_app("order", settings, [api.router, api_internal.router], parts=parts)

@@ -7,14 +7,16 @@ import json
 import time
 
 import pytest
-import sqlalchemy as sa
 from consumer_support import drain
 from order_support import order_body, outbox_rows, payment_consumer, running, settings_for, user
 
 from reference.events import Event, new_event
+from services.common import db
 from services.common.consumer import IdempotentPolicy, Outcome
 from services.common.outbox import SnsPublisher
 from services.order import payments
+from services.order.adapters.postgres import PostgresOrders
+from services.order.service import OrderService
 
 
 def payment_event(event_type: str, order_id: str, payment_id: str = "pay-1") -> Event:
@@ -66,24 +68,33 @@ async def test_a_duplicate_payment_captured_delivery_is_handled_once(order_setti
 
 async def test_a_payment_captured_event_costs_one_locked_read_of_the_order_and_the_writes(order_settings):
     async with running(order_settings) as (app, client):
+        await confirmed_order(client, "ord-warm")
         await confirmed_order(client, "ord-reads")
-        engine = app.state.service.orders.engine
-        policy = IdempotentPolicy(engine, payments.handler(app.state.service))
-        statements: list[str] = []
-
-        def seen(conn, cursor, statement, parameters, context, executemany) -> None:
-            statements.append(" ".join(statement.split()))
-
-        sa.event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        # The service's statements on a pool of one connection, whose every statement asyncpg reports. A first
+        # event warms it: asyncpg looks up a type it has not met yet once per connection (three statements).
+        url = app.state.service.orders.database.url.render_as_string(hide_password=False)
+        database = await db.Database.connect(url, "order", max_size=1)
         try:
+            statements: list[str] = []
+            async with database.connection() as session:
+                session.raw.add_query_logger(lambda record: statements.append(" ".join(record.query.split())))
+            policy = IdempotentPolicy(database, payments.handler(OrderService(PostgresOrders(database))))
+            assert (
+                await policy.process(payment_event("PaymentCaptured", "ord-warm").model_dump_json()) is Outcome.HANDLED
+            )
+            await asyncio.sleep(0)  # asyncpg hands each record to the logger on the loop's next turn
+            statements.clear()
             outcome = await policy.process(payment_event("PaymentCaptured", "ord-reads").model_dump_json())
+            await asyncio.sleep(0)
         finally:
-            sa.event.remove(engine.sync_engine, "before_cursor_execute", seen)
+            await database.close()
         assert outcome is Outcome.HANDLED
-        # the event id recorded; the order read once, locked; its status with its history row, then its event
-        # (with the relay's wake-up), each pair in one statement: four round trips in all
-        assert len(statements) == 4, statements
-        recorded, read, moved, emitted = statements
+        # in one transaction: the event id recorded; the order read once, locked; its status with its history
+        # row, then its event (with the relay's wake-up), each pair in one statement: four round trips and the
+        # transaction's two
+        assert len(statements) == 6, statements
+        begin, recorded, read, moved, emitted, commit = statements
+        assert (begin, commit) == ("BEGIN;", "COMMIT;"), statements
         assert recorded.startswith("INSERT INTO processed_events"), recorded
         assert read.startswith("SELECT"), read
         assert read.endswith("FOR UPDATE OF orders"), read

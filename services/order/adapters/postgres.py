@@ -1,4 +1,5 @@
-"""Orders in PostgreSQL (Aurora): SQLAlchemy 2 Core on an async engine (asyncpg), its statements built once.
+"""Orders in PostgreSQL (Aurora): statements written in SQLAlchemy Core, compiled once and run on asyncpg
+(``services.common.db``).
 
 An order is read in ONE statement, its lines and history folded in by subqueries; a transition
 reads it so with its row locked (``FOR UPDATE OF orders``), then writes the status and a history
@@ -16,10 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common import consumer
 from services.common.consumer import UnitOfWork
+from services.common.db import Database, Query, Record
 from services.order.domain import Order, OrderLine, OrderStatus
 
 metadata = sa.MetaData()
@@ -88,12 +89,22 @@ def _select() -> sa.Select[Any]:
     return sa.select(orders, lines.label("lines"), reached.label("reached"))
 
 
-# The statements of a checkout's path, built once and run with bound parameters: building a Core statement and
-# its cache key per call cost about as much client CPU as running it. A parameter is not named as a column of
-# the table an INSERT/UPDATE writes unless that column is written (SQLAlchemy would write a same-named one).
+# Every statement compiled once, at import, and run with bound parameters (issue 13: docs/commerce-core.md). A
+# parameter is not named as a column of the table an INSERT/UPDATE writes unless that column is written
+# (SQLAlchemy would write a same-named one).
 _KEY = sa.bindparam("key", type_=sa.String)
-BY_ID = _select().where(orders.c.order_id == _KEY)
-LOCK = BY_ID.with_for_update(of=orders)
+_BY_ID = _select().where(orders.c.order_id == _KEY)
+BY_ID = Query(_BY_ID)
+LOCK = Query(_BY_ID.with_for_update(of=orders))
+_SUB = sa.bindparam("customer_sub", type_=sa.String)
+COUNT_OF = Query(sa.select(sa.func.count()).where(orders.c.customer_sub == _SUB))
+PAGE_OF = Query(
+    _select()
+    .where(orders.c.customer_sub == _SUB)
+    .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
+    .limit(sa.bindparam("limit", type_=sa.BigInteger))
+    .offset(sa.bindparam("offset", type_=sa.BigInteger))
+)
 
 _MADE = (
     insert(orders)
@@ -132,11 +143,11 @@ _LOGGED_FIRST = history.insert().from_select(
     ),
 )  # fmt: skip
 # One statement (one round trip): the order, and only if it was made, its lines and first history row.
-INSERT = (
+INSERT = Query(
     sa.select(_MADE.c.created_at, _MADE.c.updated_at).add_cte(_LINES.cte("lines")).add_cte(_LOGGED_FIRST.cte("logged"))
 )
 # The new status and its history row, in one statement (one round trip).
-MOVE = (
+MOVE = Query(
     orders.update()
     .where(orders.c.order_id == _KEY)
     .values(
@@ -163,12 +174,12 @@ MOVE = (
 class PostgresOrders:
     """The ``Orders`` port on PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine):
-        self.engine = engine
+    def __init__(self, database: Database):
+        self.database = database
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        async with consumer.transaction(self.engine) as uow:
+        async with consumer.transaction(self.database) as uow:
             yield uow
 
     async def insert(
@@ -193,26 +204,28 @@ class PostgresOrders:
             "line_quantities": [x.quantity for x in order.lines],
             "line_unit_prices": [x.unit_price_minor for x in order.lines],
         }
-        made_row = (await uow.execute(INSERT, params)).first()
+        made_row = await uow.fetchrow(INSERT, params)
         if made_row is None:
-            row = (await uow.execute(BY_ID, {"key": order.id})).one()
-            return _order(row), row.fingerprint, False
+            row = await uow.fetchrow(BY_ID, {"key": order.id})
+            if row is None:  # cannot be: the insert met a committed row of this id
+                raise LookupError(f"order {order.id} was met on insert, then not found")
+            return _order(row), row["fingerprint"], False
         stored = replace(
             order,
             status=OrderStatus.PENDING,
             history=(OrderStatus.PENDING,),
-            created_at=made_row.created_at,
-            updated_at=made_row.updated_at,
+            created_at=made_row["created_at"],
+            updated_at=made_row["updated_at"],
         )
         return stored, fingerprint, True
 
     async def lock(self, uow: UnitOfWork, order_id: str) -> Order | None:
-        row = (await uow.execute(LOCK, {"key": order_id})).first()
-        if row is not None and (row.reached or [None])[-1] != row.status:
+        row = await uow.fetchrow(LOCK, {"key": order_id})
+        if row is not None and (row["reached"] or [None])[-1] != row["status"]:
             # A concurrent move committed while this read waited for the lock: PostgreSQL hands back the row's
             # new version, but the history subquery ran in the statement's older snapshot (its last status is
             # not the row's). Read again, holding the lock now: only on that race does a transition read twice.
-            row = (await uow.execute(LOCK, {"key": order_id})).first()
+            row = await uow.fetchrow(LOCK, {"key": order_id})
         return _order(row) if row else None
 
     async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: uuid.UUID) -> Order:
@@ -226,47 +239,41 @@ class PostgresOrders:
             "event_id": event_id,
             "reason": order.cancel_reason if order.status is OrderStatus.CANCELLED else None,
         }
-        updated_at = (await uow.execute(MOVE, params)).scalar_one()
+        updated_at = await uow.fetchval(MOVE, params)
         return replace(order, updated_at=updated_at)
 
     async def get(self, order_id: str) -> Order | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(BY_ID, {"key": order_id})).first()
+        row = await self.database.fetchrow(BY_ID, {"key": order_id})  # one statement, its own transaction
         return _order(row) if row else None
 
     async def page(self, customer_sub: str, page: int, page_size: int) -> tuple[list[Order], int]:
-        async with self.engine.connect() as conn:
-            total = (
-                await conn.execute(sa.select(sa.func.count()).where(orders.c.customer_sub == customer_sub))
-            ).scalar_one()
-            rows = await conn.execute(
-                _select()
-                .where(orders.c.customer_sub == customer_sub)
-                .order_by(orders.c.created_at.desc(), orders.c.order_id.desc())
-                .limit(page_size)
-                .offset((page - 1) * page_size)
+        # Two statements, each its own transaction (under READ COMMITTED each saw its own snapshot anyway).
+        async with self.database.connection() as conn:
+            total = await conn.fetchval(COUNT_OF, {"customer_sub": customer_sub})
+            rows = await conn.fetch(
+                PAGE_OF, {"customer_sub": customer_sub, "limit": page_size, "offset": (page - 1) * page_size}
             )
-            return [_order(r) for r in rows], total
+        return [_order(r) for r in rows], total
 
 
-def _order(row: sa.Row[Any]) -> Order:
+def _order(row: Record) -> Order:
     return Order(
-        id=row.order_id,
-        customer_sub=row.customer_sub,
-        email=row.email,
-        currency=row.currency,
+        id=row["order_id"],
+        customer_sub=row["customer_sub"],
+        email=row["email"],
+        currency=row["currency"],
         lines=tuple(
-            OrderLine(x["product_id"], x["quantity"], x["unit_price_minor"], x["name"]) for x in row.lines or ()
+            OrderLine(x["product_id"], x["quantity"], x["unit_price_minor"], x["name"]) for x in row["lines"] or ()
         ),
-        subtotal_minor=row.subtotal_minor,
-        shipping_minor=row.shipping_minor,
-        total_minor=row.total_minor,
-        shipping_address=row.shipping_address,
-        checkout_id=row.checkout_id,
-        status=OrderStatus(row.status),
-        history=tuple(OrderStatus(s) for s in row.reached or ()),
-        payment_id=row.payment_id,
-        cancel_reason=row.cancel_reason,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        subtotal_minor=row["subtotal_minor"],
+        shipping_minor=row["shipping_minor"],
+        total_minor=row["total_minor"],
+        shipping_address=row["shipping_address"],
+        checkout_id=row["checkout_id"],
+        status=OrderStatus(row["status"]),
+        history=tuple(OrderStatus(s) for s in row["reached"] or ()),
+        payment_id=row["payment_id"],
+        cancel_reason=row["cancel_reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
