@@ -24,7 +24,7 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
     settings = settings or CheckoutSettings()
 
     async def parts(rt: Runtime) -> None:
-        engine = await rt.database("services.checkout", "checkout")
+        database = await rt.database("services.checkout", "checkout")
         timeout = httpx.Timeout(settings.call_timeout_s, connect=1.0)
         downstream = Downstream(
             cart=HttpCart(await rt.client("cart", timeout=timeout)),
@@ -33,12 +33,12 @@ def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
             payments=HttpPayments(await rt.client("payment", timeout=timeout)),
         )
         profiles = HttpProfiles(await rt.client("profile", timeout=timeout))
-        repo = PostgresCheckouts(engine, settings.lease_s)
+        repo = PostgresCheckouts(database, settings.lease_s)
         rt.state.saga = saga = Saga(repo, downstream, settings)
         rt.state.service = CheckoutService(
             repo, saga, profiles, wait_for_twin_s=settings.wait_for_twin_s, email_cache_s=settings.email_cache_s
         )
-        rt.relay(engine)
+        rt.relay(database)
         rt.every("sweeper", settings.sweep_interval_s, lambda: sweep(saga))
 
     return create_service_app("checkout", settings, [router], parts=parts)

@@ -2,7 +2,8 @@
 
 The row is the saga's memory: written after every step, so a crashed runner's saga can be
 resumed by the sweeper from where it stopped. The lease (``locked_until``) makes sure only
-one runner (a request or the sweeper) drives a saga at a time.
+one runner (a request or the sweeper) drives a saga at a time. Statements are written in SQLAlchemy Core,
+compiled once and run on asyncpg (``services.common.db``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reference.events import Event
 from services.checkout.domain import TERMINAL, Checkout, Reason, Status
-from services.common.db import autocommit
+from services.common.db import Database, Query
 from services.common.outbox import enqueue
 
 metadata = sa.MetaData()
@@ -50,9 +50,9 @@ STATE_FIELDS = (
 )  # fmt: skip
 
 
-# The statements of a checkout's path, built once and run with bound parameters: building a Core statement and
-# its cache key per call cost about as much client CPU as running it. A parameter is not named as a column of
-# the table an INSERT/UPDATE writes unless that column is written (SQLAlchemy would write a same-named one).
+# Every statement compiled once, at import, and run with bound parameters (issue 13: docs/commerce-core.md). A
+# parameter is not named as a column of the table an INSERT/UPDATE writes unless that column is written
+# (SQLAlchemy would write a same-named one).
 _KEY = sa.bindparam("key", type_=sa.String)
 _STARTED = (
     insert(checkouts)
@@ -63,7 +63,7 @@ _STARTED = (
     .cte("made")
 )  # fmt: skip
 # One round trip: the row and, only if it was made, its first step-log row.
-START = (
+START = Query(
     steps.insert()
     .from_select(
         ["checkout_id", "step", "outcome"],
@@ -71,13 +71,15 @@ START = (
     )
     .returning(steps.c.checkout_id)
 )
-BY_KEY = sa.select(checkouts).where(
-    checkouts.c.customer_sub == sa.bindparam("sub", type_=sa.String),
-    checkouts.c.idempotency_key == sa.bindparam("idempotency", type_=sa.String),
+BY_KEY = Query(
+    sa.select(checkouts).where(
+        checkouts.c.customer_sub == sa.bindparam("sub", type_=sa.String),
+        checkouts.c.idempotency_key == sa.bindparam("idempotency", type_=sa.String),
+    )
 )
-BY_ID = sa.select(checkouts).where(checkouts.c.checkout_id == _KEY)
+BY_ID = Query(sa.select(checkouts).where(checkouts.c.checkout_id == _KEY))
 # One round trip: the row and its step log.
-SAVE = (
+SAVE = Query(
     steps.insert()
     .values(
         checkout_id=_KEY, step=sa.bindparam("step", type_=sa.String), outcome=sa.bindparam("outcome", type_=sa.String)
@@ -94,6 +96,27 @@ SAVE = (
         .cte("moved")
     )
 )
+_NOW = sa.bindparam("now", type_=sa.DateTime(timezone=True))
+# The sweeper's pass, one statement (one round trip, its own transaction): unfinished sagas whose lease ran out,
+# oldest first, locked (skipping those another runner holds) and leased to this runner. The statuses are
+# literals, as in the partial index ``checkouts_unfinished``, so that even a generic plan can use it.
+_STUCK = (
+    sa.select(checkouts.c.checkout_id)
+    .where(checkouts.c.status.notin_([sa.literal_column(f"'{s.value}'") for s in (Status.COMPLETED, Status.FAILED)]))
+    .where(sa.or_(checkouts.c.locked_until.is_(None), checkouts.c.locked_until < _NOW))
+    .order_by(checkouts.c.updated_at)
+    .limit(sa.bindparam("limit", type_=sa.BigInteger))
+    .with_for_update(skip_locked=True)
+)
+_CLAIMED = (
+    checkouts.update()
+    .where(checkouts.c.checkout_id.in_(_STUCK.scalar_subquery()))
+    .values(locked_until=sa.bindparam("until", type_=sa.DateTime(timezone=True)))
+    .returning(*checkouts.c)
+    .cte("claimed")
+)
+CLAIM_STUCK = Query(sa.select(_CLAIMED).order_by(_CLAIMED.c.updated_at))
+STEPS_OF = Query(sa.select(steps.c.step, steps.c.outcome).where(steps.c.checkout_id == _KEY).order_by(steps.c.id))
 
 
 def _to_row(co: Checkout) -> dict[str, Any]:
@@ -102,11 +125,11 @@ def _to_row(co: Checkout) -> dict[str, Any]:
 
 
 def _from_row(row: Any) -> Checkout:
-    state = dict(row.state)
+    state = dict(row["state"])
     reason = state.pop("failure_reason", None)
     return Checkout(
-        checkout_id=row.checkout_id, customer_sub=row.customer_sub, idempotency_key=row.idempotency_key,
-        request_hash=row.request_hash, status=Status(row.status),
+        checkout_id=row["checkout_id"], customer_sub=row["customer_sub"], idempotency_key=row["idempotency_key"],
+        request_hash=row["request_hash"], status=Status(row["status"]),
         failure_reason=Reason(reason) if reason else None, **state,
     )  # fmt: skip
 
@@ -114,24 +137,26 @@ def _from_row(row: Any) -> Checkout:
 class PostgresCheckouts:
     """The ``Checkouts`` port on PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine, lease_s: float):
-        self.engine, self.lease = engine, timedelta(seconds=lease_s)
-        self.single = autocommit(engine)  # a unit of work of one statement: no BEGIN, no COMMIT
+    def __init__(self, database: Database, lease_s: float):
+        self.database, self.lease = database, timedelta(seconds=lease_s)
 
     async def start(self, co: Checkout) -> tuple[Checkout, bool]:
         """Insert the checkout holding its lease; if the key was used before, return that checkout instead."""
         row = {**_to_row(co), "checkout_id": co.checkout_id, "customer_sub": co.customer_sub,
                "idempotency_key": co.idempotency_key, "request_hash": co.request_hash,
                "locked_until": datetime.now(UTC) + self.lease}  # fmt: skip
-        async with self.single.connect() as conn:  # the insert, or (a second statement) the checkout it met
-            if (await conn.execute(START, row)).first() is not None:
+        # Each statement its own transaction (no BEGIN, no COMMIT): the insert, or (a second one, which sees the
+        # row the insert met once its writer committed) the checkout it met.
+        async with self.database.connection() as conn:
+            if await conn.fetchrow(START, row) is not None:
                 return co, True
-            existing = await conn.execute(BY_KEY, {"sub": co.customer_sub, "idempotency": co.idempotency_key})
-            return _from_row(existing.one()), False
+            existing = await conn.fetchrow(BY_KEY, {"sub": co.customer_sub, "idempotency": co.idempotency_key})
+        if existing is None:  # cannot be: the insert met a committed row of this key
+            raise LookupError(f"checkout key {co.idempotency_key!r} was met on insert, then not found")
+        return _from_row(existing), False
 
     async def get(self, checkout_id: str) -> Checkout | None:
-        async with self.single.connect() as conn:
-            row = (await conn.execute(BY_ID, {"key": checkout_id})).first()
+        row = await self.database.fetchrow(BY_ID, {"key": checkout_id})
         return _from_row(row) if row else None
 
     async def save(self, co: Checkout, step: str, outcome: str = "ok", event: Event | None = None) -> None:
@@ -139,37 +164,17 @@ class PostgresCheckouts:
         params = _to_row(co) | {"key": co.checkout_id, "step": step, "outcome": outcome[:200]}
         params["locked_until"] = None if co.status in TERMINAL else datetime.now(UTC) + self.lease
         if event is None:
-            async with self.single.connect() as conn:
-                await conn.execute(SAVE, params)
+            await self.database.execute(SAVE, params)  # one statement: no BEGIN, no COMMIT
             return
-        async with self.engine.begin() as conn:
+        async with self.database.transaction() as conn:
             await enqueue(conn, event)
             await conn.execute(SAVE, params)
 
     async def claim_stuck(self, limit: int = 20) -> list[Checkout]:
-        """Take over unfinished sagas whose lease ran out (their runner crashed or hung)."""
+        """Take over unfinished sagas whose lease ran out (their runner crashed or hung), oldest first."""
         now = datetime.now(UTC)
-        async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(checkouts)
-                    .where(checkouts.c.status.notin_([Status.COMPLETED.value, Status.FAILED.value]))
-                    .where(sa.or_(checkouts.c.locked_until.is_(None), checkouts.c.locked_until < now))
-                    .order_by(checkouts.c.updated_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            ids = [r.checkout_id for r in rows]
-            if ids:
-                await conn.execute(
-                    checkouts.update().where(checkouts.c.checkout_id.in_(ids)).values(locked_until=now + self.lease)
-                )
+        rows = await self.database.fetch(CLAIM_STUCK, {"now": now, "limit": limit, "until": now + self.lease})
         return [_from_row(r) for r in rows]
 
     async def steps(self, checkout_id: str) -> list[tuple[str, str]]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(steps.c.step, steps.c.outcome).where(steps.c.checkout_id == checkout_id).order_by(steps.c.id)
-            )
-            return [(r.step, r.outcome) for r in rows]
+        return [(r["step"], r["outcome"]) for r in await self.database.fetch(STEPS_OF, {"key": checkout_id})]
