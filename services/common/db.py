@@ -9,6 +9,7 @@ Migrations run at start under an advisory lock, so replicas starting together mi
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import select
@@ -208,8 +209,12 @@ class Database:
         )
         return cls(pool, parsed, telemetry.sql_attributes(parsed))
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Close every connection once it is given back; after ``timeout_s``, those still held too."""
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout_s)
+        except TimeoutError:
+            self.pool.terminate()
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Session]:
@@ -283,7 +288,6 @@ async def prepare(package: str, schema: str, secret_id: str, region: str, *, mig
 
     Returns the SQLAlchemy URL (psycopg driver) for ``async_engine``.
     """
-    import asyncio
 
     from services.common.secrets import database_url, read_secret
 
