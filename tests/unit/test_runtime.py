@@ -69,7 +69,7 @@ async def test_switched_off_relay_and_consumer_build_nothing_that_calls_aws():
     settings = DemoSettings(run_relay=False, run_consumer=False)
     app = create_service_app("demo", settings)
     async with Runtime("demo", settings, app.state) as rt:
-        assert rt.relay(engine=None) is None  # type: ignore[arg-type]
+        assert rt.relay(database=None) is None  # type: ignore[arg-type]
         assert rt.consumer("notification", policy=None) is None  # type: ignore[arg-type]
         assert rt.probes == {}
 
