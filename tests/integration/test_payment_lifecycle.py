@@ -149,6 +149,11 @@ async def test_a_shopper_sees_only_their_own_payments(svc):
     assert "provider_ref" not in alice.json()["items"][0]
     assert (bob.status_code, bob.json()) == (200, {"items": []})
     assert anonymous.status_code == 401
+    other = await svc.client.post(AUTHORIZE, json=authorization(customer_sub="sub-alice"))
+    every = await svc.client.get("/payments", headers={"X-Shop-User": "sub-alice"})  # no order: all of hers
+    assert [p["order_id"] for p in every.json()["items"]] == [body["order_id"], other.json()["order_id"]]
+    internal = await svc.client.get("/internal/payments", params={"order_id": body["order_id"]})
+    assert [p["payment_id"] for p in internal.json()["items"]] == [alice.json()["items"][0]["payment_id"]]
 
 
 async def test_the_relay_publishes_payment_captured_to_the_order_payments_queue(aws, database_secret, provisioned):
