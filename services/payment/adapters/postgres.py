@@ -7,23 +7,26 @@ Two rules keep payments exact under retries and concurrency:
   idempotency key makes concurrent claims of one key wait for the first insert and then
   find its row, so exactly one caller goes on to the provider;
 - ``move`` changes a payment only from the states it expects (a compare-and-set in the
-  UPDATE), in the caller's unit of work, where the service also writes the event: of two
-  racing callers one moves it and writes one event, the other changes nothing.
+  UPDATE) and writes the event the service gave it to the outbox only if the UPDATE moved
+  it, in the same statement (its own transaction): of two racing callers one moves it and
+  writes one event, the other changes nothing (but its attempt, written either way).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import json
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
-from services.common import consumer
-from services.common.consumer import UnitOfWork
+from reference.events import Event
+from services.common import telemetry
 from services.common.db import Database, Query, Record
+from services.common.outbox import CHANNEL, outbox
 from services.payment.adapters.simulated import Hold, HoldBook
 from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks, provider_holds
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
@@ -100,9 +103,28 @@ _MOVE = (
     )
     .returning(payments)
 )
-MOVE = Query(_MOVE)
-# One round trip: the attempt is written whether or not the payment moves.
-MOVE_WITH_ATTEMPT = Query(_MOVE.add_cte(_RECORD_ATTEMPT.cte("attempted")))
+_OUTBOX_ROW = ("event_id", "topic", "event_type", "body", "trace_context")
+_EVENT_VALUES = (
+    sa.bindparam("event_id", type_=PG_UUID(as_uuid=True)),
+    sa.bindparam("topic", type_=sa.String),
+    sa.bindparam("event_type", type_=sa.String),
+    sa.bindparam("body", type_=JSONB),
+    sa.bindparam("trace_context", type_=JSONB),
+)
+
+
+def _emitting(move: sa.Update) -> Query:
+    """``move`` and, only if it moved the payment, its event written to the outbox and the relay woken on commit
+    (the outbox's own write, ``services.common.outbox.WRITE``, made conditional): one statement, one round trip,
+    its own transaction, where a transaction of BEGIN, the move, the outbox write and COMMIT took four."""
+    moved = move.cte("moved")
+    written = outbox.insert().from_select(list(_OUTBOX_ROW), sa.select(*_EVENT_VALUES).select_from(moved))
+    return Query(sa.select(moved, sa.func.pg_notify(CHANNEL, "").label("notified")).add_cte(written.cte("written")))
+
+
+MOVE = _emitting(_MOVE)
+# The attempt is written whether or not the payment moves (a data-modifying CTE always runs to completion).
+MOVE_WITH_ATTEMPT = _emitting(_MOVE.add_cte(_RECORD_ATTEMPT.cte("attempted")))
 _FIRST = (
     insert(provider_callbacks)
     .values(
@@ -148,11 +170,6 @@ class PostgresPayments(PaymentRepository):
     def __init__(self, database: Database):
         self.database = database
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        async with consumer.transaction(self.database) as uow:
-            yield uow
-
     async def claim(self, request: AuthorizationRequest, payment_id: UUID) -> tuple[Payment, bool]:
         values = {
             "id": payment_id,
@@ -191,13 +208,13 @@ class PostgresPayments(PaymentRepository):
 
     async def move(
         self,
-        uow: UnitOfWork,
         payment_id: UUID,
         sources: frozenset[PaymentStatus],
         target: PaymentStatus,
         *,
         reason: str | None,
         provider_ref: str | None,
+        event: Event,
         attempt: Attempt | None = None,
     ) -> Payment | None:
         params = {
@@ -206,15 +223,15 @@ class PostgresPayments(PaymentRepository):
             "target": str(target),
             "move_reason": reason,
             "move_provider_ref": provider_ref,
-        }
+        } | _outbox_params(event)
         if attempt is None:
-            row = await uow.fetchrow(MOVE, params)
+            row = await self.database.fetchrow(MOVE, params)
         else:
-            row = await uow.fetchrow(MOVE_WITH_ATTEMPT, params | _attempt_params(attempt))
+            row = await self.database.fetchrow(MOVE_WITH_ATTEMPT, params | _attempt_params(attempt))
         return _payment(row) if row is not None else None
 
-    async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None:
-        await uow.execute(RECORD_ATTEMPT, _attempt_params(attempt))
+    async def record_attempt(self, attempt: Attempt) -> None:
+        await self.database.execute(RECORD_ATTEMPT, _attempt_params(attempt))
 
     async def record_callback(self, callback: ProviderCallback) -> tuple[bool, Payment | None]:
         params = {
@@ -227,6 +244,17 @@ class PostgresPayments(PaymentRepository):
         assert row is not None  # one row always: the outer join keeps it
         payment = _payment(row) if row["id"] is not None else None
         return bool(row["first_time"]), payment
+
+
+def _outbox_params(event: Event) -> dict[str, Any]:
+    """The outbox row of ``event``, as ``services.common.outbox.enqueue`` writes it (with the caller's trace)."""
+    return {
+        "event_id": event.event_id,
+        "topic": event.topic,
+        "event_type": event.event_type,
+        "body": json.loads(event.model_dump_json()),
+        "trace_context": telemetry.carrier() or None,
+    }
 
 
 def _attempt_params(attempt: Attempt) -> dict[str, Any]:
