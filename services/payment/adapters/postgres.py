@@ -14,19 +14,16 @@ Two rules keep payments exact under retries and concurrency:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from reference.events import Event
-from services.common import telemetry
+from services.common import outbox
 from services.common.db import Database, Query, Record
-from services.common.outbox import CHANNEL, outbox
 from services.payment.adapters.simulated import Hold, HoldBook
 from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks, provider_holds
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
@@ -103,28 +100,10 @@ _MOVE = (
     )
     .returning(payments)
 )
-_OUTBOX_ROW = ("event_id", "topic", "event_type", "body", "trace_context")
-_EVENT_VALUES = (
-    sa.bindparam("event_id", type_=PG_UUID(as_uuid=True)),
-    sa.bindparam("topic", type_=sa.String),
-    sa.bindparam("event_type", type_=sa.String),
-    sa.bindparam("body", type_=JSONB),
-    sa.bindparam("trace_context", type_=JSONB),
-)
-
-
-def _emitting(move: sa.Update) -> Query:
-    """``move`` and, only if it moved the payment, its event written to the outbox and the relay woken on commit
-    (the outbox's own write, ``services.common.outbox.WRITE``, made conditional): one statement, one round trip,
-    its own transaction, where a transaction of BEGIN, the move, the outbox write and COMMIT took four."""
-    moved = move.cte("moved")
-    written = outbox.insert().from_select(list(_OUTBOX_ROW), sa.select(*_EVENT_VALUES).select_from(moved))
-    return Query(sa.select(moved, sa.func.pg_notify(CHANNEL, "").label("notified")).add_cte(written.cte("written")))
-
-
-MOVE = _emitting(_MOVE)
+# The move and, only if it moved the payment, its event (one statement, its own transaction).
+MOVE = Query(outbox.written_with(_MOVE))
 # The attempt is written whether or not the payment moves (a data-modifying CTE always runs to completion).
-MOVE_WITH_ATTEMPT = _emitting(_MOVE.add_cte(_RECORD_ATTEMPT.cte("attempted")))
+MOVE_WITH_ATTEMPT = Query(outbox.written_with(_MOVE.add_cte(_RECORD_ATTEMPT.cte("attempted"))))
 _FIRST = (
     insert(provider_callbacks)
     .values(
@@ -223,7 +202,7 @@ class PostgresPayments(PaymentRepository):
             "target": str(target),
             "move_reason": reason,
             "move_provider_ref": provider_ref,
-        } | _outbox_params(event)
+        } | outbox.params(event)
         if attempt is None:
             row = await self.database.fetchrow(MOVE, params)
         else:
@@ -244,17 +223,6 @@ class PostgresPayments(PaymentRepository):
         assert row is not None  # one row always: the outer join keeps it
         payment = _payment(row) if row["id"] is not None else None
         return bool(row["first_time"]), payment
-
-
-def _outbox_params(event: Event) -> dict[str, Any]:
-    """The outbox row of ``event``, as ``services.common.outbox.enqueue`` writes it (with the caller's trace)."""
-    return {
-        "event_id": event.event_id,
-        "topic": event.topic,
-        "event_type": event.event_type,
-        "body": json.loads(event.model_dump_json()),
-        "trace_context": telemetry.carrier() or None,
-    }
 
 
 def _attempt_params(attempt: Attempt) -> dict[str, Any]:
