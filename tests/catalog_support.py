@@ -38,12 +38,12 @@ def sql(pg_url: str, query: str, *params: object) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
-async def seed_products(engine: Any, count: int, on_hand: int) -> list[str]:
+async def seed_products(database: Any, count: int, on_hand: int) -> list[str]:
     """``count`` fresh products with ``on_hand`` units each, written through the service's store."""
     from services.catalog.adapters.postgres import PostgresCatalog
     from services.catalog.domain import Category, NewProduct
 
     ids = [f"p-{uuid.uuid4().hex[:12]}" for _ in range(count)]
     products = [NewProduct(i, i.upper(), f"Item {i}", "", 100, "USD", "kitchen", stock=on_hand) for i in ids]
-    await PostgresCatalog(engine).seed([Category("kitchen", "Kitchen")], products)
+    await PostgresCatalog(database).seed([Category("kitchen", "Kitchen")], products)
     return ids

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
+
 from reference.events import Event
+from services.common import consumer, db, outbox
 from services.common.consumer import QueueConsumer, Tally
 from services.common.outbox import SnsPublisher
+
+
+async def database_with(pg_url: str, *tables: sa.MetaData) -> db.Database:
+    """The chassis' database on ``public`` with an outbox, a processed-events table and ``tables`` created."""
+    engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            for md in (outbox.metadata, consumer.metadata, *tables):
+                md.create_all(conn)
+    finally:
+        engine.dispose()
+    return await db.Database.connect(pg_url, "public")
 
 
 def publish(aws, *events: Event) -> None:

@@ -16,11 +16,14 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from localcloud.provision import database_secret as database_secret_value
+from services.common import db
 from services.common.outbox import outbox
 from services.payment.adapters.simulated import SimulatedProvider
 from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks
 from services.payment.app import create_app
 from services.payment.settings import PaymentSettings
+
+EVENTS = db.Query(sa.select(outbox.c.event_type, outbox.c.body).order_by(outbox.c.created_at))
 
 
 @pytest.fixture
@@ -60,15 +63,17 @@ class Running:
     def provider(self) -> SimulatedProvider:
         return self.app.state.provider
 
+    @property
+    def database(self) -> db.Database:
+        return self.app.state.orchestrator.payments.database
+
     async def count(self, table: sa.Table, *where: Any) -> int:
-        async with self.app.state.orchestrator.payments.engine.connect() as conn:
-            return (await conn.execute(sa.select(sa.func.count()).select_from(table).where(*where))).scalar_one()
+        return await self.database.fetchval(db.Query(sa.select(sa.func.count()).select_from(table).where(*where)))
 
     async def events(self) -> list[tuple[str, dict[str, Any]]]:
         """(event_type, data) of every event written to the outbox, oldest first."""
-        async with self.app.state.orchestrator.payments.engine.connect() as conn:
-            rows = await conn.execute(sa.select(outbox.c.event_type, outbox.c.body).order_by(outbox.c.created_at))
-            return [(r.event_type, r.body["data"]) for r in rows]
+        rows = await self.database.fetch(EVENTS)
+        return [(r["event_type"], r["body"]["data"]) for r in rows]
 
     async def event_types(self) -> list[str]:
         return [t for t, _ in await self.events()]

@@ -6,7 +6,8 @@ loopback started here:
 
 - **SQL**, a unit of work (BEGIN, an insert, an update, a select, COMMIT) against an embedded PostgreSQL:
   SQLAlchemy Core on psycopg and on asyncpg (the statements built per call, as they were), SQLAlchemy on asyncpg
-  with the statements built once (bound parameters), and each driver alone;
+  with the statements built once (bound parameters), the chassis' ``services.common.db.Database`` (SQLAlchemy
+  compiles once, asyncpg's pool runs: what the services use), and each driver alone;
 - **HTTP**, a small JSON POST on a keep-alive connection to a uvicorn app: httpx's own transport, the chassis'
   ``services.common.http.Client`` (aiohttp with httpx's errors and answer, what the services use) and aiohttp alone;
 - **AWS**, botocore's ``GetItem`` and ``PublishBatch`` against the emulator (``localcloud.moto_server``; client
@@ -124,6 +125,24 @@ def _sql(rounds: int) -> dict[str, list[float]]:
         finally:
             await engine.dispose()
 
+    async def chassis(url: str) -> float:
+        from services.common import db
+
+        database = await db.Database.connect(url, "public", max_size=2)
+        insert, update, select = db.Query(insert_once), db.Query(update_once), db.Query(select_once)
+
+        async def unit() -> None:
+            k = uuid.uuid4()
+            async with database.transaction() as conn:
+                await conn.execute(insert, {"k": k, "n": 1, "body": {"a": 1}})
+                await conn.execute(update, {"k": k})
+                await conn.fetchrow(select, {"k": k})
+
+        try:
+            return await _cpu_per(N_SQL, unit)()
+        finally:
+            await database.close()
+
     async def raw_psycopg(url: str) -> float:
         async with await psycopg.AsyncConnection.connect(url) as conn:
 
@@ -161,6 +180,7 @@ def _sql(rounds: int) -> dict[str, list[float]]:
                 "SQLAlchemy on psycopg, built per call": lambda: alchemy(plain.replace("://", "+psycopg://", 1), False),
                 "SQLAlchemy on asyncpg, built per call": lambda: alchemy(plain.replace("://", "+asyncpg://", 1), False),
                 "SQLAlchemy on asyncpg, built once": lambda: alchemy(plain.replace("://", "+asyncpg://", 1), True),
+                "the chassis: compiled once, run on asyncpg's pool": lambda: chassis(plain),
                 "psycopg alone": lambda: raw_psycopg(plain),
                 "asyncpg alone": lambda: raw_asyncpg(plain),
             }

@@ -27,16 +27,16 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
 
     async def parts(rt: Runtime) -> None:
-        engine = await rt.database("services.catalog", "catalog")
+        database = await rt.database("services.catalog", "catalog")
         redis = rt.redis(settings.redis_url, timeout_s=settings.cache_timeout_s)
         cache = RedisCache(redis, settings.cache_prefix, retry_after_s=settings.cache_retry_after_s)
         media = S3Media(boto3.client("s3", region_name=settings.aws_region), settings.media_bucket_name)
         catalog = Catalog(
-            PostgresCatalog(engine), PostgresInventory(engine), cache, media, listing_ttl_s=settings.cache_ttl_s
+            PostgresCatalog(database), PostgresInventory(database), cache, media, listing_ttl_s=settings.cache_ttl_s
         )
         rt.state.catalog = catalog
         rt.every("sweeper", settings.sweep_interval_s, catalog.sweep)
-        rt.relay(engine)
+        rt.relay(database)
 
     app = create_service_app(
         "catalog",

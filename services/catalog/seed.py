@@ -50,11 +50,11 @@ def upload_images(media: S3Media, products: Sequence[NewProduct]) -> tuple[int, 
 
 
 async def seed_database(settings: CatalogSettings, url: str, products: Sequence[NewProduct]) -> tuple[int, int]:
-    engine = db.async_engine(url, SCHEMA, pool_size=1, max_overflow=0)
+    database = await db.Database.connect(url, SCHEMA, max_size=1)
     try:
-        added = await PostgresCatalog(engine).seed(seed_data.categories(), products)
+        added = await PostgresCatalog(database).seed(seed_data.categories(), products)
     finally:
-        await engine.dispose()
+        await database.close()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     try:
         await RedisCache(client, settings.cache_prefix, retry_after_s=0).invalidate()  # retire earlier listings

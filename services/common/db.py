@@ -4,11 +4,15 @@ Each service keeps its tables in its own schema of the shared database, so servi
 never read each other's tables; in AWS that is the same Aurora cluster and database.
 Migrations run at start under an advisory lock, so replicas starting together migrate once
 (on EKS they can also run as a Job before the rollout: ``python -m services.common.db``).
+
+At run time a service's statements are written in SQLAlchemy Core (or SQL text), compiled once (``Query``)
+and run on asyncpg's pool (``Database``); Alembic migrates on psycopg.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import select
@@ -17,38 +21,15 @@ from importlib.resources import files
 from typing import Any
 
 import asyncpg
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 
 from services.common import telemetry
 
-DRIVER = "postgresql+asyncpg"
 IntegrityError = asyncpg.IntegrityConstraintViolationError  # a unique, foreign-key, check or not-null violation
 Record = asyncpg.Record  # a row: ``row["column"]`` or ``row[0]``
-
-
-def async_engine(url: str, schema: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    """An async engine on asyncpg whose connections see ``schema`` first; a connection the server closed is never
-    handed out.
-
-    asyncpg whatever driver ``url`` names (the secrets give psycopg URLs; psycopg stays for migrations, the
-    relay's ``LISTEN`` and the tools): the same unit of work (a transaction of three statements) costs the
-    client less CPU through SQLAlchemy on asyncpg than on psycopg (``nox -s bench -- clients``: 1,892 against
-    2,195 µs; issue 13, docs/commerce-core.md).
-    """
-    engine = create_async_engine(
-        make_url(url).set(drivername=DRIVER),
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_recycle=1800,
-        connect_args={"server_settings": {"search_path": f"{schema},public"}},
-    )
-    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
-    return engine
 
 
 def closed_by_server(conn: Any) -> bool:
@@ -68,12 +49,6 @@ def closed_by_server(conn: Any) -> bool:
     transport = getattr(conn, "_transport", None)  # asyncpg's asyncio transport: its socket, to peek at
     sock = transport.get_extra_info("socket") if transport is not None else None
     return sock is not None and bool(select.select([sock], [], [], 0)[0])
-
-
-def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    """SQLAlchemy's pool, at checkout: ``DisconnectionError`` makes it connect again (``closed_by_server``)."""
-    if closed_by_server(dbapi_connection):
-        raise DisconnectionError("the server closed the connection, or is closing it")
 
 
 def constraint_name(exc: BaseException) -> str | None:
@@ -208,8 +183,12 @@ class Database:
         )
         return cls(pool, parsed, telemetry.sql_attributes(parsed))
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Close every connection once it is given back; after ``timeout_s``, those still held too."""
+        try:
+            await asyncio.wait_for(self.pool.close(), timeout_s)
+        except TimeoutError:
+            self.pool.terminate()
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Session]:
@@ -272,18 +251,11 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool, each statement its own transaction: for a unit of work of one statement (a read, an insert
-    that stands alone), no BEGIN and no COMMIT round trip; a statement is atomic on its own."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
 async def prepare(package: str, schema: str, secret_id: str, region: str, *, migrate_schema: bool = True) -> str:
     """What every service with tables does at start: read the credentials secret, migrate its schema.
 
-    Returns the SQLAlchemy URL (psycopg driver) for ``async_engine``.
+    Returns the SQLAlchemy URL (psycopg driver) for ``Database.connect``.
     """
-    import asyncio
 
     from services.common.secrets import database_url, read_secret
 

@@ -88,19 +88,29 @@ def add_trace_context_column(op: Any) -> None:
 
 # The statements of every event written and every relay pass, compiled once (issue 13: docs/commerce-core.md).
 _IDS = sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
-WRITE = Query(
-    sa.select(sa.func.pg_notify(CHANNEL, "")).add_cte(
-        outbox.insert()
-        .values(
-            event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
-            topic=sa.bindparam("topic", type_=sa.String),
-            event_type=sa.bindparam("event_type", type_=sa.String),
-            body=sa.bindparam("body", type_=JSONB),
-            trace_context=sa.bindparam("trace_context", type_=JSONB),
-        )
-        .cte("written")
-    )
-)
+_EVENT = {
+    "event_id": sa.bindparam("event_id", type_=UUID(as_uuid=True)),
+    "topic": sa.bindparam("topic", type_=sa.String),
+    "event_type": sa.bindparam("event_type", type_=sa.String),
+    "body": sa.bindparam("body", type_=JSONB),
+    "trace_context": sa.bindparam("trace_context", type_=JSONB),
+}
+WRITE = Query(sa.select(sa.func.pg_notify(CHANNEL, "")).add_cte(outbox.insert().values(_EVENT).cte("written")))
+
+
+def written_with(change: sa.Insert | sa.Update | sa.Delete) -> sa.Select[Any]:
+    """``change`` (a statement ``RETURNING`` the row it changed) and, only if it changed one, the event ``params``
+    gives written to the outbox with the relay woken on commit: one statement, its own transaction, where BEGIN,
+    the change, the outbox write and COMMIT were four round trips. Its rows are ``change``'s.
+
+    A data-modifying CTE runs to completion whatever reads it, so the event is written exactly when ``change``
+    returns a row: of two racing compare-and-sets one writes its event, the other nothing.
+    """
+    changed = change.cte("changed")
+    written = outbox.insert().from_select(list(_EVENT), sa.select(*_EVENT.values()).select_from(changed))
+    return sa.select(changed, sa.func.pg_notify(CHANNEL, "").label("notified")).add_cte(written.cte("written"))
+
+
 PENDING = Query(
     sa.select(outbox.c.event_id, outbox.c.topic, outbox.c.body, outbox.c.trace_context)
     .where(outbox.c.published_at.is_(None))
@@ -121,16 +131,18 @@ COUNT_PENDING = Query(sa.select(sa.func.count()).where(outbox.c.published_at.is_
 async def enqueue(conn: Session, event: Event) -> None:
     """Write ``event`` to the outbox inside the caller's transaction, with the caller's trace context, and
     wake the relay when that transaction commits (one statement: the insert and the ``NOTIFY``)."""
-    await conn.execute(
-        WRITE,
-        {
-            "event_id": event.event_id,
-            "topic": event.topic,
-            "event_type": event.event_type,
-            "body": json.loads(event.model_dump_json()),
-            "trace_context": telemetry.carrier() or None,
-        },
-    )
+    await conn.execute(WRITE, params(event))
+
+
+def params(event: Event) -> dict[str, Any]:
+    """``event``'s outbox row with the caller's trace context: the parameters of ``WRITE`` and ``written_with``."""
+    return {
+        "event_id": event.event_id,
+        "topic": event.topic,
+        "event_type": event.event_type,
+        "body": json.loads(event.model_dump_json()),
+        "trace_context": telemetry.carrier() or None,
+    }
 
 
 class SnsPublisher:

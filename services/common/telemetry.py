@@ -16,9 +16,9 @@ process with:
   before any span is made and gives only the sampled requests a server span (``ServerSpans``);
   under an unsampled one instrumentation is suppressed (the cost of tracing, issue 14: docs/tracing.md);
 - **client spans** for a kept request's calls: the chassis' own for its HTTP clients (``traced_call``, through
-  ``services.common.http.TracedTransport``), its Redis clients (``instrument_redis``) and each SQLAlchemy
-  engine the runtime builds (``instrument_engine``), which cost an unsampled request's call one look at the
-  current span; OpenTelemetry's botocore instrumentation for the AWS SDK;
+  ``services.common.http.TracedTransport``), its Redis clients (``instrument_redis``) and the statements of
+  each database the runtime builds (``sql_span``, from ``services.common.db.Session``), which cost an unsampled
+  request's call one look at the current span; OpenTelemetry's botocore instrumentation for the AWS SDK;
 - **export**: ``xray`` converts each finished span to an X-Ray segment document and sends batches
   with ``PutTraceSegments`` to the endpoint boto3 is configured for (the emulator locally); ``otlp``
   sends OTLP/HTTP to the ADOT collector (``OTEL_EXPORTER_OTLP_ENDPOINT``), which does the same
@@ -669,36 +669,6 @@ def end_sql_span(span: Any, error: BaseException | None) -> None:
     if error is not None:
         span.set_status((_api or _otel()).error, str(error)[:1000])
     span.end()
-
-
-def instrument_engine(engine: Any) -> None:
-    """``sql_span`` for the statements an SQLAlchemy (async) engine runs: for the tools still on one."""
-    sync = getattr(engine, "sync_engine", engine)
-    where = sql_attributes(sync.url)
-    if where is None:
-        return
-    from sqlalchemy import event
-
-    def before(_conn: Any, _cursor: Any, statement: Any, _params: Any, context: Any, _many: bool) -> None:
-        if context is not None:
-            context._shop_span = sql_span(where, str(statement))
-
-    def after(_conn: Any, _cursor: Any, _statement: Any, _params: Any, context: Any, _many: bool) -> None:
-        span = getattr(context, "_shop_span", None)
-        if span is not None:
-            context._shop_span = None
-            end_sql_span(span, None)
-
-    def failed(exception_context: Any) -> None:
-        context = exception_context.execution_context
-        span = getattr(context, "_shop_span", None)
-        if span is not None:
-            context._shop_span = None
-            end_sql_span(span, exception_context.original_exception)
-
-    event.listen(sync, "before_cursor_execute", before)
-    event.listen(sync, "after_cursor_execute", after)
-    event.listen(sync, "handle_error", failed)
 
 
 def flush(timeout_s: float = 5.0) -> None:

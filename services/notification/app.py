@@ -29,14 +29,14 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
 
     async def parts(rt: Runtime) -> None:
-        engine = await rt.database("services.notification", SCHEMA)
+        database = await rt.database("services.notification", SCHEMA)
         mailer = SesMailer(settings.sender, settings.aws_region)
         rt.on_close(mailer.close)
         templates = JinjaTemplates(settings.template_dir, shop_name=settings.shop_name, shop_url=settings.shop_url)
         rt.state.notifications = notifications = Notifications(
-            templates, mailer, PostgresLedger, PostgresSentEmails(engine)
+            templates, mailer, PostgresLedger, PostgresSentEmails(database)
         )
-        rt.state.policy = policy = IdempotentPolicy(engine, notifications.handle)
+        rt.state.policy = policy = IdempotentPolicy(database, notifications.handle)
         rt.consumer(QUEUE, policy)
 
     return create_service_app(NAME, settings, [api.public, api.internal], parts=parts)

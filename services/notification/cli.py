@@ -26,11 +26,11 @@ from services.notification.settings import NotificationSettings
 
 async def recorded(settings: NotificationSettings, limit: int, order_id: str | None) -> list[SentEmail]:
     secret = await asyncio.to_thread(secrets.read_secret, settings.database_secret_id, settings.aws_region)
-    engine = db.async_engine(secrets.database_url(secret, "psycopg"), SCHEMA, pool_size=1)
+    database = await db.Database.connect(secrets.database_url(secret, "psycopg"), SCHEMA, max_size=1)
     try:
-        return await PostgresSentEmails(engine).latest(limit, order_id=order_id)
+        return await PostgresSentEmails(database).latest(limit, order_id=order_id)
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 def emulator_messages(endpoint_url: str) -> list[dict[str, Any]]:

@@ -26,18 +26,18 @@ def create_app(settings: PaymentSettings | None = None) -> FastAPI:
     settings = settings or PaymentSettings()
 
     async def parts(rt: Runtime) -> None:
-        engine = await rt.database("services.payment", "payment")
-        rt.state.provider = provider = build_provider(settings, PostgresHolds(engine))
-        rt.on_close(provider.close)  # closed before the engine: its last callbacks still reach the database
+        database = await rt.database("services.payment", "payment")
+        rt.state.provider = provider = build_provider(settings, PostgresHolds(database))
+        rt.on_close(provider.close)  # closed before the database: its last callbacks still reach it
         rt.state.orchestrator = PaymentOrchestrator(
-            PostgresPayments(engine),
+            PostgresPayments(database),
             provider,
             pending_wait_s=settings.pending_wait_ms / 1000,
             stale_after_s=settings.stale_pending_s,
             breaker=(breaker := build_breaker(settings)),
         )
         flags.evidence("breaker", breaker.view)  # GET /_faults shows its state and transitions
-        rt.relay(engine)
+        rt.relay(database)
 
     return create_service_app("payment", settings, [api.internal, api.public], parts=parts)
 

@@ -169,7 +169,11 @@ class Payment:
     updated_at: datetime | None = None
 
     def event_data(self) -> dict[str, Any]:
-        """The payload of this payment's events: what consumers need without calling back."""
+        """The payload of this payment's events: what consumers need without calling back.
+
+        Only fields a move sets (``status``, ``reason``) or none changes: the orchestrator builds a move's event
+        before the move, which writes it in the same statement (services/payment/service.py, ``_move``).
+        """
         data: dict[str, Any] = {
             "payment_id": str(self.id),
             "order_id": self.order_id,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from uuid import UUID
 
-from services.common.consumer import UnitOfWork
+from reference.events import Event
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
 
 
@@ -77,13 +76,9 @@ class PaymentProvider(abc.ABC):
 class PaymentRepository(abc.ABC):
     """Payments, their provider attempts and the provider's callbacks.
 
-    A state change runs in a unit of work (``transaction``): the attempt, the move and the event the
-    service emits with ``uow.emit`` commit together or not at all. The store knows nothing of events.
+    A state change is one atomic write (``move``): the attempt, the move and the event the service built for it
+    commit together or not at all. The store builds no events: it writes the one it is given, with the move.
     """
-
-    @abc.abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
 
     @abc.abstractmethod
     async def claim(self, request: AuthorizationRequest, payment_id: UUID) -> tuple[Payment, bool]:
@@ -108,23 +103,25 @@ class PaymentRepository(abc.ABC):
     @abc.abstractmethod
     async def move(
         self,
-        uow: UnitOfWork,
         payment_id: UUID,
         sources: frozenset[PaymentStatus],
         target: PaymentStatus,
         *,
         reason: str | None,
         provider_ref: str | None,
+        event: Event,
         attempt: Attempt | None = None,
     ) -> Payment | None:
-        """If the payment is still in one of ``sources``, move it to ``target`` (a compare-and-set); ``attempt``
-        is recorded either way, in the same statement.
+        """If the payment is still in one of ``sources``, move it to ``target`` (a compare-and-set) and write
+        ``event`` to the outbox; ``attempt`` is recorded either way. All of it atomically (one statement where the
+        store can).
 
-        Returns the moved payment, or None when another caller moved it first (nothing else changed).
+        Returns the moved payment, or None when another caller moved it first (nothing but the attempt written).
         """
 
     @abc.abstractmethod
-    async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None: ...
+    async def record_attempt(self, attempt: Attempt) -> None:
+        """Record a provider call that moved nothing (a refused or unanswered capture, void or refund)."""
 
     @abc.abstractmethod
     async def record_callback(self, callback: ProviderCallback) -> tuple[bool, Payment | None]:

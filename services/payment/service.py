@@ -20,6 +20,7 @@ call: the provider never heard of it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -139,7 +140,7 @@ class PaymentOrchestrator:
         if status == PaymentStatus.DECLINED:
             metrics.payment_declined(reason or "card_declined")
         moved = await self._move(
-            payment.id, PENDING, status, reason=reason, provider_ref=attempt.provider_ref, attempt=attempt
+            payment, PENDING, status, reason=reason, provider_ref=attempt.provider_ref, attempt=attempt
         )
         # None: a provider callback settled it first (with the same outcome); answer what is stored.
         return moved or await self.get(payment.id)
@@ -163,8 +164,7 @@ class PaymentOrchestrator:
         request = {"amount_minor": payment.amount_minor, "from_status": str(payment.status)}
         result, attempt = await self._call(payment, operation, request, calls[operation]())
         if attempt.outcome != "ok":
-            async with self.payments.transaction() as uow:
-                await self.payments.record_attempt(uow, attempt)
+            await self.payments.record_attempt(attempt)
         if attempt.outcome in ("timeout", "error", "rejected"):
             raise ProviderUnavailable(
                 f"the provider did not complete the {operation}: {attempt.error}; the payment stays"
@@ -174,7 +174,7 @@ class PaymentOrchestrator:
         if attempt.outcome != "ok":
             raise ProviderRefused(f"the provider refused the {operation}: {result.reason if result else ''}")
         sources = TRANSITIONS[operation][0]
-        moved = await self._move(payment.id, sources, target, reason=payment.reason, provider_ref=None, attempt=attempt)
+        moved = await self._move(payment, sources, target, reason=payment.reason, provider_ref=None, attempt=attempt)
         if moved is not None:
             return moved, True
         current = await self.get(payment.id)  # a concurrent request (or a callback) moved it first
@@ -186,7 +186,7 @@ class PaymentOrchestrator:
         """Void a payment whose authorization the breaker never sent: nothing is held, no provider call."""
         attempt = Attempt(payment.id, Operation.VOID, {"from_status": str(payment.status)}, "ok", 0, None,
                           "not sent to the provider: its authorization never was (circuit open)")  # fmt: skip
-        moved = await self._move(payment.id, TRANSITIONS[Operation.VOID][0], target, reason=payment.reason,
+        moved = await self._move(payment, TRANSITIONS[Operation.VOID][0], target, reason=payment.reason,
                                  provider_ref=None, attempt=attempt)  # fmt: skip
         return (moved, True) if moved is not None else (await self.get(payment.id), False)
 
@@ -211,7 +211,7 @@ class PaymentOrchestrator:
             sources, target, reason = frozenset(), payment.status, payment.reason
         if payment.status in sources:
             ref = callback.provider_ref if callback.operation == Operation.AUTHORIZE else None
-            moved = await self._move(payment.id, sources, target, reason=reason, provider_ref=ref, attempt=None)
+            moved = await self._move(payment, sources, target, reason=reason, provider_ref=ref, attempt=None)
             if moved is not None:
                 self.callbacks["applied"] += 1
                 return
@@ -255,7 +255,7 @@ class PaymentOrchestrator:
 
     async def _move(
         self,
-        payment_id: UUID,
+        payment: Payment,
         sources: frozenset[PaymentStatus],
         target: PaymentStatus,
         *,
@@ -263,15 +263,22 @@ class PaymentOrchestrator:
         provider_ref: str | None,
         attempt: Attempt | None,
     ) -> Payment | None:
-        """Record ``attempt`` and, if the payment is still in one of ``sources``, move it to ``target`` and emit
-        its event, all in one transaction. None when another caller moved it first (nothing else changed)."""
-        async with self.payments.transaction() as uow:
-            moved = await self.payments.move(
-                uow, payment_id, sources, target, reason=reason, provider_ref=provider_ref, attempt=attempt
-            )
-            if moved is not None:
-                await uow.emit(domain.event(moved, correlation_id=_correlation()))
-        return moved
+        """Record ``attempt`` and, if the payment is still in one of ``sources``, move it to ``target`` and write
+        its event, all at once. None when another caller moved it first (nothing but the attempt written).
+
+        The event is built before the move, from ``payment`` as the move leaves it: its data is the fields a move
+        sets (status, reason) and those no move changes (``Payment.event_data``), so it is the moved payment's.
+        """
+        after = dataclasses.replace(payment, status=target, reason=reason)
+        return await self.payments.move(
+            payment.id,
+            sources,
+            target,
+            reason=reason,
+            provider_ref=provider_ref,
+            event=domain.event(after, correlation_id=_correlation()),
+            attempt=attempt,
+        )
 
     # ------------------------------------------------------------------ reads
 

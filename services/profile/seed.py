@@ -78,8 +78,8 @@ async def seed(settings: ProfileSettings) -> str:
     idp = boto3.client("cognito-idp", region_name=settings.aws_region)
     url = await db.prepare("services.profile", SCHEMA, settings.database_secret_id, settings.aws_region,
                            migrate_schema=settings.migrate_on_start)  # fmt: skip
-    engine = db.async_engine(url, SCHEMA, pool_size=1)
-    profiles = PostgresProfiles(engine)
+    database = await db.Database.connect(url, SCHEMA, max_size=1)
+    profiles = PostgresProfiles(database)
     try:
         for user in DEMO_USERS:
             sub = await asyncio.to_thread(ensure_user, idp, settings.user_pool_id, user)
@@ -89,7 +89,7 @@ async def seed(settings: ProfileSettings) -> str:
             if not await profiles.addresses(sub):
                 await profiles.add_address(sub, user.email, user.address.checked(), settings.max_addresses)
     finally:
-        await engine.dispose()
+        await database.close()
         idp.close()
     logins = ", ".join(
         f"{u.email} / {u.password}" + (f" (groups: {', '.join(u.groups)})" if u.groups else "") for u in DEMO_USERS

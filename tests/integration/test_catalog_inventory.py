@@ -8,7 +8,6 @@ import uuid
 from catalog_support import add_product, seed, seed_products, sql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from services.catalog import domain
 from services.catalog.adapters.inventory import PostgresInventory
@@ -152,7 +151,7 @@ OPS = st.lists(
 )
 
 
-STOCK = "select product_id, on_hand, reserved from inventory where product_id = any(:ids)"
+STOCK = db.Query("select product_id, on_hand, reserved from inventory where product_id = any(:ids)")
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -170,10 +169,10 @@ _migrated: set[str] = set()
 
 
 async def _check_against_model(url: str, ops: list[tuple]) -> None:
-    engine = db.async_engine(url, SCHEMA, pool_size=1, max_overflow=0)
-    inventory = PostgresInventory(engine)
+    database = await db.Database.connect(url, SCHEMA, max_size=1)
+    inventory = PostgresInventory(database)
     try:
-        a, b = await seed_products(engine, 2, on_hand=6)
+        a, b = await seed_products(database, 2, on_hand=6)
         model = StockModel({a: 6, b: 6})
         run = uuid.uuid4().hex[:8]
         for op in ops:
@@ -192,13 +191,11 @@ async def _check_against_model(url: str, ops: list[tuple]) -> None:
             else:
                 expect = model.restock(a, op[1])
                 assert await _outcome(inventory.set_stock(a, op[1])) == expect, op
-            async with engine.connect() as conn:
-                rows = await conn.execute(text(STOCK), {"ids": [a, b]})
-                for product_id, on_hand, reserved in rows:
-                    assert (on_hand, reserved) == (model.on_hand[product_id], model.reserved(product_id))
-                    assert 0 <= reserved <= on_hand
+            for product_id, on_hand, reserved in await database.fetch(STOCK, {"ids": [a, b]}):
+                assert (on_hand, reserved) == (model.on_hand[product_id], model.reserved(product_id))
+                assert 0 <= reserved <= on_hand
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 async def _outcome(call) -> str:

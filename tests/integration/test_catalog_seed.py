@@ -12,6 +12,11 @@ from services.catalog import seed, seed_data
 from services.catalog.app import create_app
 from services.catalog.settings import CatalogSettings
 
+STORED = (
+    "select p.id, p.sku, p.attributes, p.created_at, p.image_key, i.on_hand"
+    " from products p join inventory i on i.product_id = p.id"
+)
+
 
 def test_the_seed_fills_the_provisioned_stack_once_and_the_service_serves_it(
     provisioned, database_secret, redis_space, pg_url, aws
@@ -28,6 +33,10 @@ def test_the_seed_fills_the_provisioned_stack_once_and_the_service_serves_it(
     assert sorted(ids) == sorted(seed_data.product_id(i) for i in range(1200))  # the same ids on any machine
     assert sql(pg_url, "select count(*) from products where name like %s and name like %s", "%'%", '%"%')[0][0] > 0
     assert 0 < sql(pg_url, "select count(*) from inventory where on_hand = 0")[0][0] < 200
+    # every column as generated: the JSON attributes as objects, the seed's own creation times, the stock
+    written = {r[0]: r[1:] for r in sql(pg_url, STORED)}
+    generated = seed_data.products(1200)
+    assert written == {p.id: (p.sku, p.attributes, p.created_at, p.image_key, p.stock) for p in generated}
 
     categories, product = asyncio.run(_read(settings, ids[0]))
     assert len(categories) >= 10

@@ -81,10 +81,14 @@ async def test_values_go_in_and_come_out_as_python_values(database):
 
 async def test_a_transaction_that_raises_leaves_nothing(database):
     key = uuid.uuid4()
-    with pytest.raises(db.IntegrityError) as refused:
+
+    async def twice() -> None:
         async with database.transaction() as session:
             await session.execute(PUT, {"id": key, "n": 1, "body": None, "at": None})
             await session.execute(PUT, {"id": key, "n": 2, "body": None, "at": None})
+
+    with pytest.raises(db.IntegrityError) as refused:
+        await twice()
     assert db.constraint_name(refused.value) == "pool_things_pkey"
     assert await database.fetchrow(GET, {"id": key}) is None
     assert await database.fetchval(db.Query("select count(*) from pool_things")) == 0
@@ -114,3 +118,35 @@ async def test_a_live_connection_is_reused_with_nothing_sent_but_the_statements(
     pids = [await database.fetchval(BACKEND) for _ in range(3)]
     assert len(set(pids)) == 1  # one connection, kept
     assert sent == ["select pg_backend_pid()"] * 3  # no ping when taken, no reset query when given back
+
+
+async def test_a_kept_requests_statements_are_client_spans_and_no_other_statement_is(pg_url, monkeypatch):
+    pytest.importorskip("opentelemetry.sdk", reason="the tracing extras are not installed")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import telemetry
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(telemetry, "_provider", provider)
+    database = await db.Database.connect(pg_url, "public", max_size=1)
+    try:
+        await database.fetchval(BACKEND)  # a background poll's: no span
+        with provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER):
+            async with database.transaction() as session:
+                await session.fetchval(BACKEND)
+            with pytest.raises(db.asyncpg.UndefinedTableError):
+                await database.fetch(db.Query("select * from missing"))
+    finally:
+        await database.close()
+    ok, failed = [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.CLIENT]
+    assert ok.attributes["db.statement"] == "select pg_backend_pid()"
+    assert ok.attributes["db.system"] == "postgresql"
+    assert ok.name == f"select {ok.attributes['db.name']}"
+    assert failed.status.status_code is trace.StatusCode.ERROR
+    assert "missing" in failed.status.description
+    assert telemetry.segment_document(ok, "order")["sql"]["sanitized_query"] == "select pg_backend_pid()"

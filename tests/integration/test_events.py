@@ -8,27 +8,29 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from consumer_support import database_with
 from consumer_support import drain as drain_consumer
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from localcloud.provision import Outputs
 from reference.events import Event, new_event
 from services.common import consumer as consumer_mod
+from services.common import db
 from services.common import outbox as outbox_mod
 from services.common.consumer import Consumer, UnitOfWork
 from services.common.outbox import OutboxRelay, SnsPublisher, enqueue
 
 ledger = sa.Table("ledger", sa.MetaData(), sa.Column("order_id", sa.String, primary_key=True))
+RECORD = db.Query(ledger.insert().values(order_id=sa.bindparam("order_id", type_=sa.String)))
+RECORDED = db.Query(sa.select(ledger.c.order_id))
+COUNT_RECORDED = db.Query(sa.select(sa.func.count()).select_from(ledger))
+COUNT_PROCESSED = db.Query(sa.select(sa.func.count()).select_from(consumer_mod.processed_events))
 
 
 @pytest.fixture
-async def engine(pg_url):
-    engine = create_async_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
-    async with engine.begin() as conn:
-        for md in (outbox_mod.metadata, consumer_mod.metadata, ledger.metadata):
-            await conn.run_sync(md.create_all)
-    yield engine
-    await engine.dispose()
+async def database(pg_url):
+    database = await database_with(pg_url, ledger.metadata)
+    yield database
+    await database.close()
 
 
 def order_event(order_id: str, event_type: str = "OrderConfirmed") -> Event:
@@ -44,11 +46,13 @@ def drain(sqs, url: str) -> list[dict]:
     return out
 
 
-async def test_committed_events_reach_the_subscribed_queues_and_are_marked_published(engine, aws, provisioned: Outputs):
-    async with engine.begin() as conn:
+async def test_committed_events_reach_the_subscribed_queues_and_are_marked_published(
+    database, aws, provisioned: Outputs
+):
+    async with database.transaction() as conn:
         await enqueue(conn, order_event("o-1"))
         await enqueue(conn, order_event("o-2", "OrderPlaced"))  # no queue takes OrderPlaced (analytics will)
-    relay = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region))
+    relay = OutboxRelay(database, SnsPublisher(aws.stage, aws.region))
     assert await relay.publish_pending() == 2
     assert await relay.pending() == 0
 
@@ -60,14 +64,14 @@ async def test_committed_events_reach_the_subscribed_queues_and_are_marked_publi
     assert Event.model_validate(reco[0]).event_type == "OrderConfirmed"
 
 
-async def test_a_listening_relay_is_woken_by_the_commit_not_by_its_poll(engine, aws, provisioned, monkeypatch):
+async def test_a_listening_relay_is_woken_by_the_commit_not_by_its_poll(database, aws, provisioned, monkeypatch):
     monkeypatch.setattr(outbox_mod, "LISTEN_POLL_S", 60.0)  # its safety poll: a minute away
-    relay, stop = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region), idle_s=60), asyncio.Event()
+    relay, stop = OutboxRelay(database, SnsPublisher(aws.stage, aws.region), idle_s=60), asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
         await until(lambda: relay.listening, "the relay listens")
         for n in range(2):  # the first may go out in the pass made on listening; the second only if woken
-            async with engine.begin() as conn:
+            async with database.transaction() as conn:
                 await enqueue(conn, order_event(f"o-woken-{n}"))
             await until(relay.pending, f"event {n} is published", want=0, async_=True)
     finally:
@@ -87,26 +91,26 @@ async def until(probe, what: str, *, want: object = True, async_: bool = False, 
     raise AssertionError(f"not within {within_s} s: {what}")
 
 
-async def test_a_rolled_back_transaction_publishes_nothing(engine, aws, provisioned: Outputs):
+async def test_a_rolled_back_transaction_publishes_nothing(database, aws, provisioned: Outputs):
     async def failing_change() -> None:
-        async with engine.begin() as conn:
+        async with database.transaction() as conn:
             await enqueue(conn, order_event("o-ghost"))
             raise RuntimeError("the state change failed")
 
     with pytest.raises(RuntimeError):
         await failing_change()
-    relay = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region))
+    relay = OutboxRelay(database, SnsPublisher(aws.stage, aws.region))
     assert await relay.publish_pending() == 0
     assert drain(aws.client("sqs"), provisioned.queues["recommendations"]) == []
 
 
-async def test_events_stay_pending_while_sns_is_unreachable_and_go_out_after(engine, aws, provisioned: Outputs):
-    async with engine.begin() as conn:
+async def test_events_stay_pending_while_sns_is_unreachable_and_go_out_after(database, aws, provisioned: Outputs):
+    async with database.transaction() as conn:
         await enqueue(conn, order_event("o-3"))
     publisher = SnsPublisher(aws.stage, aws.region)
     good_prefix = publisher.arn_prefix
     publisher.arn_prefix = good_prefix.replace("123456789012", "000000000000")  # a topic that does not exist
-    relay = OutboxRelay(engine, publisher)
+    relay = OutboxRelay(database, publisher)
     assert await relay.publish_pending() == 0
     assert await relay.pending() == 1
     publisher.arn_prefix = good_prefix
@@ -115,26 +119,25 @@ async def test_events_stay_pending_while_sns_is_unreachable_and_go_out_after(eng
 
 
 async def record(event: Event, uow: UnitOfWork) -> None:
-    await uow.execute(ledger.insert().values(order_id=event.subject))
+    await uow.execute(RECORD, {"order_id": event.subject})
 
 
-async def test_a_duplicate_delivery_is_handled_once(engine, aws, provisioned: Outputs):
+async def test_a_duplicate_delivery_is_handled_once(database, aws, provisioned: Outputs):
     event = order_event("o-4")
     sqs = aws.client("sqs")
     for _ in range(3):  # at-least-once: the same event may arrive several times
         sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody=event.model_dump_json())
-    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
+    consumer = Consumer(database, "recommendations", record, stage=aws.stage, region=aws.region)
     total = await drain_consumer(consumer)
     assert (total.handled, total.duplicates) == (1, 2)
-    async with engine.connect() as conn:
-        assert (await conn.execute(sa.select(ledger.c.order_id))).scalars().all() == ["o-4"]
+    assert [r[0] for r in await database.fetch(RECORDED)] == ["o-4"]
 
 
 async def test_a_batching_window_takes_what_arrived_meanwhile_in_one_receive_and_one_delete(
-    engine, aws, provisioned: Outputs
+    database, aws, provisioned: Outputs
 ):
     sqs, url = aws.client("sqs"), provisioned.queues["recommendations"]
-    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region, wait_s=5)
+    consumer = Consumer(database, "recommendations", record, stage=aws.stage, region=aws.region, wait_s=5)
     consumer.gather_s = 5.0  # long enough that a loaded machine still sends the four within it
     source = consumer.source
     assert source is not None
@@ -164,11 +167,10 @@ async def test_a_batching_window_takes_what_arrived_meanwhile_in_one_receive_and
         stop.set()
         await task
     assert (batches, deletes) == ([1, 4], [1, 4])
-    async with engine.connect() as conn:
-        assert sorted((await conn.execute(sa.select(ledger.c.order_id))).scalars()) == [f"o-w{n}" for n in range(5)]
+    assert sorted(r[0] for r in await database.fetch(RECORDED)) == [f"o-w{n}" for n in range(5)]
 
 
-async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq(engine, aws, provisioned: Outputs):
+async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq(database, aws, provisioned: Outputs):
     async def explode(event: Event, uow: UnitOfWork) -> None:
         await record(event, uow)
         raise RuntimeError("downstream is broken")
@@ -176,25 +178,22 @@ async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq
     sqs = aws.client("sqs")
     sqs.set_queue_attributes(QueueUrl=provisioned.queues["recommendations"], Attributes={"VisibilityTimeout": "0"})
     sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody=order_event("o-5").model_dump_json())
-    consumer = Consumer(engine, "recommendations", explode, stage=aws.stage, region=aws.region)
+    consumer = Consumer(database, "recommendations", explode, stage=aws.stage, region=aws.region)
     failures = 0
     for _ in range(10):
         failures += (await consumer.poll_once(wait_s=0)).failed
     assert failures == 5  # the queue's maxReceiveCount
-    async with engine.connect() as conn:
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(ledger))).scalar_one() == 0
-        assert (
-            await conn.execute(sa.select(sa.func.count()).select_from(consumer_mod.processed_events))
-        ).scalar_one() == 0
+    assert await database.fetchval(COUNT_RECORDED) == 0
+    assert await database.fetchval(COUNT_PROCESSED) == 0
     dead = drain(sqs, provisioned.dlqs["recommendations"])
     assert [e["subject"] for e in dead] == ["o-5"]
 
 
-async def test_a_poison_message_is_not_deleted_and_ends_in_the_dlq(engine, aws, provisioned: Outputs):
+async def test_a_poison_message_is_not_deleted_and_ends_in_the_dlq(database, aws, provisioned: Outputs):
     sqs = aws.client("sqs")
     sqs.set_queue_attributes(QueueUrl=provisioned.queues["recommendations"], Attributes={"VisibilityTimeout": "0"})
     sqs.send_message(QueueUrl=provisioned.queues["recommendations"], MessageBody="{not an event")
-    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
+    consumer = Consumer(database, "recommendations", record, stage=aws.stage, region=aws.region)
     poison = sum([(await consumer.poll_once(wait_s=0)).poison for _ in range(8)])
     assert poison == 5
     assert [

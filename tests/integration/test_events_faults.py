@@ -10,57 +10,53 @@ import asyncio
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from reference.events import Event, new_event
-from services.common import consumer as consumer_mod
-from services.common import outbox as outbox_mod
+from services.common import db
 from services.common.consumer import Consumer, UnitOfWork
 from services.common.outbox import OutboxRelay, SnsPublisher, enqueue
-from tests.consumer_support import drain
+from tests.consumer_support import database_with, drain
 
 effects = sa.Table("effects", sa.MetaData(), sa.Column("order_id", sa.String, primary_key=True))
+RECORD = db.Query(effects.insert().values(order_id=sa.bindparam("order_id", type_=sa.String)))
+APPLIED = db.Query(sa.select(effects.c.order_id))
 
 
 @pytest.fixture
-async def engine(pg_url):
-    engine = create_async_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
-    async with engine.begin() as conn:
-        for md in (outbox_mod.metadata, consumer_mod.metadata, effects.metadata):
-            await conn.run_sync(md.create_all)
-    yield engine
-    await engine.dispose()
+async def database(pg_url):
+    database = await database_with(pg_url, effects.metadata)
+    yield database
+    await database.close()
 
 
 async def record(event: Event, uow: UnitOfWork) -> None:
     """The consumer's effect: a primary key, so a second application of one event would fail loudly."""
-    await uow.execute(effects.insert().values(order_id=event.subject))
+    await uow.execute(RECORD, {"order_id": event.subject})
 
 
-async def commit_events(engine, count: int) -> list[str]:
+async def commit_events(database, count: int) -> list[str]:
     subjects = [f"o-fault-{i}" for i in range(count)]
-    async with engine.begin() as conn:
+    async with database.transaction() as conn:
         for subject in subjects:
             event = new_event("OrderConfirmed", source="order", subject=subject, data={"order_id": subject})
             await enqueue(conn, event)
     return subjects
 
 
-async def applied(engine) -> list[str]:
-    async with engine.connect() as conn:
-        return sorted((await conn.execute(sa.select(effects.c.order_id))).scalars())
+async def applied(database) -> list[str]:
+    return sorted(r[0] for r in await database.fetch(APPLIED))
 
 
 class RelayDied(Exception):
     """The relay's process dies at the injected point (a kill -9 there)."""
 
 
-async def test_events_committed_while_no_relay_runs_are_delivered_once_a_relay_starts(engine, aws, provisioned):
-    subjects = await commit_events(engine, 3)
-    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
+async def test_events_committed_while_no_relay_runs_are_delivered_once_a_relay_starts(database, aws, provisioned):
+    subjects = await commit_events(database, 3)
+    consumer = Consumer(database, "recommendations", record, stage=aws.stage, region=aws.region)
     assert (await drain(consumer)).handled == 0, "nothing may travel before a relay runs"
 
-    relay, stop = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region), idle_s=0.05), asyncio.Event()
+    relay, stop = OutboxRelay(database, SnsPublisher(aws.stage, aws.region), idle_s=0.05), asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
         for _ in range(100):
@@ -73,7 +69,7 @@ async def test_events_committed_while_no_relay_runs_are_delivered_once_a_relay_s
     assert await relay.pending() == 0
     outcome = await drain(consumer)
     assert (outcome.handled, outcome.duplicates) == (3, 0)
-    assert await applied(engine) == subjects
+    assert await applied(database) == subjects
 
 
 def die_before_marking(relay: OutboxRelay) -> None:
@@ -97,9 +93,9 @@ def lose_the_answer(relay: OutboxRelay) -> None:
 
 
 @pytest.mark.parametrize("fault", [die_before_marking, lose_the_answer], ids=["killed-before-mark", "answer-lost"])
-async def test_a_batch_sns_accepted_but_never_marked_is_republished_and_handled_once(engine, aws, provisioned, fault):
-    subjects = await commit_events(engine, 4)
-    first = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region))
+async def test_a_batch_sns_accepted_but_never_marked_is_republished_and_handled_once(database, aws, provisioned, fault):
+    subjects = await commit_events(database, 4)
+    first = OutboxRelay(database, SnsPublisher(aws.stage, aws.region))
     fault(first)
     try:
         published = await first.publish_pending()
@@ -108,11 +104,11 @@ async def test_a_batch_sns_accepted_but_never_marked_is_republished_and_handled_
     assert published == 0
     assert await first.pending() == 4, "rows SNS took but nobody marked must stay pending"
 
-    restarted = OutboxRelay(engine, SnsPublisher(aws.stage, aws.region))
+    restarted = OutboxRelay(database, SnsPublisher(aws.stage, aws.region))
     assert await restarted.publish_pending() == 4
     assert await restarted.pending() == 0
 
-    consumer = Consumer(engine, "recommendations", record, stage=aws.stage, region=aws.region)
+    consumer = Consumer(database, "recommendations", record, stage=aws.stage, region=aws.region)
     outcome = await drain(consumer)
     assert (outcome.handled, outcome.duplicates, outcome.failed) == (4, 4, 0), "each event arrived twice"
-    assert await applied(engine) == subjects
+    assert await applied(database) == subjects

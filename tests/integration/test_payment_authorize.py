@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
 from services.payment.adapters.tables import payment_attempts, payments
+from services.payment.domain import AuthorizationRequest
+from services.payment.service import PAYMENT_IDS
 from tests.payment_support import authorization, payment_db_secret, running, settings_for
 
 __all__ = ["payment_db_secret"]  # a fixture of this module
@@ -120,3 +123,29 @@ async def test_bad_money_or_an_unknown_method_is_a_422_naming_the_field(svc):
         assert [e["field"] for e in r.json()["errors"]] == [field]
     assert await svc.count(payments) == 0
     assert svc.provider.calls["authorize"] == 0
+
+
+async def test_a_payment_left_pending_is_in_progress_until_stale_then_the_next_request_takes_it_over(
+    aws, payment_db_secret
+):
+    async with running(settings_for(aws, payment_db_secret, pending_wait_ms=0, stale_pending_s=30)) as svc:
+        orchestrator = svc.app.state.orchestrator
+        body = authorization("pm_card_ok")
+        request = AuthorizationRequest(
+            body["idempotency_key"], body["order_id"], 4999, "EUR", "sub-alice", "pm_card_ok"
+        )
+        # A caller claimed the key and died before asking the provider.
+        pending, created = await orchestrator.payments.claim(request, uuid.uuid5(PAYMENT_IDS, body["idempotency_key"]))
+        assert (created, pending.status) == (True, "pending")
+
+        busy = await svc.client.post(AUTHORIZE, json=body)
+        assert (busy.status_code, busy.json()["title"]) == (409, "Authorization in progress")
+        assert svc.provider.calls["authorize"] == 0
+
+        orchestrator.stale_after_s = 0.0  # now it is stale: the next request takes it over
+        taken = await svc.client.post(AUTHORIZE, json=body)
+        assert (taken.status_code, taken.json()["payment_id"]) == (200, str(pending.id))
+        assert taken.json()["status"] == "authorized"
+        assert svc.provider.calls["authorize"] == 1
+        assert await svc.event_types() == ["PaymentAuthorized"]
+        assert await svc.count(payment_attempts) == 1

@@ -7,7 +7,9 @@ import json
 import time
 import uuid
 
+import asyncpg
 import pytest
+from sqlalchemy import make_url
 
 from services.payment.adapters.simulated import SimulatedProvider, SimulationConfig
 from services.payment.adapters.tables import provider_callbacks
@@ -48,6 +50,34 @@ async def test_capture_then_refund_each_happen_once_however_often_they_are_asked
         ("authorize", "ok"),
         ("capture", "ok"),
         ("refund", "ok"),
+    ]
+
+
+async def test_only_the_move_that_happens_writes_its_event_the_payment_as_stored_and_wakes_the_relay(svc, pg_url):
+    """A move and its event are one statement, the event built before it: ten racing captures write one event,
+    whose data is the payment as the move left it, and one wake-up of the relay (the outbox's NOTIFY)."""
+    listener = await asyncpg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(False))
+    woken: list[str] = []
+    await listener.add_listener("outbox_payment", lambda *notice: woken.append(notice[2]))
+    try:
+        pid = await authorized(svc)
+        captures = await asyncio.gather(*(svc.client.post(f"/internal/payments/{pid}/capture") for _ in range(10)))
+        assert sorted(r.status_code for r in captures) == [200] * 10
+        assert (await svc.client.post(f"/internal/payments/{pid}/refund")).status_code == 200
+        await svc.provider.delivered()  # the callbacks too, which find every move done
+        await listener.fetchval("select 1")  # a round trip: the notices of earlier commits have come in
+    finally:
+        await listener.close()
+    assert woken == ["outbox_payment"] * 3
+    stored = (await svc.client.get(f"/internal/payments/{pid}")).json()
+    fields = ("payment_id", "order_id", "customer_sub", "amount_minor", "currency")
+    assert await svc.events() == [
+        (kind, {k: stored[k] for k in fields} | {"status": status})
+        for kind, status in [
+            ("PaymentAuthorized", "authorized"),
+            ("PaymentCaptured", "captured"),
+            ("PaymentRefunded", "refunded"),
+        ]
     ]
 
 
@@ -149,6 +179,11 @@ async def test_a_shopper_sees_only_their_own_payments(svc):
     assert "provider_ref" not in alice.json()["items"][0]
     assert (bob.status_code, bob.json()) == (200, {"items": []})
     assert anonymous.status_code == 401
+    other = await svc.client.post(AUTHORIZE, json=authorization(customer_sub="sub-alice"))
+    every = await svc.client.get("/payments", headers={"X-Shop-User": "sub-alice"})  # no order: all of hers
+    assert [p["order_id"] for p in every.json()["items"]] == [body["order_id"], other.json()["order_id"]]
+    internal = await svc.client.get("/internal/payments", params={"order_id": body["order_id"]})
+    assert [p["payment_id"] for p in internal.json()["items"]] == [alice.json()["items"][0]["payment_id"]]
 
 
 async def test_the_relay_publishes_payment_captured_to_the_order_payments_queue(aws, database_secret, provisioned):

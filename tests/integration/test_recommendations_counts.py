@@ -8,6 +8,7 @@ from itertools import permutations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from reference.events import OrderData
 from services.common import db
 from services.recommendations.adapters.postgres import PostgresCounts, PostgresRankings

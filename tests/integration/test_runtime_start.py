@@ -95,7 +95,7 @@ async def test_a_service_starts_with_sns_unreachable_and_its_relay_recovers_when
 
             # An event committed meanwhile waits in the outbox.
             relay = app.state.relay
-            async with relay.engine.begin() as conn:
+            async with relay.database.transaction() as conn:
                 await outbox.enqueue(
                     conn,
                     new_event(

@@ -163,49 +163,48 @@ def test_an_event_carries_its_trace_from_the_writer_through_the_relay_to_the_con
     assert doc["parent_id"] == f"{producer.context.span_id:016x}"
 
 
-def test_every_engine_of_a_process_gets_its_statements_traced(monkeypatch):
-    import sqlalchemy as sa
+def test_a_statement_of_a_kept_request_is_a_client_span_with_what_its_subsegment_reads(monkeypatch):
+    from sqlalchemy import make_url
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     monkeypatch.setattr(telemetry, "_provider", provider)
-    engines = [sa.create_engine("sqlite://"), sa.create_engine("sqlite://")]
+    where = telemetry.sql_attributes(make_url("postgresql+psycopg://shop:x@127.0.0.1:5432/shop"))
+    assert where == {
+        "db.system": "postgresql", "db.name": "shop", "server.address": "127.0.0.1", "server.port": 5432,
+        "db.user": "shop",
+    }  # fmt: skip
     with provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER):
-        for engine in engines:
-            telemetry.instrument_engine(engine)
-            with engine.connect() as conn:
-                conn.execute(sa.text("select 1"))
-    statements = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system") == "sqlite"]
-    assert [s.attributes["db.statement"] for s in statements] == ["select 1", "select 1"]
-    assert [s.kind for s in statements] == [trace.SpanKind.CLIENT] * 2
-    assert telemetry.segment_document(statements[0], "catalog")["sql"] == {
-        "database_type": "sqlite", "sanitized_query": "select 1",
+        telemetry.end_sql_span(telemetry.sql_span(where, "select 1"), None)
+    (statement,) = [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.CLIENT]
+    assert statement.name == "select shop"
+    assert statement.attributes["db.statement"] == "select 1"
+    assert telemetry.segment_document(statement, "catalog")["sql"] == {
+        "database_type": "postgresql", "sanitized_query": "select 1",
     }  # fmt: skip
 
 
 def test_a_statement_outside_a_kept_request_is_no_span_and_a_failed_one_is_a_failed_span(monkeypatch):
-    import sqlalchemy as sa
+    from sqlalchemy import make_url
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert telemetry.sql_attributes(make_url("postgresql://h/shop")) is None  # tracing off: no span is made
     monkeypatch.setattr(telemetry, "_provider", provider)
-    engine = sa.create_engine("sqlite://")
-    telemetry.instrument_engine(engine)
+    where = telemetry.sql_attributes(make_url("postgresql://h/shop"))
     unsampled = trace.NonRecordingSpan(trace.SpanContext(0x5F1D2C3A0123456789ABCDEF01234567, 0x53995C3F42CD8AD8, True))
-    with engine.connect() as conn:
-        conn.execute(sa.text("select 1"))  # a background poll's: no trace
-        with trace.use_span(unsampled):  # an unsampled request's
-            conn.execute(sa.text("select 2"))
-        assert exporter.get_finished_spans() == ()
-        request = provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER)
-        with request, pytest.raises(sa.exc.OperationalError):
-            conn.execute(sa.text("select * from missing"))
-    failed, _ = exporter.get_finished_spans()
-    assert failed.name == "select"
+    assert telemetry.sql_span(where, "select 1") is None  # a background poll's: no trace
+    with trace.use_span(unsampled):  # an unsampled request's
+        assert telemetry.sql_span(where, "select 2") is None
+    with provider.get_tracer("t").start_as_current_span("request", kind=trace.SpanKind.SERVER):
+        span = telemetry.sql_span(where, "select * from missing")
+        telemetry.end_sql_span(span, RuntimeError('relation "missing" does not exist'))
+    failed, _request = exporter.get_finished_spans()
+    assert failed.name == "select shop"
     assert failed.status.status_code is trace.StatusCode.ERROR
-    assert "no such table" in failed.status.description
+    assert "does not exist" in failed.status.description
     assert telemetry.segment_document(failed, "catalog")["fault"] is True
 
 

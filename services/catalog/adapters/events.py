@@ -19,61 +19,59 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from reference.events import new_event
 from services.catalog import domain
 from services.common import outbox
 from services.common.context import request_id
+from services.common.db import Query, Session
 
 SOURCE = "catalog"
-SNAPSHOT = text(
+SNAPSHOT = Query(
     """
     select p.id, p.name, p.description, p.price_minor, p.currency, p.attributes, p.category_slug,
            p.image_key, p.created_at, p.version, i.on_hand - i.reserved as available, i.version as stock_version
     from products p left join inventory i on i.product_id = p.id where p.id = :id
     """
 )
-NEXT_VERSION = text("select nextval('change_seq')")
+NEXT_VERSION = Query("select nextval('change_seq')")
 
 
 def product_data(row: Any) -> dict[str, Any]:
     """The ProductChanged payload of a SNAPSHOT row (also what a full reindex reads)."""
     data = {
-        "product_id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "category": row.category_slug,
-        "price_minor": row.price_minor,
-        "currency": row.currency,
-        "attributes": row.attributes,
-        "created_at": row.created_at.isoformat(),
-        "image_url": domain.image_url(row.image_key),
-        "product_version": row.version,
+        "product_id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "category": row["category_slug"],
+        "price_minor": row["price_minor"],
+        "currency": row["currency"],
+        "attributes": row["attributes"],
+        "created_at": row["created_at"].isoformat(),
+        "image_url": domain.image_url(row["image_key"]),
+        "product_version": row["version"],
     }
-    if row.available is not None:
-        data |= {"available": row.available, "stock_version": row.stock_version}
+    if row["available"] is not None:
+        data |= {"available": row["available"], "stock_version": row["stock_version"]}
     return data
 
 
-async def product_changed(conn: AsyncConnection, product_id: str) -> None:
-    row = (await conn.execute(SNAPSHOT, {"id": product_id})).first()
+async def product_changed(conn: Session, product_id: str) -> None:
+    row = await conn.fetchrow(SNAPSHOT, {"id": product_id})
     if row is not None:
         await _enqueue(conn, "ProductChanged", product_id, product_data(row))
 
 
-async def stock_changed(conn: AsyncConnection, product_id: str, available: int, stock_version: int) -> None:
+async def stock_changed(conn: Session, product_id: str, available: int, stock_version: int) -> None:
     data = {"product_id": product_id, "available": available, "stock_version": stock_version}
     await _enqueue(conn, "StockChanged", product_id, data)
 
 
-async def product_deleted(conn: AsyncConnection, product_id: str) -> None:
-    version = (await conn.execute(NEXT_VERSION)).scalar_one()
+async def product_deleted(conn: Session, product_id: str) -> None:
+    version = await conn.fetchval(NEXT_VERSION)
     await _enqueue(conn, "ProductDeleted", product_id, {"product_id": product_id, "product_version": version})
 
 
-async def _enqueue(conn: AsyncConnection, event_type: str, product_id: str, data: dict[str, Any]) -> None:
+async def _enqueue(conn: Session, event_type: str, product_id: str, data: dict[str, Any]) -> None:
     rid = request_id.get()
     correlation = rid if rid != "-" else None
     event = new_event(event_type, source=SOURCE, subject=product_id, data=data, correlation_id=correlation)

@@ -6,6 +6,9 @@ the condition on the row as the previous one left it, so stock is never oversold
 are taken in product-id order, so two multi-line reservations never deadlock, and a
 line that cannot be held rolls back the whole transaction (all-or-nothing). A CHECK
 constraint (``0 <= reserved <= on_hand``) backs the rule inside the database.
+
+The statements are SQL text compiled once at import and run on asyncpg (``services.common.db``); a
+read of one statement runs as its own transaction.
 """
 
 from __future__ import annotations
@@ -14,28 +17,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from services.catalog import domain
 from services.catalog.adapters import events
 from services.catalog.domain import Reservation, ReservationLine, ReservationStatus
 from services.catalog.ports import InventoryStore
+from services.common.db import Database, Query, Session
 
 # Every change takes a new row version (migration 0002) and returns what is available after it.
-HOLD = text(
+HOLD = Query(
     "update inventory set reserved = reserved + :qty, updated_at = now(), version = nextval('change_seq') "
     "where product_id = :product_id and on_hand - reserved >= :qty returning on_hand - reserved as available, version"
 )
-UNHOLD = text(
+UNHOLD = Query(
     "update inventory set reserved = reserved - :qty, updated_at = now(), version = nextval('change_seq') "
     "where product_id = :product_id returning on_hand - reserved as available, version"
 )
-TAKE = text(
+TAKE = Query(
     "update inventory set on_hand = on_hand - :qty, reserved = reserved - :qty, updated_at = now(), "
     "version = nextval('change_seq') where product_id = :product_id returning on_hand - reserved as available, version"
 )
-RESERVE = text(
+RESERVE = Query(
     "with made as (insert into reservations (id, status, expires_at)"
     " values (:id, 'held', now() + make_interval(secs => :ttl)) on conflict (id) do nothing returning id, expires_at),"
     " lined as (insert into reservation_lines (reservation_id, product_id, quantity)"
@@ -43,42 +44,42 @@ RESERVE = text(
     " unnest(cast(:products as varchar[]), cast(:quantities as integer[])) as l(product_id, quantity))"
     " select expires_at from made"
 )
-AVAILABLE = text("select on_hand - reserved from inventory where product_id = :product_id")
+AVAILABLE = Query("select on_hand - reserved from inventory where product_id = :product_id")
+SET_STOCK = Query(
+    "update inventory set on_hand = :on_hand, updated_at = now(), version = nextval('change_seq') "
+    "where product_id = :id and reserved <= :on_hand returning on_hand, reserved, version"
+)
+RESERVED = Query("select reserved from inventory where product_id = :id")
+DUE = Query("select id from reservations where status = 'held' and expires_at <= :now order by expires_at limit :limit")
 
 
 class PostgresInventory(InventoryStore):
-    def __init__(self, engine: AsyncEngine):
-        self.engine = engine
+    def __init__(self, database: Database):
+        self.database = database
 
     async def set_stock(self, product_id: str, on_hand: int) -> dict[str, int]:
-        sql = text(
-            "update inventory set on_hand = :on_hand, updated_at = now(), version = nextval('change_seq') "
-            "where product_id = :id and reserved <= :on_hand returning on_hand, reserved, version"
-        )
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(sql, {"id": product_id, "on_hand": on_hand})).first()
+        async with self.database.transaction() as conn:
+            row = await conn.fetchrow(SET_STOCK, {"id": product_id, "on_hand": on_hand})
             if row is None:
-                current = await conn.execute(
-                    text("select reserved from inventory where product_id = :id"), {"id": product_id}
-                )
-                reserved = current.scalar()
+                reserved = await conn.fetchval(RESERVED, {"id": product_id})
                 if reserved is None:
                     raise domain.NotFound(f"no product {product_id}", field="id")
                 raise domain.Conflict(
                     f"{reserved} units are reserved; on_hand may not go below that", field="on_hand", reserved=reserved
                 )
-            await events.stock_changed(conn, product_id, row.on_hand - row.reserved, row.version)
-        return {"on_hand": row.on_hand, "reserved": row.reserved, **domain.availability(row.on_hand, row.reserved)}
+            on_hand, reserved = row["on_hand"], row["reserved"]
+            await events.stock_changed(conn, product_id, on_hand - reserved, row["version"])
+        return {"on_hand": on_hand, "reserved": reserved, **domain.availability(on_hand, reserved)}
 
     async def reserve(
         self, reservation_id: str, lines: Sequence[ReservationLine], ttl_s: int
     ) -> tuple[Reservation, bool]:
         lines = domain.merge_lines(lines)
-        async with self.engine.begin() as conn:
+        async with self.database.transaction() as conn:
             # A concurrent call with the same id waits here until the first one commits or rolls back.
             # One statement: the reservation and, only if it was made, its lines (the holds follow, and a refused
             # one rolls all of it back).
-            created = await conn.execute(
+            row = await conn.fetchrow(
                 RESERVE,
                 {
                     "id": reservation_id,
@@ -87,7 +88,6 @@ class PostgresInventory(InventoryStore):
                     "quantities": [x.quantity for x in lines],
                 },
             )
-            row = created.first()
             if row is None:
                 existing = await _load(conn, reservation_id)
                 if existing is None or existing.lines != lines:
@@ -97,12 +97,12 @@ class PostgresInventory(InventoryStore):
                     )
                 return existing, False
             for index, line in enumerate(lines):
-                held = (await conn.execute(HOLD, {"product_id": line.product_id, "qty": line.quantity})).first()
+                held = await conn.fetchrow(HOLD, {"product_id": line.product_id, "qty": line.quantity})
                 if held is None:
                     await _refuse(conn, index, line)
-                elif held.available == 0:  # this hold took the last unit: sold out
-                    await events.stock_changed(conn, line.product_id, 0, held.version)
-        return Reservation(reservation_id, ReservationStatus.HELD, row.expires_at, lines), True
+                elif held["available"] == 0:  # this hold took the last unit: sold out
+                    await events.stock_changed(conn, line.product_id, 0, held["version"])
+        return Reservation(reservation_id, ReservationStatus.HELD, row["expires_at"], lines), True
 
     async def release(self, reservation_id: str) -> Reservation:
         return await self._finish(reservation_id, ReservationStatus.RELEASED, UNHOLD, expired_ok=True)
@@ -114,19 +114,11 @@ class PostgresInventory(InventoryStore):
         return reservation
 
     async def get(self, reservation_id: str) -> Reservation | None:
-        async with self.engine.connect() as conn:
-            return await _load(conn, reservation_id)
+        return _reservation(reservation_id, await self.database.fetchrow(LOAD, {"id": reservation_id}))
 
     async def sweep(self, now: datetime | None = None, limit: int = 100) -> list[Reservation]:
-        async with self.engine.connect() as conn:
-            due = await conn.execute(
-                text(
-                    "select id from reservations where status = 'held' and expires_at <= :now "
-                    "order by expires_at limit :limit"
-                ),
-                {"now": now or datetime.now(UTC), "limit": limit},
-            )
-            ids = [r.id for r in due]
+        due = await self.database.fetch(DUE, {"now": now or datetime.now(UTC), "limit": limit})
+        ids = [r["id"] for r in due]
         expired = []
         for reservation_id in ids:  # one transaction each, lines in order: no deadlock with holds
             done = await self._finish(reservation_id, ReservationStatus.EXPIRED, UNHOLD, expired_ok=True)
@@ -135,21 +127,21 @@ class PostgresInventory(InventoryStore):
         return expired
 
     async def _finish(
-        self, reservation_id: str, status: ReservationStatus, apply: Any, *, expired_ok: bool
+        self, reservation_id: str, status: ReservationStatus, apply: Query, *, expired_ok: bool
     ) -> Reservation:
         """Move a held reservation to ``status`` and apply its lines; else report the state it is in."""
-        async with self.engine.begin() as conn:
+        async with self.database.transaction() as conn:
             params = {"id": reservation_id, "new": status.value, "expired_ok": expired_ok}
-            row = (await conn.execute(FINISH, params)).first()
-            reservation = _reservation(reservation_id, row, status if row is not None and row.moved else None)
+            row = await conn.fetchrow(FINISH, params)
+            reservation = _reservation(reservation_id, row, status if row is not None and row["moved"] else None)
             if reservation is None:
                 raise domain.NotFound(f"no reservation {reservation_id}", field="reservation_id")
-            if row.moved:
+            if row["moved"]:
                 for line in reservation.lines:  # in product-id order, as holds take them: no deadlock
-                    after = (await conn.execute(apply, {"product_id": line.product_id, "qty": line.quantity})).first()
+                    after = await conn.fetchrow(apply, {"product_id": line.product_id, "qty": line.quantity})
                     # giving units back to a product that was sold out puts it back in stock
-                    if apply is UNHOLD and after is not None and after.available == line.quantity:
-                        await events.stock_changed(conn, line.product_id, after.available, after.version)
+                    if apply is UNHOLD and after is not None and after["available"] == line.quantity:
+                        await events.stock_changed(conn, line.product_id, after["available"], after["version"])
         return reservation
 
 
@@ -158,9 +150,9 @@ LINES = (
     "(select coalesce(json_agg(json_build_array(l.product_id, l.quantity) order by l.product_id), '[]')"
     " from reservation_lines l where l.reservation_id = r.id) as lines"
 )
-LOAD = text("select status, expires_at, " + LINES + " from reservations r where id = :id")  # noqa: S608 - constants
+LOAD = Query("select status, expires_at, " + LINES + " from reservations r where id = :id")  # noqa: S608 - constants
 # The status move and the reservation as it was before it, in one statement (``moved``: whether it moved).
-FINISH = text(
+FINISH = Query(
     "with moved as (update reservations set status = :new, updated_at = now()"  # noqa: S608 - constants only
     " where id = :id and status = 'held' and (:expired_ok or expires_at > now()) returning id)"
     " select r.status, r.expires_at, exists(select from moved) as moved, "
@@ -169,9 +161,9 @@ FINISH = text(
 )
 
 
-async def _load(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
+async def _load(conn: Session, reservation_id: str) -> Reservation | None:
     """The reservation and its lines, in one statement."""
-    return _reservation(reservation_id, (await conn.execute(LOAD, {"id": reservation_id})).first())
+    return _reservation(reservation_id, await conn.fetchrow(LOAD, {"id": reservation_id}))
 
 
 def _reservation(reservation_id: str, row: Any, status: ReservationStatus | None = None) -> Reservation | None:
@@ -179,14 +171,14 @@ def _reservation(reservation_id: str, row: Any, status: ReservationStatus | None
         return None
     return Reservation(
         reservation_id,
-        status or ReservationStatus(row.status),
-        row.expires_at,
-        tuple(ReservationLine(product_id, quantity) for product_id, quantity in row.lines),
+        status or ReservationStatus(row["status"]),
+        row["expires_at"],
+        tuple(ReservationLine(product_id, quantity) for product_id, quantity in row["lines"]),
     )
 
 
-async def _refuse(conn: AsyncConnection, index: int, line: ReservationLine) -> None:
-    available = (await conn.execute(AVAILABLE, {"product_id": line.product_id})).scalar()
+async def _refuse(conn: Session, index: int, line: ReservationLine) -> None:
+    available = await conn.fetchval(AVAILABLE, {"product_id": line.product_id})
     if available is None:
         raise domain.Invalid(f"no product {line.product_id}", field=f"lines.{index}.product_id")
     raise domain.InsufficientStock(line.product_id, line.quantity, available)

@@ -1,7 +1,5 @@
-"""The Ledger and SentEmails ports on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async (asyncpg).
-
-What each event writes runs as statements built once, with bound parameters (issue 13). A parameter is never
-named as a column an INSERT or UPDATE leaves unset: SQLAlchemy would write the column.
+"""The Ledger and SentEmails ports on PostgreSQL (Aurora in AWS): statements written in SQLAlchemy Core, compiled
+once and run on asyncpg with bound parameters (``services.common.db``, issue 13).
 """
 
 from __future__ import annotations
@@ -9,39 +7,56 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import String, Text, Uuid, bindparam, func, select, update
+from sqlalchemy import Integer, String, Text, Uuid, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.consumer import UnitOfWork
+from services.common.db import Database, Query
 from services.notification.adapters.tables import contacts, emails
 from services.notification.domain import Contact, Email, Notice
 from services.notification.ports import Ledger, SentEmail, SentEmails
 
-CONTACT = select(contacts).where(contacts.c.order_id == bindparam("order_id", type_=String))
+CONTACT = Query(select(contacts).where(contacts.c.order_id == bindparam("order_id", type_=String)))
 _proposed = insert(contacts).values(
     order_id=bindparam("order_id", type_=String),
     customer_sub=bindparam("customer_sub", type_=String),
     email=bindparam("email", type_=String),
 )
 # A later event without an address must not erase a known one: an empty or missing address keeps the stored one.
-REMEMBER = _proposed.on_conflict_do_update(
-    index_elements=[contacts.c.order_id],
-    set_={
-        "customer_sub": _proposed.excluded.customer_sub,
-        "email": func.coalesce(func.nullif(_proposed.excluded.email, ""), contacts.c.email),
-        "updated_at": func.now(),
-    },
+REMEMBER = Query(
+    _proposed.on_conflict_do_update(
+        index_elements=[contacts.c.order_id],
+        set_={
+            "customer_sub": _proposed.excluded.customer_sub,
+            "email": func.coalesce(func.nullif(_proposed.excluded.email, ""), contacts.c.email),
+            "updated_at": func.now(),
+        },
+    )
 )
 _RECORDED = (
     "event_id", "event_type", "order_id", "customer_sub", "recipient", "subject", "text_body", "html_body", "status",
     "skip_reason",
 )  # fmt: skip
-RECORD = emails.insert().values({c: bindparam(c, type_=Uuid if c == "event_id" else Text) for c in _RECORDED})
-MARK_SENT = (
+RECORD = Query(emails.insert().values({c: bindparam(c, type_=Uuid if c == "event_id" else Text) for c in _RECORDED}))
+MARK_SENT = Query(
     update(emails)
     .where(emails.c.event_id == bindparam("sent_event", type_=Uuid))
     .values(status="sent", ses_message_id=bindparam("message_id", type_=String), sent_at=func.clock_timestamp())
+)
+_NEWEST = (emails.c.created_at.desc(), emails.c.event_id.desc())
+_LIMIT = bindparam("limit", type_=Integer)
+OF_CUSTOMER = Query(
+    select(emails)
+    .where(emails.c.customer_sub == bindparam("sub", type_=String), emails.c.status == "sent")
+    .order_by(*_NEWEST)
+    .limit(_LIMIT)
+)
+_order, _status = bindparam("order_id", type_=String), bindparam("status", type_=String)
+LATEST = Query(
+    select(emails)
+    .where(_order.is_(None) | (emails.c.order_id == _order), _status.is_(None) | (emails.c.status == _status))
+    .order_by(*_NEWEST)
+    .limit(_LIMIT)
 )
 
 
@@ -52,8 +67,8 @@ class PostgresLedger(Ledger):
         self.uow = uow
 
     async def contact(self, order_id: str) -> Contact | None:
-        row = (await self.uow.execute(CONTACT, {"order_id": order_id})).first()
-        return Contact(row.order_id, row.customer_sub, row.email) if row else None
+        row = await self.uow.fetchrow(CONTACT, {"order_id": order_id})
+        return Contact(row["order_id"], row["customer_sub"], row["email"]) if row else None
 
     async def remember(self, contact: Contact) -> None:
         params = {"order_id": contact.order_id, "customer_sub": contact.customer_sub, "email": contact.email}
@@ -81,25 +96,15 @@ class PostgresLedger(Ledger):
 
 
 class PostgresSentEmails(SentEmails):
-    def __init__(self, engine: AsyncEngine):
-        self.engine = engine
+    def __init__(self, database: Database):
+        self.database = database
 
     async def of_customer(self, sub: str, limit: int) -> list[SentEmail]:
-        query = select(emails).where(emails.c.customer_sub == sub, emails.c.status == "sent")
-        return await self._rows(query, limit)
+        return [_sent(r) for r in await self.database.fetch(OF_CUSTOMER, {"sub": sub, "limit": limit})]
 
     async def latest(self, limit: int, order_id: str | None = None, status: str | None = None) -> list[SentEmail]:
-        query = select(emails)
-        if order_id is not None:
-            query = query.where(emails.c.order_id == order_id)
-        if status is not None:
-            query = query.where(emails.c.status == status)
-        return await self._rows(query, limit)
-
-    async def _rows(self, query: Any, limit: int) -> list[SentEmail]:
-        query = query.order_by(emails.c.created_at.desc(), emails.c.event_id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
-            return [_sent(r._mapping) for r in await conn.execute(query)]
+        params = {"order_id": order_id, "status": status, "limit": limit}
+        return [_sent(r) for r in await self.database.fetch(LATEST, params)]
 
 
 def _sent(row: Any) -> SentEmail:

@@ -1,4 +1,5 @@
-"""The PaymentRepository port on PostgreSQL (Aurora in AWS): SQLAlchemy 2 Core, async (asyncpg).
+"""The PaymentRepository port on PostgreSQL (Aurora in AWS): statements written in SQLAlchemy Core, compiled once
+at import and run on asyncpg (``services.common.db``).
 
 Two rules keep payments exact under retries and concurrency:
 
@@ -6,24 +7,23 @@ Two rules keep payments exact under retries and concurrency:
   idempotency key makes concurrent claims of one key wait for the first insert and then
   find its row, so exactly one caller goes on to the provider;
 - ``move`` changes a payment only from the states it expects (a compare-and-set in the
-  UPDATE), in the caller's unit of work, where the service also writes the event: of two
-  racing callers one moves it and writes one event, the other changes nothing.
+  UPDATE) and writes the event the service gave it to the outbox only if the UPDATE moved
+  it, in the same statement (its own transaction): of two racing callers one moves it and
+  writes one event, the other changes nothing (but its attempt, written either way).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 
-from services.common import consumer
-from services.common.consumer import UnitOfWork
-from services.common.db import autocommit
+from reference.events import Event
+from services.common import outbox
+from services.common.db import Database, Query, Record
 from services.payment.adapters.simulated import Hold, HoldBook
 from services.payment.adapters.tables import payment_attempts, payments, provider_callbacks, provider_holds
 from services.payment.domain import Attempt, AuthorizationRequest, Operation, Payment, PaymentStatus
@@ -33,10 +33,10 @@ LIST_LIMIT = 100
 HELD = ("authorization_key", "ref", "amount_minor", "payment_method", "state")
 CLAIMED = ("id", "idempotency_key", "order_id", "customer_sub", "amount_minor", "currency", "payment_method", "status")
 
-# The statements on a checkout's path, built once (bound parameters at execution): building a Core statement and
-# its cache key per call cost about as much client CPU as running it. Parameter names differ from the target
-# table's column names where a column is not SET (an INSERT/UPDATE would otherwise take a same-named parameter
-# as a value to write).
+# Every statement compiled once (bound parameters at execution; issue 13): building a Core statement and its cache
+# key per call cost about as much client CPU as running it, and SQLAlchemy's execution layer more than asyncpg.
+# Parameter names differ from the target table's column names where a column is not SET (kept from when
+# SQLAlchemy executed them: it took a same-named parameter as a value to write).
 _ATTEMPT_VALUES = {
     "payment_id": sa.bindparam("attempt_payment_id", type_=sa.Uuid),
     "operation": sa.bindparam("attempt_operation", type_=sa.String),
@@ -46,20 +46,51 @@ _ATTEMPT_VALUES = {
     "provider_ref": sa.bindparam("attempt_provider_ref", type_=sa.String),
     "error": sa.bindparam("attempt_error", type_=sa.Text),
 }
-RECORD_ATTEMPT = payment_attempts.insert().values(_ATTEMPT_VALUES)
-CLAIM = (
+_RECORD_ATTEMPT = payment_attempts.insert().values(_ATTEMPT_VALUES)
+RECORD_ATTEMPT = Query(_RECORD_ATTEMPT)
+CLAIM = Query(
     insert(payments)
     .values({c: sa.bindparam(c) for c in CLAIMED})
     .on_conflict_do_nothing(index_elements=[payments.c.idempotency_key])
     .returning(payments)
 )
-BY_KEY = sa.select(payments).where(payments.c.idempotency_key == sa.bindparam("key", type_=sa.String))
-BY_ID = sa.select(payments).where(payments.c.id == sa.bindparam("payment_id", type_=sa.Uuid))
-MOVE = (
+BY_KEY = Query(sa.select(payments).where(payments.c.idempotency_key == sa.bindparam("key", type_=sa.String)))
+BY_ID = Query(sa.select(payments).where(payments.c.id == sa.bindparam("payment_id", type_=sa.Uuid)))
+RECLAIM = Query(
     sa.update(payments)
     .where(
         payments.c.id == sa.bindparam("payment_id", type_=sa.Uuid),
-        payments.c.status.in_(sa.bindparam("sources", expanding=True)),
+        payments.c.status == str(PaymentStatus.PENDING),
+        payments.c.updated_at
+        < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.bindparam("stale_after_s", type_=sa.Float)),
+    )
+    .values(updated_at=sa.func.now())
+)
+
+
+def _found(*where: Any) -> Query:
+    return Query(sa.select(payments).where(*where).order_by(payments.c.created_at, payments.c.id).limit(LIST_LIMIT))
+
+
+_BY_ORDER = payments.c.order_id == sa.bindparam("order_id", type_=sa.String)
+_BY_CUSTOMER = payments.c.customer_sub == sa.bindparam("customer_sub", type_=sa.String)
+# find's four shapes (by order, by customer, both, neither), each compiled once: keyed by which filters apply.
+FIND = {
+    (True, True): _found(_BY_ORDER, _BY_CUSTOMER),
+    (True, False): _found(_BY_ORDER),
+    (False, True): _found(_BY_CUSTOMER),
+    (False, False): _found(),
+}
+ATTEMPTS = Query(
+    sa.select(payment_attempts)
+    .where(payment_attempts.c.payment_id == sa.bindparam("payment_id", type_=sa.Uuid))
+    .order_by(payment_attempts.c.id)
+)
+_MOVE = (
+    sa.update(payments)
+    .where(
+        payments.c.id == sa.bindparam("payment_id", type_=sa.Uuid),
+        payments.c.status == sa.any_(sa.bindparam("sources", type_=ARRAY(sa.String))),
     )
     .values(
         status=sa.bindparam("target", type_=sa.String),
@@ -69,8 +100,10 @@ MOVE = (
     )
     .returning(payments)
 )
-# One round trip: the attempt is written whether or not the payment moves.
-MOVE_WITH_ATTEMPT = MOVE.add_cte(RECORD_ATTEMPT.cte("attempted"))
+# The move and, only if it moved the payment, its event (one statement, its own transaction).
+MOVE = Query(outbox.written_with(_MOVE))
+# The attempt is written whether or not the payment moves (a data-modifying CTE always runs to completion).
+MOVE_WITH_ATTEMPT = Query(outbox.written_with(_MOVE.add_cte(_RECORD_ATTEMPT.cte("attempted"))))
 _FIRST = (
     insert(provider_callbacks)
     .values(
@@ -85,8 +118,10 @@ _FIRST = (
 )
 _ONE = sa.select(sa.literal(1).label("one")).subquery("one")
 # One statement: whether the callback id is new, and the payment (an outer join keeps the answer when there is none).
-RECORD_CALLBACK = sa.select(sa.exists(_FIRST.select()).label("first_time"), payments).select_from(
-    _ONE.outerjoin(payments, payments.c.id == sa.bindparam("payment_id", type_=sa.Uuid))
+RECORD_CALLBACK = Query(
+    sa.select(sa.exists(_FIRST.select()).label("first_time"), payments).select_from(
+        _ONE.outerjoin(payments, payments.c.id == sa.bindparam("payment_id", type_=sa.Uuid))
+    )
 )
 
 _HELD = (
@@ -96,9 +131,10 @@ _HELD = (
     provider_holds.c.state,
     provider_holds.c.moved_by,
 )
-HOLD_ADD = insert(provider_holds).values({c: sa.bindparam(c) for c in HELD}).on_conflict_do_nothing()
-HOLD_GET = sa.select(*_HELD).where(provider_holds.c.authorization_key == sa.bindparam("key", type_=sa.String))
-HOLD_MOVE = (
+HOLD_ADD = Query(insert(provider_holds).values({c: sa.bindparam(c) for c in HELD}).on_conflict_do_nothing())
+HOLD_GET = Query(sa.select(*_HELD).where(provider_holds.c.authorization_key == sa.bindparam("key", type_=sa.String)))
+HOLD_STATES = Query(sa.select(provider_holds.c.state))
+HOLD_MOVE = Query(
     provider_holds.update()
     .where(
         provider_holds.c.authorization_key == sa.bindparam("key", type_=sa.String),
@@ -110,14 +146,8 @@ HOLD_MOVE = (
 
 
 class PostgresPayments(PaymentRepository):
-    def __init__(self, engine: AsyncEngine):
-        self.engine = engine
-        self.single = autocommit(engine)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        async with consumer.transaction(self.engine) as uow:
-            yield uow
+    def __init__(self, database: Database):
+        self.database = database
 
     async def claim(self, request: AuthorizationRequest, payment_id: UUID) -> tuple[Payment, bool]:
         values = {
@@ -130,55 +160,40 @@ class PostgresPayments(PaymentRepository):
             "payment_method": request.payment_method,
             "status": str(PaymentStatus.PENDING),
         }
-        async with self.single.connect() as conn:  # the insert, or (a second statement) the row it met
-            created = (await conn.execute(CLAIM, values)).first()
+        # Each statement its own transaction: the insert, or (a second statement, so a fresh snapshot that sees
+        # the row a concurrent claim committed while this one waited on the key) the row it met.
+        async with self.database.connection() as conn:
+            created = await conn.fetchrow(CLAIM, values)
             if created is not None:
-                return _payment(created._mapping), True
-            row = (await conn.execute(BY_KEY, {"key": request.idempotency_key})).one()
-            return _payment(row._mapping), False
+                return _payment(created), True
+            row = await conn.fetchrow(BY_KEY, {"key": request.idempotency_key})
+            assert row is not None  # the conflicting row is committed (the insert waited for it) and never deleted
+            return _payment(row), False
 
     async def reclaim(self, payment_id: UUID, stale_after_s: float) -> bool:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                sa.update(payments)
-                .where(
-                    payments.c.id == payment_id,
-                    payments.c.status == PaymentStatus.PENDING,
-                    payments.c.updated_at < sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, stale_after_s),
-                )
-                .values(updated_at=sa.func.now())
-            )
-            return result.rowcount == 1
+        return await self.database.execute(RECLAIM, {"payment_id": payment_id, "stale_after_s": stale_after_s}) == 1
 
     async def get(self, payment_id: UUID) -> Payment | None:
-        async with self.single.connect() as conn:
-            row = (await conn.execute(BY_ID, {"payment_id": payment_id})).first()
-            return _payment(row._mapping) if row else None
+        row = await self.database.fetchrow(BY_ID, {"payment_id": payment_id})
+        return _payment(row) if row is not None else None
 
     async def find(self, *, order_id: str | None = None, customer_sub: str | None = None) -> list[Payment]:
-        query = sa.select(payments).order_by(payments.c.created_at, payments.c.id).limit(LIST_LIMIT)
-        if order_id is not None:
-            query = query.where(payments.c.order_id == order_id)
-        if customer_sub is not None:
-            query = query.where(payments.c.customer_sub == customer_sub)
-        async with self.engine.connect() as conn:
-            return [_payment(r._mapping) for r in await conn.execute(query)]
+        query = FIND[order_id is not None, customer_sub is not None]
+        rows = await self.database.fetch(query, {"order_id": order_id, "customer_sub": customer_sub})
+        return [_payment(r) for r in rows]
 
     async def attempts(self, payment_id: UUID) -> list[Attempt]:
-        query = sa.select(payment_attempts).where(payment_attempts.c.payment_id == payment_id)
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(query.order_by(payment_attempts.c.id))
-            return [_attempt(r._mapping) for r in rows]
+        return [_attempt(r) for r in await self.database.fetch(ATTEMPTS, {"payment_id": payment_id})]
 
     async def move(
         self,
-        uow: UnitOfWork,
         payment_id: UUID,
         sources: frozenset[PaymentStatus],
         target: PaymentStatus,
         *,
         reason: str | None,
         provider_ref: str | None,
+        event: Event,
         attempt: Attempt | None = None,
     ) -> Payment | None:
         params = {
@@ -187,15 +202,15 @@ class PostgresPayments(PaymentRepository):
             "target": str(target),
             "move_reason": reason,
             "move_provider_ref": provider_ref,
-        }
+        } | outbox.params(event)
         if attempt is None:
-            row = (await uow.execute(MOVE, params)).first()
+            row = await self.database.fetchrow(MOVE, params)
         else:
-            row = (await uow.execute(MOVE_WITH_ATTEMPT, params | _attempt_params(attempt))).first()
-        return _payment(row._mapping) if row is not None else None
+            row = await self.database.fetchrow(MOVE_WITH_ATTEMPT, params | _attempt_params(attempt))
+        return _payment(row) if row is not None else None
 
-    async def record_attempt(self, uow: UnitOfWork, attempt: Attempt) -> None:
-        await uow.execute(RECORD_ATTEMPT, _attempt_params(attempt))
+    async def record_attempt(self, attempt: Attempt) -> None:
+        await self.database.execute(RECORD_ATTEMPT, _attempt_params(attempt))
 
     async def record_callback(self, callback: ProviderCallback) -> tuple[bool, Payment | None]:
         params = {
@@ -204,10 +219,10 @@ class PostgresPayments(PaymentRepository):
             "operation": str(callback.operation),
             "outcome": str(callback.outcome),
         }
-        async with self.single.connect() as conn:
-            row = (await conn.execute(RECORD_CALLBACK, params)).one()
-        payment = _payment(row._mapping) if row.id is not None else None
-        return bool(row.first_time), payment
+        row = await self.database.fetchrow(RECORD_CALLBACK, params)
+        assert row is not None  # one row always: the outer join keeps it
+        payment = _payment(row) if row["id"] is not None else None
+        return bool(row["first_time"]), payment
 
 
 def _attempt_params(attempt: Attempt) -> dict[str, Any]:
@@ -222,12 +237,12 @@ def _attempt_params(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _payment(row: Mapping[str, Any]) -> Payment:
+def _payment(row: Mapping[str, Any] | Record) -> Payment:
     fields = {name: row[name] for name in Payment.__dataclass_fields__}
     return Payment(**fields | {"status": PaymentStatus(row["status"])})
 
 
-def _attempt(row: Mapping[str, Any]) -> Attempt:
+def _attempt(row: Mapping[str, Any] | Record) -> Attempt:
     fields = {name: row[name] for name in Attempt.__dataclass_fields__}
     return Attempt(**fields | {"operation": Operation(row["operation"])})
 
@@ -236,32 +251,30 @@ class PostgresHolds(HoldBook):
     """The simulated provider's holds in ``provider_holds``: a restarted payment process, or another replica,
     finds the holds the provider placed (a card network keeps them whatever happens to our service)."""
 
-    def __init__(self, engine: AsyncEngine):
-        self.engine = autocommit(engine)  # every write here is one statement
+    def __init__(self, database: Database):
+        self.database = database  # every write here is one statement, its own transaction
 
     async def add(self, key: str, hold: Hold) -> None:
         row = {"authorization_key": key, "ref": hold.ref, "amount_minor": hold.amount_minor}
         row |= {"payment_method": hold.payment_method, "state": hold.state}
-        async with self.engine.connect() as conn:
-            await conn.execute(HOLD_ADD, row)
+        await self.database.execute(HOLD_ADD, row)
 
     async def get(self, key: str) -> Hold | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(HOLD_GET, {"key": key})).first()
-        return _hold(row)
+        return _hold(await self.database.fetchrow(HOLD_GET, {"key": key}))
 
     async def move(self, key: str, by: str, source: str, target: str) -> tuple[Hold | None, bool]:
-        async with self.engine.connect() as conn:  # the move, or (a second statement) the hold as it is
-            moved = await conn.execute(HOLD_MOVE, {"key": key, "source": source, "target": target, "by": by})
-            if (row := moved.first()) is not None:
+        async with self.database.connection() as conn:  # the move, or (a second statement) the hold as it is
+            row = await conn.fetchrow(HOLD_MOVE, {"key": key, "source": source, "target": target, "by": by})
+            if row is not None:
                 return _hold(row), True
-            hold = _hold((await conn.execute(HOLD_GET, {"key": key})).first())
+            hold = _hold(await conn.fetchrow(HOLD_GET, {"key": key}))
         return hold, hold is not None and hold.state == target and hold.moved_by == by
 
     async def states(self) -> list[str]:
-        async with self.engine.connect() as conn:
-            return list((await conn.execute(sa.select(provider_holds.c.state))).scalars())
+        return [r[0] for r in await self.database.fetch(HOLD_STATES)]
 
 
-def _hold(row: Any) -> Hold | None:
-    return None if row is None else Hold(row.ref, row.amount_minor, row.payment_method, row.state, row.moved_by)
+def _hold(row: Record | None) -> Hold | None:
+    if row is None:
+        return None
+    return Hold(row["ref"], row["amount_minor"], row["payment_method"], row["state"], row["moved_by"])
