@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,10 +12,13 @@ import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from services.common import db
 from services.common.consumer import Consumer, QueueConsumer
 from services.common.db import Query
 from services.order import payments
+from services.order.adapters.postgres import PostgresOrders
 from services.order.app import create_app
+from services.order.service import OrderService
 from services.order.settings import OrderSettings
 
 
@@ -65,6 +69,33 @@ async def outbox_rows(app: FastAPI, order_id: str) -> list[tuple[str, bool]]:
     """(event_type, published?) of every outbox row about ``order_id``, oldest first."""
     rows = await app.state.service.orders.database.fetch(OUTBOX_ROWS, {"id": order_id})
     return [(r["event_type"], r["published"]) for r in rows]
+
+
+class Recorded:
+    """The service's use cases on a pool of one connection whose every statement asyncpg reports to ``sent``."""
+
+    def __init__(self, database: db.Database, sent: list[str]):
+        self.database, self.sent = database, sent
+        self.service = OrderService(PostgresOrders(database))
+
+    async def statements(self) -> list[str]:
+        """What was sent since the last call, each on one line (asyncpg reports on the loop's next turn)."""
+        await asyncio.sleep(0)
+        sent, self.sent[:] = list(self.sent), []
+        return sent
+
+
+@asynccontextmanager
+async def recorded(app: FastAPI) -> AsyncIterator[Recorded]:
+    url = app.state.service.orders.database.url.render_as_string(hide_password=False)
+    database = await db.Database.connect(url, "order", max_size=1)
+    try:
+        sent: list[str] = []
+        async with database.connection() as session:
+            session.raw.add_query_logger(lambda record: sent.append(" ".join(record.query.split())))
+        yield Recorded(database, sent)
+    finally:
+        await database.close()
 
 
 def payment_consumer(app: FastAPI, settings: OrderSettings) -> QueueConsumer:

@@ -2,15 +2,15 @@
 
 A state change runs in one ``UnitOfWork`` (``services.common.consumer``): the consumer's, which also
 records the event id, or one the service opens for an API call. The store reads and writes orders in
-it; the service writes the move's event with ``uow.emit`` in the same transaction.
+it, and writes the move's event (to the outbox) with the move, in the same statement.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
-from uuid import UUID
 
+from reference.events import Event
 from services.common.consumer import UnitOfWork
 from services.order.domain import Order, OrderStatus
 
@@ -22,8 +22,9 @@ class Orders(Protocol):
         """A unit of work of its own (an API call's): committed when the block ends, rolled back if it raises."""
         ...
 
-    async def insert(self, uow: UnitOfWork, order: Order, fingerprint: str, event_id: UUID) -> tuple[Order, str, bool]:
-        """Store a new pending order and its first history row; ``(stored order, its fingerprint, created)``.
+    async def insert(self, order: Order, fingerprint: str, event: Event) -> tuple[Order, str, bool]:
+        """Store a new pending order, its first history row and ``event`` (its OrderPlaced) in a transaction of
+        their own; ``(stored order, its fingerprint, created)``.
 
         If the id exists, nothing is written and the stored order is returned (``created`` False).
         Concurrent inserts of one id wait for the first to commit, then see its row.
@@ -37,8 +38,9 @@ class Orders(Protocol):
         """
         ...
 
-    async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: UUID) -> Order:
-        """Write ``order``'s new status (reached from ``previous``) and its history row; the order as stored."""
+    async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event: Event) -> Order:
+        """Write ``order``'s new status (reached from ``previous``), its history row and ``event``; the order as
+        stored."""
         ...
 
     async def get(self, order_id: str) -> Order | None: ...

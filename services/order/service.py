@@ -1,9 +1,10 @@
 """The order use cases: what the routes and the payment consumer call.
 
 Each state change runs in one unit of work: the order is read once with its row locked, the
-domain decides the move and its event, the store writes the move and ``uow.emit`` the event, all
-in one transaction. A route opens that unit of work here; the consumer passes its own, which also
-records the event id (``services.common.consumer.IdempotentPolicy``).
+domain decides the move and its event, the store writes the move and the event (to the outbox)
+in one statement of that transaction. A route opens that unit of work here; the consumer passes
+its own, which also records the event id (``services.common.consumer.IdempotentPolicy``). A new
+order and its event are one statement of their own.
 """
 
 from __future__ import annotations
@@ -50,10 +51,7 @@ class OrderService:
         """Create a pending order and its OrderPlaced event; the same id and body again return it unchanged."""
         domain.check_totals(order)
         event = domain.event(order, None, correlation_id)
-        async with self.orders.transaction() as uow:
-            stored, stored_fingerprint, created = await self.orders.insert(uow, order, fingerprint, event.event_id)
-            if created:
-                await uow.emit(event)
+        stored, stored_fingerprint, created = await self.orders.insert(order, fingerprint, event)
         if not created and stored_fingerprint != fingerprint:
             raise domain.OrderIdReused(order.id)
         return stored, created
@@ -87,6 +85,5 @@ class OrderService:
         if not decision.changed:
             return decision
         event = domain.event(decision.order, order.status, correlation_id)
-        moved = await self.orders.move(uow, decision.order, order.status, event.event_id)
-        await uow.emit(event)
+        moved = await self.orders.move(uow, decision.order, order.status, event)
         return replace(decision, order=moved)

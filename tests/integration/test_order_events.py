@@ -8,15 +8,12 @@ import time
 
 import pytest
 from consumer_support import drain
-from order_support import order_body, outbox_rows, payment_consumer, running, settings_for, user
+from order_support import order_body, outbox_rows, payment_consumer, recorded, running, settings_for, user
 
 from reference.events import Event, new_event
-from services.common import db
 from services.common.consumer import IdempotentPolicy, Outcome
 from services.common.outbox import SnsPublisher
 from services.order import payments
-from services.order.adapters.postgres import PostgresOrders
-from services.order.service import OrderService
 
 
 def payment_event(event_type: str, order_id: str, payment_id: str = "pay-1") -> Event:
@@ -70,38 +67,28 @@ async def test_a_payment_captured_event_costs_one_locked_read_of_the_order_and_t
     async with running(order_settings) as (app, client):
         await confirmed_order(client, "ord-warm")
         await confirmed_order(client, "ord-reads")
-        # The service's statements on a pool of one connection, whose every statement asyncpg reports. A first
-        # event warms it: asyncpg looks up a type it has not met yet once per connection (three statements).
-        url = app.state.service.orders.database.url.render_as_string(hide_password=False)
-        database = await db.Database.connect(url, "order", max_size=1)
-        try:
-            statements: list[str] = []
-            async with database.connection() as session:
-                session.raw.add_query_logger(lambda record: statements.append(" ".join(record.query.split())))
-            policy = IdempotentPolicy(database, payments.handler(OrderService(PostgresOrders(database))))
+        # A first event warms the connection: asyncpg looks up a type it has not met yet once per connection.
+        async with recorded(app) as rec:
+            policy = IdempotentPolicy(rec.database, payments.handler(rec.service))
             assert (
                 await policy.process(payment_event("PaymentCaptured", "ord-warm").model_dump_json()) is Outcome.HANDLED
             )
-            await asyncio.sleep(0)  # asyncpg hands each record to the logger on the loop's next turn
-            statements.clear()
+            await rec.statements()
             outcome = await policy.process(payment_event("PaymentCaptured", "ord-reads").model_dump_json())
-            await asyncio.sleep(0)
-        finally:
-            await database.close()
+            statements = await rec.statements()
         assert outcome is Outcome.HANDLED
-        # in one transaction: the event id recorded; the order read once, locked; its status with its history
-        # row, then its event (with the relay's wake-up), each pair in one statement: four round trips and the
-        # transaction's two
-        assert len(statements) == 6, statements
-        begin, recorded, read, moved, emitted, commit = statements
+        # in one transaction: the event id recorded; the order read once, locked; its status, its history row and
+        # its event (with the relay's wake-up) in one statement: three round trips and the transaction's two
+        assert len(statements) == 5, statements
+        begin, first, read, moved, commit = statements
         assert (begin, commit) == ("BEGIN;", "COMMIT;"), statements
-        assert recorded.startswith("INSERT INTO processed_events"), recorded
+        assert first.startswith("INSERT INTO processed_events"), first
         assert read.startswith("SELECT"), read
         assert read.endswith("FOR UPDATE OF orders"), read
         assert "INSERT INTO order_status_history" in moved, moved
         assert "UPDATE orders SET status" in moved, moved
-        assert "INSERT INTO outbox" in emitted, emitted
-        assert "pg_notify" in emitted, emitted
+        assert "INSERT INTO outbox" in moved, moved
+        assert "pg_notify" in moved, moved
         assert [e for e, _ in await outbox_rows(app, "ord-reads")][-1] == "OrderPaid"
 
 

@@ -6,10 +6,12 @@ import asyncio
 import itertools
 
 import pytest
-from order_support import order_body, outbox_rows, running, settings_for, user
+from order_support import order_body, outbox_rows, recorded, running, settings_for, user
 
 from services.order import domain
+from services.order.adapters.postgres import BY_ID
 from services.order.domain import Command, OrderStatus
+from services.order.schemas import OrderIn
 
 # One path from pending to each status, as the saga and the payment events drive it.
 PATHS = {
@@ -49,6 +51,41 @@ async def test_twenty_parallel_creates_of_one_id_make_one_order_and_one_event(or
         assert await outbox_rows(app, "ord-parallel") == [("OrderPlaced", False)]
         listed = (await client.get("/orders", headers=user("sub-alice"))).json()
         assert [o["order_id"] for o in listed["items"]] == ["ord-parallel"]
+
+
+async def test_a_new_order_and_its_event_are_one_statement_and_a_transition_one_locked_read_and_one_write(
+    order_settings,
+):
+    async with running(order_settings) as (app, client):
+        async with recorded(app) as rec:
+            warm, new = OrderIn(**order_body("ord-warm")), OrderIn(**order_body("ord-new"))
+            await rec.service.place(warm.to_order(), warm.fingerprint())  # asyncpg meets the order's types once
+            await rec.service.apply("ord-warm", Command.CONFIRM, payment_id="pay-1")
+            await rec.statements()
+
+            placed, created = await rec.service.place(new.to_order(), new.fingerprint())
+            (made,) = await rec.statements()  # no BEGIN, no COMMIT: its own transaction
+            assert made.startswith("WITH made AS (INSERT INTO orders"), made
+            assert "INSERT INTO order_lines" in made, made
+            assert "INSERT INTO order_status_history" in made, made
+            assert "INSERT INTO outbox" in made, made
+            assert "pg_notify" in made, made
+            assert created
+
+            again, created = await rec.service.place(new.to_order(), new.fingerprint())
+            assert not created
+            assert (again, again.created_at) == (placed, placed.created_at)
+            assert await rec.statements() == [made, " ".join(BY_ID.sql.split())], "the insert meets the id; its order"
+
+            await rec.service.apply("ord-new", Command.CONFIRM, payment_id="pay-1")
+            begin, read, moved, commit = await rec.statements()
+            assert (begin, commit) == ("BEGIN;", "COMMIT;")
+            assert read.endswith("FOR UPDATE OF orders"), read
+            assert "UPDATE orders SET status" in moved, moved
+            assert "INSERT INTO outbox" in moved, moved
+        stored = (await client.get("/internal/orders/ord-new")).json()
+        assert stored["created_at"] == placed.created_at.isoformat()
+        assert [e for e, _ in await outbox_rows(app, "ord-new")] == ["OrderPlaced", "OrderConfirmed"]
 
 
 async def test_twenty_parallel_confirms_of_one_order_all_answer_it_confirmed_with_one_event(order_settings):

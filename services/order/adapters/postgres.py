@@ -2,14 +2,14 @@
 (``services.common.db``).
 
 An order is read in ONE statement, its lines and history folded in by subqueries; a transition
-reads it so with its row locked (``FOR UPDATE OF orders``), then writes the status and a history
-row in the caller's unit of work, where the service also writes the event to the outbox: either
-all three are there or none is.
+reads it so with its row locked (``FOR UPDATE OF orders``), then writes the status, a history
+row and the event to the outbox in one statement of the caller's unit of work: either all three
+are there or none is. A new order, its lines, its first history row and its event are one
+statement, its own transaction.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by, insert
 
-from services.common import consumer
+from reference.events import Event
+from services.common import consumer, outbox
 from services.common.consumer import UnitOfWork
 from services.common.db import Database, Query, Record
 from services.order.domain import Order, OrderLine, OrderStatus
@@ -142,31 +143,33 @@ _LOGGED_FIRST = history.insert().from_select(
         sa.bindparam("event_id", type_=UUID(as_uuid=True)), sa.null(),
     ),
 )  # fmt: skip
-# One statement (one round trip): the order, and only if it was made, its lines and first history row.
-INSERT = Query(
-    sa.select(_MADE.c.created_at, _MADE.c.updated_at).add_cte(_LINES.cte("lines")).add_cte(_LOGGED_FIRST.cte("logged"))
-)
-# The new status and its history row, in one statement (one round trip).
+# One statement (one round trip, its own transaction): the order and, only if it was made, its lines, its first
+# history row and its OrderPlaced event (with the relay's wake-up). Its row is the history row's ``at``: like the
+# order's ``created_at`` and ``updated_at``, ``now()``, the transaction's start, one value for the statement.
+INSERT = Query(outbox.written_with(_LOGGED_FIRST.returning(history.c.at).add_cte(_LINES.cte("lines"))))
+# The new status, its history row and its event (with the relay's wake-up), in one statement (one round trip).
 MOVE = Query(
-    orders.update()
-    .where(orders.c.order_id == _KEY)
-    .values(
-        status=sa.bindparam("status", type_=sa.String),
-        payment_id=sa.bindparam("payment_id", type_=sa.String),
-        cancel_reason=sa.bindparam("cancel_reason", type_=sa.String),
-        updated_at=sa.func.now(),
-    )
-    .returning(orders.c.updated_at)
-    .add_cte(
-        history.insert()
+    outbox.written_with(
+        orders.update()
+        .where(orders.c.order_id == _KEY)
         .values(
-            order_id=_KEY,
-            from_status=sa.bindparam("from_status", type_=sa.String),
-            to_status=sa.bindparam("status", type_=sa.String),
-            event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
-            reason=sa.bindparam("reason", type_=sa.String),
+            status=sa.bindparam("status", type_=sa.String),
+            payment_id=sa.bindparam("payment_id", type_=sa.String),
+            cancel_reason=sa.bindparam("cancel_reason", type_=sa.String),
+            updated_at=sa.func.now(),
         )
-        .cte("logged")
+        .returning(orders.c.updated_at)
+        .add_cte(
+            history.insert()
+            .values(
+                order_id=_KEY,
+                from_status=sa.bindparam("from_status", type_=sa.String),
+                to_status=sa.bindparam("status", type_=sa.String),
+                event_id=sa.bindparam("event_id", type_=UUID(as_uuid=True)),
+                reason=sa.bindparam("reason", type_=sa.String),
+            )
+            .cte("logged")
+        )
     )
 )
 
@@ -182,11 +185,9 @@ class PostgresOrders:
         async with consumer.transaction(self.database) as uow:
             yield uow
 
-    async def insert(
-        self, uow: UnitOfWork, order: Order, fingerprint: str, event_id: uuid.UUID
-    ) -> tuple[Order, str, bool]:
+    async def insert(self, order: Order, fingerprint: str, event: Event) -> tuple[Order, str, bool]:
         # Concurrent creates of one id: the losers wait on the key until the winner commits, then see its row.
-        params = {
+        params = outbox.params(event) | {
             "order_id": order.id,
             "customer_sub": order.customer_sub,
             "email": order.email,
@@ -198,24 +199,19 @@ class PostgresOrders:
             "shipping_address": order.shipping_address,
             "checkout_id": order.checkout_id,
             "fingerprint": fingerprint,
-            "event_id": event_id,
             "line_product_ids": [x.product_id for x in order.lines],
             "line_names": [x.name for x in order.lines],
             "line_quantities": [x.quantity for x in order.lines],
             "line_unit_prices": [x.unit_price_minor for x in order.lines],
         }
-        made_row = await uow.fetchrow(INSERT, params)
-        if made_row is None:
-            row = await uow.fetchrow(BY_ID, {"key": order.id})
+        made_at = await self.database.fetchval(INSERT, params)
+        if made_at is None:  # the id was taken: the order that has it (a second statement, after its commit)
+            row = await self.database.fetchrow(BY_ID, {"key": order.id})
             if row is None:  # cannot be: the insert met a committed row of this id
                 raise LookupError(f"order {order.id} was met on insert, then not found")
             return _order(row), row["fingerprint"], False
         stored = replace(
-            order,
-            status=OrderStatus.PENDING,
-            history=(OrderStatus.PENDING,),
-            created_at=made_row["created_at"],
-            updated_at=made_row["updated_at"],
+            order, status=OrderStatus.PENDING, history=(OrderStatus.PENDING,), created_at=made_at, updated_at=made_at
         )
         return stored, fingerprint, True
 
@@ -228,15 +224,14 @@ class PostgresOrders:
             row = await uow.fetchrow(LOCK, {"key": order_id})
         return _order(row) if row else None
 
-    async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event_id: uuid.UUID) -> Order:
-        """The new status and its history row, in one statement (one round trip)."""
-        params = {
+    async def move(self, uow: UnitOfWork, order: Order, previous: OrderStatus, event: Event) -> Order:
+        """The new status, its history row and ``event``, in one statement (one round trip)."""
+        params = outbox.params(event) | {
             "key": order.id,
             "status": str(order.status),
             "payment_id": order.payment_id,
             "cancel_reason": order.cancel_reason,
             "from_status": str(previous) if previous else None,
-            "event_id": event_id,
             "reason": order.cancel_reason if order.status is OrderStatus.CANCELLED else None,
         }
         updated_at = await uow.fetchval(MOVE, params)
