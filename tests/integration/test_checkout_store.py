@@ -19,13 +19,31 @@ SCHEMA = "checkout"
 
 
 @pytest.fixture
-async def database(pg_url):
+async def migrated(pg_url):
     await asyncio.to_thread(
         db.migrate, "services.checkout", pg_url.replace("postgresql://", "postgresql+psycopg://"), SCHEMA
     )
-    database = await db.Database.connect(pg_url, SCHEMA, max_size=5)
+    return pg_url
+
+
+@pytest.fixture
+async def database(migrated):
+    database = await db.Database.connect(migrated, SCHEMA, max_size=5)
     try:
         yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def one_connection(migrated):
+    """A pool of one connection, and what asyncpg reports it sent (each record on the loop's next turn)."""
+    database = await db.Database.connect(migrated, SCHEMA, max_size=1)
+    try:
+        sent: list[str] = []
+        async with database.connection() as session:
+            session.raw.add_query_logger(lambda record: sent.append(record.query))
+        yield database, sent
     finally:
         await database.close()
 
@@ -61,20 +79,22 @@ async def test_twenty_parallel_starts_of_one_key_make_one_checkout_and_all_answe
     assert other.checkout_id != winner.checkout_id
 
 
-async def test_a_saved_step_keeps_the_sagas_state_and_a_terminal_one_its_event_and_releases_the_lease(database, pg_url):
+async def test_a_saved_step_keeps_the_sagas_state_and_a_terminal_one_its_event_each_one_statement(
+    one_connection, pg_url
+):
+    database, sent = one_connection
     repo = PostgresCheckouts(database, lease_s=30)
     co, _ = await repo.start(checkout())
-    co.status, co.lines, co.currency, co.subtotal_minor = (
-        Status.RESERVED,
-        [{"product_id": "mug", "quantity": 2}],
-        "EUR",
-        3000,
-    )
+    co.status, co.lines, co.currency, co.subtotal_minor = Status.RESERVED, [{"product_id": "mug"}], "EUR", 3000
     await repo.save(co, "reserved")
     co.status, co.failure_reason, co.failure_detail, co.compensated = Status.FAILED, Reason.OUT_OF_STOCK, "mug", True
     event = outcome_event(co)
     assert event is not None
     await repo.save(co, "failed", "out_of_stock: " + "x" * 300, event)
+    await asyncio.sleep(0)
+    # each its own transaction, in one statement (no BEGIN, no COMMIT); the last one writes the event too
+    assert [q.split(None, 2)[:2] for q in sent] == [["WITH", "made"], ["WITH", "moved"], ["WITH", "logged"]], sent
+    assert "INSERT INTO outbox" in sent[-1]
     stored = await repo.get(co.checkout_id)
     assert stored == co
     assert await repo.get("chk-none") is None

@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from reference.events import Event
 from services.checkout.domain import TERMINAL, Checkout, Reason, Status
+from services.common import outbox
 from services.common.db import Database, Query
-from services.common.outbox import enqueue
 
 metadata = sa.MetaData()
 checkouts = sa.Table(
@@ -78,24 +78,23 @@ BY_KEY = Query(
     )
 )
 BY_ID = Query(sa.select(checkouts).where(checkouts.c.checkout_id == _KEY))
-# One round trip: the row and its step log.
-SAVE = Query(
-    steps.insert()
+_MOVED = (
+    checkouts.update()
+    .where(checkouts.c.checkout_id == _KEY)
     .values(
-        checkout_id=_KEY, step=sa.bindparam("step", type_=sa.String), outcome=sa.bindparam("outcome", type_=sa.String)
-    )
-    .add_cte(
-        checkouts.update()
-        .where(checkouts.c.checkout_id == _KEY)
-        .values(
-            status=sa.bindparam("status", type_=sa.String),
-            state=sa.bindparam("state", type_=JSONB),
-            updated_at=sa.bindparam("updated_at", type_=sa.DateTime(timezone=True)),
-            locked_until=sa.bindparam("locked_until", type_=sa.DateTime(timezone=True)),
-        )
-        .cte("moved")
+        status=sa.bindparam("status", type_=sa.String),
+        state=sa.bindparam("state", type_=JSONB),
+        updated_at=sa.bindparam("updated_at", type_=sa.DateTime(timezone=True)),
+        locked_until=sa.bindparam("locked_until", type_=sa.DateTime(timezone=True)),
     )
 )
+_LOGGED = steps.insert().values(
+    checkout_id=_KEY, step=sa.bindparam("step", type_=sa.String), outcome=sa.bindparam("outcome", type_=sa.String)
+)
+# One round trip (its own transaction): the row and its step log.
+SAVE = Query(_LOGGED.add_cte(_MOVED.cte("moved")))
+# One round trip (its own transaction): the row, its step log and the event, with the relay's wake-up.
+SAVE_WITH_EVENT = Query(outbox.written_with(_MOVED.returning(checkouts.c.checkout_id).add_cte(_LOGGED.cte("logged"))))
 _NOW = sa.bindparam("now", type_=sa.DateTime(timezone=True))
 # The sweeper's pass, one statement (one round trip, its own transaction): unfinished sagas whose lease ran out,
 # oldest first, locked (skipping those another runner holds) and leased to this runner. The statuses are
@@ -160,15 +159,14 @@ class PostgresCheckouts:
         return _from_row(row) if row else None
 
     async def save(self, co: Checkout, step: str, outcome: str = "ok", event: Event | None = None) -> None:
-        """Record a step and ``event`` (to the outbox) in one transaction; a terminal state releases the lease."""
+        """Record a step and ``event`` (to the outbox) in one statement, its own transaction (no BEGIN, no COMMIT);
+        a terminal state releases the lease."""
         params = _to_row(co) | {"key": co.checkout_id, "step": step, "outcome": outcome[:200]}
         params["locked_until"] = None if co.status in TERMINAL else datetime.now(UTC) + self.lease
         if event is None:
-            await self.database.execute(SAVE, params)  # one statement: no BEGIN, no COMMIT
-            return
-        async with self.database.transaction() as conn:
-            await enqueue(conn, event)
-            await conn.execute(SAVE, params)
+            await self.database.execute(SAVE, params)
+        else:
+            await self.database.execute(SAVE_WITH_EVENT, params | outbox.params(event))
 
     async def claim_stuck(self, limit: int = 20) -> list[Checkout]:
         """Take over unfinished sagas whose lease ran out (their runner crashed or hung), oldest first."""
