@@ -104,7 +104,9 @@ def written_with(change: sa.Insert | sa.Update | sa.Delete) -> sa.Select[Any]:
     the change, the outbox write and COMMIT were four round trips. Its rows are ``change``'s.
 
     A data-modifying CTE runs to completion whatever reads it, so the event is written exactly when ``change``
-    returns a row: of two racing compare-and-sets one writes its event, the other nothing.
+    returns a row: of two racing compare-and-sets one writes its event, the other nothing. Parameters are bound by
+    name: one of ``change``'s named as an event's (``event_id``, ``topic``, ``event_type``, ``body``,
+    ``trace_context``) takes the event's value.
     """
     changed = change.cte("changed")
     written = outbox.insert().from_select(list(_EVENT), sa.select(*_EVENT.values()).select_from(changed))

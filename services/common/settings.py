@@ -90,8 +90,12 @@ class DatabaseSettings(ServiceSettings):
     """A service that owns tables in the shared PostgreSQL (Aurora), in a schema of its own."""
 
     database_secret: str | None = Field(None, description="Secrets Manager id; default shop/<stage>/database")
-    db_pool_size: int = Field(10, ge=1, le=200, description="connections kept open per process")
-    db_max_overflow: int = Field(10, ge=0, le=200, description="extra connections a burst may open")
+    db_pool_size: int = Field(
+        10, ge=1, le=200, description="with DB_MAX_OVERFLOW, the most connections a process opens (one at start)"
+    )
+    db_max_overflow: int = Field(
+        10, ge=0, le=200, description="added to DB_POOL_SIZE: a connection idle 30 min is closed"
+    )
     migrate_on_start: bool = Field(True, description="run the Alembic migrations at start (off: a Job ran them)")
 
     @property
