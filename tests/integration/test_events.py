@@ -10,6 +10,8 @@ import pytest
 import sqlalchemy as sa
 from consumer_support import database_with
 from consumer_support import drain as drain_consumer
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from localcloud.provision import Outputs
 from reference.events import Event, new_event
@@ -89,6 +91,42 @@ async def until(probe, what: str, *, want: object = True, async_: bool = False, 
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"not within {within_s} s: {what}")
+
+
+FIRST_RECORD = db.Query(
+    outbox_mod.written_with(
+        pg_insert(ledger)
+        .values(order_id=sa.bindparam("order_id", type_=sa.String))
+        .on_conflict_do_nothing()
+        .returning(ledger.c.order_id)
+    )
+)
+WRITTEN = db.Query(
+    sa.select(outbox_mod.outbox.c.event_id).where(
+        outbox_mod.outbox.c.event_id == sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+    )
+)
+
+
+async def test_a_change_writes_its_event_and_wakes_the_relay_only_if_it_changed_a_row(database, pg_url):
+    import asyncpg
+
+    woken: list[str] = []
+    listening = await asyncpg.connect(pg_url)
+    try:
+        await listening.add_listener("outbox_public", lambda *note: woken.append(note[2]))
+        made, met, other = order_event("o-cas-1"), order_event("o-cas-1"), order_event("o-cas-2")
+        rows = []
+        for event in (made, met, other):  # the second meets the first's row: it changes nothing
+            rows.append(await database.fetch(FIRST_RECORD, outbox_mod.params(event) | {"order_id": event.subject}))
+        assert [[r["order_id"] for r in got] for got in rows] == [["o-cas-1"], [], ["o-cas-2"]]
+        # NOTIFYs arrive in commit order: once the third statement's is in, a second one's would be too.
+        await until(lambda: len(woken), "the relay's wake-ups", want=2)
+        assert len(woken) == 2
+        ids = [e.event_id for e in (made, met, other)]
+        assert {r["event_id"] for r in await database.fetch(WRITTEN, {"ids": ids})} == {made.event_id, other.event_id}
+    finally:
+        await listening.close()
 
 
 async def test_a_rolled_back_transaction_publishes_nothing(database, aws, provisioned: Outputs):
