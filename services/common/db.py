@@ -32,6 +32,10 @@ IntegrityError = asyncpg.IntegrityConstraintViolationError  # a unique, foreign-
 Record = asyncpg.Record  # a row: ``row["column"]`` or ``row[0]``
 
 
+class DatabaseUnreachable(ConnectionError):
+    """The pool could not open a connection (the server down, restarting or refusing): the caller's 503."""
+
+
 def closed_by_server(conn: Any) -> bool:
     """Whether a pooled connection is dead, found without a round trip (SQLAlchemy's ``pool_pre_ping`` sends one).
 
@@ -222,14 +226,18 @@ class Database:
             return await session.execute(query, params)
 
     async def _acquire(self) -> asyncpg.Connection:
-        """A pooled connection, none the server closed: such a one is dropped and the pool connects anew."""
-        for _ in range(self.pool.get_max_size() + 1):
-            raw = await self.pool.acquire()
-            if not closed_by_server(raw):
-                return raw
-            raw.terminate()  # the pool sees it closed and connects again for the next acquire
-            await self.pool.release(raw)
-        return await self.pool.acquire()
+        """A pooled connection, none the server closed: such a one is dropped and the pool connects anew. A
+        connection that cannot be opened is ``DatabaseUnreachable`` (asyncpg raises the socket's ``OSError``)."""
+        try:
+            for _ in range(self.pool.get_max_size()):
+                raw = await self.pool.acquire()
+                if not closed_by_server(raw):
+                    return raw
+                raw.terminate()  # the pool sees it closed and connects again for the next acquire
+                await self.pool.release(raw)
+            return await self.pool.acquire()
+        except (OSError, TimeoutError) as exc:
+            raise DatabaseUnreachable(f"PostgreSQL unreachable: {type(exc).__name__}: {exc}") from exc
 
 
 class _Connection(asyncpg.Connection):  # type: ignore[misc]

@@ -109,6 +109,10 @@ _DEPENDENCY_ERRORS = {
     "redis": {"ConnectionError", "TimeoutError", "BusyLoadingError"},
     "sqlalchemy": {"OperationalError", "InterfaceError"},
     "psycopg": {"OperationalError"},
+    # SQLSTATE classes 08 (the connection lost or refused), 57 (the server shutting down, starting, a statement
+    # cancelled) and 53 (too many connections); and the chassis' pool unable to connect at all.
+    "asyncpg": {"PostgresConnectionError", "OperatorInterventionError", "InsufficientResourcesError"},
+    "services": {"DatabaseUnreachable"},
 }
 _AWS_RETRYABLE_CODES = {
     "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException",

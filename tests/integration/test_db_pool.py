@@ -150,3 +150,22 @@ async def test_a_kept_requests_statements_are_client_spans_and_no_other_statemen
     assert failed.status.status_code is trace.StatusCode.ERROR
     assert "missing" in failed.status.description
     assert telemetry.segment_document(ok, "order")["sql"]["sanitized_query"] == "select pg_backend_pid()"
+
+
+async def test_a_server_that_refuses_connections_is_database_unreachable_the_callers_503(pg_url):
+    import socket
+
+    from services.common import problems
+
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    host_port = pg_url.split("@", 1)[1].split("/", 1)[0]
+    database = await db.Database.connect(pg_url.replace(host_port, f"127.0.0.1:{port}"), "public", min_size=0)
+    try:
+        with pytest.raises(db.DatabaseUnreachable) as refused:
+            await database.fetchval(BACKEND)
+    finally:
+        await database.close()
+    assert isinstance(refused.value.__cause__, OSError)
+    assert problems.dependency_failure(refused.value) == "services: DatabaseUnreachable"

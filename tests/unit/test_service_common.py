@@ -57,6 +57,36 @@ async def cache_down() -> None:
     raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
+@router.get("/database-restarting")
+async def database_restarting() -> None:
+    # What asyncpg raises for a statement in flight when PostgreSQL shuts down (SQLSTATE 57P01).
+    import asyncpg
+
+    raise asyncpg.AdminShutdownError("terminating connection due to administrator command")
+
+
+@router.get("/database-gone")
+async def database_gone() -> None:
+    import asyncpg
+
+    raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+
+@router.get("/database-refused")
+async def database_refused() -> None:
+    from services.common.db import DatabaseUnreachable
+
+    raise DatabaseUnreachable("PostgreSQL unreachable: ConnectionRefusedError") from ConnectionRefusedError(111)
+
+
+@router.get("/database-bug")
+async def database_bug() -> None:
+    # A statement PostgreSQL refuses as written is our bug, not the database being down.
+    import asyncpg
+
+    raise asyncpg.UndefinedColumnError('column "nope" does not exist')
+
+
 @router.get("/refused")
 async def refused() -> None:
     # A client error AWS would not retry is our bug, not a dependency being down.
@@ -138,7 +168,10 @@ async def test_an_unexpected_error_is_a_500_problem_with_the_request_id_and_no_i
 
 
 @pytest.mark.parametrize(("path", "what"), [("/things/throttled", "PutItem: ProvisionedThroughputExceededException"),
-                                           ("/things/cache-down", "redis: ConnectionError")])  # fmt: skip
+                                           ("/things/cache-down", "redis: ConnectionError"),
+                                           ("/things/database-restarting", "asyncpg: AdminShutdownError"),
+                                           ("/things/database-gone", "asyncpg: ConnectionDoesNotExistError"),
+                                           ("/things/database-refused", "services: DatabaseUnreachable")])  # fmt: skip
 async def test_a_dependency_that_is_down_or_throttled_is_a_503_problem_to_retry_not_a_500(client, path, what):
     r = await client.get(path)
     assert (r.status_code, r.headers["retry-after"], r.json()["title"]) == (503, "1", "Service unavailable")
@@ -147,6 +180,11 @@ async def test_a_dependency_that_is_down_or_throttled_is_a_503_problem_to_retry_
 
 async def test_an_aws_error_that_retrying_cannot_mend_stays_a_500(client):
     r = await client.get("/things/refused")
+    assert r.status_code == 500
+
+
+async def test_a_statement_postgresql_refuses_as_written_stays_a_500(client):
+    r = await client.get("/things/database-bug")
     assert r.status_code == 500
 
 
