@@ -148,8 +148,17 @@ class PaymentOrchestrator:
     # ------------------------------------------------------------------ capture, void, refund
 
     async def follow_up(self, operation: Operation, payment_id: UUID) -> tuple[Payment, bool]:
-        """Capture, void or refund; a repeat of a done operation answers the payment unchanged (False)."""
+        """Capture, void or refund; a repeat of a done operation answers the payment unchanged (False).
+
+        A void of a payment still pending (its authorization in flight, or left so by a caller that died, the
+        database gone mid-way) first settles the authorization as a repeat of it would: it waits for it, or takes
+        it over once stale and asks the provider (the same authorization key: a hold the lost call placed is
+        found, not doubled), or answers that it is in progress (409: the caller tries again later). Then the
+        settled payment is voided, or is already beyond voiding (declined).
+        """
         payment = await self.get(payment_id)
+        if operation == Operation.VOID and payment.status == PaymentStatus.PENDING:
+            payment = await self._settled(payment)
         target = next_status(operation, payment.status)
         if target is None:
             return payment, False

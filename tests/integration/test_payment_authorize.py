@@ -149,3 +149,30 @@ async def test_a_payment_left_pending_is_in_progress_until_stale_then_the_next_r
         assert svc.provider.calls["authorize"] == 1
         assert await svc.event_types() == ["PaymentAuthorized"]
         assert await svc.count(payment_attempts) == 1
+
+
+async def test_voiding_a_payment_left_pending_is_in_progress_until_stale_then_settles_it_and_voids_it(
+    aws, payment_db_secret
+):
+    """The saga's compensation after the database went away between the claim and the provider's answer: the
+    payment is pending, its authorizer gone. Its void must not leave it so (money may be held)."""
+    async with running(settings_for(aws, payment_db_secret, pending_wait_ms=0, stale_pending_s=30)) as svc:
+        orchestrator = svc.app.state.orchestrator
+        body = authorization("pm_card_ok")
+        request = AuthorizationRequest(
+            body["idempotency_key"], body["order_id"], 4999, "EUR", "sub-alice", "pm_card_ok"
+        )
+        pending, _ = await orchestrator.payments.claim(request, uuid.uuid5(PAYMENT_IDS, body["idempotency_key"]))
+        void = f"/internal/payments/{pending.id}/void"
+
+        busy = await svc.client.post(void)  # its authorization may still be in flight: try again later
+        assert (busy.status_code, busy.json()["title"]) == (409, "Authorization in progress")
+        assert (await orchestrator.get(pending.id)).status == "pending"
+
+        orchestrator.stale_after_s = 0.0  # its authorizer is gone: taken over, asked again, then voided
+        voided = await svc.client.post(void)
+        assert (voided.status_code, voided.json()["status"]) == (200, "voided")
+        assert svc.provider.calls["authorize"] == 1
+        assert svc.provider.calls["void"] == 1
+        assert await svc.provider.holds.states() == ["voided"]
+        assert await svc.event_types() == ["PaymentAuthorized", "PaymentVoided"]

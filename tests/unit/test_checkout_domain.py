@@ -83,3 +83,37 @@ def test_a_shoppers_email_is_reused_until_its_time_runs_out_and_not_at_all_with_
     assert (kept.get("sub-1"), off.get("sub-1"), kept.get("sub-2")) == ("ada@example.com", None, None)
     now[0] += 61
     assert kept.get("sub-1") is None
+
+
+@pytest.mark.parametrize(
+    ("listed", "void_answer", "done"),
+    [
+        ("authorized", 200, True),
+        ("authorized", 409, True),  # voided meanwhile, or beyond voiding: nothing held
+        ("failed", 409, True),
+        ("pending", 200, True),  # the payment service settled the authorization, then voided it
+        ("pending", 409, False),  # its authorization still in flight: not done, the sweeper tries again
+    ],
+)
+async def test_the_compensation_counts_a_pending_payment_voided_only_when_the_void_succeeded(listed, void_answer, done):
+    import httpx
+
+    from services.checkout.adapters.downstream import HttpPayments
+    from services.checkout.domain import StepFailed
+
+    voids = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"items": [{"payment_id": "p1", "status": listed}]})
+        voids.append(request.url.path)
+        return httpx.Response(void_answer, json={"title": "Authorization in progress", "detail": "retry later"})
+
+    co = checkout(Status.AUTHORIZED)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://payment") as client:
+        if done:
+            await HttpPayments(client).void_payments(co)
+        else:
+            with pytest.raises(StepFailed, match="409"):
+                await HttpPayments(client).void_payments(co)
+    assert voids == ["/internal/payments/p1/void"]

@@ -103,8 +103,12 @@ class HttpPayments(HttpService):
     async def void_payments(self, co: Checkout) -> None:
         listing = await self.call("GET", "/internal/payments", params={"order_id": co.order_id})
         for payment in listing.json().get("items", []):
-            if payment["status"] in ("pending", "authorized", "failed"):  # failed: a timed-out hold may exist
-                await self.call("POST", f"/internal/payments/{payment['payment_id']}/void", ok=(200, 201, 409))
+            status = payment["status"]
+            if status in ("pending", "authorized", "failed"):  # failed: a timed-out hold may exist
+                # A 409 is a payment beyond voiding (declined, or voided meanwhile): nothing held. For one that
+                # was pending it may be its authorization still in flight: not done, the sweeper tries again.
+                done = (200, 201) if status == "pending" else (200, 201, 409)
+                await self.call("POST", f"/internal/payments/{payment['payment_id']}/void", ok=done)
 
 
 def _detail(response: httpx.Response) -> str:
