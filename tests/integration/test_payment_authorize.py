@@ -125,54 +125,53 @@ async def test_bad_money_or_an_unknown_method_is_a_422_naming_the_field(svc):
     assert svc.provider.calls["authorize"] == 0
 
 
-async def test_a_payment_left_pending_is_in_progress_until_stale_then_the_next_request_takes_it_over(
-    aws, payment_db_secret
-):
+@pytest.fixture
+async def left_pending(aws, payment_db_secret):
+    """A running service, an authorization's body and its payment, claimed by a caller that died before asking the
+    provider (recent: in progress while younger than 30 s)."""
     async with running(settings_for(aws, payment_db_secret, pending_wait_ms=0, stale_pending_s=30)) as svc:
-        orchestrator = svc.app.state.orchestrator
         body = authorization("pm_card_ok")
         request = AuthorizationRequest(
             body["idempotency_key"], body["order_id"], 4999, "EUR", "sub-alice", "pm_card_ok"
         )
-        # A caller claimed the key and died before asking the provider.
-        pending, created = await orchestrator.payments.claim(request, uuid.uuid5(PAYMENT_IDS, body["idempotency_key"]))
+        payments = svc.app.state.orchestrator.payments
+        pending, created = await payments.claim(request, uuid.uuid5(PAYMENT_IDS, body["idempotency_key"]))
         assert (created, pending.status) == (True, "pending")
-
-        busy = await svc.client.post(AUTHORIZE, json=body)
-        assert (busy.status_code, busy.json()["title"]) == (409, "Authorization in progress")
-        assert svc.provider.calls["authorize"] == 0
-
-        orchestrator.stale_after_s = 0.0  # now it is stale: the next request takes it over
-        taken = await svc.client.post(AUTHORIZE, json=body)
-        assert (taken.status_code, taken.json()["payment_id"]) == (200, str(pending.id))
-        assert taken.json()["status"] == "authorized"
-        assert svc.provider.calls["authorize"] == 1
-        assert await svc.event_types() == ["PaymentAuthorized"]
-        assert await svc.count(payment_attempts) == 1
+        yield svc, body, pending
 
 
-async def test_voiding_a_payment_left_pending_is_in_progress_until_stale_then_settles_it_and_voids_it(
-    aws, payment_db_secret
-):
+async def test_a_payment_left_pending_is_in_progress_until_stale_then_the_next_request_takes_it_over(left_pending):
+    svc, body, pending = left_pending
+    orchestrator = svc.app.state.orchestrator
+
+    busy = await svc.client.post(AUTHORIZE, json=body)
+    assert (busy.status_code, busy.json()["title"]) == (409, "Authorization in progress")
+    assert svc.provider.calls["authorize"] == 0
+
+    orchestrator.stale_after_s = 0.0  # now it is stale: the next request takes it over
+    taken = await svc.client.post(AUTHORIZE, json=body)
+    assert (taken.status_code, taken.json()["payment_id"]) == (200, str(pending.id))
+    assert taken.json()["status"] == "authorized"
+    assert svc.provider.calls["authorize"] == 1
+    assert await svc.event_types() == ["PaymentAuthorized"]
+    assert await svc.count(payment_attempts) == 1
+
+
+async def test_voiding_a_payment_left_pending_is_in_progress_until_stale_then_settles_it_and_voids_it(left_pending):
     """The saga's compensation after the database went away between the claim and the provider's answer: the
     payment is pending, its authorizer gone. Its void must not leave it so (money may be held)."""
-    async with running(settings_for(aws, payment_db_secret, pending_wait_ms=0, stale_pending_s=30)) as svc:
-        orchestrator = svc.app.state.orchestrator
-        body = authorization("pm_card_ok")
-        request = AuthorizationRequest(
-            body["idempotency_key"], body["order_id"], 4999, "EUR", "sub-alice", "pm_card_ok"
-        )
-        pending, _ = await orchestrator.payments.claim(request, uuid.uuid5(PAYMENT_IDS, body["idempotency_key"]))
-        void = f"/internal/payments/{pending.id}/void"
+    svc, _, pending = left_pending
+    orchestrator = svc.app.state.orchestrator
+    void = f"/internal/payments/{pending.id}/void"
 
-        busy = await svc.client.post(void)  # its authorization may still be in flight: try again later
-        assert (busy.status_code, busy.json()["title"]) == (409, "Authorization in progress")
-        assert (await orchestrator.get(pending.id)).status == "pending"
+    busy = await svc.client.post(void)  # its authorization may still be in flight: try again later
+    assert (busy.status_code, busy.json()["title"]) == (409, "Authorization in progress")
+    assert (await orchestrator.get(pending.id)).status == "pending"
 
-        orchestrator.stale_after_s = 0.0  # its authorizer is gone: taken over, asked again, then voided
-        voided = await svc.client.post(void)
-        assert (voided.status_code, voided.json()["status"]) == (200, "voided")
-        assert svc.provider.calls["authorize"] == 1
-        assert svc.provider.calls["void"] == 1
-        assert await svc.provider.holds.states() == ["voided"]
-        assert await svc.event_types() == ["PaymentAuthorized", "PaymentVoided"]
+    orchestrator.stale_after_s = 0.0  # its authorizer is gone: taken over, asked again, then voided
+    voided = await svc.client.post(void)
+    assert (voided.status_code, voided.json()["status"]) == (200, "voided")
+    assert svc.provider.calls["authorize"] == 1
+    assert svc.provider.calls["void"] == 1
+    assert await svc.provider.holds.states() == ["voided"]
+    assert await svc.event_types() == ["PaymentAuthorized", "PaymentVoided"]
