@@ -47,7 +47,6 @@ def closed_by_server(conn: Any) -> bool:
     could: a server that went silent without closing (a network partition); the statement's own error then
     tells, as a ping that timed out would have.
     """
-    conn = getattr(conn, "driver_connection", conn)
     if conn.is_closed():
         return True
     transport = getattr(conn, "_transport", None)  # asyncpg's asyncio transport: its socket, to peek at
@@ -56,13 +55,9 @@ def closed_by_server(conn: Any) -> bool:
 
 
 def constraint_name(exc: BaseException) -> str | None:
-    """The constraint a driver's integrity error names (asyncpg's, under SQLAlchemy's wrapper; or psycopg's)."""
-    orig = getattr(exc, "orig", exc)
-    for error in (orig, getattr(orig, "__cause__", None)):
-        name = getattr(error, "constraint_name", None) or getattr(getattr(error, "diag", None), "constraint_name", None)
-        if name:
-            return str(name)
-    return None
+    """The constraint an integrity error (``IntegrityError``, asyncpg's) names."""
+    name = getattr(exc, "constraint_name", None)
+    return str(name) if name else None
 
 
 # --------------------------------------------------------------------------- statements on asyncpg directly
@@ -122,33 +117,25 @@ class Session:
 
     async def fetch(self, query: Query, params: Mapping[str, Any] | None = None) -> list[Record]:
         """Every row."""
-        if self._spans is not None:
-            return await self._traced(self.raw.fetch, query, params)
-        return await self.raw.fetch(query.sql, *query.args(params))
+        return await self._run(self.raw.fetch, query, params)
 
     async def fetchrow(self, query: Query, params: Mapping[str, Any] | None = None) -> Record | None:
         """The first row, or None."""
-        if self._spans is not None:
-            return await self._traced(self.raw.fetchrow, query, params)
-        return await self.raw.fetchrow(query.sql, *query.args(params))
+        return await self._run(self.raw.fetchrow, query, params)
 
     async def fetchval(self, query: Query, params: Mapping[str, Any] | None = None) -> Any:
         """The first row's first value, or None."""
-        if self._spans is not None:
-            return await self._traced(self.raw.fetchval, query, params)
-        return await self.raw.fetchval(query.sql, *query.args(params))
+        return await self._run(self.raw.fetchval, query, params)
 
     async def execute(self, query: Query, params: Mapping[str, Any] | None = None) -> int:
         """Run a statement for its effect; how many rows it touched (the command tag's count, 0 for none)."""
-        if self._spans is not None:
-            tag = await self._traced(self.raw.execute, query, params)
-        else:
-            tag = await self.raw.execute(query.sql, *query.args(params))
-        count = tag.rsplit(" ", 1)[-1]
+        count = (await self._run(self.raw.execute, query, params)).rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
-    async def _traced(self, run: Any, query: Query, params: Mapping[str, Any] | None) -> Any:
-        assert self._spans is not None
+    async def _run(self, run: Any, query: Query, params: Mapping[str, Any] | None) -> Any:
+        """``run`` (one of asyncpg's four) on ``query``: in a client span when tracing is on and a request is kept."""
+        if self._spans is None:
+            return await run(query.sql, *query.args(params))
         span = telemetry.sql_span(self._spans, query.sql)
         try:
             out = await run(query.sql, *query.args(params))

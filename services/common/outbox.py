@@ -142,7 +142,7 @@ def params(event: Event) -> dict[str, Any]:
         "event_id": event.event_id,
         "topic": event.topic,
         "event_type": event.event_type,
-        "body": json.loads(event.model_dump_json()),
+        "body": event.model_dump(mode="json"),  # JSON's values; the pool's codec writes it once
         "trace_context": telemetry.carrier() or None,
     }
 

@@ -122,6 +122,7 @@ async def test_the_sweeper_claims_only_unfinished_sagas_whose_lease_ran_out_olde
     await repo.save(newest, "retry:started", "catalog away")  # saved last: the newest, and leased again...
     lease_ended(pg_url, newest.checkout_id)  # ...until that lease ran out too
     assert await repo.claim_stuck(limit=0) == []
+    claiming = datetime.now(UTC)  # every lease the sweeper takes from here on ends 30 s after its claim, or later
 
     async with database.transaction() as other_runner:  # another sweeper holds one of them
         await other_runner.execute(
@@ -136,6 +137,7 @@ async def test_the_sweeper_claims_only_unfinished_sagas_whose_lease_ran_out_olde
     assert await repo.claim_stuck() == []
     with psycopg.connect(pg_url) as conn:
         leases = dict(conn.execute("select checkout_id, locked_until from checkout.checkouts").fetchall())
-    soon = datetime.now(UTC) + timedelta(seconds=25)
-    assert all(leases[co.checkout_id] > soon for co in (running, oldest, second, held, newest))
+    leased = claiming + timedelta(seconds=30)
+    assert all(leases[co.checkout_id] >= leased for co in (oldest, second, held, newest))
+    assert leases[running.checkout_id] > datetime.now(UTC)  # its runner's lease, from its start, still running
     assert leases[done.checkout_id] < datetime.now(UTC)  # its ended lease untouched
