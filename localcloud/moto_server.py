@@ -26,8 +26,9 @@ that uvicorn did, and uvicorn about half what moto's own launcher (werkzeug's de
 (``nox -s bench -- moto``, docs/commerce-core.md). What granian's environ lacks of werkzeug's is put back
 (``with_granian_environ``). ``SHOP_MOTO_SERVER=uvicorn`` serves it on uvicorn (httptools) through a2wsgi on the
 same pool (``with_werkzeug_environ``), ``werkzeug`` as moto does (werkzeug's threaded server with moto's request
-handler, a thread per connection). Whichever, no access log line is written per request, and two lookups moto
-repeats on every request are remembered. SIGINT or SIGTERM stops it at once (requests still running, a long
+handler, a thread per connection). Whichever, no access log line is written per request, and work moto repeats
+on every call is done once or skipped (localcloud/moto_speedups.py; ``SHOP_MOTO_SPEEDUPS=0`` serves moto as it
+is). SIGINT or SIGTERM stops it at once (requests still running, a long
 poll, are abandoned). ``MOTO_PORT`` is set to the port (moto builds SQS queue URLs from it) unless given.
 ``python -m localcloud.moto_server -H 127.0.0.1 -p 5000``.
 """
@@ -54,6 +55,8 @@ from urllib.parse import parse_qs, quote
 import httpx
 from moto.core.base_backend import BackendDict, backend_lock
 from moto.dynamodb.models import DynamoDBBackend
+
+from localcloud import moto_speedups
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 # DynamoDB applies a conditional write atomically per item: a write holds the lock of its item's stripe, so writes
@@ -493,18 +496,6 @@ def _exit_now() -> None:
     os._exit(0)
 
 
-def remember_lookups(app: Any) -> None:
-    """Two answers moto works out again on every request, the same every time, now remembered: which of its
-    applications serves a host name (under a lock, listing its package's directories: a tenth of its CPU per
-    request), and the methods of a response class (``inspect.getmembers``, to find the action's)."""
-    import moto.core.responses
-
-    app.get_backend_for_host = functools.lru_cache(maxsize=256)(app.get_backend_for_host)
-    names = moto.core.responses.method_names_from_class
-    if not hasattr(names, "cache_info"):
-        moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=1024)(names)  # type: ignore[assignment]
-
-
 def main(argv: list[str] | None = None) -> None:
     """Serve moto's application with our additions: on granian, uvicorn or werkzeug (``SHOP_MOTO_SERVER``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -531,7 +522,8 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs (SQS queue URLs) from it
     app = DomainDispatcherApplication(create_backend_app)
-    remember_lookups(app)
+    if moto_speedups.enabled():
+        moto_speedups.install(app)  # work moto repeats on every call, done once or skipped (moto_speedups.py)
     app.debug = True  # as moto's own server: an emulator's bug answers with its traceback
     app = with_snapshots(with_object_routes(app))  # the seed cache's bucket export/import (localcloud/moto_objects.py)
     if args.server == "uvicorn":

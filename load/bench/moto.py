@@ -3,8 +3,9 @@
 Each server of ``--servers`` is started as the local cloud starts the emulator (``localcloud.backends.embedded_moto``),
 side by side: by default ``moto.server`` (moto's own launcher, as the emulator was served before issue 13: the
 baseline), then our launcher (localcloud/moto_server.py) on ``werkzeug``, ``uvicorn`` and ``granian``
-(``SHOP_MOTO_SERVER``). Each is given the same resources: an SNS topic delivering
-to an SQS queue, a second queue, a DynamoDB table, a KMS key and a
+(``SHOP_MOTO_SERVER``); a name ending ``-plain`` (``granian-plain``) is our launcher on that server without
+moto's speed-ups (``SHOP_MOTO_SPEEDUPS=0``, localcloud/moto_speedups.py). Each is given the same resources: an SNS
+topic delivering to an SQS queue, a second queue, a DynamoDB table, a KMS key and a
 secret. ``--pollers`` threads per server long-poll an empty queue for the whole run (``WaitTimeSeconds`` 20,
 as each consumer of the stack does), so every server holds them as it does under the shop.
 
@@ -47,13 +48,14 @@ import psutil
 
 from load.bench.profile import stacks
 from load.bench.run import ARTIFACTS
-from localcloud import backends, health
+from localcloud import backends, health, moto_speedups
 
 REGION = "us-east-1"
 # moto's own launcher (werkzeug, its access log, moto's dispatcher as it is): the emulator as it was served
 # before issue 13; then ours on each HTTP server of SHOP_MOTO_SERVER.
 REFERENCE = "moto.server"
 SERVERS = (REFERENCE, "werkzeug", "uvicorn", "granian")
+PLAIN = "-plain"  # a server's name ending so: our launcher on it without moto's speed-ups (SHOP_MOTO_SPEEDUPS=0)
 IDLE_S = 5.0
 CALLS_PER_JOURNEY = 11
 LONG_POLL_S = 20
@@ -79,17 +81,20 @@ def emulator(server: str, log_dir: Path) -> Iterator[backends.Endpoint]:
         with _reference(log_dir) as endpoint:
             yield endpoint
         return
-    saved = os.environ.get("SHOP_MOTO_SERVER")
-    os.environ["SHOP_MOTO_SERVER"] = server  # spawn() passes our environment on
+    http_server, plain = server.removesuffix(PLAIN), server.endswith(PLAIN)
+    chosen = {"SHOP_MOTO_SERVER": http_server, moto_speedups.ENV: "0" if plain else "1"}
+    saved = {name: os.environ.get(name) for name in chosen}
+    os.environ.update(chosen)  # spawn() passes our environment on
     try:
         started = backends.embedded_moto(REGION, log_dir / server)
         (log_dir / server).mkdir(parents=True, exist_ok=True)
         endpoint = started.__enter__()
     finally:
-        if saved is None:
-            os.environ.pop("SHOP_MOTO_SERVER", None)
-        else:
-            os.environ["SHOP_MOTO_SERVER"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     try:
         yield endpoint
     finally:

@@ -286,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument(
         "--servers", type=lambda t: t.split(","), default=None,
-        help=f"moto: the servers, the first the ratios' baseline (default {','.join(moto.SERVERS)})",
+        help=f"moto: the servers, the first the ratios' baseline (default {','.join(moto.SERVERS)}); a name ending "
+        f"{moto.PLAIN} (granian{moto.PLAIN}) is our launcher on that server without moto's speed-ups",
     )  # fmt: skip
     parser.add_argument("--pollers", type=int, default=8, help="moto: long polls held per server (default 8)")
     parser.add_argument(

@@ -188,24 +188,6 @@ def test_a_chunked_body_is_read_to_its_end():
     assert "wsgi.input_terminated" not in _seen_by_moto([(b"content-length", b"3")])
 
 
-def test_remembered_lookups_answer_as_moto_does(monkeypatch):
-    import moto.core.responses
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from moto.sqs.responses import SQSResponse
-
-    # put moto's own function back after the test
-    monkeypatch.setattr(moto.core.responses, "method_names_from_class", moto.core.responses.method_names_from_class)
-
-    plain, remembered = DomainDispatcherApplication(create_backend_app), DomainDispatcherApplication(create_backend_app)
-    moto_server.remember_lookups(remembered)
-    hosts = ["sqs.us-east-1.amazonaws.com", "dynamodb", "moto_api", "s3.eu-west-1.amazonaws.com", "nowhere.example"]
-    for _ in range(2):  # the second time from memory
-        assert [remembered.get_backend_for_host(h) for h in hosts] == [plain.get_backend_for_host(h) for h in hosts]
-    names = moto.core.responses.method_names_from_class(SQSResponse)
-    assert "receive_message" in names
-    assert moto.core.responses.method_names_from_class(SQSResponse) is names
-
-
 # --------------------------------------------------------------------------- the environ under granian
 
 

@@ -1,0 +1,165 @@
+"""Work moto repeats on every call, done once or skipped, without changing one answer (issue 13).
+
+The emulator is the stack's busiest process under the checkout load: a third of the CPU a checkout costs here.
+py-spy of its worker at 8 checkouts/s (``nox -s bench -- checkout --rate 8 --profile``) showed where a call's time
+went besides the work asked for, and each item below removes one such cost. Each replaces a moto function with
+one that returns what moto's own returns for the same arguments (tests/unit/test_moto_speedups.py compares them
+on the same inputs, and the integration tests run every service against the emulator with them on):
+
+- **Which application serves a host name** (under a lock, listing its package's directories) and **the methods of
+  a response class** (``inspect.getmembers``): remembered (an LRU cache; both answers never change).
+- **A backend looked up by account** (``BackendDict.__getitem__``, on every call and again for IAM's "access key
+  last used"): moto takes a lock shared by every backend and scans the list of backends in use (comparing each in
+  Python) before reading the dictionary, to add the account if it is missing. With the account present and the
+  backend listed (every call but the first), there is nothing to add: the dictionary is read without the lock.
+- **An SQS message's retention checked on receipt**: moto builds every attribute of the queue (the approximate
+  counts among them, each a pass over the queue's messages, twice) to read one, the retention period, for each
+  message it hands out. The period is read from the queue itself.
+- **DynamoDB's expressions parsed**: an ``UpdateItem`` parses its update expression twice (validation, then the
+  write) and its condition expression twice, about 0.6 ms and 1.2 ms each time (most of a call's 5 ms). The
+  tokens of a condition expression depend on its text alone and are kept per text (each call gets new nodes, as
+  from moto's lexer); an update expression's syntax tree is kept per text as its pickle, and each call gets a
+  tree of its own, as from a parse, for about a tenth of a parse's time (moto's validator copies the tree
+  before it rewrites it, but a caller may not).
+  An expression that does not parse is not kept: it fails again, with moto's own error, every time.
+
+``SHOP_MOTO_SPEEDUPS=0`` serves moto as it is: to measure them (``nox -s bench -- moto`` compares
+``granian`` with ``granian-plain``), or to rule them out if the emulator misbehaves. The functions replaced are
+moto's internals: ``pyproject.toml`` takes moto a minor version at a time, and a speed-up whose target moto no
+longer has is skipped (``install`` returns the names of those installed; a test requires all of them).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pickle
+from collections import deque
+from typing import Any
+
+ENV = "SHOP_MOTO_SPEEDUPS"
+CACHED_EXPRESSIONS = 1024  # distinct expression texts kept (the shop writes a few dozen)
+
+
+def enabled() -> bool:
+    """Whether the emulator is to be served with them (``SHOP_MOTO_SPEEDUPS``, on unless "0", "false" or "no")."""
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def install(app: Any) -> list[str]:
+    """Every speed-up into this process's moto (``app``: moto's ``DomainDispatcherApplication``); idempotent. The
+    names of those installed."""
+    done = []
+    for name, speedup in (
+        ("host lookups", functools.partial(remember_lookups, app)),
+        ("backends by account", backends_by_account),
+        ("sqs retention", sqs_retention),
+        ("dynamodb expressions", dynamodb_expressions),
+    ):
+        if speedup():
+            done.append(name)
+    return done
+
+
+def _mark(function: Any) -> Any:
+    function.__speedup__ = True
+    return function
+
+
+def _installed(function: Any) -> bool:
+    return getattr(function, "__speedup__", False) or hasattr(function, "cache_info")
+
+
+def remember_lookups(app: Any) -> bool:
+    """Which application serves a host name, and a response class's method names: remembered."""
+    import moto.core.responses
+
+    if not hasattr(app.get_backend_for_host, "cache_info"):
+        app.get_backend_for_host = functools.lru_cache(maxsize=256)(app.get_backend_for_host)
+    names = getattr(moto.core.responses, "method_names_from_class", None)
+    if names is None:
+        return False
+    if not _installed(names):
+        moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=1024)(names)  # type: ignore[assignment]
+    return True
+
+
+def backends_by_account() -> bool:
+    """``BackendDict.__getitem__`` without moto's lock and scan when the account is there and the backend listed."""
+    from moto.core.base_backend import BackendDict
+
+    create = getattr(BackendDict, "_create_account_specific_backend", None)
+    if create is None or not hasattr(BackendDict, "_instances"):
+        return False
+    if _installed(create):
+        return True
+
+    @functools.wraps(create)
+    def ensure(self: BackendDict, account_id: str) -> None:
+        # moto's adds the account when it is missing and lists the backend when it is not listed: with both
+        # done (a dictionary read and an identity scan, atomic under the GIL) it would change nothing.
+        if dict.__contains__(self, account_id) and any(listed is self for listed in BackendDict._instances):
+            return
+        create(self, account_id)
+
+    BackendDict._create_account_specific_backend = _mark(ensure)  # type: ignore[method-assign]
+    return True
+
+
+def sqs_retention() -> bool:
+    """A received message's retention checked against the queue's period alone (moto builds every attribute)."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    check = getattr(SQSBackend, "is_message_valid_based_on_retention_period", None)
+    if check is None:
+        return False
+    if _installed(check):
+        return True
+
+    @functools.wraps(check)
+    def valid(self: SQSBackend, queue_name: str, message: Any) -> bool:
+        # moto's: get_queue_attributes(queue_name, ["MessageRetentionPeriod"])["MessageRetentionPeriod"], which is
+        # the queue's message_retention_period (Queue.attributes reads each attribute from the queue itself).
+        retention_period = self.get_queue(queue_name).message_retention_period
+        return retention_period + message.sent_timestamp / 1000 > unix_time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = _mark(valid)  # type: ignore[method-assign]
+    return True
+
+
+def dynamodb_expressions() -> bool:
+    """A condition expression's tokens and an update expression's syntax tree, kept per expression text."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    lex = getattr(ConditionExpressionParser, "_lex_condition_expression", None)
+    make = UpdateExpressionParser.__dict__.get("make")
+    if lex is None or not isinstance(make, classmethod):
+        return False
+    if not _installed(lex):
+        node = ConditionExpressionParser.Node
+
+        @functools.lru_cache(maxsize=CACHED_EXPRESSIONS)
+        def tokens(text: str) -> tuple[Any, ...]:
+            return tuple(lex(ConditionExpressionParser(text, {}, {})))
+
+        @functools.wraps(lex)
+        def lexed(self: ConditionExpressionParser) -> deque[Any]:
+            # A lexed node is a leaf (children an empty list): each call gets new ones, as moto's lexer makes.
+            return deque(node(t.nonterminal, t.kind, t.text, t.value, []) for t in tokens(self.condition_expression))
+
+        ConditionExpressionParser._lex_condition_expression = _mark(lexed)  # type: ignore[method-assign]
+    if not _installed(make.__func__):
+        parse = make.__func__
+
+        @functools.lru_cache(maxsize=CACHED_EXPRESSIONS)
+        def pickled(cls: type, text: str) -> bytes:
+            return pickle.dumps(parse(cls, text), protocol=pickle.HIGHEST_PROTOCOL)
+
+        @functools.wraps(parse)
+        def parsed(cls: type, expression_str: str) -> Any:
+            return pickle.loads(pickled(cls, expression_str))  # noqa: S301 - bytes this process pickled
+
+        UpdateExpressionParser.make = classmethod(_mark(parsed))  # type: ignore[method-assign,assignment]
+    return True

@@ -1,0 +1,254 @@
+"""The emulator's speed-ups answer as moto does (localcloud/moto_speedups.py).
+
+Each test installs them into this process's moto and puts moto's own functions back afterwards, so no other test
+runs against a patched moto it did not ask for.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core.base_backend import BackendDict, backend_lock
+from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.sqs.models import SQSBackend
+
+from localcloud import moto_speedups
+
+ACCOUNT = "123456789012"
+# The cart's expressions (services/cart/adapters/dynamodb.py), others of moto's grammar, and some that do not parse.
+UPDATES = [
+    "SET #l.#p = if_not_exists(#l.#p, :zero) + :q, #v = #v + :one, updated_at = :now, expires_at = :exp",
+    "SET #l.#p = :q, #v = #v + :one, updated_at = :now, expires_at = :exp",
+    "SET #l.#p0 = #l.#p0 - :q0, #l.#p1 = #l.#p1 - :q1, #v = #v + :one, updated_at = :now, expires_at = :exp",
+    "SET a = list_append(a, :x) REMOVE b, c[2] ADD n :one DELETE s :set",
+    "SET a = b + c",
+    "SET = :x",
+    "SET a = :x SET b = :y",
+    "DROP a",
+]
+CONDITIONS = [
+    "attribute_exists(cart_id) AND expires_at > :now AND attribute_exists(#l) AND ((#l.#p BETWEEN :zero AND :bound"
+    " AND size(#l) <= :lines) OR (attribute_not_exists(#l.#p) AND size(#l) < :lines))",
+    "attribute_not_exists(cart_id) OR version = :v",
+    "attribute_exists(cart_id) AND expires_at > :now AND #l.#p0 >= :q0 AND #l.#p1 >= :q1",
+    "NOT (a IN (:x, :y)) AND begins_with(#n, :p) AND c <> :z AND d[1].e < :w",
+    "a = :x AND",
+    "a ! :x",
+]
+
+
+@pytest.fixture
+def speedups(monkeypatch):
+    """Installed, with moto's own functions put back after the test."""
+    import moto.core.responses
+
+    monkeypatch.setattr(moto.core.responses, "method_names_from_class", moto.core.responses.method_names_from_class)
+    for cls, name in (
+        (BackendDict, "_create_account_specific_backend"),
+        (SQSBackend, "is_message_valid_based_on_retention_period"),
+        (ConditionExpressionParser, "_lex_condition_expression"),
+    ):
+        monkeypatch.setattr(cls, name, cls.__dict__[name])
+    monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.__dict__["make"])
+    plain = {
+        "lex": ConditionExpressionParser._lex_condition_expression,
+        "make": UpdateExpressionParser.__dict__["make"].__func__,
+        "retention": SQSBackend.is_message_valid_based_on_retention_period,
+    }
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    installed = moto_speedups.install(DomainDispatcherApplication(create_backend_app))
+    return installed, plain
+
+
+def _shape(x, owner=None):
+    """A syntax tree as plain data: each node's class and attributes, its ``parent`` as whether it is the node
+    holding it (pickle's bytes would differ on which strings are shared, not on the tree)."""
+    if isinstance(x, (list, tuple)):
+        return [_shape(item, owner) for item in x]
+    if hasattr(x, "__dict__"):
+        return type(x).__name__, {
+            k: (v is owner) if k == "parent" else _shape(v, x) for k, v in sorted(vars(x).items())
+        }
+    return x
+
+
+def _outcome(call):
+    try:
+        return "ok", call()
+    except Exception as exc:  # noqa: BLE001 - compared with what moto's own function raised
+        return type(exc).__name__, str(exc)
+
+
+def test_every_speedup_is_installed_once(speedups):
+    installed, _ = speedups
+    assert installed == ["host lookups", "backends by account", "sqs retention", "dynamodb expressions"]
+    wrapped = (BackendDict._create_account_specific_backend, UpdateExpressionParser.make)
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    assert moto_speedups.install(DomainDispatcherApplication(create_backend_app)) == installed
+    assert (BackendDict._create_account_specific_backend, UpdateExpressionParser.make) == wrapped  # not wrapped twice
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    for off in ("0", "false", "No"):
+        monkeypatch.setenv(moto_speedups.ENV, off)
+        assert not moto_speedups.enabled()
+    monkeypatch.delenv(moto_speedups.ENV)
+    assert moto_speedups.enabled()
+
+
+def test_remembered_lookups_answer_as_moto_does(speedups):
+    import moto.core.responses
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.sqs.responses import SQSResponse
+
+    plain, remembered = DomainDispatcherApplication(create_backend_app), DomainDispatcherApplication(create_backend_app)
+    moto_speedups.remember_lookups(remembered)
+    hosts = ["sqs.us-east-1.amazonaws.com", "dynamodb", "moto_api", "s3.eu-west-1.amazonaws.com", "nowhere.example"]
+    for _ in range(2):  # the second time from memory
+        assert [remembered.get_backend_for_host(h) for h in hosts] == [plain.get_backend_for_host(h) for h in hosts]
+    names = moto.core.responses.method_names_from_class(SQSResponse)
+    assert "receive_message" in names
+    assert moto.core.responses.method_names_from_class(SQSResponse) is names
+
+
+def test_update_expressions_parse_as_moto_parses_them_and_each_call_gets_a_tree_of_its_own(speedups):
+    _, plain = speedups
+    for text in UPDATES * 2:  # the second time from memory
+        mine = _outcome(functools.partial(UpdateExpressionParser.make, text))
+        moto_s = _outcome(functools.partial(plain["make"], UpdateExpressionParser, text))
+        assert mine[0] == moto_s[0], text
+        if mine[0] == "ok":
+            assert _shape(mine[1]) == _shape(moto_s[1]), text
+        else:
+            assert mine == moto_s
+    first = UpdateExpressionParser.make(UPDATES[0])
+    first.children.clear()  # what a validator's rewrite does to a tree: the next call's is whole
+    assert _shape(UpdateExpressionParser.make(UPDATES[0])) == _shape(plain["make"](UpdateExpressionParser, UPDATES[0]))
+
+
+def test_condition_expressions_lex_and_parse_as_moto_does_them(speedups):
+    _, plain = speedups
+    names = {"#l": "lines", "#p": "P1", "#p0": "P0", "#p1": "P1", "#n": "name"}
+    values = {k: {"N": "1"} for k in (":now", ":zero", ":bound", ":lines", ":v", ":q0", ":q1", ":x", ":y", ":z", ":w")}
+    values[":p"] = {"S": "a"}
+    for text in CONDITIONS * 2:
+        parser = ConditionExpressionParser(text, names, values)
+        mine = _outcome(lambda p=parser: list(p._lex_condition_expression()))
+        moto_s = _outcome(lambda p=parser: list(plain["lex"](p)))
+        assert mine == moto_s, text
+    nodes = ConditionExpressionParser(CONDITIONS[0], names, values)._lex_condition_expression()
+    nodes[0].children.append("changed")  # each call's nodes are its own
+    again = ConditionExpressionParser(CONDITIONS[0], names, values)._lex_condition_expression()
+    assert again[0].children == []
+    assert len(again) == len(nodes)
+
+
+def test_a_received_message_is_kept_exactly_as_long_as_moto_keeps_it(speedups):
+    _, plain = speedups
+    with mock_aws():
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[ACCOUNT]["us-east-1"]
+        backend.create_queue("kept", MessageRetentionPeriod="60")
+        message = backend.send_message("kept", "body")
+        for age_s in (0, 59, 60, 61, 3600):
+            message.sent_timestamp = int((moto_speedups_now() - age_s) * 1000)
+            assert backend.is_message_valid_based_on_retention_period("kept", message) == plain["retention"](
+                backend, "kept", message
+            ), age_s
+
+
+def moto_speedups_now() -> float:
+    from moto.core.utils import unix_time
+
+    return unix_time()
+
+
+def test_a_backend_found_by_account_takes_no_lock_and_a_new_account_is_still_added_and_listed(speedups):
+    with mock_aws():
+        from moto.sqs.models import sqs_backends
+
+        first = sqs_backends[ACCOUNT]
+        found: list = []
+        with backend_lock:  # held by another request: a lookup of a known account does not wait for it
+            reader = threading.Thread(target=lambda: found.append(sqs_backends[ACCOUNT]))
+            reader.start()
+            reader.join(timeout=30)
+            assert found == [first]
+        other = sqs_backends["210987654321"]
+        assert other is sqs_backends["210987654321"]
+        assert other is not first
+        BackendDict.reset()  # as moto's reset: the accounts dropped and the backends unlisted
+        assert ACCOUNT not in sqs_backends
+        assert sqs_backends[ACCOUNT] is not first
+        assert any(b is sqs_backends for b in BackendDict._instances)
+
+
+def _dynamodb_session() -> list:
+    """A cart's writes against in-process moto, as services/cart/adapters/dynamodb.py makes them; each answer."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="carts", KeySchema=[{"AttributeName": "cart_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "cart_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    answers = []
+
+    def call(**kwargs):
+        kwargs.setdefault("ReturnValues", "ALL_NEW")
+        kwargs.setdefault("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
+        try:
+            answers.append(ddb.update_item(TableName="carts", Key={"cart_id": {"S": "c1"}}, **kwargs)["Attributes"])
+        except ClientError as exc:
+            answers.append((exc.response["Error"]["Code"], exc.response.get("Item")))
+        except ValueError as exc:  # moto's parser fails so on some malformed conditions (a 500 from its server)
+            answers.append(("ValueError", str(exc)))
+
+    ddb.put_item(
+        TableName="carts",
+        Item={"cart_id": {"S": "c1"}, "lines": {"M": {}}, "version": {"N": "0"}, "expires_at": {"N": "9999999999"}},
+    )
+    add = {
+        "UpdateExpression": UPDATES[0],
+        "ConditionExpression": CONDITIONS[0],
+        "ExpressionAttributeNames": {"#l": "lines", "#p": "P1", "#v": "version"},
+    }
+    values = {":zero": {"N": "0"}, ":q": {"N": "2"}, ":one": {"N": "1"}, ":now": {"N": "100"}}
+    values[":exp"] = {"N": "9999999999"}
+    call(**add, ExpressionAttributeValues=values | {":bound": {"N": "8"}, ":lines": {"N": "3"}})
+    call(**add, ExpressionAttributeValues=values | {":bound": {"N": "8"}, ":lines": {"N": "3"}})
+    call(**add, ExpressionAttributeValues=values | {":bound": {"N": "1"}, ":lines": {"N": "3"}})  # over the most
+    call(**add, ExpressionAttributeValues=values | {":bound": {"N": "8"}, ":lines": {"N": "0"}})  # too many lines
+    take = {
+        "UpdateExpression": "SET #l.#p0 = #l.#p0 - :q0, #v = #v + :one",
+        "ConditionExpression": "attribute_exists(cart_id) AND #l.#p0 >= :q0",
+        "ExpressionAttributeNames": {"#l": "lines", "#p0": "P1", "#v": "version"},
+    }
+    call(**take, ExpressionAttributeValues={":q0": {"N": "3"}, ":one": {"N": "1"}})
+    call(**take, ExpressionAttributeValues={":q0": {"N": "9"}, ":one": {"N": "1"}})  # more than the cart holds
+    call(UpdateExpression="SET = :x", ExpressionAttributeValues={":x": {"N": "1"}})  # does not parse
+    call(UpdateExpression="SET a = :x", ConditionExpression="a = :x AND", ExpressionAttributeValues={":x": {"N": "1"}})
+    return answers
+
+
+def test_a_carts_writes_answer_the_same_with_the_speedups_as_without(speedups, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        fast = _dynamodb_session()
+    monkeypatch.undo()  # moto's own functions back
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert not getattr(UpdateExpressionParser.make, "__speedup__", False)
+    with mock_aws():
+        plain = _dynamodb_session()
+    assert fast == plain
+    refused = [a[0] for a in fast if isinstance(a, tuple)]
+    assert refused == ["ConditionalCheckFailedException"] * 3 + ["ValidationException", "ValueError"]
