@@ -195,6 +195,13 @@ class QueueConsumer:
     next one is made ``gather_s`` after it, so what arrives meanwhile comes in one receive and is deleted in one
     call (SQS bills each call; locally each is the emulator's CPU). A message waits at most that much longer; a
     full receive (10) is followed at once, and a long poll that found nothing waits on SQS as before.
+
+    ``delete_within_s`` gathers the deletes of several receives: a settled message is deleted at most that long
+    after it was settled, in one ``DeleteMessageBatch`` with the others settled meanwhile (ten go at once, oldest
+    first; a stop deletes what is left). Nothing waits for it: the message was handled and committed, and until it is
+    deleted it is only in flight. If the process dies first, SQS hands it out again after the visibility timeout
+    (30 s, well above the window) and it is found already handled: a duplicate, as any redelivery. 0 deletes after
+    each receive.
     """
 
     def __init__(
@@ -204,10 +211,15 @@ class QueueConsumer:
         *,
         name: str = "consumer",
         gather_s: float = 0.0,
+        delete_within_s: float = 0.0,
     ):
         self.name = name
         self.policy = policy
         self.gather_s = gather_s
+        self.delete_within_s = delete_within_s
+        self._settled: list[Message] = []  # settled, not deleted yet (delete_within_s)
+        self._deleting_at: asyncio.TimerHandle | None = None
+        self._deletes: set[asyncio.Task[None]] = set()
         self.source: SqsSource | None = source if isinstance(source, SqsSource) else None
         self._connect = None if isinstance(source, SqsSource) else source
         self.error: str | None = None
@@ -247,12 +259,60 @@ class QueueConsumer:
                 spans.settle([o.settled for o in outcomes], [o.value for o in outcomes])
         for outcome in outcomes:
             tally.add(outcome)
-        await self.source.delete([m for m, o in zip(messages, outcomes, strict=True) if o.settled])
+        await self._delete([m for m, o in zip(messages, outcomes, strict=True) if o.settled])
         return tally
+
+    async def _delete(self, settled: list[Message]) -> None:
+        """Delete ``settled`` now, or within ``delete_within_s`` together with what is settled meanwhile."""
+        assert self.source is not None
+        if self.delete_within_s <= 0:
+            await self.source.delete(settled)
+            return
+        self._settled += settled
+        full = len(self._settled) - len(self._settled) % MAX_BATCH  # full batches go now, oldest first
+        if full:
+            batch, self._settled = self._settled[:full], self._settled[full:]
+            await self._delete_now(batch)
+        if not self._settled and self._deleting_at is not None:
+            self._deleting_at.cancel()
+            self._deleting_at = None
+        elif self._settled and self._deleting_at is None:
+            self._deleting_at = asyncio.get_running_loop().call_later(self.delete_within_s, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._deleting_at = None
+        task = asyncio.ensure_future(self.flush())
+        self._deletes.add(task)
+        task.add_done_callback(self._deletes.discard)
+
+    async def flush(self) -> None:
+        """Delete every settled message not deleted yet. If SQS refuses, they come back after the visibility timeout
+        and are found handled (duplicates): logged, not raised."""
+        if self._deleting_at is not None:
+            self._deleting_at.cancel()
+            self._deleting_at = None
+        settled, self._settled = self._settled, []
+        await self._delete_now(settled)
+
+    async def _delete_now(self, settled: list[Message]) -> None:
+        if not settled or self.source is None:
+            return
+        try:
+            await self.source.delete(settled)
+        except Exception as exc:  # noqa: BLE001 - SQS away: they are redelivered and found handled
+            log.warning("%s: deleting %d handled messages failed (%s: %s); they come back as duplicates",
+                        self.name, len(settled), type(exc).__name__, exc)  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> None:
         if not await self.connect(stop):
             return
+        try:
+            await self._run(stop)
+        finally:  # what was handled is deleted before the loop ends (else it would come back as duplicates)
+            await self.flush()
+            await asyncio.gather(*self._deletes, return_exceptions=True)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             poll = asyncio.ensure_future(self.poll_once())
             stopping = asyncio.ensure_future(stop.wait())

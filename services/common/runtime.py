@@ -216,6 +216,7 @@ class Runtime:
             policy,
             name=f"{self.name} {name} ({queue})",
             gather_s=s.consumer_gather_s,
+            delete_within_s=s.consumer_delete_within_s,
         )
         setattr(self.state, name, consumer)
         self.background(name, consumer.run, ready=consumer.ready)

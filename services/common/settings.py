@@ -6,7 +6,8 @@ service through aliases, which pydantic-settings reads regardless of the prefix.
 One concept, one name, in every service: a service with tables mixes in ``DatabaseSettings``
 (``<PREFIX>DATABASE_SECRET``, ``<PREFIX>DB_POOL_SIZE`` ...), one that publishes events ``RelaySettings``
 (``<PREFIX>RUN_RELAY``, ``<PREFIX>RELAY_IDLE_S``, ``<PREFIX>RELAY_GATHER_S``), one that consumes a queue
-``ConsumerSettings`` (``<PREFIX>RUN_CONSUMER``, ``<PREFIX>CONSUMER_WAIT_S``, ``<PREFIX>CONSUMER_GATHER_S``).
+``ConsumerSettings`` (``<PREFIX>RUN_CONSUMER``, ``<PREFIX>CONSUMER_WAIT_S``, ``<PREFIX>CONSUMER_GATHER_S``,
+``<PREFIX>CONSUMER_DELETE_WITHIN_S``).
 The names some services used before are read for one release as aliases (``LEGACY_NAMES``), with a warning.
 """
 
@@ -129,6 +130,14 @@ class ConsumerSettings(ServiceSettings):
         le=5,
         description="batching window: after a receive that was not full, the next is made this long after it, so"
         " what arrives meanwhile costs one receive and one delete (0: at once)",
+    )
+    consumer_delete_within_s: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="a handled message is deleted at most this long after, in one DeleteMessageBatch with those"
+        " handled meanwhile (ten go at once); kept well under the queues' 30 s visibility timeout (0: after each"
+        " receive)",
     )
 
 

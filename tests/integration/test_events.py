@@ -8,7 +8,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from consumer_support import database_with
+from consumer_support import database_with, queue_depth
 from consumer_support import drain as drain_consumer
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -206,6 +206,66 @@ async def test_a_batching_window_takes_what_arrived_meanwhile_in_one_receive_and
         await task
     assert (batches, deletes) == ([1, 4], [1, 4])
     assert sorted(r[0] for r in await database.fetch(RECORDED)) == [f"o-w{n}" for n in range(5)]
+
+
+def counting_deletes(consumer) -> list[int]:
+    """The size of each delete call the consumer's source makes, from now on (the calls still go to SQS)."""
+    source = consumer.source
+    assert source is not None
+    deletes: list[int] = []
+    delete = source.delete
+
+    async def counted_delete(messages):
+        deletes.append(len(messages))
+        await delete(messages)
+
+    source.delete = counted_delete  # type: ignore[method-assign]
+    return deletes
+
+
+async def test_handled_messages_of_several_receives_are_deleted_in_one_call_and_a_stop_deletes_what_is_left(
+    database, aws, provisioned: Outputs
+):
+    sqs, url = aws.client("sqs"), provisioned.queues["recommendations"]
+    consumer = Consumer(database, "recommendations", record, stage=aws.stage, region=aws.region, wait_s=1)
+    consumer.delete_within_s = 600.0  # only a full batch or the stop deletes here
+    deletes = counting_deletes(consumer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        for n in range(3):  # one receive each: each is handled before the next is sent
+            sqs.send_message(QueueUrl=url, MessageBody=order_event(f"o-d{n}").model_dump_json())
+            await until(lambda n=n: len(consumer._settled) == n + 1, f"message {n} handled")
+        assert deletes == []
+        assert queue_depth(aws, url) == 3  # handled and committed, still in flight
+        for n in range(3, 13):  # ten more: the tenth settled sends a full batch at once
+            sqs.send_message(QueueUrl=url, MessageBody=order_event(f"o-d{n}").model_dump_json())
+        await until(lambda: deletes == [10], "a full batch deleted at once")
+    finally:
+        stop.set()
+        await task
+    assert deletes == [10, 3]
+    assert queue_depth(aws, url) == 0
+    assert sorted(r[0] for r in await database.fetch(RECORDED)) == sorted(f"o-d{n}" for n in range(13))
+
+
+async def test_a_handled_message_is_deleted_within_the_window_without_another_receive(
+    database, aws, provisioned: Outputs
+):
+    sqs, url = aws.client("sqs"), provisioned.queues["recommendations"]
+    consumer = Consumer(database, "recommendations", record, stage=aws.stage, region=aws.region, wait_s=20)
+    consumer.delete_within_s = 0.3
+    deletes = counting_deletes(consumer)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody=order_event("o-t").model_dump_json())
+        await until(lambda: deletes == [1], "deleted by the window's timer while the next long poll waits")
+        assert queue_depth(aws, url) == 0
+    finally:
+        stop.set()
+        await task
+    assert deletes == [1]
 
 
 async def test_a_failing_handler_commits_nothing_and_the_message_ends_in_the_dlq(database, aws, provisioned: Outputs):
