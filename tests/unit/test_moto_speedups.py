@@ -7,6 +7,7 @@ runs against a patched moto it did not ask for.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 
 import boto3
@@ -56,15 +57,26 @@ def speedups(monkeypatch):
     ):
         monkeypatch.setattr(cls, name, cls.__dict__[name])
     monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.__dict__["make"])
+    import moto.core.utils
+
+    for module in list(sys.modules.values()):  # moto's own converter back in every module that holds it
+        if getattr(module, "__name__", "").startswith("moto") and hasattr(module, "camelcase_to_underscores"):
+            monkeypatch.setattr(module, "camelcase_to_underscores", moto.core.utils.camelcase_to_underscores)
     plain = {
         "lex": ConditionExpressionParser._lex_condition_expression,
         "make": UpdateExpressionParser.__dict__["make"].__func__,
         "retention": SQSBackend.is_message_valid_based_on_retention_period,
+        "camel": moto.core.utils.camelcase_to_underscores,
     }
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     installed = moto_speedups.install(DomainDispatcherApplication(create_backend_app))
-    return installed, plain
+    yield installed, plain
+    for module in list(sys.modules.values()):  # and in those imported meanwhile, which took the remembering one
+        if getattr(module, "__name__", "").startswith("moto") and hasattr(
+            getattr(module, "camelcase_to_underscores", None), "cache_info"
+        ):
+            module.camelcase_to_underscores = plain["camel"]
 
 
 def _shape(x, owner=None):
@@ -88,7 +100,13 @@ def _outcome(call):
 
 def test_every_speedup_is_installed_once(speedups):
     installed, _ = speedups
-    assert installed == ["host lookups", "backends by account", "sqs retention", "dynamodb expressions"]
+    assert installed == [
+        "host lookups",
+        "backends by account",
+        "sqs retention",
+        "dynamodb expressions",
+        "camelcase names",
+    ]
     wrapped = (BackendDict._create_account_specific_backend, UpdateExpressionParser.make)
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -252,3 +270,24 @@ def test_a_carts_writes_answer_the_same_with_the_speedups_as_without(speedups, m
     assert fast == plain
     refused = [a[0] for a in fast if isinstance(a, tuple)]
     assert refused == ["ConditionalCheckFailedException"] * 3 + ["ValidationException", "ValueError"]
+
+
+def test_names_turn_to_snake_case_as_moto_turns_them_in_every_module_that_uses_them(speedups):
+    import moto.core.responses
+    import moto.core.utils
+    import moto.sqs.models
+
+    _, plain = speedups
+    assert not hasattr(plain["camel"], "cache_info")
+    names = ["ApproximateNumberOfMessages", "QueueArn", "SSEKMSKeyId", "theNewAttribute", "DBInstanceId", "", "a"]
+    for name in names * 2:
+        assert moto.sqs.models.camelcase_to_underscores(name) == plain["camel"](name), name
+    for module in (moto.core.utils, moto.core.responses, moto.sqs.models):
+        assert hasattr(module.camelcase_to_underscores, "cache_info"), module.__name__
+    with mock_aws():
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends[ACCOUNT]["us-east-1"]
+        queue = backend.create_queue("named", VisibilityTimeout="45")
+        assert queue.attributes["VisibilityTimeout"] == 45
+        assert queue.attributes["ApproximateNumberOfMessages"] == 0
