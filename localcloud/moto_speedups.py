@@ -1,6 +1,7 @@
 """Work moto repeats on every call, done once or skipped, without changing one answer (issue 13).
 
-The emulator is the stack's busiest process under the checkout load: a third of the CPU a checkout costs here.
+The emulator is the stack's busiest process under the checkout load: a third of the CPU a checkout cost at 10/s
+before these (58-61 of 173-182 CPU-ms, docs/commerce-core.md, the sixth pass).
 py-spy of its worker at 8 checkouts/s (``nox -s bench -- checkout --rate 8 --profile``) showed where a call's time
 went besides the work asked for, and each item below removes one such cost. Each replaces a moto function with
 one that returns what moto's own returns for the same arguments (tests/unit/test_moto_speedups.py compares them
@@ -19,7 +20,9 @@ on the same inputs, and the integration tests run every service against the emul
   characters): remembered per name. moto does it for each attribute of an SQS queue it builds (on every message
   an SNS topic delivers to a queue) and for each action and parameter name of a request.
 - **DynamoDB's expressions parsed**: an ``UpdateItem`` parses its update expression twice (validation, then the
-  write) and its condition expression twice, about 0.6 ms and 1.2 ms each time (most of a call's 5 ms). The
+  write) and its condition expression twice (in-process, the cart's expressions under ``timeit``: 0.56 ms a parse of
+  the update expression, 1.21 ms of the condition; an ``UpdateItem`` with boto3's client in the same process took
+  6.7-9.7 ms, a ``GetItem`` 1.7-2.3). The
   tokens of a condition expression depend on its text alone and are kept per text (each call gets new nodes, as
   from moto's lexer); an update expression's syntax tree is kept per text as its pickle, and each call gets a
   tree of its own, as from a parse, for about a tenth of a parse's time (moto's validator copies the tree
@@ -46,7 +49,7 @@ CACHED_EXPRESSIONS = 1024  # distinct expression texts kept (the shop writes a f
 
 
 def enabled() -> bool:
-    """Whether the emulator is to be served with them (``SHOP_MOTO_SPEEDUPS``, on unless "0", "false" or "no")."""
+    """Whether the emulator is to be served with them (``SHOP_MOTO_SPEEDUPS``: on unless "0", "false", "no", "off")."""
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 

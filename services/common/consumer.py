@@ -273,10 +273,7 @@ class QueueConsumer:
         if full:
             batch, self._settled = self._settled[:full], self._settled[full:]
             await self._delete_now(batch)
-        if not self._settled and self._deleting_at is not None:
-            self._deleting_at.cancel()
-            self._deleting_at = None
-        elif self._settled and self._deleting_at is None:
+        if self._settled and self._deleting_at is None:  # a timer left with nothing to delete deletes nothing
             self._deleting_at = asyncio.get_running_loop().call_later(self.delete_within_s, self._flush_later)
 
     def _flush_later(self) -> None:

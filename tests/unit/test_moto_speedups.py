@@ -178,13 +178,13 @@ def test_a_received_message_is_kept_exactly_as_long_as_moto_keeps_it(speedups):
         backend.create_queue("kept", MessageRetentionPeriod="60")
         message = backend.send_message("kept", "body")
         for age_s in (0, 59, 60, 61, 3600):
-            message.sent_timestamp = int((moto_speedups_now() - age_s) * 1000)
+            message.sent_timestamp = int((_unix_now() - age_s) * 1000)
             assert backend.is_message_valid_based_on_retention_period("kept", message) == plain["retention"](
                 backend, "kept", message
             ), age_s
 
 
-def moto_speedups_now() -> float:
+def _unix_now() -> float:
     from moto.core.utils import unix_time
 
     return unix_time()
