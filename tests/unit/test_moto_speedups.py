@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.base_backend import BackendDict, backend_lock
+from moto.core.serialize import AttributePicker, ResponseSerializer
 from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.sqs.models import SQSBackend
@@ -57,6 +58,7 @@ def speedups(monkeypatch):
     ):
         monkeypatch.setattr(cls, name, cls.__dict__[name])
     monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.__dict__["make"])
+    monkeypatch.setattr(ResponseSerializer, "get_value", ResponseSerializer.__dict__["get_value"])
     import moto.core.utils
 
     for module in list(sys.modules.values()):  # moto's own converter back in every module that holds it
@@ -106,6 +108,7 @@ def test_every_speedup_is_installed_once(speedups):
         "sqs retention",
         "dynamodb expressions",
         "camelcase names",
+        "response keys",
     ]
     wrapped = (BackendDict._create_account_specific_backend, UpdateExpressionParser.make)
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -291,3 +294,109 @@ def test_names_turn_to_snake_case_as_moto_turns_them_in_every_module_that_uses_t
         queue = backend.create_queue("named", VisibilityTimeout="45")
         assert queue.attributes["VisibilityTimeout"] == 45
         assert queue.attributes["ApproximateNumberOfMessages"] == 0
+
+
+EVERY_TYPE = {
+    "cart_id": {"S": "c1"},
+    "version": {"N": "3"},
+    "blob": {"B": b"\x00\xffbytes"},
+    "names": {"SS": ["a", "b"]},
+    "numbers": {"NS": ["1", "2.5"]},
+    "blobs": {"BS": [b"x", b"y"]},
+    "lines": {"M": {"P1": {"N": "2"}, "nested": {"M": {"deep": {"L": [{"S": "x"}, {"NULL": True}]}}}}},
+    "list": {"L": [{"BOOL": False}, {"M": {}}, {"L": []}, {"N": "0"}]},
+    "nothing": {"NULL": True},
+    "yes": {"BOOL": True},
+    "empty": {"S": ""},
+}
+
+
+def _answer(response: dict) -> dict:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def _aws_session() -> list:
+    """Calls whose answers moto's serializer builds from plain dicts (DynamoDB) and from its objects (SQS, SNS)."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName="carts", KeySchema=[{"AttributeName": "cart_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "cart_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    ddb.put_item(TableName="carts", Item=EVERY_TYPE)
+    ddb.put_item(TableName="carts", Item={"cart_id": {"S": "c2"}, "version": {"N": "1"}})
+    key = {"cart_id": {"S": "c1"}}
+    listed = {"ExpressionAttributeNames": {"#n": "names"}, "ProjectionExpression": "lines.P1, #n"}
+    table = ddb.describe_table(TableName="carts")["Table"]
+    sqs, sns = boto3.client("sqs", region_name="us-east-1"), boto3.client("sns", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=queue, MessageBody="hello", MessageAttributes={"a": {"DataType": "String", "StringValue": "b"}}
+    )
+    message = sqs.receive_message(QueueUrl=queue, MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"][0]
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    published = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[{"Id": "1", "Message": "m"}])
+    return [
+        ddb.get_item(TableName="carts", Key=key, ConsistentRead=True)["Item"],
+        ddb.get_item(TableName="carts", Key={"cart_id": {"S": "none"}}).get("Item"),
+        ddb.get_item(TableName="carts", Key=key, **listed)["Item"],
+        ddb.update_item(TableName="carts", Key=key, UpdateExpression="SET version = version + :one",
+                        ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_NEW")["Attributes"],
+        _answer(ddb.scan(TableName="carts", ReturnConsumedCapacity="TOTAL")),
+        _answer(ddb.query(TableName="carts", KeyConditionExpression="cart_id = :c", Limit=1,
+                          ExpressionAttributeValues={":c": {"S": "c1"}})),
+        ddb.batch_get_item(RequestItems={"carts": {"Keys": [key, {"cart_id": {"S": "c2"}}]}})["Responses"],
+        {k: table[k] for k in ("KeySchema", "AttributeDefinitions", "TableStatus", "ItemCount", "BillingModeSummary")
+         if k in table},
+        ddb.list_tables()["TableNames"],
+        {k: message[k] for k in ("Body", "MD5OfBody", "MessageAttributes", "MD5OfMessageAttributes")},
+        sorted(message["Attributes"]),
+        [len(published["Successful"]), published["Successful"][0]["Id"], published.get("Failed")],
+    ]  # fmt: skip
+
+
+def test_responses_are_serialized_as_moto_serializes_them(speedups, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        fast = _aws_session()
+    monkeypatch.undo()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert not getattr(ResponseSerializer.get_value, "__speedup__", False)
+    with mock_aws():
+        plain = _aws_session()
+    assert fast == plain
+    assert fast[0] == {k: ({"B": v["B"]} if "B" in v else v) for k, v in EVERY_TYPE.items()}
+
+
+def test_a_dicts_member_names_are_worked_out_once_per_member(speedups, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    worked_out = []
+    names = AttributePicker.get_possible_keys
+
+    def counted(self, context):
+        worked_out.append(context.key)
+        return names(self, context)
+
+    monkeypatch.setattr(AttributePicker, "get_possible_keys", counted)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(
+            TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        )  # fmt: skip
+        ddb.put_item(TableName="t", Item=EVERY_TYPE | {"k": {"S": "a"}})
+        ddb.get_item(TableName="t", Key={"k": {"S": "a"}})
+        first = len(worked_out)
+        ddb.get_item(TableName="t", Key={"k": {"S": "a"}})
+        assert first > 0
+        assert len(worked_out) == first  # the second answer asks for none: all were kept
+        sns = boto3.client("sns", region_name="us-east-1")
+        sns.create_topic(Name="t")  # SNS answers with response transformers: moto's own way, every time
+        before = len(worked_out)
+        sns.list_topics()
+        middle = len(worked_out)
+        sns.list_topics()
+        assert middle > before
+        assert len(worked_out) - middle == middle - before
