@@ -35,6 +35,11 @@ on the same inputs, and the integration tests run every service against the emul
   names depend on the member and its model alone, so they are worked out once per member and tried in moto's
   order. Half of a ``GetItem``'s time in the emulator was this (cProfile in one process); any other object, or a
   service with response transformers (SNS), goes moto's own way.
+- **An update expression validated**: moto's validator copies the parsed tree with ``copy.deepcopy`` and walks it
+  ten times, checking every node against abstract classes (``isinstance`` through ``ABCMeta``) twice a walk. The
+  tree (nodes, strings, numbers) is copied by a pickle round trip, as deepcopy copies it, and each check's answer
+  is kept per pair of classes (a processor's node classes are a dict literal). With the cart's expression,
+  ``timeit`` in one process: 2.1 ms a validation against 1.4 (load average 0.9).
 
 ``SHOP_MOTO_SPEEDUPS=0`` serves moto as it is: to measure them (``nox -s bench -- moto`` compares
 ``granian`` with ``granian-plain``), or to rule them out if the emulator misbehaves. The functions replaced are
@@ -71,6 +76,7 @@ def install(app: Any) -> list[str]:
         ("dynamodb expressions", dynamodb_expressions),
         ("camelcase names", camelcase_names),
         ("response keys", response_keys),
+        ("dynamodb validation", dynamodb_validation),
     ):
         if speedup():
             done.append(name)
@@ -243,3 +249,73 @@ def response_keys() -> bool:
 
     base.get_value = _mark(member)
     return True
+
+
+def dynamodb_validation() -> bool:
+    """moto's validation of an update expression: each walk's class checks answered once per class, and the tree
+    it validates copied by pickle instead of ``copy.deepcopy``."""
+    import moto.dynamodb.parsing.validators as validators
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    walk = DepthFirstTraverser.__dict__.get("traverse_node_recursively")
+    copy = getattr(validators, "deepcopy", None)
+    if walk is None or copy is None or "nodes_to_be_processed" not in DepthFirstTraverser.__dict__:
+        return False
+    processors = _subclasses(DepthFirstTraverser)
+    if any({"nodes_to_be_processed", "traverse_node_recursively"} & c.__dict__.keys() for c in processors):
+        return False  # a processor that picks its nodes its own way: moto's walk for all
+    if _installed(walk):
+        return True
+    nodes: dict[type, bool] = {}
+    processed: dict[tuple[type, type], bool] = {}
+
+    @functools.wraps(walk)
+    def walked(self: DepthFirstTraverser, node: Any, child_id: int = -1) -> Any:
+        # moto's, line for line, but for its two isinstance checks against abstract classes (Node, and the node
+        # classes of the processor's _processing_map, a dict literal in every processor), made on every node of
+        # each of a validation's ten walks: they depend on the two classes alone, so they are kept per pair.
+        kind = type(node)
+        is_node = nodes.get(kind)
+        if is_node is None:
+            is_node = nodes.setdefault(kind, isinstance(node, Node))
+        if is_node:
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            pair = (type(self), kind)
+            wanted = processed.get(pair)
+            if wanted is None:
+                wanted = processed.setdefault(pair, isinstance(node, self.nodes_to_be_processed()))
+            if wanted:
+                node = self.process(node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    @functools.wraps(copy)
+    def copied(value: Any, memo: Any = None) -> Any:
+        # The validator copies the parsed tree before rewriting it: a tree of nodes, strings and numbers, which a
+        # pickle round trip copies as deepcopy does (shared nodes stay shared), in about 0.4 of its time.
+        if memo is not None or not isinstance(value, Node):
+            return copy(value, memo)
+        try:
+            pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - anything pickle cannot copy, deepcopy does
+            return copy(value, memo)
+        return pickle.loads(pickled)  # noqa: S301 - bytes this process pickled
+
+    DepthFirstTraverser.traverse_node_recursively = _mark(walked)  # type: ignore[method-assign]
+    validators.deepcopy = _mark(copied)
+    return True
+
+
+def _subclasses(cls: type) -> list[type]:
+    found, todo = [], [cls]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
+            todo.append(sub)
+    return found

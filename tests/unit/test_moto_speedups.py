@@ -17,6 +17,10 @@ from moto import mock_aws
 from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.serialize import AttributePicker, ResponseSerializer
 from moto.dynamodb.comparisons import ConditionExpressionParser
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing import validators
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.sqs.models import SQSBackend
 
@@ -59,6 +63,8 @@ def speedups(monkeypatch):
         monkeypatch.setattr(cls, name, cls.__dict__[name])
     monkeypatch.setattr(UpdateExpressionParser, "make", UpdateExpressionParser.__dict__["make"])
     monkeypatch.setattr(ResponseSerializer, "get_value", ResponseSerializer.__dict__["get_value"])
+    monkeypatch.setattr(DepthFirstTraverser, "traverse_node_recursively", DepthFirstTraverser.traverse_node_recursively)
+    monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
     import moto.core.utils
 
     for module in list(sys.modules.values()):  # moto's own converter back in every module that holds it
@@ -109,6 +115,7 @@ def test_every_speedup_is_installed_once(speedups):
         "dynamodb expressions",
         "camelcase names",
         "response keys",
+        "dynamodb validation",
     ]
     wrapped = (BackendDict._create_account_specific_backend, UpdateExpressionParser.make)
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -400,3 +407,74 @@ def test_a_dicts_member_names_are_worked_out_once_per_member(speedups, monkeypat
         sns.list_topics()
         assert middle > before
         assert len(worked_out) - middle == middle - before
+
+
+def _validated(expression: str, names: dict, values: dict, attrs: dict):
+    table = Table(
+        "carts", account_id=ACCOUNT, region="us-east-1", schema=[{"AttributeName": "cart_id", "KeyType": "HASH"}],
+        attr=[{"AttributeName": "cart_id", "AttributeType": "S"}],
+    )  # fmt: skip
+    item = Item(DynamoType({"S": "c1"}), None, {"cart_id": {"S": "c1"}} | attrs)
+    tree = UpdateExpressionParser.make(expression)
+    before = _shape(tree)
+    try:
+        done = validators.UpdateExpressionValidator(
+            tree, expression_attribute_names=names, expression_attribute_values=values, item=item, table=table
+        ).validate()
+    except Exception as exc:  # noqa: BLE001 - compared with what moto's own validation raised
+        return type(exc).__name__, str(exc)
+    assert _shape(tree) == before  # the tree given is left as it was: the validator rewrote its copy
+    return _shape(done)
+
+
+VALIDATIONS = [
+    (UPDATES[0], {"#l": "lines", "#p": "P1", "#v": "version"},
+     {"lines": {"M": {"P1": {"N": "1"}}}, "version": {"N": "3"}}),
+    (UPDATES[0], {"#l": "lines", "#p": "P9", "#v": "version"}, {"lines": {"M": {}}, "version": {"N": "0"}}),
+    (UPDATES[2], {"#l": "lines", "#p0": "P1", "#p1": "P2", "#v": "version"},
+     {"lines": {"M": {"P1": {"N": "4"}, "P2": {"N": "1"}}}, "version": {"N": "3"}}),
+    ("SET a = list_append(a, :x), n = n + :one", {}, {"a": {"L": [{"S": "x"}]}, "n": {"N": "1"}}),
+    ("SET a = :x, a = :one", {}, {}),  # two actions on one path
+    ("SET cart_id = :x", {}, {}),  # the key
+    ("SET n = n + :x", {}, {"n": {"S": "text"}}),  # a number added to a string
+    ("SET #missing.deep = :x", {"#missing": "nothing"}, {}),  # a path that does not exist
+    ("SET n = :undefined", {}, {}),
+]  # fmt: skip
+
+
+def test_update_expressions_validate_as_moto_validates_them(speedups, monkeypatch):
+    values = {":zero": {"N": "0"}, ":q": {"N": "2"}, ":one": {"N": "1"}, ":now": {"N": "100"}, ":exp": {"N": "999"}}
+    values |= {":q0": {"N": "3"}, ":q1": {"N": "1"}, ":x": {"L": [{"S": "y"}]}}
+    fast = [_validated(text, names, values, attrs) for text, names, attrs in VALIDATIONS * 2]
+    assert getattr(validators.deepcopy, "__speedup__", False)
+    monkeypatch.undo()  # moto's own functions back
+    assert not getattr(validators.deepcopy, "__speedup__", False)
+    plain = [_validated(text, names, values, attrs) for text, names, attrs in VALIDATIONS * 2]
+    assert fast == plain
+    refused = [answer[0] for answer in plain[: len(VALIDATIONS)] if isinstance(answer[1], str)]
+    assert refused == [
+        "DuplicateUpdateExpression",
+        "UpdateHashRangeKeyException",
+        "IncorrectOperandType",
+        "InvalidUpdateExpressionInvalidDocumentPath",
+        "ExpressionAttributeValueNotDefined",
+    ]
+
+
+def test_a_validated_tree_is_copied_whole_and_shares_nothing_with_the_parsed_one(speedups):
+    import copy
+
+    tree = UpdateExpressionParser.make(UPDATES[0])
+    copied = validators.deepcopy(tree)
+    assert _shape(copied) == _shape(copy.deepcopy(tree))
+    originals = {id(node) for node in _nodes(tree)}
+    assert not originals & {id(node) for node in _nodes(copied)}
+    assert validators.deepcopy([1, [2]]) == [1, [2]]  # anything but a tree goes to deepcopy itself
+
+
+def _nodes(node):
+    if not hasattr(node, "__dict__"):
+        return  # a string or a number: immutable, and shared by a copy as by deepcopy
+    yield node
+    for child in getattr(node, "children", None) or []:
+        yield from _nodes(child)
