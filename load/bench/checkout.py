@@ -899,7 +899,7 @@ def plot(report: dict[str, Any], out: Path) -> Path:
 
     steps = report["steps"]
     offered = [s["offered"] for s in steps]
-    fig, (lat, cpu) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (lat, cpu) = plt.subplots(1, 2, figsize=(14, 4.8), width_ratios=(1, 1.1))
     for q, style in (("p50", "-o"), ("p95", "-s"), ("p99", "-^")):
         lat.plot(offered, [s["summary"][f"{q}_ms"] for s in steps], style, label=q)
     lat.axhline(GOAL_P99_MS, color="grey", linestyle="--", label=f"goal p99 {GOAL_P99_MS:.0f} ms")
@@ -909,21 +909,23 @@ def plot(report: dict[str, Any], out: Path) -> Path:
     twin = lat.twinx()
     twin.plot(offered, [s["summary"]["achieved_rate"] for s in steps], ":", color="black", label="achieved/s")
     twin.set_ylabel("achieved checkouts/s")
-    lat.legend(loc="upper left", fontsize=8)
+    handles = lat.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    lat.legend(handles=handles, loc="upper left", fontsize=8)
     lat.grid(alpha=0.3)
     first = steps[0]["cpu_ms_per_checkout"]
     names = sorted({k for s in steps for k in s["cpu_ms_per_checkout"]}, key=lambda k: -first.get(k, 0))
     bottom = [0.0] * len(steps)
     labels = [f"{o:g}" for o in offered]
-    for name in names:
+    colours = plt.get_cmap("tab20").colors  # one colour a process (the default cycle repeats after ten)
+    for i, name in enumerate(names):
         values = [s["cpu_ms_per_checkout"].get(name, 0.0) for s in steps]
         if max(values) < 1:
             continue
-        cpu.bar(labels, values, bottom=bottom, label=name.removeprefix("service: "))
+        cpu.bar(labels, values, bottom=bottom, label=name.removeprefix("service: "), color=colours[i % len(colours)])
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     cpu.set_xlabel("offered checkouts/s")
     cpu.set_ylabel("CPU ms per checkout")
-    cpu.legend(fontsize=7, ncol=2)
+    cpu.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the bars
     load = report["load_average"]
     fig.suptitle(f"checkout sweep, {report['path']}; load average {load['before'][0]:.1f} -> {load['after'][0]:.1f}",
                  fontsize=9)  # fmt: skip
