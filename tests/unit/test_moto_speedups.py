@@ -220,13 +220,19 @@ def test_a_backend_found_by_account_takes_no_lock_and_a_new_account_is_still_add
         assert any(b is sqs_backends for b in BackendDict._instances)
 
 
-def _dynamodb_session() -> list:
-    """A cart's writes against in-process moto, as services/cart/adapters/dynamodb.py makes them; each answer."""
+def _carts_table():
+    """A DynamoDB client of in-process moto, with the cart's table made."""
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     ddb.create_table(
         TableName="carts", KeySchema=[{"AttributeName": "cart_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "cart_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
     )  # fmt: skip
+    return ddb
+
+
+def _dynamodb_session() -> list:
+    """A cart's writes against in-process moto, as services/cart/adapters/dynamodb.py makes them; each answer."""
+    ddb = _carts_table()
     answers = []
 
     def call(**kwargs):
@@ -266,17 +272,27 @@ def _dynamodb_session() -> list:
     return answers
 
 
-def test_a_carts_writes_answer_the_same_with_the_speedups_as_without(speedups, monkeypatch):
+def _aws_env(monkeypatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def _fast_then_plain(monkeypatch, session, replaced):
+    """``session``'s answers from in-process moto with the speed-ups, then with moto's own functions (``replaced()``
+    one of those put back)."""
+    _aws_env(monkeypatch)
     with mock_aws():
-        fast = _dynamodb_session()
+        fast = session()
     monkeypatch.undo()  # moto's own functions back
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    assert not getattr(UpdateExpressionParser.make, "__speedup__", False)
+    assert not getattr(replaced(), "__speedup__", False)
+    _aws_env(monkeypatch)
     with mock_aws():
-        plain = _dynamodb_session()
+        plain = session()
+    return fast, plain
+
+
+def test_a_carts_writes_answer_the_same_with_the_speedups_as_without(speedups, monkeypatch):
+    fast, plain = _fast_then_plain(monkeypatch, _dynamodb_session, lambda: UpdateExpressionParser.make)
     assert fast == plain
     refused = [a[0] for a in fast if isinstance(a, tuple)]
     assert refused == ["ConditionalCheckFailedException"] * 3 + ["ValidationException", "ValueError"]
@@ -323,12 +339,9 @@ def _answer(response: dict) -> dict:
 
 
 def _aws_session() -> list:
-    """Calls whose answers moto's serializer builds from plain dicts (DynamoDB) and from its objects (SQS, SNS)."""
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(
-        TableName="carts", KeySchema=[{"AttributeName": "cart_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "cart_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-    )  # fmt: skip
+    """Answers moto's serializer builds: DynamoDB's of every kind, SQS's, and SNS's (which has response transformers,
+    so it goes moto's own way)."""
+    ddb = _carts_table()
     ddb.put_item(TableName="carts", Item=EVERY_TYPE)
     ddb.put_item(TableName="carts", Item={"cart_id": {"S": "c2"}, "version": {"N": "1"}})
     key = {"cart_id": {"S": "c1"}}
@@ -362,23 +375,13 @@ def _aws_session() -> list:
 
 
 def test_responses_are_serialized_as_moto_serializes_them(speedups, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        fast = _aws_session()
-    monkeypatch.undo()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    assert not getattr(ResponseSerializer.get_value, "__speedup__", False)
-    with mock_aws():
-        plain = _aws_session()
+    fast, plain = _fast_then_plain(monkeypatch, _aws_session, lambda: ResponseSerializer.get_value)
     assert fast == plain
     assert fast[0] == {k: ({"B": v["B"]} if "B" in v else v) for k, v in EVERY_TYPE.items()}
 
 
 def test_a_dicts_member_names_are_worked_out_once_per_member(speedups, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    _aws_env(monkeypatch)
     worked_out = []
     names = AttributePicker.get_possible_keys
 
@@ -388,15 +391,11 @@ def test_a_dicts_member_names_are_worked_out_once_per_member(speedups, monkeypat
 
     monkeypatch.setattr(AttributePicker, "get_possible_keys", counted)
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        )  # fmt: skip
-        ddb.put_item(TableName="t", Item=EVERY_TYPE | {"k": {"S": "a"}})
-        ddb.get_item(TableName="t", Key={"k": {"S": "a"}})
+        ddb = _carts_table()
+        ddb.put_item(TableName="carts", Item=EVERY_TYPE)
+        ddb.get_item(TableName="carts", Key={"cart_id": {"S": "c1"}})
         first = len(worked_out)
-        ddb.get_item(TableName="t", Key={"k": {"S": "a"}})
+        ddb.get_item(TableName="carts", Key={"cart_id": {"S": "c1"}})
         assert first > 0
         assert len(worked_out) == first  # the second answer asks for none: all were kept
         sns = boto3.client("sns", region_name="us-east-1")
