@@ -138,11 +138,23 @@ def breaker_opened(ctx: Context, service: str = "payment", within_s: float = 30.
     """The service's circuit breaker opened (a counted transition to open in its /_faults) since the fault."""
     before = _opens(ctx.memo.get("breaker_before", {}).get(service, {}))
 
+    most = [0]  # the most failures its window held at any check: why it did not open, when it does not
+
     def check() -> tuple[bool, str]:
-        now = _opens(ctx.stack.service_faults(service))
+        doc = ctx.stack.service_faults(service)
+        now = _opens(doc)
         moved = {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0) > 0}
-        detail = (
-            ", ".join(f"{k} +{v}" for k, v in moved.items()) or f"no transition to open ({sorted(now) or 'no breaker'})"
+        breaker = doc.get("breaker") if isinstance(doc, dict) else None
+        window = breaker.get("window", {}) if isinstance(breaker, dict) else {}
+        most[0] = max(most[0], int(window.get("failures", 0) or 0))
+        seen = (
+            f"; {breaker.get('state')}, its window {window.get('calls')} calls, {window.get('failures')} failed now,"
+            f" {most[0]} at most while waiting"
+            if window
+            else ""
+        )
+        detail = ", ".join(f"{k} +{v}" for k, v in moved.items()) or (
+            f"no transition to open ({sorted(now) or ('none counted' if breaker else 'no breaker')}{seen})"
         )
         return bool(moved), f"{service} breaker: {detail}"
 

@@ -197,6 +197,12 @@ def test_a_breaker_opening_is_found_among_its_counters(ctx: Context) -> None:
     ctx.memo["breaker_before"] = {"payment": {"breaker": {"state": "closed", "transitions": {"closed->open": 1}}}}
     ctx.stack.fault_doc = {"breaker": {"state": "half_open", "transitions": {"closed->open": 1, "open->half_open": 1}}}
     assert not probes.breaker_opened(ctx, within_s=0)
+    ctx.stack.fault_doc = {"breaker": {"state": "closed", "transitions": {}, "window": {"calls": 20, "failures": 7}}}
+    assert not probes.breaker_opened(ctx, within_s=0)
+    assert ctx.evidence[-1].detail == (  # what its window held, to tell a quiet provider from a blind breaker
+        "payment breaker: no transition to open (none counted; closed, its window 20 calls, 7 failed now, 7 at most"
+        " while waiting)"
+    )
     ctx.stack.fault_doc = {"breaker": {"state": "open", "transitions": {"closed->open": 1, "half_open->open": 1}}}
     assert probes.breaker_opened(ctx, within_s=0)
 
