@@ -138,25 +138,23 @@ def breaker_opened(ctx: Context, service: str = "payment", within_s: float = 30.
     """The service's circuit breaker opened (a counted transition to open in its /_faults) since the fault."""
     before = _opens(ctx.memo.get("breaker_before", {}).get(service, {}))
 
-    most = [0]  # the most failures its window held at any check: why it did not open, when it does not
+    most = 0  # the most failures its window held at any check: why it did not open, when it does not
 
     def check() -> tuple[bool, str]:
+        nonlocal most
         doc = ctx.stack.service_faults(service)
         now = _opens(doc)
         moved = {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0) > 0}
+        if moved:
+            return True, f"{service} breaker: " + ", ".join(f"{k} +{v}" for k, v in moved.items())
         breaker = doc.get("breaker") if isinstance(doc, dict) else None
-        window = breaker.get("window", {}) if isinstance(breaker, dict) else {}
-        most[0] = max(most[0], int(window.get("failures", 0) or 0))
-        seen = (
-            f"; {breaker.get('state')}, its window {window.get('calls')} calls, {window.get('failures')} failed now,"
-            f" {most[0]} at most while waiting"
-            if window
-            else ""
-        )
-        detail = ", ".join(f"{k} +{v}" for k, v in moved.items()) or (
-            f"no transition to open ({sorted(now) or ('none counted' if breaker else 'no breaker')}{seen})"
-        )
-        return bool(moved), f"{service} breaker: {detail}"
+        if not isinstance(breaker, dict):
+            return False, f"{service} breaker: no transition to open (no breaker)"
+        window = breaker.get("window") or {}
+        most = max(most, int(window.get("failures") or 0))
+        held = f"{window.get('calls')} calls, {window.get('failures')} failed now, {most} at most while waiting"
+        counted = sorted(now) or "none counted"
+        return False, f"{service} breaker: no transition to open ({counted}; {breaker.get('state')}, its window {held})"
 
     ok, detail = until(within_s, check)
     return ctx.prove("breaker_opened", ok, detail)
