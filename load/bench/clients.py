@@ -10,8 +10,16 @@ loopback started here:
   compiles once, asyncpg's pool runs: what the services use), and each driver alone;
 - **HTTP**, a small JSON POST on a keep-alive connection to a uvicorn app: httpx's own transport, the chassis'
   ``services.common.http.Client`` (aiohttp with httpx's errors and answer, what the services use) and aiohttp alone;
-- **AWS**, botocore's ``GetItem`` and ``PublishBatch`` against the emulator (``localcloud.moto_server``; client
-  thread CPU, so the emulator's own work in its process is not counted).
+- **AWS**, the calls a checkout makes, through the shop's own adapters against the emulator
+  (``localcloud.moto_server``) with every resource of reference/ provisioned: the cart's read and its two kinds of
+  conditional ``UpdateItem`` (a line added; checkout's take), an event's trip (an outbox relay's ``PublishBatch`` of
+  an ``OrderConfirmed``, which SNS delivers to two queues through their filter policies, then each queue's consumer's
+  ``ReceiveMessage`` and ``DeleteMessageBatch``: one event at a time, as at low rates), and the notification's
+  ``SendEmail``.
+
+Beside the client's CPU, the server's: the CPU its processes spent (psutil: PostgreSQL's postmaster and backends,
+the HTTP server, the emulator and its worker) over the same operations, per operation. A unit of work's or a call's
+cost to the machine is the two together.
 
 ``--rounds`` (3) rounds, each alternative once a round in the same order; the report gives every round's figure and
 the median. Figures move with the machine's speed: compare alternatives within a run, not across runs.
@@ -33,6 +41,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
+
+from load.bench.moto import cpu_s
 
 N_SQL = 1500  # units of work per measure (after 100 unmeasured)
 N_HTTP = 2000
@@ -42,12 +53,16 @@ N_AWS = 300
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     rounds = args.rounds or 3
     load_before = os.getloadavg()
-    report: dict[str, Any] = {"scenario": "clients", "rounds": rounds, "unit": "client CPU µs per operation"}
+    report: dict[str, Any] = {
+        "scenario": "clients",
+        "rounds": rounds,
+        "unit": "CPU µs per operation: the client's (this process) and the server's (its processes)",
+    }
     print("SQL: a unit of work against an embedded PostgreSQL", flush=True)
     report["sql"] = _median(_sql(rounds))
     print("HTTP: a JSON POST on a keep-alive connection", flush=True)
     report["http"] = _median(_http(rounds))
-    print("AWS: botocore against the emulator", flush=True)
+    print("AWS: a checkout's calls against the emulator, through the shop's adapters", flush=True)
     report["aws"] = _median(_aws(rounds))
     report["load_average"] = {
         "before": [round(x, 2) for x in load_before],
@@ -57,28 +72,57 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [f"client CPU per operation, µs (median of {report['rounds']} rounds; each round's in brackets):"]
+    width = max(len(name) for part in ("sql", "http", "aws") for name in report[part])
+    lines = [
+        f"CPU per operation, µs (median of {report['rounds']} rounds; each round's client figure in brackets):",
+        f"       {'':{width}} {'client':>7} {'server':>7} {'both':>7}",
+    ]
     for part in ("sql", "http", "aws"):
         for name, row in report[part].items():
             runs = ", ".join(f"{x:.0f}" for x in row["rounds"])
-            lines.append(f"  {part:4} {name:48} {row['median']:7.0f}  ({runs})")
+            server = row.get("server_median")
+            both = f"{row['median'] + server:7.0f}" if server is not None else f"{'':7}"
+            server_text = f"{server:7.0f}" if server is not None else f"{'-':>7}"
+            lines.append(f"  {part:4} {name:{width}} {row['median']:7.0f} {server_text} {both}  ({runs})")
     load = report["load_average"]
     lines.append(f"load average before {load['before']}, after {load['after']}")
     return "\n".join(lines)
 
 
-def _median(runs: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    return {k: {"median": round(statistics.median(v), 1), "rounds": [round(x, 1) for x in v]} for k, v in runs.items()}
+Measured = tuple[float, float | None]  # client CPU µs per operation, the server's (None: no server of ours)
 
 
-def _cpu_per(n: int, once: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[float]]:
-    async def measure() -> float:
+def _median(runs: dict[str, list[Measured]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, measured in runs.items():
+        client = [c for c, _ in measured]
+        row: dict[str, Any] = {"median": round(statistics.median(client), 1), "rounds": [round(x, 1) for x in client]}
+        server = [s for _, s in measured if s is not None]
+        if server:
+            row |= {
+                "server_median": round(statistics.median(server), 1),
+                "server_rounds": [round(x, 1) for x in server],
+            }
+        out[name] = row
+    return out
+
+
+def _cpu_per(
+    n: int, once: Callable[[], Awaitable[Any]], server_pid: int | None = None
+) -> Callable[[], Awaitable[Measured]]:
+    """A measure of ``once``: this process's CPU per call over ``n`` calls (after a few unmeasured), and the CPU of
+    the server's process tree (``server_pid`` and its children) over the same calls."""
+
+    async def measure() -> Measured:
         for _ in range(min(100, n)):
             await once()
+        server_before = cpu_s(server_pid) if server_pid else 0.0
         start = time.process_time()
         for _ in range(n):
             await once()
-        return (time.process_time() - start) / n * 1e6
+        client = (time.process_time() - start) / n * 1e6
+        server = (cpu_s(server_pid) - server_before) / n * 1e6 if server_pid else None
+        return client, server
 
     return measure
 
@@ -86,7 +130,7 @@ def _cpu_per(n: int, once: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitab
 # --------------------------------------------------------------------------- SQL
 
 
-def _sql(rounds: int) -> dict[str, list[float]]:
+def _sql(rounds: int) -> dict[str, list[Measured]]:
     import asyncpg
     import psycopg
     import sqlalchemy as sa
@@ -101,8 +145,9 @@ def _sql(rounds: int) -> dict[str, list[float]]:
     insert_once = t.insert().values(id=sa.bindparam("k"), n=sa.bindparam("n"), body=sa.bindparam("body", type_=sa.JSON))
     update_once = t.update().where(t.c.id == sa.bindparam("k")).values(n=t.c.n + 1)
     select_once = sa.select(t.c.n, t.c.body).where(t.c.id == sa.bindparam("k"))
+    server_pid: int | None = None  # the postmaster's, once it runs: its backends are its children
 
-    async def alchemy(url: str, built_once: bool) -> float:
+    async def alchemy(url: str, built_once: bool) -> Measured:
         engine = create_async_engine(url, pool_size=2)
         async with engine.begin() as conn:
             await conn.run_sync(md.drop_all)
@@ -121,11 +166,11 @@ def _sql(rounds: int) -> dict[str, list[float]]:
                     (await conn.execute(sa.select(t.c.n, t.c.body).where(t.c.id == k))).one()
 
         try:
-            return await _cpu_per(N_SQL, unit)()
+            return await _cpu_per(N_SQL, unit, server_pid)()
         finally:
             await engine.dispose()
 
-    async def chassis(url: str) -> float:
+    async def chassis(url: str) -> Measured:
         from services.common import db
 
         database = await db.Database.connect(url, "public", max_size=2)
@@ -139,11 +184,11 @@ def _sql(rounds: int) -> dict[str, list[float]]:
                 await conn.fetchrow(select, {"k": k})
 
         try:
-            return await _cpu_per(N_SQL, unit)()
+            return await _cpu_per(N_SQL, unit, server_pid)()
         finally:
             await database.close()
 
-    async def raw_psycopg(url: str) -> float:
+    async def raw_psycopg(url: str) -> Measured:
         async with await psycopg.AsyncConnection.connect(url) as conn:
 
             async def unit() -> None:
@@ -153,9 +198,9 @@ def _sql(rounds: int) -> dict[str, list[float]]:
                     await conn.execute("update t set n = n + 1 where id = %s", (k,))
                     await (await conn.execute("select n, body from t where id = %s", (k,))).fetchone()
 
-            return await _cpu_per(N_SQL, unit)()
+            return await _cpu_per(N_SQL, unit, server_pid)()
 
-    async def raw_asyncpg(url: str) -> float:
+    async def raw_asyncpg(url: str) -> Measured:
         conn = await asyncpg.connect(url)
         try:
 
@@ -166,15 +211,16 @@ def _sql(rounds: int) -> dict[str, list[float]]:
                     await conn.execute("update t set n = n + 1 where id = $1", k)
                     await conn.fetchrow("select n, body from t where id = $1", k)
 
-            return await _cpu_per(N_SQL, unit)()
+            return await _cpu_per(N_SQL, unit, server_pid)()
         finally:
             await conn.close()
 
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[Measured]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp:
         logs = Path(tmp) / "logs"
         logs.mkdir()
         with backends.embedded_postgres(Path(tmp), logs) as pg:
+            server_pid = pg.pid
             plain = "postgresql://" + pg.url.split("://", 1)[1]
             measures = {
                 "SQLAlchemy on psycopg, built per call": lambda: alchemy(plain.replace("://", "+psycopg://", 1), False),
@@ -205,14 +251,15 @@ async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": HELLO})
 
 
-def _http(rounds: int) -> dict[str, list[float]]:
-    with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp, _hello_server(Path(tmp)) as url:
-        return _http_rounds(rounds, url)
+def _http(rounds: int) -> dict[str, list[Measured]]:
+    with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp, _hello_server(Path(tmp)) as (url, pid):
+        return _http_rounds(rounds, url, pid)
 
 
 @contextlib.contextmanager
-def _hello_server(log_dir: Path) -> Iterator[str]:
-    """``_hello`` on uvicorn (httptools), started as the local cloud starts a server: its URL once it answers."""
+def _hello_server(log_dir: Path) -> Iterator[tuple[str, int]]:
+    """``_hello`` on uvicorn (httptools), started as the local cloud starts a server: its URL once it answers, and
+    its pid."""
     from localcloud import backends
     from localcloud.processes import spawn
 
@@ -226,48 +273,48 @@ def _hello_server(log_dir: Path) -> Iterator[str]:
         what="hello answer",
     )  # fmt: skip
     try:
-        yield url
+        yield url, child.pid
     finally:
         child.stop()
 
 
-def _http_rounds(rounds: int, url: str) -> dict[str, list[float]]:
+def _http_rounds(rounds: int, url: str, server_pid: int) -> dict[str, list[Measured]]:
     import aiohttp
     import httpx
 
     from services.common import http
 
-    async def with_httpx(transport: httpx.AsyncBaseTransport) -> float:
+    async def with_httpx(transport: httpx.AsyncBaseTransport) -> Measured:
         async with httpx.AsyncClient(base_url=url, transport=transport) as client:
 
             async def once() -> None:
                 (await client.post("/x", json={"a": 1})).json()
 
-            return await _cpu_per(N_HTTP, once)()
+            return await _cpu_per(N_HTTP, once, server_pid)()
 
-    async def with_chassis() -> float:
+    async def with_chassis() -> Measured:
         async with http.Client(url) as client:
 
             async def once() -> None:
                 (await client.request("POST", "/x", json={"a": 1})).json()
 
-            return await _cpu_per(N_HTTP, once)()
+            return await _cpu_per(N_HTTP, once, server_pid)()
 
-    async def with_aiohttp() -> float:
+    async def with_aiohttp() -> Measured:
         async with aiohttp.ClientSession() as session:
 
             async def once() -> None:
                 async with session.post(url + "/x", json={"a": 1}) as answer:
                     await answer.json()
 
-            return await _cpu_per(N_HTTP, once)()
+            return await _cpu_per(N_HTTP, once, server_pid)()
 
     measures = {
         "httpx (its own transport)": lambda: with_httpx(httpx.AsyncHTTPTransport()),
         "services.common.http.Client (aiohttp)": with_chassis,
         "aiohttp alone": with_aiohttp,
     }
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[Measured]] = {}
     for r in range(rounds):
         for name, measure in measures.items():
             out.setdefault(name, []).append(asyncio.run(measure()))
@@ -277,50 +324,89 @@ def _http_rounds(rounds: int, url: str) -> dict[str, list[float]]:
 
 # --------------------------------------------------------------------------- AWS
 
+STAGE = "bench"
+REGION = "us-east-1"
+PRODUCTS = ("p-0001", "p-0002", "p-0003")  # a cart of three lines
+BATCH = 10  # SNS's and SQS's most per batch call: events a relay or a consumer handles in one call under load
 
-def _aws(rounds: int) -> dict[str, list[float]]:
-    import boto3
 
-    from localcloud import backends, health
+def _aws(rounds: int) -> dict[str, list[Measured]]:
+    from localcloud import backends
+    from localcloud.provision import Provisioner
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp,
-        backends.embedded_moto("us-east-1", Path(tmp)) as aws,
+        backends.embedded_moto(REGION, Path(tmp)) as aws,
+        mock.patch.dict(os.environ, _emulator_env(aws.url)),
     ):
-        return _aws_rounds(
-            rounds, boto3.session.Session(**health.EMULATOR_CREDENTIALS, region_name="us-east-1"), aws.url
-        )
+        print("  provisioning every resource of reference/", flush=True)
+        outputs = Provisioner(
+            endpoint_url=aws.url, region=REGION, stage=STAGE, database_url="postgresql://bench@127.0.0.1:9/bench"
+        ).provision()
+        return _aws_rounds(rounds, outputs, aws.pid)
 
 
-def _aws_rounds(rounds: int, session: Any, endpoint: str) -> dict[str, list[float]]:
-    dynamodb, sns = session.client("dynamodb", endpoint_url=endpoint), session.client("sns", endpoint_url=endpoint)
-    dynamodb.create_table(
-        TableName="bench", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+def _emulator_env(url: str) -> dict[str, str]:
+    """What the local cloud gives a service to reach the emulator (localcloud.supervisor.child_env): boto3 reads it."""
+    from localcloud import health
+
+    credentials = health.EMULATOR_CREDENTIALS
+    return {
+        "AWS_ENDPOINT_URL": url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+    }  # fmt: skip
+
+
+def _aws_rounds(rounds: int, outputs: Any, server_pid: int) -> dict[str, list[Measured]]:
+    """The checkout's AWS calls through the services' own adapters, each ``N_AWS`` times a round."""
+    from reference.events import new_event
+    from reference.resources import EMAIL_SENDERS
+    from services.cart.adapters.dynamodb import DynamoCarts
+    from services.common.outbox import SnsPublisher
+    from services.common.sqs import SqsSource
+    from services.notification.adapters.ses import SesMailer
+    from services.notification.domain import Email
+
+    carts = DynamoCarts(outputs.tables["carts"], REGION)
+    cart_id = "bench-cart"
+    carts.table.put_item(
+        Item={"cart_id": cart_id, "lines": {p: 10**9 for p in PRODUCTS}, "version": 1, "updated_at": 0,
+              "expires_at": int(time.time()) + 86_400}
     )  # fmt: skip
-    dynamodb.put_item(TableName="bench", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
-    topic = sns.create_topic(Name="bench")["TopicArn"]
-    entry = {
-        "Id": "1",
-        "Message": '{"a": 1}',
-        "MessageAttributes": {"traceparent": {"DataType": "String", "StringValue": "x"}},
-    }
+    publisher = SnsPublisher(STAGE, REGION)
+    queues = [SqsSource.connect(q, stage=STAGE, region=REGION, wait_s=0) for q in ("notification", "recommendations")]
+    mailer = SesMailer(EMAIL_SENDERS[0].address, REGION)
+    email = Email(to="shopper@example.com", subject="Your order", text="Thank you. " * 40, html="<p>Thanks</p>" * 40)
 
-    def per_call(call: Callable[[], Any]) -> float:
-        for _ in range(30):
-            call()
-        start = time.thread_time()
-        for _ in range(N_AWS):
-            call()
-        return (time.thread_time() - start) / N_AWS * 1e6
+    async def event_trip(n: int) -> None:
+        events = [
+            new_event("OrderConfirmed", source="order", subject="o-1", data={"order_id": "o-1", "lines": []})
+            for _ in range(n)
+        ]
+        await asyncio.to_thread(publisher.publish, "order-events", [e.model_dump(mode="json") for e in events])
+        for queue in queues:
+            got = await queue.receive(max_messages=10)
+            if len(got) != n:
+                raise RuntimeError(f"{queue.queue_url} held {len(got)} messages, not the {n} just published")
+            await queue.delete(got)
 
-    measures = {
-        "botocore GetItem": lambda: dynamodb.get_item(TableName="bench", Key={"pk": {"S": "a"}}),
-        "botocore PublishBatch": lambda: sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[entry]),
+    measures: dict[str, Callable[[], Awaitable[Any]]] = {
+        "DynamoDB GetItem (the cart's read)": lambda: carts.get(cart_id),
+        "DynamoDB UpdateItem (a line added)": lambda: carts.write_line(
+            cart_id, PRODUCTS[0], 1, adding=True, most=2 * 10**9, max_lines=50, ttl_s=86_400, if_match=None
+        ),
+        "DynamoDB UpdateItem (checkout's take)": lambda: carts.take(cart_id, {p: 1 for p in PRODUCTS}, 86_400),
+        "an event's trip: PublishBatch, 2 queues' Receive + DeleteBatch": lambda: event_trip(1),
+        f"the same, {BATCH} events at once (per event)": lambda: event_trip(BATCH),
+        "SES SendEmail": lambda: mailer.send(email),
     }
-    out: dict[str, list[float]] = {}
+    events = {f"the same, {BATCH} events at once (per event)": BATCH}  # operations measured per event of a call
+    out: dict[str, list[Measured]] = {}
     for r in range(rounds):
-        for name, call in measures.items():
-            out.setdefault(name, []).append(per_call(call))
+        for name, once in measures.items():
+            per = events.get(name, 1)
+            client, server = asyncio.run(_cpu_per(N_AWS // per, once, server_pid)())
+            out.setdefault(name, []).append((client / per, server / per if server is not None else None))
         print(f"  round {r + 1}/{rounds}", flush=True)
     return out

@@ -6,6 +6,7 @@ runs against a patched moto it did not ask for.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import sys
 import threading
@@ -66,6 +67,10 @@ def speedups(monkeypatch):
     monkeypatch.setattr(DepthFirstTraverser, "traverse_node_recursively", DepthFirstTraverser.traverse_node_recursively)
     monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
     import moto.core.utils
+    import moto.sqs.models
+
+    for name in ("unix_time", "unix_time_millis"):
+        monkeypatch.setattr(moto.sqs.models, name, getattr(moto.core.utils, name))
 
     for module in list(sys.modules.values()):  # moto's own converter back in every module that holds it
         if getattr(module, "__name__", "").startswith("moto") and hasattr(module, "camelcase_to_underscores"):
@@ -116,6 +121,7 @@ def test_every_speedup_is_installed_once(speedups):
         "camelcase names",
         "response keys",
         "dynamodb validation",
+        "sqs clock",
     ]
     wrapped = (BackendDict._create_account_specific_backend, UpdateExpressionParser.make)
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -192,6 +198,68 @@ def test_a_received_message_is_kept_exactly_as_long_as_moto_keeps_it(speedups):
             assert backend.is_message_valid_based_on_retention_period("kept", message) == plain["retention"](
                 backend, "kept", message
             ), age_s
+
+
+def test_sqs_reads_the_clock_moto_reads(speedups):
+    import moto.core.utils
+    import moto.sqs.models
+
+    fast = (moto.sqs.models.unix_time, moto.sqs.models.unix_time_millis)
+    assert all(getattr(f, "__speedup__", False) for f in fast)
+    for _ in range(2000):  # each reading between moto's readings just before and just after (datetime keeps µs)
+        before, seconds, after = moto.core.utils.unix_time(), fast[0](), moto.core.utils.unix_time()
+        assert before - 1e-6 <= seconds <= after + 1e-6
+        before, millis, after = moto.core.utils.unix_time_millis(), fast[1](), moto.core.utils.unix_time_millis()
+        assert before - 1e-3 <= millis <= after + 1e-3
+    given = datetime.datetime(2026, 11, 30, 17, 45, 1, 234567)
+    assert fast[0](given) == moto.core.utils.unix_time(given)
+    assert fast[1](given) == moto.core.utils.unix_time_millis(given)
+
+
+def _queue_session() -> list:
+    """A queue's life through SQS's API in in-process moto: what a consumer and an operator see at each step."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    seen = []
+
+    def look(what):
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        seen.append((what, {k: v for k, v in counts.items() if k.startswith("ApproximateNumber")}))
+
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=900)
+    look("sent")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    seen.append(("received", sorted(m["Body"] for m in got)))
+    look("two in flight")
+    seen.append(
+        ("again", sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]))
+    )
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    look("one back")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[1]["ReceiptHandle"])
+    seen.append(
+        ("the rest", sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]))
+    )
+    look("deleted one")
+    return seen
+
+
+def test_a_queues_messages_are_visible_delayed_and_counted_as_moto_counts_them(speedups, monkeypatch):
+    import moto.sqs.models
+
+    fast, plain = _fast_then_plain(monkeypatch, _queue_session, lambda: moto.sqs.models.unix_time)
+    assert fast == plain
+    assert fast[0] == (
+        "sent",
+        {
+            "ApproximateNumberOfMessages": "3",
+            "ApproximateNumberOfMessagesNotVisible": "0",
+            "ApproximateNumberOfMessagesDelayed": "1",
+        },
+    )
+    assert fast[2][1]["ApproximateNumberOfMessagesNotVisible"] == "2"
 
 
 def _unix_now() -> float:
