@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import statistics
@@ -38,7 +39,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -328,6 +329,7 @@ STAGE = "bench"
 REGION = "us-east-1"
 PRODUCTS = ("p-0001", "p-0002", "p-0003")  # a cart of three lines
 BATCH = 10  # SNS's and SQS's most per batch call: events a relay or a consumer handles in one call under load
+HELD = 200  # messages in flight in each queue for one measure: a consumer's undeleted ones under load
 
 
 def _aws(rounds: int) -> dict[str, list[Measured]]:
@@ -379,34 +381,67 @@ def _aws_rounds(rounds: int, outputs: Any, server_pid: int) -> dict[str, list[Me
     mailer = SesMailer(EMAIL_SENDERS[0].address, REGION)
     email = Email(to="shopper@example.com", subject="Your order", text="Thank you. " * 40, html="<p>Thanks</p>" * 40)
 
+    def confirmed(n: int) -> list[dict[str, Any]]:
+        data = {"order_id": "o-1", "lines": []}
+        return [new_event("OrderConfirmed", source="order", subject="o-1", data=data).model_dump(mode="json")] * n
+
     async def event_trip(n: int) -> None:
-        events = [
-            new_event("OrderConfirmed", source="order", subject="o-1", data={"order_id": "o-1", "lines": []})
-            for _ in range(n)
-        ]
-        await asyncio.to_thread(publisher.publish, "order-events", [e.model_dump(mode="json") for e in events])
+        await asyncio.to_thread(publisher.publish, "order-events", confirmed(n))
         for queue in queues:
             got = await queue.receive(max_messages=10)
             if len(got) != n:
                 raise RuntimeError(f"{queue.queue_url} held {len(got)} messages, not the {n} just published")
             await queue.delete(got)
 
-    measures: dict[str, Callable[[], Awaitable[Any]]] = {
-        "DynamoDB GetItem (the cart's read)": lambda: carts.get(cart_id),
-        "DynamoDB UpdateItem (a line added)": lambda: carts.write_line(
-            cart_id, PRODUCTS[0], 1, adding=True, most=2 * 10**9, max_lines=50, ttl_s=86_400, if_match=None
+    @contextlib.asynccontextmanager
+    async def in_flight(n: int) -> AsyncIterator[None]:
+        """``n`` events received from each queue and not yet deleted for the block: held in flight, as the shop's
+        consumers hold them until their gathered delete (or longer, when they fall behind)."""
+        for start in range(0, n, BATCH):
+            publisher.publish("order-events", confirmed(min(BATCH, n - start)))
+        held = []
+        for queue in queues:
+            receive = functools.partial(
+                queue.sqs.receive_message, QueueUrl=queue.queue_url, MaxNumberOfMessages=BATCH, VisibilityTimeout=3600,
+                WaitTimeSeconds=0,
+            )  # fmt: skip
+            while got := receive().get("Messages"):
+                held += [(queue, m["ReceiptHandle"]) for m in got]
+        try:
+            yield
+        finally:
+            for queue, receipt in held:
+                queue.sqs.delete_message(QueueUrl=queue.queue_url, ReceiptHandle=receipt)
+
+    def per_call(once: Callable[[], Awaitable[Any]], per: int = 1) -> Callable[[], Awaitable[Measured]]:
+        async def measure() -> Measured:
+            client, server = await _cpu_per(N_AWS // per, once, server_pid)()
+            return client / per, (server / per if server is not None else None)
+
+        return measure
+
+    async def beside_held() -> Measured:
+        async with in_flight(HELD):
+            return await per_call(lambda: event_trip(1))()
+
+    measures: dict[str, Callable[[], Awaitable[Measured]]] = {
+        "DynamoDB GetItem (the cart's read)": per_call(lambda: carts.get(cart_id)),
+        "DynamoDB UpdateItem (a line added)": per_call(
+            lambda: carts.write_line(
+                cart_id, PRODUCTS[0], 1, adding=True, most=2 * 10**9, max_lines=50, ttl_s=86_400, if_match=None
+            )
         ),
-        "DynamoDB UpdateItem (checkout's take)": lambda: carts.take(cart_id, {p: 1 for p in PRODUCTS}, 86_400),
-        "an event's trip: PublishBatch, 2 queues' Receive + DeleteBatch": lambda: event_trip(1),
-        f"the same, {BATCH} events at once (per event)": lambda: event_trip(BATCH),
-        "SES SendEmail": lambda: mailer.send(email),
+        "DynamoDB UpdateItem (checkout's take)": per_call(
+            lambda: carts.take(cart_id, {p: 1 for p in PRODUCTS}, 86_400)
+        ),
+        "an event's trip: PublishBatch, 2 queues' Receive + DeleteBatch": per_call(lambda: event_trip(1)),
+        f"the same, {BATCH} events at once (per event)": per_call(lambda: event_trip(BATCH), BATCH),
+        f"the same, one event, {HELD} others in flight in each queue": beside_held,
+        "SES SendEmail": per_call(lambda: mailer.send(email)),
     }
-    events = {f"the same, {BATCH} events at once (per event)": BATCH}  # operations measured per event of a call
     out: dict[str, list[Measured]] = {}
     for r in range(rounds):
-        for name, once in measures.items():
-            per = events.get(name, 1)
-            client, server = asyncio.run(_cpu_per(N_AWS // per, once, server_pid)())
-            out.setdefault(name, []).append((client / per, server / per if server is not None else None))
+        for name, measure in measures.items():
+            out.setdefault(name, []).append(asyncio.run(measure()))
         print(f"  round {r + 1}/{rounds}", flush=True)
     return out
