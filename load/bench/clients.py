@@ -1,4 +1,4 @@
-"""``nox -s bench -- clients``: what one operation of each client library costs our process, alternatives side by side.
+"""``nox -s bench -- clients``: what one operation of each client library costs, client and server, side by side.
 
 The per-call cost of the libraries a checkout goes through (issue 13, docs/commerce-core.md), each measured in this
 process as client CPU (``time.process_time``) per operation, one operation after another, against a real server on
@@ -14,8 +14,9 @@ loopback started here:
   (``localcloud.moto_server``) with every resource of reference/ provisioned: the cart's read and its two kinds of
   conditional ``UpdateItem`` (a line added; checkout's take), an event's trip (an outbox relay's ``PublishBatch`` of
   an ``OrderConfirmed``, which SNS delivers to two queues through their filter policies, then each queue's consumer's
-  ``ReceiveMessage`` and ``DeleteMessageBatch``: one event at a time, as at low rates), and the notification's
-  ``SendEmail``.
+  ``ReceiveMessage`` and ``DeleteMessageBatch``: one event at a time, as at low rates; ten at once, as under load,
+  per event; and one at a time beside 200 messages held in flight in each queue, as a consumer holds them until its
+  gathered delete, or longer when it falls behind), and the notification's ``SendEmail``.
 
 Beside the client's CPU, the server's: the CPU its processes spent (psutil: PostgreSQL's postmaster and backends,
 the HTTP server, the emulator and its worker) over the same operations, per operation. A unit of work's or a call's
@@ -39,7 +40,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -388,13 +389,13 @@ def _aws_rounds(rounds: int, outputs: Any, server_pid: int) -> dict[str, list[Me
     async def event_trip(n: int) -> None:
         await asyncio.to_thread(publisher.publish, "order-events", confirmed(n))
         for queue in queues:
-            got = await queue.receive(max_messages=10)
+            got = await queue.receive(max_messages=BATCH)
             if len(got) != n:
                 raise RuntimeError(f"{queue.queue_url} held {len(got)} messages, not the {n} just published")
             await queue.delete(got)
 
-    @contextlib.asynccontextmanager
-    async def in_flight(n: int) -> AsyncIterator[None]:
+    @contextlib.contextmanager
+    def in_flight(n: int) -> Iterator[None]:
         """``n`` events received from each queue and not yet deleted for the block: held in flight, as the shop's
         consumers hold them until their gathered delete (or longer, when they fall behind)."""
         for start in range(0, n, BATCH):
@@ -421,7 +422,7 @@ def _aws_rounds(rounds: int, outputs: Any, server_pid: int) -> dict[str, list[Me
         return measure
 
     async def beside_held() -> Measured:
-        async with in_flight(HELD):
+        with in_flight(HELD):
             return await per_call(lambda: event_trip(1))()
 
     measures: dict[str, Callable[[], Awaitable[Measured]]] = {
