@@ -113,18 +113,23 @@ def test_moto_s_recording_is_read_object_by_object_when_two_requests_share_a_lin
     assert list(_json_objects(f"{line}\n{json.dumps({'c': 3})}\n")) == [{"a": 1}, {"b": 2}, {"c": 3}]
 
 
-def test_the_clients_bench_reports_each_alternative_s_median_and_its_rounds():
+def test_the_clients_bench_reports_each_alternative_s_median_client_and_server():
     from load.bench.clients import _median, table
 
     report = {
         "rounds": 3,
-        "sql": _median({"asyncpg alone": [425.0, 384.0, 458.0]}),
-        "http": _median({"aiohttp alone": [372.0, 430.0, 410.0]}),
-        "aws": _median({"botocore GetItem": [1660.0, 1577.0, 2249.0]}),
+        "sql": _median({"asyncpg alone": [(425.0, 300.0), (384.0, 280.0), (458.0, 320.0)]}),
+        "http": _median({"aiohttp alone": [(372.0, None), (430.0, None), (410.0, None)]}),
+        "aws": _median({"DynamoDB GetItem": [(1660.0, 2100.0), (1577.0, 2500.0), (2249.0, 1900.0)]}),
         "load_average": {"before": [0.4, 1.6, 3.2], "after": [1.0, 1.6, 3.1]},
     }
-    assert report["sql"]["asyncpg alone"] == {"median": 425.0, "rounds": [425.0, 384.0, 458.0]}
+    assert report["sql"]["asyncpg alone"] == {
+        "median": 425.0, "rounds": [425.0, 384.0, 458.0],
+        "server_median": 300.0, "server_rounds": [300.0, 280.0, 320.0],
+    }  # fmt: skip
+    assert report["http"]["aiohttp alone"] == {"median": 410.0, "rounds": [372.0, 430.0, 410.0]}  # no server of ours
     lines = table(report).splitlines()
-    assert "asyncpg alone" in lines[1]
-    assert lines[1].split()[-4] == "425"
-    assert "(1660, 1577, 2249)" in lines[3]
+    assert lines[1].split() == ["client", "server", "both"]
+    assert lines[2].split()[-6:] == ["425", "300", "725", "(425,", "384,", "458)"]
+    assert lines[3].split()[-5:] == ["410", "-", "(372,", "430,", "410)"]
+    assert lines[4].split()[-6:] == ["1660", "2100", "3760", "(1660,", "1577,", "2249)"]
