@@ -23,7 +23,8 @@ the HTTP server, the emulator and its worker) over the same operations, per oper
 cost to the machine is the two together.
 
 ``--rounds`` (3) rounds, each alternative once a round in the same order; the report gives every round's figure and
-the median. Figures move with the machine's speed: compare alternatives within a run, not across runs.
+the median. Figures move with the machine's speed: compare alternatives within a run, not across runs. Writes
+``artifacts/bench/clients.json`` and ``clients.png`` (each operation's client and server CPU, stacked).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from typing import Any
 from unittest import mock
 
 from load.bench.moto import cpu_s
+from load.bench.run import ARTIFACTS
 
 N_SQL = 1500  # units of work per measure (after 100 unmeasured)
 N_HTTP = 2000
@@ -70,6 +72,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "before": [round(x, 2) for x in load_before],
         "after": [round(x, 2) for x in os.getloadavg()],
     }
+    report["plot"] = str(plot(report, (args.out or ARTIFACTS / "clients.json").with_suffix(".png")))
     return report
 
 
@@ -88,7 +91,47 @@ def table(report: dict[str, Any]) -> str:
             lines.append(f"  {part:4} {name:{width}} {row['median']:7.0f} {server_text} {both}  ({runs})")
     load = report["load_average"]
     lines.append(f"load average before {load['before']}, after {load['after']}")
+    if "plot" in report:
+        lines.append(f"plot: {report['plot']}")
     return "\n".join(lines)
+
+
+PARTS = {"sql": "SQL, a unit of work", "http": "HTTP, a request", "aws": "AWS, a checkout's calls"}
+
+
+def plot(report: dict[str, Any], out: Path) -> Path:
+    """Each operation's CPU, the client's and the server's stacked, one panel per part (their scales differ)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [len(report[part]) for part in PARTS]
+    fig, axes = plt.subplots(len(PARTS), 1, figsize=(10, 1.2 + 0.42 * sum(sizes)), height_ratios=sizes)
+    for ax, (part, title) in zip(axes, PARTS.items(), strict=True):
+        names = list(report[part])[::-1]  # the first row on top
+        client = [report[part][n]["median"] / 1000 for n in names]
+        server = [report[part][n].get("server_median", 0.0) / 1000 for n in names]
+        ax.barh(names, client, color="tab:blue", label="client (this process)")
+        ax.barh(names, server, left=client, color="tab:orange", label="server (its processes)")
+        for y, (c, v) in enumerate(zip(client, server, strict=True)):
+            ax.text(c + v, y, f" {c + v:.2f}", va="center", fontsize=8)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_xlim(0, max(c + v for c, v in zip(client, server, strict=True)) * 1.15)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1].set_xlabel("CPU ms per operation (median of the rounds)")
+    axes[0].legend(fontsize=8, loc="lower right")
+    load = report["load_average"]
+    fig.suptitle(
+        f"what one operation costs, client and server; load average {load['before'][0]} -> {load['after'][0]}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 Measured = tuple[float, float | None]  # client CPU µs per operation, the server's (None: no server of ours)

@@ -133,3 +133,16 @@ def test_the_clients_bench_reports_each_alternative_s_median_client_and_server()
     assert lines[2].split()[-6:] == ["425", "300", "725", "(425,", "384,", "458)"]
     assert lines[3].split()[-5:] == ["410", "-", "(372,", "430,", "410)"]
     assert lines[4].split()[-6:] == ["1660", "2100", "3760", "(1660,", "1577,", "2249)"]
+
+
+def test_the_clients_bench_draws_each_part_with_and_without_a_server(tmp_path):
+    from load.bench.clients import _median, plot
+
+    report = {
+        "sql": _median({"asyncpg alone": [(425.0, 300.0)]}),
+        "http": _median({"aiohttp alone": [(372.0, None)]}),
+        "aws": _median({"DynamoDB GetItem": [(1660.0, 2100.0)], "SES SendEmail": [(2400.0, 2000.0)]}),
+        "load_average": {"before": [0.4, 1.6, 3.2], "after": [1.0, 1.6, 3.1]},
+    }
+    out = plot(report, tmp_path / "clients.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
