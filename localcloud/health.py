@@ -14,6 +14,20 @@ PROBE_TIMEOUT_S = 2.0
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+def emulator_env(endpoint_url: str, region: str) -> dict[str, str]:
+    """The environment in which boto3 reaches the emulator by itself: its endpoint, the region, dummy credentials.
+
+    What every service process gets (``supervisor.child_env``), and tests and benches that call the services' code.
+    """
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": EMULATOR_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": EMULATOR_CREDENTIALS["aws_secret_access_key"],
+    }
+
+
 def libpq_url(url: str) -> str:
     """A SQLAlchemy-style URL (``postgresql+psycopg://``) in the form libpq accepts."""
     return re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", url)

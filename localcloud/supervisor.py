@@ -484,14 +484,10 @@ def child_env(settings: LocalCloudSettings, pg: Endpoint, kv: Endpoint, aws: End
             Outputs.from_json(outputs.read_text()), aws.url if settings.aws_mode is AwsMode.EMULATOR else None
         )
     if settings.aws_mode is AwsMode.EMULATOR:
-        env |= {
-            "AWS_ENDPOINT_URL": aws.url,
-            # The emulator delivers no confirmation e-mails: confirm sign-ups at once, as a dev
-            # pool's pre-sign-up trigger with autoConfirmUser would.
-            "PROFILE_AUTO_CONFIRM": "true",
-            "AWS_ACCESS_KEY_ID": health.EMULATOR_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": health.EMULATOR_CREDENTIALS["aws_secret_access_key"],
-        }
+        env |= health.emulator_env(aws.url, settings.aws_region)
+        # The emulator delivers no confirmation e-mails: confirm sign-ups at once, as a dev
+        # pool's pre-sign-up trigger with autoConfirmUser would.
+        env["PROFILE_AUTO_CONFIRM"] = "true"
         env.pop("AWS_SESSION_TOKEN", None)
         env.pop("AWS_PROFILE", None)
     return env

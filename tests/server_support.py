@@ -30,13 +30,7 @@ def use_emulator(servers: Any, env: pytest.MonkeyPatch) -> str:
     ``SHOP_STAGE``. Code under test then creates its clients exactly as it does in production.
     """
     url = servers.aws.url.rstrip("/")
-    for name, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_REGION": servers.region,
-        "AWS_DEFAULT_REGION": servers.region,
-        "AWS_ACCESS_KEY_ID": health.EMULATOR_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": health.EMULATOR_CREDENTIALS["aws_secret_access_key"],
-    }.items():
+    for name, value in health.emulator_env(url, servers.region).items():
         env.setenv(name, value)
     env.delenv("AWS_SESSION_TOKEN", raising=False)
     env.delenv("AWS_PROFILE", raising=False)

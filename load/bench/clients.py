@@ -76,13 +76,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+PARTS = {"sql": "SQL, a unit of work", "http": "HTTP, a request", "aws": "AWS, a checkout's calls"}
+
+
 def table(report: dict[str, Any]) -> str:
-    width = max(len(name) for part in ("sql", "http", "aws") for name in report[part])
+    width = max(len(name) for part in PARTS for name in report[part])
     lines = [
         f"CPU per operation, µs (median of {report['rounds']} rounds; each round's client figure in brackets):",
         f"       {'':{width}} {'client':>7} {'server':>7} {'both':>7}",
     ]
-    for part in ("sql", "http", "aws"):
+    for part in PARTS:
         for name, row in report[part].items():
             runs = ", ".join(f"{x:.0f}" for x in row["rounds"])
             server = row.get("server_median")
@@ -94,9 +97,6 @@ def table(report: dict[str, Any]) -> str:
     if "plot" in report:
         lines.append(f"plot: {report['plot']}")
     return "\n".join(lines)
-
-
-PARTS = {"sql": "SQL, a unit of work", "http": "HTTP, a request", "aws": "AWS, a checkout's calls"}
 
 
 def plot(report: dict[str, Any], out: Path) -> Path:
@@ -112,12 +112,13 @@ def plot(report: dict[str, Any], out: Path) -> Path:
         names = list(report[part])[::-1]  # the first row on top
         client = [report[part][n]["median"] / 1000 for n in names]
         server = [report[part][n].get("server_median", 0.0) / 1000 for n in names]
+        both = [c + v for c, v in zip(client, server, strict=True)]
         ax.barh(names, client, color="tab:blue", label="client (this process)")
         ax.barh(names, server, left=client, color="tab:orange", label="server (its processes)")
-        for y, (c, v) in enumerate(zip(client, server, strict=True)):
-            ax.text(c + v, y, f" {c + v:.2f}", va="center", fontsize=8)
+        for y, total in enumerate(both):
+            ax.text(total, y, f" {total:.2f}", va="center", fontsize=8)
         ax.set_title(title, fontsize=9, loc="left")
-        ax.set_xlim(0, max(c + v for c, v in zip(client, server, strict=True)) * 1.15)
+        ax.set_xlim(0, max(both) * 1.15)
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     axes[-1].set_xlabel("CPU ms per operation (median of the rounds)")
@@ -377,31 +378,19 @@ HELD = 200  # messages in flight in each queue for one measure: a consumer's und
 
 
 def _aws(rounds: int) -> dict[str, list[Measured]]:
-    from localcloud import backends
+    from localcloud import backends, health
     from localcloud.provision import Provisioner
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp,
         backends.embedded_moto(REGION, Path(tmp)) as aws,
-        mock.patch.dict(os.environ, _emulator_env(aws.url)),
+        mock.patch.dict(os.environ, health.emulator_env(aws.url, REGION)),
     ):
         print("  provisioning every resource of reference/", flush=True)
         outputs = Provisioner(
             endpoint_url=aws.url, region=REGION, stage=STAGE, database_url="postgresql://bench@127.0.0.1:9/bench"
         ).provision()
         return _aws_rounds(rounds, outputs, aws.pid)
-
-
-def _emulator_env(url: str) -> dict[str, str]:
-    """What the local cloud gives a service to reach the emulator (localcloud.supervisor.child_env): boto3 reads it."""
-    from localcloud import health
-
-    credentials = health.EMULATOR_CREDENTIALS
-    return {
-        "AWS_ENDPOINT_URL": url, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
-    }  # fmt: skip
 
 
 def _aws_rounds(rounds: int, outputs: Any, server_pid: int) -> dict[str, list[Measured]]:

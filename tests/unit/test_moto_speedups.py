@@ -10,6 +10,7 @@ import datetime
 import functools
 import sys
 import threading
+import types
 
 import boto3
 import pytest
@@ -200,20 +201,24 @@ def test_a_received_message_is_kept_exactly_as_long_as_moto_keeps_it(speedups):
             ), age_s
 
 
-def test_sqs_reads_the_clock_moto_reads(speedups):
+def test_sqs_reads_the_clock_moto_reads(speedups, monkeypatch):
     import moto.core.utils
     import moto.sqs.models
 
     fast = (moto.sqs.models.unix_time, moto.sqs.models.unix_time_millis)
     assert all(getattr(f, "__speedup__", False) for f in fast)
-    for _ in range(2000):  # each reading between moto's readings just before and just after (datetime keeps µs)
-        before, seconds, after = moto.core.utils.unix_time(), fast[0](), moto.core.utils.unix_time()
-        assert before - 1e-6 <= seconds <= after + 1e-6
-        before, millis, after = moto.core.utils.unix_time_millis(), fast[1](), moto.core.utils.unix_time_millis()
-        assert before - 1e-3 <= millis <= after + 1e-3
-    given = datetime.datetime(2026, 11, 30, 17, 45, 1, 234567)
-    assert fast[0](given) == moto.core.utils.unix_time(given)
-    assert fast[1](given) == moto.core.utils.unix_time_millis(given)
+    for instant in (  # the clock stopped at each: moto's datetime reading and time.time() at the same instant
+        datetime.datetime(2026, 11, 30, 17, 45, 1, 234567),
+        datetime.datetime(2000, 2, 29, 0, 0, 0, 1),
+        datetime.datetime(2038, 1, 19, 3, 14, 7, 999999),
+    ):
+        monkeypatch.setattr(moto.core.utils, "utcnow", lambda instant=instant: instant)
+        stopped = instant.replace(tzinfo=datetime.UTC).timestamp()
+        monkeypatch.setattr(moto_speedups, "time", types.SimpleNamespace(time=lambda stopped=stopped: stopped))
+        assert fast[0]() == pytest.approx(moto.core.utils.unix_time(), abs=1e-6)  # datetime keeps microseconds
+        assert fast[1]() == pytest.approx(moto.core.utils.unix_time_millis(), abs=1e-3)
+        assert fast[0](instant) == moto.core.utils.unix_time(instant)  # a time given: moto's own conversion
+        assert fast[1](instant) == moto.core.utils.unix_time_millis(instant)
 
 
 def _queue_session() -> list:
